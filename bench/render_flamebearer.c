@@ -1,0 +1,154 @@
+/*
+ * render_flamebearer.c - how long the read side's pure steps take on large
+ * trees: the /render JSON of a 50,000-node tree, the /render-diff JSON of
+ * the same tree on both sides, folded text, and truncation of a
+ * 500,000-node tree to the default 8,192 nodes.
+ *
+ * The trees are synthetic but shaped like profiles: a few hundred distinct
+ * frame names, stacks 4 to 40 frames deep, a heavy-tailed fan-out. Each
+ * timing is the median of several runs. Run: build/bench/render_flamebearer
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ember/query.h"
+
+#define RUNS 9
+
+/* xorshift64*: the same trees on every machine and run. */
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rnd(void) {
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * 2685821657736338717ull;
+}
+
+/* Grows t by random stacks until it has at least nodes nodes. */
+static ember_tree_t *make_tree(size_t nodes) {
+  ember_tree_t *t = ember_tree_new();
+  char name[48];
+  ember_slice_t frames[40];
+  char names[40][48];
+  while (ember_tree_count(t) < nodes) {
+    size_t depth = 4 + rnd() % 37;
+    for (size_t d = 0; d < depth; d++) {
+      /* Low indices far more often: hot paths are shared by many stacks. */
+      uint64_t r = rnd() % 1000, k = (r * r * r) / 1000000 % 600;
+      int len = snprintf(name, sizeof name, "pkg%u.Func%u", (unsigned)(k % 37),
+                         (unsigned)k);
+      memcpy(names[d], name, (size_t)len + 1);
+      frames[d] = ember_slice(names[d], (size_t)len);
+    }
+    ember_tree_add_stack(t, frames, depth, 1 + rnd() % 100);
+  }
+  return t;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median_ms(uint64_t *ns) {
+  qsort(ns, RUNS, sizeof *ns, cmp_u64);
+  return (double)ns[RUNS / 2] / 1e6;
+}
+
+static void bench_single(const ember_tree_t *t, const ember_render_meta_t *m) {
+  uint64_t ns[RUNS];
+  size_t bytes = 0;
+  for (int i = 0; i < RUNS; i++) {
+    ember_buf_t b = EMBER_BUF_INIT;
+    uint64_t t0 = ember_mono_ns();
+    ember_render_single(&b, t, m);
+    ns[i] = ember_mono_ns() - t0;
+    bytes = b.len;
+    ember_buf_free(&b);
+  }
+  printf("render single   %7zu nodes  %8.2f ms  %9zu bytes\n", ember_tree_count(t),
+         median_ms(ns), bytes);
+}
+
+static void bench_double(const ember_tree_t *t, const ember_render_meta_t *m) {
+  ember_tree_t *u = ember_tree_new();
+  ember_tree_merge(u, 0, t, 0);
+  ember_tree_merge(u, 1, t, 0);
+  uint64_t ns[RUNS];
+  size_t bytes = 0;
+  for (int i = 0; i < RUNS; i++) {
+    ember_buf_t b = EMBER_BUF_INIT;
+    uint64_t t0 = ember_mono_ns();
+    ember_render_double(&b, u, m, m);
+    ns[i] = ember_mono_ns() - t0;
+    bytes = b.len;
+    ember_buf_free(&b);
+  }
+  printf("render double   %7zu nodes  %8.2f ms  %9zu bytes\n", ember_tree_count(u),
+         median_ms(ns), bytes);
+  ember_tree_free(u);
+}
+
+static void bench_collapsed(const ember_tree_t *t) {
+  uint64_t ns[RUNS];
+  size_t bytes = 0;
+  for (int i = 0; i < RUNS; i++) {
+    ember_buf_t b = EMBER_BUF_INIT;
+    uint64_t t0 = ember_mono_ns();
+    ember_render_collapsed(&b, t, 0);
+    ns[i] = ember_mono_ns() - t0;
+    bytes = b.len;
+    ember_buf_free(&b);
+  }
+  printf("collapsed       %7zu nodes  %8.2f ms  %9zu bytes\n", ember_tree_count(t),
+         median_ms(ns), bytes);
+}
+
+static void bench_truncate(const ember_tree_t *t, long max_nodes) {
+  uint64_t ns[RUNS];
+  size_t kept = 0;
+  for (int i = 0; i < RUNS; i++) {
+    uint64_t t0 = ember_mono_ns();
+    ember_tree_t *c = ember_tree_truncate(t, max_nodes);
+    ns[i] = ember_mono_ns() - t0;
+    kept = ember_tree_count(c);
+    ember_tree_free(c);
+  }
+  printf("truncate        %7zu nodes  %8.2f ms  -> %zu nodes (maxNodes %ld)\n",
+         ember_tree_count(t), median_ms(ns), kept, max_nodes);
+}
+
+int main(void) {
+  ember_render_meta_t m = {0};
+  m.app_name = "bench.cpu";
+  m.query = "bench.cpu{}";
+  m.spy_name = "ebpfspy";
+  m.sample_rate = 100;
+  m.units = "samples";
+  m.from = 1700000000;
+  m.until = m.from + 3600;
+  m.max_nodes = -1;
+  m.grid = ember_timeline_grid(m.from, m.until);
+
+  uint64_t t0 = ember_mono_ns();
+  ember_tree_t *mid = make_tree(50000);
+  ember_tree_t *big = make_tree(500000);
+  printf("(built test trees in %.0f ms; median of %d runs each)\n",
+         (double)(ember_mono_ns() - t0) / 1e6, RUNS);
+
+  bench_single(mid, &m);
+  bench_double(mid, &m);
+  bench_collapsed(mid);
+  bench_truncate(big, EMBER_QUERY_DEFAULT_MAX_NODES);
+  ember_tree_t *cut = ember_tree_truncate(big, EMBER_QUERY_DEFAULT_MAX_NODES);
+  m.max_nodes = EMBER_QUERY_DEFAULT_MAX_NODES;
+  bench_single(cut, &m);
+  m.max_nodes = -1;
+  bench_single(big, &m);
+
+  ember_tree_free(cut);
+  ember_tree_free(mid);
+  ember_tree_free(big);
+  return 0;
+}

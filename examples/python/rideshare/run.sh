@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Runs the ride-sharing example on this machine: Ember, three regional
+# servers (us-east, eu-north, ap-south) profiled by the Python agent, and a
+# load generator, all on 127.0.0.1. Prints the URL to open; Ctrl-C stops
+# everything (the apps send their last samples before Ember stops).
+#
+#   examples/python/rideshare/run.sh          # lock contention switches every 2 min
+#   examples/python/rideshare/run.sh --fast   # ... every 10 s
+#
+# Environment (all optional):
+#   EMBER_URL      use an Ember that is already running instead of starting one
+#   EMBER_BIN      the ember binary (default: build/ember, built if missing)
+#   EMBER_PORT     Ember's port (default 4040; 0 for any free port)
+#   EMBER_DATA     Ember's data directory (default: a fresh temporary one,
+#                  removed at exit)
+#   RIDESHARE_PORT first regional port (default 5001, then 5002, 5003;
+#                  0 for any free ports)
+#   RIDESHARE_LOCK_PERIOD  seconds between eu-north's switches (default 120)
+#   LOAD_RATE      requests per second per region (default 4)
+#   PYTHON         the Python 3.9+ interpreter (default python3)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+python=${PYTHON:-python3}
+lock_period=${RIDESHARE_LOCK_PERIOD:-120}
+for arg in "$@"; do
+  case $arg in
+    --fast) lock_period=10 ;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$arg' (try --fast or --help)" >&2; exit 2 ;;
+  esac
+done
+
+logs=$(mktemp -d "${TMPDIR:-/tmp}/rideshare-logs.XXXXXX")
+data_is_temp=0
+pids=()          # started processes, in start order
+names=()
+
+stop_all() {
+  trap - INT TERM EXIT
+  # Stop in reverse order: the load first, then the apps (which send their
+  # last samples), Ember last. Each child leads its own process group, so
+  # the group is signalled and nothing it started is left behind.
+  local i pid
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pid=${pids[i]}
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "run.sh: ${names[i]} did not stop in 10 s; killing it" >&2
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  [ "$data_is_temp" = 1 ] && rm -rf "$EMBER_DATA"
+  rm -rf "$logs"
+}
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+trap 'stop_all' EXIT
+
+# start NAME LOGFILE COMMAND... : runs COMMAND in its own session (so a
+# Ctrl-C in the terminal reaches only this script, which stops the rest in
+# order) with its output in LOGFILE.
+start() {
+  local name=$1 log=$2
+  shift 2
+  setsid "$@" >"$log" 2>&1 </dev/null &
+  pids+=("$!")
+  names+=("$name")
+}
+
+# wait_url NAME LOGFILE: prints the URL from the "listening on URL" line.
+wait_url() {
+  local name=$1 log=$2 pid=${pids[-1]} url
+  for _ in $(seq 200); do
+    url=$(grep -o 'listening on http://[^ ]*' "$log" 2>/dev/null | head -n1 | cut -d' ' -f3)
+    if [ -n "$url" ]; then
+      echo "$url"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "run.sh: $name exited before it listened:" >&2
+      sed 's/^/  /' "$log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "run.sh: $name did not start within 20 s; its log:" >&2
+  sed 's/^/  /' "$log" >&2
+  return 1
+}
+
+if [ -n "${EMBER_URL:-}" ]; then
+  ember_url=${EMBER_URL%/}
+else
+  ember=${EMBER_BIN:-$root/build/ember}
+  if [ ! -x "$ember" ]; then
+    echo "run.sh: $ember is missing; building Ember first" >&2
+    "$root/scripts/deps.sh"
+    cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$root/build" -j"$(nproc)"
+    ember=$root/build/ember
+  fi
+  if [ -z "${EMBER_DATA:-}" ]; then
+    EMBER_DATA=$(mktemp -d "${TMPDIR:-/tmp}/rideshare-data.XXXXXX")
+    data_is_temp=1
+  fi
+  start ember "$logs/ember.log" "$ember" serve \
+    --listen "127.0.0.1:${EMBER_PORT:-4040}" --data "$EMBER_DATA"
+  ember_url=$(wait_url ember "$logs/ember.log")
+fi
+
+export PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}"
+port=${RIDESHARE_PORT:-5001}
+targets=()
+for region in us-east eu-north ap-south; do
+  start "$region" "$logs/$region.log" "$python" -u "$here/server.py" \
+    --region "$region" --port "$port" --ember "$ember_url" --lock-period "$lock_period"
+  url=$(wait_url "$region" "$logs/$region.log")
+  targets+=("$region=$url")
+  [ "$port" = 0 ] || port=$((port + 1))
+done
+start load "$logs/load.log" "$python" -u "$here/load.py" --rate "${LOAD_RATE:-4}" "${targets[@]}"
+
+cat <<EOF
+The ride-sharing example is running.
+
+  Open Ember:  $ember_url
+  App:         ride-sharing-app.cpu   (tags: region, vehicle)
+  Regions:     ${targets[*]}
+  eu-north's lock contention switches on and off every $lock_period s.
+  Logs:        $logs
+
+Press Ctrl-C to stop everything.
+EOF
+
+# Wait until a child exits on its own (a crash): then stop the rest.
+while :; do
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[i]}" 2>/dev/null; then
+      echo "run.sh: ${names[i]} stopped unexpectedly; its log:" >&2
+      sed 's/^/  /' "$logs/${names[i]}.log" >&2
+      exit 1
+    fi
+  done
+  sleep 1
+done

@@ -1,0 +1,120 @@
+/*
+ * ingest.h - from the bytes of one /ingest request to profiles ready to store.
+ *
+ * The HTTP layer hands over the query parameters, two headers and the body;
+ * ember_ingest_parse decodes the body (Content-Encoding gzip or zstd), picks
+ * the format (docs/API.md, "POST /ingest"), parses it into call trees and
+ * returns one ember_profile_t per series. Folded, lines, tree and trie give
+ * one profile; pprof may give several (one per sample type and label set).
+ *
+ * Everything here is pure: no I/O, no globals, safe to call from many
+ * threads, and fuzzed (tests/fuzz/).
+ */
+#ifndef EMBER_INGEST_H
+#define EMBER_INGEST_H
+
+#include "ember/common.h"
+#include "ember/series.h"
+#include "ember/tree.h"
+
+typedef enum {
+  EMBER_AGG_SUM = 0,
+  EMBER_AGG_AVERAGE = 1,
+} ember_aggregation_t;
+
+/* One /ingest request as the HTTP layer saw it. Every string is borrowed
+ * and may be NULL when the parameter or header was absent. */
+typedef struct {
+  const char *name;
+  const char *from;
+  const char *until;
+  const char *format;
+  const char *sample_rate;
+  const char *spy_name;
+  const char *units;
+  const char *aggregation;
+  const char *content_type;
+  const char *content_encoding;
+  const uint8_t *body;
+  size_t body_len;
+  size_t max_body; /* limit for the decompressed body, bytes */
+  int64_t now;     /* Unix seconds, for relative times and defaults */
+} ember_ingest_request_t;
+
+/* One series' worth of samples over [from, until]. Owns key, strings, tree. */
+typedef struct {
+  ember_series_key_t key;
+  int64_t from;  /* Unix seconds */
+  int64_t until; /* Unix seconds, >= from */
+  uint32_t sample_rate;
+  char *spy_name;
+  char *units;
+  ember_aggregation_t aggregation;
+  ember_tree_t *tree; /* side 0 holds the values */
+} ember_profile_t;
+
+/* The profiles of one request. Owns the array and every profile. */
+typedef struct {
+  ember_profile_t *items;
+  size_t n;
+} ember_ingest_result_t;
+
+/* Parses a whole request. On success *out owns the profiles (free with
+ * ember_ingest_result_free); a body with no samples gives n == 0, which is
+ * not an error. Errors: EMBER_EINVAL for bad parameters (400), EMBER_EPARSE
+ * for an unreadable body (422), including one that decompresses past
+ * max_body (a compression bomb), EMBER_ETOOBIG when decoding it would take
+ * more work or memory than its size allows (413). */
+int ember_ingest_parse(const ember_ingest_request_t *req,
+                       ember_ingest_result_t *out, ember_err_t *err);
+void ember_ingest_result_free(ember_ingest_result_t *r);
+void ember_profile_free(ember_profile_t *p);
+
+/* Total number of samples (sum of values) over all profiles. */
+uint64_t ember_ingest_result_samples(const ember_ingest_result_t *r);
+
+/* ---- The decoders, one per body format --------------------------------- */
+
+/* Each adds what it reads to side 0 of t. On EMBER_EPARSE err says where
+ * (line number or byte offset) and what was wrong; t may then hold part of
+ * the input and should be discarded. */
+
+/* "frame;frame;leaf count" per line, root first; split at the last space;
+ * CRLF accepted; empty lines ignored; duplicate stacks summed. */
+int ember_ingest_folded(const char *buf, size_t len, ember_tree_t *t,
+                        ember_err_t *err);
+/* "frame;frame;leaf" per line, one sample each; empty lines ignored. */
+int ember_ingest_lines(const char *buf, size_t len, ember_tree_t *t,
+                       ember_err_t *err);
+/* Pyroscope's tree encoding: depth-first, root first; per node a uvarint
+ * name length, the name, a uvarint self value and a uvarint child count.
+ * The root's own name is ignored. */
+int ember_ingest_tree(const uint8_t *buf, size_t len, ember_tree_t *t,
+                      ember_err_t *err);
+/* Pyroscope's trie encoding: the same layout, where a node's key is the
+ * concatenation of the name fragments from the root and a non-zero value
+ * belongs to the folded stack that key spells ("a;b;c"). */
+int ember_ingest_trie(const uint8_t *buf, size_t len, ember_tree_t *t,
+                      ember_err_t *err);
+
+/* pprof (perftools.profiles.Profile protobuf, gzipped or not): the raw
+ * body, or a multipart/form-data body (when content_type says so) with the
+ * fields profile (required), prev_profile and sample_type_config. base
+ * holds the request's parameters (borrowed); each kept sample type and
+ * distinct label set becomes one profile in *out, written only on success
+ * (n may be 0). Decompression stops at max_body (EMBER_EPARSE). The rules
+ * are in docs/API.md, "pprof". */
+int ember_ingest_pprof(const ember_profile_t *base, const char *content_type,
+                       const uint8_t *body, size_t len, size_t max_body,
+                       ember_ingest_result_t *out, ember_err_t *err);
+
+/* Decodes a Content-Encoding (NULL, "", "identity", "gzip", "x-gzip",
+ * "zstd"). *out is a new buffer (caller frees) even for identity. Stops with
+ * EMBER_EPARSE as soon as the output would pass max_out (the body cannot be
+ * read within the limit), and for a corrupt or truncated stream;
+ * EMBER_ETOOBIG for a zstd frame asking for a window over the limit; EMBER_EINVAL for an unknown encoding. */
+int ember_ingest_decode(const char *encoding, const uint8_t *in, size_t len,
+                        size_t max_out, uint8_t **out, size_t *out_len,
+                        ember_err_t *err);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * query.h - the read side: from the parameters of /render, /render-diff,
+ * /labels, /label-values and /api/apps to response bodies.
+ *
+ * Two layers. The request functions (ember_query_*) validate parameters,
+ * ask the store, truncate and encode; the HTTP layer only maps their return
+ * code to a status. The render functions below them are pure (tree in,
+ * bytes out) and are what the unit tests and benchmarks drive directly.
+ */
+#ifndef EMBER_QUERY_H
+#define EMBER_QUERY_H
+
+#include "ember/common.h"
+#include "ember/store.h"
+#include "ember/tree.h"
+
+#define EMBER_QUERY_DEFAULT_MAX_NODES 8192
+#define EMBER_TIMELINE_MAX_POINTS 1024
+
+/* ---- Requests ---------------------------------------------------------- */
+
+/* A response body and its media type (a static string). */
+typedef struct {
+  ember_buf_t body;
+  const char *content_type;
+} ember_query_out_t;
+
+/* /render parameters as received (borrowed, NULL when absent). */
+typedef struct {
+  const char *query;     /* FlameQL */
+  const char *name;      /* legacy spelling of query */
+  const char *from;      /* default now-1h */
+  const char *until;     /* default now */
+  const char *max_nodes; /* "maxNodes" or "max-nodes"; -1 = no truncation */
+  const char *format;    /* json (default) | collapsed | pprof | html | svg */
+  int64_t now;
+} ember_render_params_t;
+
+/* /render-diff parameters as received. */
+typedef struct {
+  const char *left_query, *left_from, *left_until;
+  const char *right_query, *right_from, *right_until;
+  const char *max_nodes;
+  const char *format; /* json (default) | svg | html */
+  int64_t now;
+} ember_diff_params_t;
+
+/* Each fills out (caller frees out->body) and returns 0, or an error code
+ * with err set: EMBER_EINVAL for bad parameters, EMBER_EIO for storage
+ * failures. An unknown app renders as an empty result, not an error. */
+int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
+                       ember_query_out_t *out, ember_err_t *err);
+int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
+                            ember_query_out_t *out, ember_err_t *err);
+/* JSON array of label keys, "__name__" first. */
+int ember_query_labels(ember_store_t *s, const char *query,
+                       ember_query_out_t *out, ember_err_t *err);
+/* JSON array of the values of label; label "__name__" lists app names. */
+int ember_query_label_values(ember_store_t *s, const char *label,
+                             const char *query, ember_query_out_t *out,
+                             ember_err_t *err);
+/* JSON array of {"name","spyName","sampleRate","units"} objects. */
+int ember_query_apps(ember_store_t *s, ember_query_out_t *out, ember_err_t *err);
+
+/* ---- Timeline ---------------------------------------------------------- */
+
+/* The timeline grid for [from, until): step is 10 s, or the smallest of
+ * 100, 1000, ... that keeps the point count at or under
+ * EMBER_TIMELINE_MAX_POINTS; start is from rounded down to a step. */
+typedef struct {
+  int64_t start;
+  int64_t step;
+  size_t n;
+} ember_timeline_grid_t;
+
+ember_timeline_grid_t ember_timeline_grid(int64_t from, int64_t until);
+
+/* ---- Rendering (pure) -------------------------------------------------- */
+
+/* What the metadata and timeline of a flamebearer response say. Strings
+ * borrowed. */
+typedef struct {
+  const char *app_name;    /* "app.cpu" */
+  const char *query;       /* normalised FlameQL */
+  const char *spy_name;
+  uint32_t sample_rate;
+  const char *units;
+  int64_t from, until;
+  long max_nodes;
+  const uint64_t *timeline; /* raw sums per step, NULL for none */
+  ember_timeline_grid_t grid;
+} ember_render_meta_t;
+
+/* A copy of t keeping the max_nodes nodes of largest total (side 0 plus
+ * side 1), each kept node's other children folded into one child "other"
+ * whose total and self are their sum; max_nodes < 0 keeps everything.
+ * Caller frees the result. */
+ember_tree_t *ember_tree_truncate(const ember_tree_t *t, long max_nodes);
+
+/* Appends the /render JSON document for a (truncated) single tree. */
+void ember_render_single(ember_buf_t *out, const ember_tree_t *t,
+                         const ember_render_meta_t *m);
+
+/* Appends the /render-diff JSON document for a tree whose side 0 is the left
+ * and side 1 the right selection. */
+void ember_render_double(ember_buf_t *out, const ember_tree_t *t,
+                         const ember_render_meta_t *left,
+                         const ember_render_meta_t *right);
+
+/* Appends a standalone interactive SVG flame graph of side 0 of t (hover
+ * titles, click to zoom, search): what format=svg answers. */
+void ember_render_svg(ember_buf_t *out, const ember_tree_t *t,
+                      const ember_render_meta_t *m);
+
+/* Appends the diff flame graph of a tree whose side 0 is the left and side 1
+ * the right selection, bars colored by the change of their share. */
+void ember_render_svg_diff(ember_buf_t *out, const ember_tree_t *t,
+                           const ember_render_meta_t *left,
+                           const ember_render_meta_t *right);
+
+/* Appends one standalone HTML page: a header naming the selection, the SVG
+ * flame graph, a search box, and the /render JSON inlined in
+ * <script type="application/json" id="flamebearer">. No outside resources,
+ * so a saved page works offline. */
+void ember_render_html(ember_buf_t *out, const ember_tree_t *t,
+                       const ember_render_meta_t *m);
+
+/* The same for a diff: the diff SVG and the /render-diff JSON. */
+void ember_render_html_diff(ember_buf_t *out, const ember_tree_t *t,
+                            const ember_render_meta_t *left,
+                            const ember_render_meta_t *right);
+
+/* Appends one "frame;frame;leaf value" line per node with a non-zero self on
+ * side, depth first, children sorted by name. */
+void ember_render_collapsed(ember_buf_t *out, const ember_tree_t *t, int side);
+
+/* Appends side 0 of t as a gzipped pprof profile: one sample per node with
+ * a self value, sample types from m->units (samples also as cpu or wall
+ * nanoseconds at m->sample_rate), times from m->from and m->until.
+ * EMBER_EINVAL when the stacks would be too large to export. */
+int ember_render_pprof(ember_buf_t *out, const ember_tree_t *t,
+                       const ember_render_meta_t *m, ember_err_t *err);
+
+#endif

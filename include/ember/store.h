@@ -1,0 +1,131 @@
+/*
+ * store.h - durable storage of profiles: the only interface that knows data
+ * lives somewhere. The SQLite implementation (src/store/) is the embedded
+ * default; nothing here names SQL, files or rows, so a second backend (for
+ * example PostgreSQL, many stateless nodes against one database) can
+ * implement the same functions.
+ *
+ * Write path: ember_store_submit queues parsed profiles for the single
+ * writer thread, which commits everything waiting in one transaction and
+ * then calls each request's done callback. A done(rc == 0) means the data is
+ * durable: it survives kill -9 of the process.
+ *
+ * Read path: any thread may call the read functions concurrently; they never
+ * wait for the writer.
+ */
+#ifndef EMBER_STORE_H
+#define EMBER_STORE_H
+
+#include "ember/common.h"
+#include "ember/ingest.h"
+#include "ember/series.h"
+#include "ember/tree.h"
+
+typedef struct ember_store ember_store_t;
+
+typedef struct {
+  const char *data_dir;      /* created if missing */
+  int64_t retention_seconds; /* 0 keeps data forever */
+  size_t queue_max;          /* requests waiting for the writer; 0 = default */
+} ember_store_config_t;
+
+/* Opens (creating or migrating) the store in cfg->data_dir and starts its
+ * writer and maintenance threads. *out is written only on success; the
+ * caller closes it with ember_store_close. */
+int ember_store_open(const ember_store_config_t *cfg, ember_store_t **out,
+                     ember_err_t *err);
+
+/* Stops accepting writes (submit then returns EMBER_ESHUTDOWN), commits
+ * everything already queued, answers every pending done callback, joins the
+ * threads and closes the database. NULL is accepted. */
+void ember_store_close(ember_store_t *s);
+
+/* ---- Writes ------------------------------------------------------------ */
+
+/* Called exactly once per accepted submit, from the writer thread: rc 0
+ * once the data is committed, else the failure (err holds the message,
+ * borrowed for the duration of the call). */
+typedef void (*ember_store_done_fn)(void *ctx, int rc, const ember_err_t *err);
+
+/* Queues r for the writer. On success the store takes over r's profiles (r
+ * is left empty, still to be freed by the caller) and will call done once.
+ * Returns EMBER_EBUSY when the queue is full and EMBER_ESHUTDOWN while
+ * closing; then nothing was taken and done is never called. */
+int ember_store_submit(ember_store_t *s, ember_ingest_result_t *r,
+                       ember_store_done_fn done, void *ctx, ember_err_t *err);
+
+/* Submits and waits for the commit; same ownership as ember_store_submit. */
+int ember_store_write(ember_store_t *s, ember_ingest_result_t *r,
+                      ember_err_t *err);
+
+/* Removes an app and all its data (waits for the commit). EMBER_ENOTFOUND
+ * when there is no such app. */
+int ember_store_delete_app(ember_store_t *s, const char *app, ember_err_t *err);
+
+/* ---- Reads ------------------------------------------------------------- */
+
+typedef struct {
+  char *name;
+  char *spy_name;
+  uint32_t sample_rate;
+  char *units;
+  ember_aggregation_t aggregation;
+} ember_app_info_t;
+
+void ember_app_info_free(ember_app_info_t *a);
+
+typedef struct {
+  char **items;
+  size_t n;
+} ember_strlist_t;
+
+void ember_strlist_free(ember_strlist_t *l);
+
+/* Every app, sorted by name. *apps (caller frees each with
+ * ember_app_info_free, then the array) written only on success. */
+int ember_store_apps(ember_store_t *s, ember_app_info_t **apps, size_t *n,
+                     ember_err_t *err);
+
+/* One app's metadata; EMBER_ENOTFOUND when unknown. */
+int ember_store_app(ember_store_t *s, const char *app, ember_app_info_t *out,
+                    ember_err_t *err);
+
+/* Adds every sample of the series matching sel, with a 10 s bucket that
+ * starts in [from, until), to side `side` of t. For apps with average
+ * aggregation the values are divided by the number of profiles merged.
+ * An unknown app adds nothing and returns EMBER_ENOTFOUND. */
+int ember_store_read_tree(ember_store_t *s, const ember_selector_t *sel,
+                          int64_t from, int64_t until, ember_tree_t *t, int side,
+                          ember_err_t *err);
+
+/* Sums of sample values per time step: values[i] gets the total of the
+ * buckets starting in [start + i*step, start + (i+1)*step). values has n
+ * entries and is zeroed first. step is a multiple of 10. */
+int ember_store_timeline(ember_store_t *s, const ember_selector_t *sel,
+                         int64_t start, int64_t step, uint64_t *values, size_t n,
+                         ember_err_t *err);
+
+/* Label keys of the series matching sel, sorted, without __name__. */
+int ember_store_label_keys(ember_store_t *s, const ember_selector_t *sel,
+                           ember_strlist_t *out, ember_err_t *err);
+
+/* Distinct values of key over the series matching sel, sorted. */
+int ember_store_label_values(ember_store_t *s, const ember_selector_t *sel,
+                             const char *key, ember_strlist_t *out,
+                             ember_err_t *err);
+
+/* ---- Introspection (for /metrics) -------------------------------------- */
+
+typedef struct {
+  uint64_t db_bytes;        /* database plus WAL on disk */
+  uint64_t queue_depth;     /* requests waiting for the writer */
+  uint64_t queue_max;
+  uint64_t commits;         /* transactions committed since open */
+  uint64_t rows_written;    /* segment rows */
+  uint64_t rows_deleted;    /* by retention or app deletion */
+  uint64_t last_commit_ns;  /* duration of the last commit */
+} ember_store_stats_t;
+
+void ember_store_stats(ember_store_t *s, ember_store_stats_t *out);
+
+#endif

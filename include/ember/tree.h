@@ -1,0 +1,102 @@
+/*
+ * tree.h - the call tree: Ember's in-memory model of a profile.
+ *
+ * Every profile, whether parsed from an agent's push or read back from the
+ * store, becomes one ember_tree_t: nodes are frames, a path from the root is a
+ * stack, and each node carries a self value (samples whose leaf is this frame)
+ * and a total (self plus all descendants). Frame names are interned once per
+ * tree.
+ *
+ * Each node has two value columns ("sides"). Single profiles use side 0; the
+ * diff view merges the left query into side 0 and the right into side 1 of
+ * one tree, so one shape serves /render and /render-diff alike.
+ *
+ * Invariants (checked by ember_tree_check):
+ *  1. Node 0 is the root; it has no parent and its name is "total".
+ *  2. A node's parent has a smaller id than the node, so walking ids upwards
+ *     visits parents before children.
+ *  3. No two children of one parent share a name.
+ *  4. total[s] == self[s] + sum of the children's total[s], for both sides,
+ *     whenever a total is read (totals are settled lazily, in one O(n) pass
+ *     at the first read after values were added).
+ */
+#ifndef EMBER_TREE_H
+#define EMBER_TREE_H
+
+#include "ember/common.h"
+
+#define EMBER_TREE_ROOT 0u
+#define EMBER_TREE_NONE UINT32_MAX
+#define EMBER_TREE_SIDES 2
+
+typedef struct ember_tree ember_tree_t;
+
+typedef struct {
+  uint32_t parent;       /* EMBER_TREE_NONE for the root */
+  uint32_t name;         /* id in the tree's name table */
+  uint32_t first_child;  /* EMBER_TREE_NONE for a leaf */
+  uint32_t next_sibling; /* EMBER_TREE_NONE for the last child */
+  uint64_t self[EMBER_TREE_SIDES];
+  uint64_t total[EMBER_TREE_SIDES];
+} ember_tree_node_t;
+
+/* An empty tree holding only the root. Caller frees with ember_tree_free. */
+ember_tree_t *ember_tree_new(void);
+/* Frees the tree and everything it owns. NULL is accepted. */
+void ember_tree_free(ember_tree_t *t);
+
+/* Interns a frame name (any bytes, NUL included) and returns its id; the
+ * same bytes always give the same id within one tree. */
+uint32_t ember_tree_intern(ember_tree_t *t, const char *name, size_t len);
+/* The bytes of a name id, borrowed until the tree is freed. */
+ember_slice_t ember_tree_name(const ember_tree_t *t, uint32_t name_id);
+size_t ember_tree_name_count(const ember_tree_t *t);
+
+/* The child of parent named name_id, created (with zero values) when absent. */
+uint32_t ember_tree_child(ember_tree_t *t, uint32_t parent, uint32_t name_id);
+/* The child of parent named name_id, or EMBER_TREE_NONE. */
+uint32_t ember_tree_find_child(const ember_tree_t *t, uint32_t parent,
+                               uint32_t name_id);
+
+/* Adds value to node's self on one side (and so to the totals of the node
+ * and its ancestors, settled at the next read). O(1). Sums saturate at
+ * UINT64_MAX instead of wrapping. */
+void ember_tree_add(ember_tree_t *t, uint32_t node, int side, uint64_t value);
+
+/* Overwrites node's self and total on one side, leaving its ancestors
+ * alone: for code that already knows every total (truncation copies them
+ * from a finished tree). The caller restores invariant 4 before the tree is
+ * read. */
+void ember_tree_set(ember_tree_t *t, uint32_t node, int side, uint64_t self,
+                    uint64_t total);
+
+/* Adds one stack (frames root first) with a value on side 0; returns the
+ * leaf node. n == 0 adds to the root's self. */
+uint32_t ember_tree_add_stack(ember_tree_t *t, const ember_slice_t *frames,
+                              size_t n, uint64_t value);
+
+/* Number of nodes, root included. */
+size_t ember_tree_count(const ember_tree_t *t);
+/* Node by id, borrowed until the next call that adds nodes. */
+const ember_tree_node_t *ember_tree_node(const ember_tree_t *t, uint32_t id);
+/* Total of the root on one side: the sum of every value in the tree. */
+uint64_t ember_tree_total(const ember_tree_t *t, int side);
+/* Largest self value of any node on one side. */
+uint64_t ember_tree_max_self(const ember_tree_t *t, int side);
+
+/* Adds every value of src's side src_side into dst's side dst_side, matching
+ * nodes by their path of names. */
+void ember_tree_merge(ember_tree_t *dst, int dst_side, const ember_tree_t *src,
+                      int src_side);
+
+/* Writes node's children sorted by name bytes (shorter prefix first, and a
+ * child named "other", the truncation bucket, last) into *buf, growing it
+ * (caller owns *buf), and returns how many there are. */
+size_t ember_tree_sorted_children(const ember_tree_t *t, uint32_t node,
+                                  uint32_t **buf, size_t *cap);
+
+/* Returns 0 when invariants 1-4 hold, else -1 with the first violation in
+ * err. Meant for tests and debug builds. */
+int ember_tree_check(const ember_tree_t *t, ember_err_t *err);
+
+#endif

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Ember needs to build and test, if any are
+# missing. Safe to run again: it does nothing when everything is present.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config
+          libmicrohttpd-dev libsqlite3-dev libzstd-dev libjansson-dev zlib1g-dev
+          libcmocka-dev libprotobuf-c-dev protobuf-c-compiler)
+if [ "${1:-}" = "--test" ]; then
+  # clang and its runtime build the fuzz drivers; sqlite3 lets tests and
+  # people inspect a data directory; python3 runs the tests of the Python
+  # agent and the ride-sharing example (examples/python); Go runs the real
+  # pprof agent of the integration tests.
+  packages+=(clang libclang-rt-14-dev sqlite3 curl python3 golang-go)
+  # The web UI tests: a headless browser, and node with npm for
+  # playwright-core; node also runs the real @pyroscope/nodejs agent.
+  packages+=(chromium nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] && continue
+  # A nodejs from another repository (NodeSource's bundles npm and conflicts
+  # with Debian's npm package) serves as well as Debian's; so does any python3
+  # already on the PATH.
+  case "$p" in
+    python3) command -v python3 >/dev/null && continue ;;
+    nodejs) command -v node >/dev/null && continue ;;
+    npm) command -v npm >/dev/null && continue ;;
+  esac
+  missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "ember: installing missing packages: ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    sudo="sudo"
+  else
+    echo "ember: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,321 @@
+/*
+ * common.c - errors, allocation, slices, buffers, varints and clocks shared
+ * by every module. See include/ember/common.h.
+ */
+#include "ember/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- Errors ------------------------------------------------------------ */
+
+int ember_err_set(ember_err_t *err, int code, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    err->code = code;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+void ember_err_clear(ember_err_t *err) {
+  if (err) {
+    err->code = EMBER_OK;
+    err->msg[0] = '\0';
+  }
+}
+
+const char *ember_err_name(int code) {
+  switch (code) {
+  case EMBER_OK: return "ok";
+  case EMBER_EINVAL: return "bad request";
+  case EMBER_EPARSE: return "unparseable body";
+  case EMBER_ETOOBIG: return "too large";
+  case EMBER_EBUSY: return "busy";
+  case EMBER_ESHUTDOWN: return "shutting down";
+  case EMBER_ENOTFOUND: return "not found";
+  case EMBER_EAUTH: return "unauthorized";
+  case EMBER_EIO: return "internal error";
+  default: return "error";
+  }
+}
+
+/* ---- Memory ------------------------------------------------------------ */
+
+static void oom(size_t n) {
+  fprintf(stderr, "ember: out of memory allocating %zu bytes\n", n);
+  abort();
+}
+
+void *ember_malloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) oom(n);
+  return p;
+}
+
+void *ember_calloc(size_t count, size_t size) {
+  void *p = calloc(count ? count : 1, size ? size : 1);
+  if (!p) oom(count * size);
+  return p;
+}
+
+void *ember_realloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) oom(n);
+  return q;
+}
+
+char *ember_strdup(const char *s) { return ember_strndup(s, strlen(s)); }
+
+char *ember_strndup(const char *s, size_t n) {
+  char *d = ember_malloc(n + 1);
+  memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
+void ember_grow(void **arr, size_t *cap, size_t need, size_t elem_size) {
+  if (need <= *cap) return;
+  size_t c = *cap ? *cap : 8;
+  while (c < need) c *= 2;
+  *arr = ember_realloc(*arr, c * elem_size);
+  *cap = c;
+}
+
+/* ---- Slices ------------------------------------------------------------ */
+
+bool ember_slice_eq(ember_slice_t a, const char *cstr) {
+  size_t n = strlen(cstr);
+  return a.len == n && memcmp(a.base, cstr, n) == 0;
+}
+
+ember_slice_t ember_slice_trim(ember_slice_t s) {
+  while (s.len && (s.base[0] == ' ' || s.base[0] == '\t')) {
+    s.base++;
+    s.len--;
+  }
+  while (s.len && (s.base[s.len - 1] == ' ' || s.base[s.len - 1] == '\t'))
+    s.len--;
+  return s;
+}
+
+/* ---- Quoting untrusted bytes in messages -------------------------------- */
+
+const char *ember_excerpt(ember_excerpt_t *e, const char *s, size_t n, size_t max) {
+  size_t o = 0;
+  if (max > EMBER_EXCERPT_MAX) max = EMBER_EXCERPT_MAX;
+  for (size_t i = 0; i < n && i < max; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c < 0x7f)
+      e->s[o++] = (char)c;
+    else
+      o += (size_t)snprintf(e->s + o, 5, "\\x%02x", c);
+  }
+  if (n > max) {
+    memcpy(e->s + o, "...", 3);
+    o += 3;
+  }
+  e->s[o] = '\0';
+  return e->s;
+}
+
+/* ---- Buffer ------------------------------------------------------------ */
+
+void ember_buf_reserve(ember_buf_t *b, size_t extra) {
+  size_t need = b->len + extra + 1;
+  if (need <= b->cap) return;
+  size_t c = b->cap ? b->cap : 64;
+  while (c < need) c *= 2;
+  b->data = ember_realloc(b->data, c);
+  b->cap = c;
+  b->data[b->len] = '\0'; /* a fresh buffer is a valid empty string */
+}
+
+void ember_buf_append(ember_buf_t *b, const void *p, size_t n) {
+  ember_buf_reserve(b, n);
+  if (n) memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+void ember_buf_puts(ember_buf_t *b, const char *s) {
+  ember_buf_append(b, s, strlen(s));
+}
+
+void ember_buf_putc(ember_buf_t *b, char c) {
+  ember_buf_reserve(b, 1);
+  b->data[b->len++] = c;
+  b->data[b->len] = '\0';
+}
+
+void ember_buf_printf(ember_buf_t *b, const char *fmt, ...) {
+  va_list ap, ap2;
+  va_start(ap, fmt);
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n > 0) {
+    ember_buf_reserve(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+    b->len += (size_t)n;
+  }
+  va_end(ap2);
+}
+
+void ember_buf_put_u64(ember_buf_t *b, uint64_t v) {
+  char tmp[24];
+  size_t i = sizeof tmp;
+  do {
+    tmp[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  ember_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+void ember_buf_put_i64(ember_buf_t *b, int64_t v) {
+  if (v < 0) {
+    ember_buf_putc(b, '-');
+    ember_buf_put_u64(b, (uint64_t)0 - (uint64_t)v);
+  } else {
+    ember_buf_put_u64(b, (uint64_t)v);
+  }
+}
+
+/* Length of the valid UTF-8 sequence starting at s (at most n bytes), or 0
+ * when the bytes there are not valid UTF-8. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+  unsigned c = s[0];
+  size_t len;
+  unsigned min;
+  if (c < 0x80) return 1;
+  if ((c & 0xe0) == 0xc0) { len = 2; min = 0x80; c &= 0x1f; }
+  else if ((c & 0xf0) == 0xe0) { len = 3; min = 0x800; c &= 0x0f; }
+  else if ((c & 0xf8) == 0xf0) { len = 4; min = 0x10000; c &= 0x07; }
+  else return 0;
+  if (len > n) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xc0) != 0x80) return 0;
+    c = (c << 6) | (s[i] & 0x3f);
+  }
+  if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+  return len;
+}
+
+void ember_buf_put_json_string(ember_buf_t *b, const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  ember_buf_reserve(b, n + 2);
+  ember_buf_putc(b, '"');
+  size_t run = 0; /* bytes copied verbatim, flushed in one append */
+  for (size_t i = 0; i < n;) {
+    unsigned c = p[i];
+    size_t l = c >= 0x20 && c != '"' && c != '\\' ? utf8_len(p + i, n - i) : 0;
+    if (l) {
+      i += l;
+      run += l;
+      continue;
+    }
+    ember_buf_append(b, p + i - run, run);
+    run = 0;
+    switch (c) {
+    case '"': ember_buf_puts(b, "\\\""); break;
+    case '\\': ember_buf_puts(b, "\\\\"); break;
+    case '\n': ember_buf_puts(b, "\\n"); break;
+    case '\r': ember_buf_puts(b, "\\r"); break;
+    case '\t': ember_buf_puts(b, "\\t"); break;
+    default:
+      if (c < 0x20) ember_buf_printf(b, "\\u%04x", c);
+      else ember_buf_puts(b, "\xef\xbf\xbd"); /* invalid UTF-8 byte */
+    }
+    i++;
+  }
+  ember_buf_append(b, p + n - run, run);
+  ember_buf_putc(b, '"');
+}
+
+char *ember_buf_take(ember_buf_t *b, size_t *len) {
+  if (!b->data) ember_buf_reserve(b, 0);
+  char *d = b->data;
+  if (len) *len = b->len;
+  b->data = NULL;
+  b->len = b->cap = 0;
+  return d;
+}
+
+void ember_buf_reset(ember_buf_t *b) {
+  b->len = 0;
+  if (b->data) b->data[0] = '\0';
+}
+
+void ember_buf_free(ember_buf_t *b) {
+  if (!b) return;
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+/* ---- Varints ----------------------------------------------------------- */
+
+void ember_varint_put(ember_buf_t *b, uint64_t v) {
+  uint8_t tmp[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    tmp[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  tmp[n++] = (uint8_t)v;
+  ember_buf_append(b, tmp, n);
+}
+
+int ember_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+  uint64_t v = 0;
+  const uint8_t *q = *p;
+  for (unsigned shift = 0; shift < 64; shift += 7) {
+    if (q >= end) return -1;
+    uint8_t byte = *q++;
+    if (shift == 63 && byte > 1) return -1;
+    v |= (uint64_t)(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) {
+      *p = q;
+      *out = v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* ---- Hashing ----------------------------------------------------------- */
+
+uint64_t ember_hash_bytes(const void *p, size_t n) {
+  const unsigned char *c = p;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= c[i];
+    h *= 1099511628211ull;
+  }
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 32);
+}
+
+uint64_t ember_hash_pair(uint32_t a, uint32_t b) {
+  uint64_t h = ((uint64_t)a << 32 | b) * 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 31);
+}
+
+/* ---- Time -------------------------------------------------------------- */
+
+int64_t ember_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec;
+}
+
+uint64_t ember_mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,40 @@
+/*
+ * handlers_misc.c - the small endpoints: /healthz, /metrics and the
+ * embedded web UI files.
+ */
+#include "ember/web.h"
+#include "http/http_int.h"
+
+int ember_http_healthz(ember_http_req_t *req, ember_err_t *err) {
+  req->content_type = "text/plain; charset=utf-8";
+  ember_buf_puts(&req->resp, "server is ready\n");
+  return EMBER_OK;
+}
+
+int ember_http_metrics(ember_http_req_t *req, ember_err_t *err) {
+  req->content_type = "text/plain; version=0.0.4; charset=utf-8";
+  ember_metrics_render(&req->resp, ember_http_store(req));
+  return EMBER_OK;
+}
+
+int ember_http_asset(ember_http_req_t *req, ember_err_t *err) {
+  const ember_web_asset_t *a = ember_web_find(req->path);
+  if (!a) return ember_err_set(err, EMBER_ENOTFOUND, "no such file: %s", req->path);
+  ember_http_set_header(req, "ETag", a->etag);
+  ember_http_set_header(req, "Cache-Control", "no-cache");
+  ember_http_set_header(req, "Vary", "Accept-Encoding");
+  if (ember_web_etag_matches(ember_http_header(req, "If-None-Match"), a->etag)) {
+    req->status = 304;
+    return EMBER_OK;
+  }
+  req->content_type = a->content_type;
+  if (a->gz && ember_web_accepts_gzip(ember_http_header(req, "Accept-Encoding"))) {
+    ember_http_set_header(req, "Content-Encoding", "gzip");
+    req->static_body = a->gz;
+    req->static_len = a->gz_size;
+  } else {
+    req->static_body = a->data;
+    req->static_len = a->size;
+  }
+  return EMBER_OK;
+}

@@ -1,0 +1,125 @@
+/*
+ * metrics.c - the server's own counters, exposed at /metrics in the
+ * Prometheus text format. Counters are process-wide atomics: cheap to bump
+ * from any thread, never locked.
+ */
+#include <stdatomic.h>
+
+#include "http/http_int.h"
+
+static const char *route_names[METRIC_ROUTE_COUNT] = {
+    "/ingest", "/render", "/render-diff", "/labels", "/label-values",
+    "/api/apps", "/healthz", "/metrics", "ui", "other"};
+
+static const int statuses[] = {200, 304, 400, 401, 404, 405, 413, 422, 429, 500, 503};
+#define NSTATUS (sizeof statuses / sizeof statuses[0])
+
+static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                 0.25,  0.5,    1,     2.5,  5,     10};
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+
+static atomic_ullong requests[METRIC_ROUTE_COUNT][NSTATUS + 1]; /* last: other */
+static atomic_ullong latency[METRIC_ROUTE_COUNT][NBUCKETS + 1]; /* last: +Inf */
+static atomic_ullong latency_sum_ns[METRIC_ROUTE_COUNT];
+static atomic_ullong ingest_bytes, ingest_profiles, ingest_samples;
+
+void ember_metrics_request(int route, int status, uint64_t duration_ns) {
+  if (route < 0 || route >= METRIC_ROUTE_COUNT) route = METRIC_ROUTE_OTHER;
+  size_t s = 0;
+  while (s < NSTATUS && statuses[s] != status) s++;
+  atomic_fetch_add(&requests[route][s], 1);
+  double secs = (double)duration_ns / 1e9;
+  size_t b = 0;
+  while (b < NBUCKETS && secs > buckets[b]) b++;
+  atomic_fetch_add(&latency[route][b], 1);
+  atomic_fetch_add(&latency_sum_ns[route], duration_ns);
+}
+
+void ember_metrics_ingest(uint64_t bytes, uint64_t profiles, uint64_t samples) {
+  atomic_fetch_add(&ingest_bytes, bytes);
+  atomic_fetch_add(&ingest_profiles, profiles);
+  atomic_fetch_add(&ingest_samples, samples);
+}
+
+static void header(ember_buf_t *b, const char *name, const char *type,
+                   const char *help) {
+  ember_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_requests(ember_buf_t *b) {
+  header(b, "ember_http_requests_total", "counter",
+         "HTTP requests answered, by route and status code.");
+  for (int r = 0; r < METRIC_ROUTE_COUNT; r++)
+    for (size_t s = 0; s <= NSTATUS; s++) {
+      unsigned long long v = atomic_load(&requests[r][s]);
+      if (!v) continue;
+      if (s < NSTATUS)
+        ember_buf_printf(b, "ember_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
+                         route_names[r], statuses[s], v);
+      else
+        ember_buf_printf(b, "ember_http_requests_total{route=\"%s\",code=\"other\"} %llu\n",
+                         route_names[r], v);
+    }
+}
+
+static void render_latency(ember_buf_t *b) {
+  header(b, "ember_http_request_duration_seconds", "histogram",
+         "Time from the first byte of a request to its response being queued.");
+  for (int r = 0; r < METRIC_ROUTE_COUNT; r++) {
+    unsigned long long cum = 0;
+    for (size_t i = 0; i <= NBUCKETS; i++) cum += atomic_load(&latency[r][i]);
+    if (!cum) continue;
+    unsigned long long run = 0;
+    for (size_t i = 0; i < NBUCKETS; i++) {
+      run += atomic_load(&latency[r][i]);
+      ember_buf_printf(b,
+                       "ember_http_request_duration_seconds_bucket{route=\"%s\","
+                       "le=\"%g\"} %llu\n",
+                       route_names[r], buckets[i], run);
+    }
+    ember_buf_printf(b,
+                     "ember_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
+                     "%llu\n",
+                     route_names[r], cum);
+    ember_buf_printf(b, "ember_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+                     route_names[r], (double)atomic_load(&latency_sum_ns[r]) / 1e9);
+    ember_buf_printf(b, "ember_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                     route_names[r], cum);
+  }
+}
+
+static void gauge(ember_buf_t *b, const char *name, const char *type,
+                  const char *help, unsigned long long v) {
+  header(b, name, type, help);
+  ember_buf_printf(b, "%s %llu\n", name, v);
+}
+
+void ember_metrics_render(ember_buf_t *b, ember_store_t *store) {
+  render_requests(b);
+  render_latency(b);
+  gauge(b, "ember_ingest_bytes_total", "counter",
+        "Request body bytes received by /ingest (before decompression).",
+        atomic_load(&ingest_bytes));
+  gauge(b, "ember_ingest_profiles_total", "counter",
+        "Profiles (series pushes) accepted by /ingest.", atomic_load(&ingest_profiles));
+  gauge(b, "ember_ingest_samples_total", "counter",
+        "Sum of sample values accepted by /ingest.", atomic_load(&ingest_samples));
+  ember_store_stats_t st = {0};
+  ember_store_stats(store, &st);
+  gauge(b, "ember_write_queue_depth", "gauge",
+        "Requests waiting for the storage writer.", st.queue_depth);
+  gauge(b, "ember_write_queue_capacity", "gauge",
+        "Requests the write queue holds before answering 429.", st.queue_max);
+  gauge(b, "ember_store_commits_total", "counter",
+        "Storage transactions committed.", st.commits);
+  gauge(b, "ember_store_rows_written_total", "counter",
+        "Segment rows written.", st.rows_written);
+  gauge(b, "ember_store_rows_deleted_total", "counter",
+        "Segment rows deleted by retention or app deletion.", st.rows_deleted);
+  header(b, "ember_store_last_commit_seconds", "gauge",
+         "Duration of the last storage commit.");
+  ember_buf_printf(b, "ember_store_last_commit_seconds %.6f\n",
+                   (double)st.last_commit_ns / 1e9);
+  gauge(b, "ember_db_size_bytes", "gauge",
+        "Size of the database files on disk (including the WAL).", st.db_bytes);
+}

@@ -1,0 +1,117 @@
+/*
+ * folded.c - the folded ("collapsed") text format: one `frame;frame;leaf
+ * count` per line, root first, as written by Brendan Gregg's stackcollapse
+ * scripts, async-profiler, rbspy, py-spy and most other profilers.
+ *
+ * The count is what follows the LAST space, so frame names may hold spaces
+ * and colons ("java.util.HashMap.get (inlined)"). Also here: the line and
+ * stack helpers that the lines format (lines.c) shares.
+ */
+#include "ingest_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Shared text helpers ------------------------------------------------ */
+
+static ember_slice_t rtrim(ember_slice_t s) {
+  while (s.len && (s.base[s.len - 1] == ' ' || s.base[s.len - 1] == '\t'))
+    s.len--;
+  return s;
+}
+
+bool ingest_next_line(const char *buf, size_t len, size_t *pos, ember_slice_t *line) {
+  if (*pos >= len) return false;
+  const char *start = buf + *pos;
+  const char *nl = memchr(start, '\n', len - *pos);
+  size_t n = nl ? (size_t)(nl - start) : len - *pos;
+  *pos += nl ? n + 1 : n;
+  if (n && start[n - 1] == '\r') n--;
+  *line = rtrim(ember_slice(start, n));
+  return true;
+}
+
+void ingest_add_text_stack(ember_tree_t *t, ember_slice_t stack, uint64_t value,
+                           ingest_frames_t *scratch) {
+  size_t n = 0;
+  const char *p = stack.base, *end = stack.base + stack.len;
+  while (p < end) {
+    const char *semi = memchr(p, ';', (size_t)(end - p));
+    const char *stop = semi ? semi : end;
+    if (stop > p) {
+      ember_grow((void **)&scratch->frames, &scratch->cap, n + 1,
+                 sizeof *scratch->frames);
+      scratch->frames[n++] = ember_slice(p, (size_t)(stop - p));
+    }
+    p = semi ? semi + 1 : end;
+  }
+  ember_tree_add_stack(t, scratch->frames, n, value);
+}
+
+void ingest_frames_free(ingest_frames_t *f) {
+  if (!f) return;
+  free(f->frames);
+  f->frames = NULL;
+  f->cap = 0;
+}
+
+/* ---- Folded ------------------------------------------------------------- */
+
+typedef enum { COUNT_OK, COUNT_NOT_A_NUMBER, COUNT_TOO_LARGE } count_rc_t;
+
+/* An unsigned decimal: digits only, no sign, at most UINT64_MAX. */
+static count_rc_t parse_count(ember_slice_t s, uint64_t *out) {
+  uint64_t v = 0;
+  if (s.len == 0) return COUNT_NOT_A_NUMBER;
+  for (size_t i = 0; i < s.len; i++) {
+    unsigned d = (unsigned char)s.base[i] - (unsigned)'0';
+    if (d > 9) return COUNT_NOT_A_NUMBER;
+    if (v > (UINT64_MAX - d) / 10) return COUNT_TOO_LARGE;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return COUNT_OK;
+}
+
+/* Splits a non-empty line into its stack and count, or explains why not. */
+static int split_line(ember_slice_t line, size_t lineno, ember_slice_t *stack,
+                      uint64_t *count, ember_err_t *err) {
+  ingest_excerpt_t e;
+  size_t sp = line.len;
+  while (sp > 0 && line.base[sp - 1] != ' ')
+    sp--;
+  count_rc_t c = COUNT_NOT_A_NUMBER;
+  if (sp > 0) c = parse_count(ember_slice(line.base + sp, line.len - sp), count);
+  if (c == COUNT_TOO_LARGE)
+    return ember_err_set(err, EMBER_EPARSE,
+                         "line %zu: the count '%s' is too large; counts go up to "
+                         "18446744073709551615",
+                         lineno, ingest_excerpt(&e, line.base + sp, line.len - sp));
+  if (c != COUNT_OK)
+    return ember_err_set(err, EMBER_EPARSE,
+                         "line %zu: expected 'frame;frame;... count', got '%s'; end "
+                         "each line with a space and its sample count (or send "
+                         "format=lines for stacks without counts)",
+                         lineno, ingest_excerpt(&e, line.base, line.len));
+  *stack = rtrim(ember_slice(line.base, sp - 1));
+  return EMBER_OK;
+}
+
+int ember_ingest_folded(const char *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
+  ingest_frames_t scratch = {0};
+  ember_slice_t line;
+  size_t pos = 0, lineno = 0;
+  int rc = EMBER_OK;
+  while (ingest_next_line(buf, len, &pos, &line)) {
+    ember_slice_t stack;
+    uint64_t count = 0;
+    lineno++;
+    if (line.len == 0) continue;
+    rc = split_line(line, lineno, &stack, &count, err);
+    if (rc) goto done;
+    if (count) ingest_add_text_stack(t, stack, count, &scratch);
+  }
+done:
+  ingest_frames_free(&scratch);
+  return rc;
+}

@@ -1,0 +1,288 @@
+/*
+ * ingest.c - one /ingest request from parameters and bytes to profiles
+ * (include/ember/ingest.h): checks the query parameters, picks the body
+ * format, undoes the Content-Encoding and hands the body to its decoder.
+ *
+ * The order of the checks is the order of the status codes a client should
+ * fix first: parameters (400), then the body's size (413), then its content
+ * (422).
+ */
+#include "ingest_int.h"
+
+#include "ember/timeexpr.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SAMPLE_RATE_DEFAULT 100
+#define SAMPLE_RATE_MAX 1000000000u
+#define LABEL_PARAM_MAX 64 /* spyName and units */
+
+/* ---- Error messages ---------------------------------------------------- */
+
+const char *ingest_excerpt(ingest_excerpt_t *e, const char *s, size_t n) {
+  return ember_excerpt(e, s, n, INGEST_EXCERPT_MAX);
+}
+
+/* Puts "param: " in front of the message a parser left in err. */
+static int with_param(ember_err_t *err, const char *param, int rc) {
+  if (err) {
+    char msg[EMBER_ERR_MSG_MAX];
+    memcpy(msg, err->msg, sizeof msg);
+    ember_err_set(err, rc, "%s: %s", param, msg);
+  }
+  return rc;
+}
+
+/* ---- Formats ----------------------------------------------------------- */
+
+typedef int (*tree_decoder_t)(const uint8_t *buf, size_t len, ember_tree_t *t,
+                              ember_err_t *err);
+/* For formats that may give several profiles from one body (pprof: one per
+ * sample type and label set). base holds the request's parameters; buf is
+ * the body after its Content-Encoding. */
+typedef int (*profiles_decoder_t)(const ember_ingest_request_t *req,
+                                  const ember_profile_t *base, const uint8_t *buf,
+                                  size_t len, ember_ingest_result_t *out,
+                                  ember_err_t *err);
+
+static int folded(const uint8_t *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
+  return ember_ingest_folded((const char *)buf, len, t, err);
+}
+
+static int lines(const uint8_t *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
+  return ember_ingest_lines((const char *)buf, len, t, err);
+}
+
+static int pprof(const ember_ingest_request_t *req, const ember_profile_t *base,
+                 const uint8_t *buf, size_t len, ember_ingest_result_t *out,
+                 ember_err_t *err) {
+  return ember_ingest_pprof(base, req->content_type, buf, len, req->max_body, out, err);
+}
+
+/* A format and what selects it. Exactly one decoder is set. */
+typedef struct {
+  const char *name;         /* the format= value */
+  const char *content_type; /* a media type that selects it too, or NULL */
+  tree_decoder_t tree;
+  profiles_decoder_t profiles;
+} format_t;
+
+/* In order of precedence: the first entry whose name or content type
+ * matches wins; the last one is the default. */
+static const format_t FORMATS[] = {
+    {"trie", "binary/octet-stream+trie", ember_ingest_trie, NULL},
+    {"tree", "binary/octet-stream+tree", ember_ingest_tree, NULL},
+    {"lines", NULL, lines, NULL},
+    {"pprof", "multipart/form-data", NULL, pprof},
+    {"folded", NULL, folded, NULL},
+};
+#define NFORMATS (sizeof FORMATS / sizeof *FORMATS)
+
+static bool slice_ieq(ember_slice_t s, const char *cstr) {
+  return cstr && s.len == strlen(cstr) && strncasecmp(s.base, cstr, s.len) == 0;
+}
+
+static ember_slice_t param(const char *s) {
+  return s ? ember_slice_trim(ember_slice(s, strlen(s))) : ember_slice("", 0);
+}
+
+static int pick_format(const ember_ingest_request_t *req, const format_t **out,
+                       ember_err_t *err) {
+  ember_slice_t name = param(req->format);
+  ember_slice_t ct = param(req->content_type);
+  const char *semi = ct.len ? memchr(ct.base, ';', ct.len) : NULL;
+  if (semi) ct = ember_slice_trim(ember_slice(ct.base, (size_t)(semi - ct.base)));
+  bool known = name.len == 0;
+  for (size_t i = 0; i < NFORMATS && !known; i++)
+    known = slice_ieq(name, FORMATS[i].name);
+  if (!known) {
+    ingest_excerpt_t e;
+    return ember_err_set(err, EMBER_EINVAL,
+                         "unknown format '%s'; use folded, lines, tree, trie or pprof",
+                         ingest_excerpt(&e, name.base, name.len));
+  }
+  for (size_t i = 0; i < NFORMATS; i++) {
+    if (slice_ieq(name, FORMATS[i].name) || slice_ieq(ct, FORMATS[i].content_type)) {
+      *out = &FORMATS[i];
+      return EMBER_OK;
+    }
+  }
+  *out = &FORMATS[NFORMATS - 1];
+  return EMBER_OK;
+}
+
+/* ---- Parameters -------------------------------------------------------- */
+
+static int parse_sample_rate(ember_slice_t s, uint32_t *out, ember_err_t *err) {
+  uint64_t v = 0;
+  bool ok = s.len > 0;
+  for (size_t i = 0; ok && i < s.len; i++) {
+    ok = s.base[i] >= '0' && s.base[i] <= '9';
+    v = v * 10 + (uint64_t)(s.base[i] - '0');
+    ok = ok && v <= SAMPLE_RATE_MAX;
+  }
+  if (!ok || v == 0) {
+    ingest_excerpt_t e;
+    return ember_err_set(err, EMBER_EINVAL,
+                         "sampleRate: expected a whole number of samples per second "
+                         "from 1 to %u, got '%s'",
+                         SAMPLE_RATE_MAX, ingest_excerpt(&e, s.base, s.len));
+  }
+  *out = (uint32_t)v;
+  return EMBER_OK;
+}
+
+/* spyName and units: short printable ASCII, or the default when absent. */
+static int parse_label_param(const char *pname, ember_slice_t s, const char *dflt,
+                             char **out, ember_err_t *err) {
+  bool ok = s.len <= LABEL_PARAM_MAX;
+  for (size_t i = 0; ok && i < s.len; i++)
+    ok = s.base[i] >= 0x20 && s.base[i] < 0x7f;
+  if (!ok) {
+    ingest_excerpt_t e;
+    return ember_err_set(err, EMBER_EINVAL,
+                         "%s: expected at most %d printable ASCII characters, got "
+                         "'%s'",
+                         pname, LABEL_PARAM_MAX, ingest_excerpt(&e, s.base, s.len));
+  }
+  *out = s.len ? ember_strndup(s.base, s.len) : ember_strdup(dflt);
+  return EMBER_OK;
+}
+
+static int parse_times(const ember_ingest_request_t *req, ember_profile_t *p,
+                       ember_err_t *err) {
+  int rc;
+  p->until = req->now;
+  if (param(req->until).len) {
+    rc = ember_time_parse(req->until, req->now, &p->until, err);
+    if (rc) return with_param(err, "until", rc);
+  }
+  p->from = p->until;
+  if (param(req->from).len) {
+    rc = ember_time_parse(req->from, req->now, &p->from, err);
+    if (rc) return with_param(err, "from", rc);
+  }
+  if (p->until < p->from)
+    return ember_err_set(err, EMBER_EINVAL,
+                         "'until' (%" PRId64 ") is before 'from' (%" PRId64
+                         "); send a time range with from <= until",
+                         p->until, p->from);
+  return EMBER_OK;
+}
+
+static int parse_aggregation(ember_slice_t s, ember_aggregation_t *out,
+                             ember_err_t *err) {
+  if (s.len == 0 || slice_ieq(s, "sum")) {
+    *out = EMBER_AGG_SUM;
+  } else if (slice_ieq(s, "average")) {
+    *out = EMBER_AGG_AVERAGE;
+  } else {
+    ingest_excerpt_t e;
+    return ember_err_set(err, EMBER_EINVAL,
+                         "aggregationType: expected 'sum' or 'average', got '%s'",
+                         ingest_excerpt(&e, s.base, s.len));
+  }
+  return EMBER_OK;
+}
+
+/* Fills everything of p but the tree from the query parameters. On failure
+ * p may hold part of it; the caller frees it either way. */
+static int parse_params(const ember_ingest_request_t *req, ember_profile_t *p,
+                        ember_err_t *err) {
+  ember_slice_t name = param(req->name);
+  if (name.len == 0)
+    return ember_err_set(err, EMBER_EINVAL,
+                         "missing 'name' parameter: name the series, e.g. "
+                         "name=myapp.cpu{region=eu}");
+  int rc = ember_series_key_parse(name.base, name.len, &p->key, err);
+  if (rc == EMBER_OK) rc = parse_times(req, p, err);
+  p->sample_rate = SAMPLE_RATE_DEFAULT;
+  if (rc == EMBER_OK && param(req->sample_rate).len)
+    rc = parse_sample_rate(param(req->sample_rate), &p->sample_rate, err);
+  if (rc == EMBER_OK)
+    rc = parse_label_param("spyName", param(req->spy_name), "unknown", &p->spy_name, err);
+  if (rc == EMBER_OK)
+    rc = parse_label_param("units", param(req->units), "samples", &p->units, err);
+  if (rc == EMBER_OK)
+    rc = parse_aggregation(param(req->aggregation), &p->aggregation, err);
+  return rc;
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+/* Wraps one decoded tree into a result: no profile at all when it holds no
+ * samples. Takes base (its key and strings) and the tree. */
+static void one_profile(ember_profile_t *base, ember_tree_t *tree,
+                        ember_ingest_result_t *out) {
+  memset(out, 0, sizeof *out);
+  if (ember_tree_total(tree, 0) == 0) {
+    ember_tree_free(tree);
+    ember_profile_free(base);
+    return;
+  }
+  out->items = ember_malloc(sizeof *out->items);
+  out->items[0] = *base;
+  out->items[0].tree = tree;
+  out->n = 1;
+  memset(base, 0, sizeof *base);
+}
+
+int ember_ingest_parse(const ember_ingest_request_t *req, ember_ingest_result_t *out,
+                       ember_err_t *err) {
+  ember_profile_t base = {0};
+  ember_tree_t *tree = NULL;
+  uint8_t *body = NULL;
+  size_t body_len = 0;
+  const format_t *fmt = NULL;
+  int rc = parse_params(req, &base, err);
+  if (rc == EMBER_OK) rc = pick_format(req, &fmt, err);
+  if (rc == EMBER_OK)
+    rc = ember_ingest_decode(req->content_encoding, req->body, req->body_len,
+                             req->max_body, &body, &body_len, err);
+  if (rc) goto done;
+  if (fmt->profiles) {
+    rc = fmt->profiles(req, &base, body, body_len, out, err);
+    goto done;
+  }
+  tree = ember_tree_new();
+  rc = fmt->tree(body, body_len, tree, err);
+  if (rc) goto done;
+  one_profile(&base, tree, out);
+  tree = NULL;
+done:
+  ember_tree_free(tree);
+  ember_profile_free(&base);
+  free(body);
+  return rc;
+}
+
+void ember_profile_free(ember_profile_t *p) {
+  if (!p) return;
+  ember_series_key_free(&p->key);
+  free(p->spy_name);
+  free(p->units);
+  ember_tree_free(p->tree);
+  memset(p, 0, sizeof *p);
+}
+
+void ember_ingest_result_free(ember_ingest_result_t *r) {
+  if (!r) return;
+  for (size_t i = 0; i < r->n; i++)
+    ember_profile_free(&r->items[i]);
+  free(r->items);
+  r->items = NULL;
+  r->n = 0;
+}
+
+uint64_t ember_ingest_result_samples(const ember_ingest_result_t *r) {
+  uint64_t sum = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    uint64_t v = ember_tree_total(r->items[i].tree, 0);
+    sum = sum > UINT64_MAX - v ? UINT64_MAX : sum + v;
+  }
+  return sum;
+}

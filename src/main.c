@@ -1,0 +1,312 @@
+/*
+ * main.c - the ember command line. Only wiring lives here: argument parsing,
+ * signals, and calls into the library.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ember/client.h"
+#include "ember/common.h"
+#include "ember/http.h"
+#include "ember/store.h"
+#include "ember/timeexpr.h"
+
+#define EMBER_VERSION "0.1.0"
+
+static const char usage[] =
+    "Usage: ember <command> [options]\n"
+    "\n"
+    "Ember is a continuous profiling server: agents push stack samples over\n"
+    "HTTP (Pyroscope's API), Ember stores them and serves flame graphs, diffs\n"
+    "and a web UI.\n"
+    "\n"
+    "Commands:\n"
+    "  serve     run the server (default 127.0.0.1:4040, data in ./data)\n"
+    "  export    write a flame graph from a running server to a file (svg, html,\n"
+    "            json or collapsed)\n"
+    "  version   print the version\n"
+    "\n"
+    "Run `ember <command> --help` for the options of a command.\n";
+
+static const char serve_usage[] =
+    "Usage: ember serve [options]\n"
+    "\n"
+    "Runs the server until SIGINT or SIGTERM, then finishes the requests in\n"
+    "flight, commits queued writes and exits.\n"
+    "\n"
+    "Options:\n"
+    "  --listen HOST:PORT   address to listen on (default 127.0.0.1:4040;\n"
+    "                       0.0.0.0:4040 for every interface, port 0 for any\n"
+    "                       free port)\n"
+    "  --data DIR           directory of the database, created if missing\n"
+    "                       (default ./data)\n"
+    "  --retention AGE      delete data older than AGE, e.g. 30d, 12h, 90m\n"
+    "                       (default: keep forever)\n"
+    "  --max-body SIZE      largest request body accepted, also after\n"
+    "                       decompression, e.g. 32MiB, 512KiB, 1048576\n"
+    "                       (default 32MiB)\n"
+    "  --workers N          threads that parse pushes and run queries\n"
+    "                       (default: two per core)\n"
+    "  --write-queue N      pushes waiting for the disk before /ingest answers\n"
+    "                       429 (default 1024)\n"
+    "  -h, --help           show this help\n";
+
+static const char export_usage[] =
+    "Usage: ember export --query QUERY [options]\n"
+    "\n"
+    "Asks a running Ember server for one flame graph (GET /render) and writes\n"
+    "it to a file, whole or not at all.\n"
+    "\n"
+    "Options:\n"
+    "  -q, --query QUERY    FlameQL selector, e.g. 'app.cpu{region=\"eu-north\"}'\n"
+    "                       (required)\n"
+    "      --from TIME      start of the range (default now-1h); also Unix\n"
+    "                       seconds or e.g. now-30m\n"
+    "      --until TIME     end of the range (default now)\n"
+    "  -f, --format FORMAT  svg (interactive flame graph), html (standalone page),\n"
+    "                       json (flamebearer, the default) or collapsed (folded\n"
+    "                       text, as /ingest takes it)\n"
+    "      --max-nodes N    keep the N largest nodes, -1 for all (default: the\n"
+    "                       server's, 8192)\n"
+    "  -o, --output FILE    where to write; - for standard output (the default)\n"
+    "      --server URL     the server (default http://127.0.0.1:4040); plain\n"
+    "                       http only: http://HOST[:PORT][/PREFIX], IPv6 as\n"
+    "                       http://[::1]:4040\n"
+    "      --timeout SECS   give up after SECS without progress (default 60)\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Example:\n"
+    "  ember export -q 'ride-sharing-app.cpu{}' --from now-6h -f svg -o cpu.svg\n";
+
+/* Parses "32MiB", "10MB", "512k", "1048576" into bytes. */
+static int parse_size(const char *s, size_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (end == s || errno || *s == '-') return -1;
+  unsigned long long mul = 1;
+  if (!*end || !strcasecmp(end, "b")) mul = 1;
+  else if (!strcasecmp(end, "k") || !strcasecmp(end, "kb") || !strcasecmp(end, "kib"))
+    mul = 1ull << 10;
+  else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib"))
+    mul = 1ull << 20;
+  else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
+    mul = 1ull << 30;
+  else return -1;
+  if (v == 0 || v > SIZE_MAX / mul) return -1;
+  *out = (size_t)(v * mul);
+  return 0;
+}
+
+static int parse_count(const char *s, unsigned max, unsigned *out) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (end == s || *end || errno || v == 0 || v > max || *s == '-') return -1;
+  *out = (unsigned)v;
+  return 0;
+}
+
+static int fail(const char *cmd, const char *what, const char *arg, const char *hint) {
+  fprintf(stderr, "ember %s: %s '%s'; %s\n", cmd, what, arg, hint);
+  return 2;
+}
+
+static int cmd_serve(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"listen", required_argument, NULL, 'l'},
+      {"data", required_argument, NULL, 'd'},
+      {"retention", required_argument, NULL, 'r'},
+      {"max-body", required_argument, NULL, 'b'},
+      {"workers", required_argument, NULL, 'w'},
+      {"write-queue", required_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  ember_server_config_t scfg = {.listen = EMBER_HTTP_DEFAULT_LISTEN,
+                                .max_body = EMBER_HTTP_DEFAULT_MAX_BODY};
+  ember_store_config_t stcfg = {.data_dir = "./data"};
+  unsigned queue = 0;
+  ember_err_t err;
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'l': scfg.listen = optarg; break;
+    case 'd': stcfg.data_dir = optarg; break;
+    case 'r':
+      if (ember_duration_parse(optarg, &stcfg.retention_seconds, &err))
+        return fail("serve", "bad --retention", optarg, "use e.g. 30d, 12h or 90m");
+      break;
+    case 'b':
+      if (parse_size(optarg, &scfg.max_body))
+        return fail("serve", "bad --max-body", optarg, "use e.g. 32MiB, 512KiB or 1048576");
+      break;
+    case 'w':
+      if (parse_count(optarg, 1024, &scfg.workers))
+        return fail("serve", "bad --workers", optarg, "use a number from 1 to 1024");
+      break;
+    case 'q':
+      if (parse_count(optarg, 1000000, &queue))
+        return fail("serve", "bad --write-queue", optarg, "use a number from 1 to 1000000");
+      break;
+    case 'h': fputs(serve_usage, stdout); return 0;
+    case ':':
+      return fail("serve", "missing value for", argv[optind - 1],
+                  "run `ember serve --help`");
+    default:
+      return fail("serve", "unknown option", argv[optind - 1],
+                  "run `ember serve --help`");
+    }
+  }
+  if (optind < argc)
+    return fail("serve", "unexpected argument", argv[optind], "run `ember serve --help`");
+  stcfg.queue_max = queue;
+
+  /* Every thread started from here on inherits the blocked signals, so only
+   * sigwait below sees SIGINT/SIGTERM. */
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  ember_store_t *store = NULL;
+  ember_server_t *srv = NULL;
+  if (ember_store_open(&stcfg, &store, &err)) {
+    fprintf(stderr, "ember serve: %s\n", err.msg);
+    return 1;
+  }
+  if (ember_server_start(&scfg, store, &srv, &err)) {
+    fprintf(stderr, "ember serve: %s\n", err.msg);
+    ember_store_close(store);
+    return 1;
+  }
+  const char *colon = strrchr(scfg.listen, ':');
+  printf("ember %s listening on http://%.*s:%u (data in %s)\n", EMBER_VERSION,
+         (int)(colon - scfg.listen), scfg.listen, ember_server_port(srv),
+         stcfg.data_dir);
+  fflush(stdout);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  fprintf(stderr, "ember: %s received, finishing requests in flight\n",
+          sig == SIGINT ? "SIGINT" : "SIGTERM");
+  ember_server_stop(srv, 30000);
+  ember_store_close(store);
+  fprintf(stderr, "ember: stopped\n");
+  return 0;
+}
+
+/* A --max-nodes value the server takes: a positive count or -1. */
+static bool good_max_nodes(const char *s) {
+  if (!strcmp(s, "-1")) return true;
+  unsigned v;
+  return parse_count(s, 1000000000, &v) == 0 && s[0] >= '0' && s[0] <= '9';
+}
+
+static int cmd_export(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"server", required_argument, NULL, 's'},
+      {"query", required_argument, NULL, 'q'},
+      {"from", required_argument, NULL, 'F'},
+      {"until", required_argument, NULL, 'U'},
+      {"format", required_argument, NULL, 'f'},
+      {"max-nodes", required_argument, NULL, 'n'},
+      {"output", required_argument, NULL, 'o'},
+      {"timeout", required_argument, NULL, 't'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  static const char *const formats[] = {"svg", "html", "json", "collapsed"};
+  ember_export_opts_t o = {.server = EMBER_CLIENT_DEFAULT_SERVER, .output = "-"};
+  unsigned timeout = 60;
+  ember_err_t err;
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":hq:f:o:", opts, NULL)) != -1) {
+    switch (c) {
+    case 's': o.server = optarg; break;
+    case 'q': o.query = optarg; break;
+    case 'F': o.from = optarg; break;
+    case 'U': o.until = optarg; break;
+    case 'f': {
+      bool known = false;
+      for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+        known |= !strcmp(optarg, formats[i]);
+      if (!known)
+        return fail("export", "unknown --format", optarg,
+                    "use svg, html, json or collapsed");
+      o.format = optarg;
+      break;
+    }
+    case 'n':
+      if (!good_max_nodes(optarg))
+        return fail("export", "bad --max-nodes", optarg, "use a positive number or -1");
+      o.max_nodes = optarg;
+      break;
+    case 'o': o.output = optarg; break;
+    case 't':
+      if (parse_count(optarg, 86400, &timeout))
+        return fail("export", "bad --timeout", optarg, "use seconds from 1 to 86400");
+      break;
+    case 'h': fputs(export_usage, stdout); return 0;
+    case ':':
+      return fail("export", "missing value for", argv[optind - 1],
+                  "run `ember export --help`");
+    default:
+      return fail("export", "unknown option", argv[optind - 1],
+                  "run `ember export --help`");
+    }
+  }
+  if (optind < argc)
+    return fail("export", "unexpected argument", argv[optind], "run `ember export --help`");
+  if (!o.query || !*o.query) {
+    fprintf(stderr, "ember export: missing --query; e.g. --query 'app.cpu{}' (run `ember "
+                    "export --help`)\n");
+    return 2;
+  }
+  if (!*o.output)
+    return fail("export", "empty --output", o.output, "name a file, or - for standard output");
+  ember_client_url_t url;
+  if (ember_client_url_parse(o.server, &url, &err)) {
+    fprintf(stderr, "ember export: %s\n", err.msg);
+    return 2;
+  }
+  o.timeout_ms = (int)timeout * 1000;
+  signal(SIGPIPE, SIG_IGN);
+  size_t bytes = 0;
+  if (ember_client_export(&o, &bytes, &err)) {
+    fprintf(stderr, "ember export: %s\n", err.msg);
+    return 1;
+  }
+  fprintf(stderr, "ember export: wrote %zu bytes of %s to %s\n", bytes,
+          o.format ? o.format : "json", strcmp(o.output, "-") ? o.output : "standard output");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("ember %s\n", EMBER_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
+  if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
+  fprintf(stderr, "ember: unknown command '%s'; run `ember --help` for the list\n", cmd);
+  return 2;
+}

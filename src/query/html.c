@@ -1,0 +1,162 @@
+/*
+ * html.c - /render?format=html and /render-diff?format=html: one page that
+ * carries everything it needs. A header names the selection (query, time
+ * range, totals), a search box sits above the inline SVG flame graph of
+ * svg.c (whose script it drives), and the data itself travels in
+ * <script type="application/json" id="flamebearer">, exactly what
+ * format=json answers, so a saved page opens offline and can be fed to
+ * another tool. Nothing is loaded from anywhere.
+ *
+ * Safety: every name reaching the page is cleaned and escaped by markup.c.
+ * In the inlined JSON every '<' is written as \u003c: the JSON means the
+ * same, and no frame name can close the script element ("</script>") or
+ * start a comment ("<!--") that would change how the page parses.
+ */
+#include "query_int.h"
+
+#include <string.h>
+
+/* ---- Page parts -------------------------------------------------------- */
+
+static const char page_style[] =
+    "body { margin: 0; font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', "
+    "sans-serif; color: #222; background: #f6f6f6 }\n"
+    "header { padding: 12px 16px; background: #fff; border-bottom: 1px solid #ddd }\n"
+    "h1 { margin: 0 0 4px; font: bold 17px ui-monospace, Menlo, Consolas, monospace; "
+    "word-break: break-all }\n"
+    ".meta { margin: 0; color: #555 }\n"
+    ".tools { margin: 8px 0 0; display: flex; gap: 10px; align-items: center; "
+    "flex-wrap: wrap }\n"
+    "#ember-search { width: 22em; max-width: 100%; padding: 4px 8px; font: inherit }\n"
+    ".swatch { display: inline-block; width: 11px; height: 11px; margin-right: 4px; "
+    "vertical-align: -1px }\n"
+    "main { padding: 10px 16px }\n"
+    "main svg { display: block; width: 100%; height: auto; background: #fff }\n"
+    "footer { padding: 4px 16px 16px; color: #777; font-size: 12px }\n";
+
+static void put_text(ember_buf_t *b, const char *s) {
+  if (s) ember_xml_put(b, s, strlen(s), SIZE_MAX);
+}
+
+/* "2023-11-14 22:13:20 UTC to 2023-11-14 23:13:20 UTC: 1,234 samples" */
+static void put_range(ember_buf_t *b, const ember_render_meta_t *m, uint64_t total) {
+  ember_fmt_utc(b, m->from);
+  ember_buf_puts(b, " to ");
+  ember_fmt_utc(b, m->until);
+  ember_buf_puts(b, ": ");
+  ember_fmt_count(b, total);
+  ember_buf_putc(b, ' ');
+  put_text(b, m->units ? m->units : "samples");
+}
+
+/* "pyspy at 100 Hz, at most 8,192 nodes" */
+static void put_source(ember_buf_t *b, const ember_render_meta_t *m) {
+  put_text(b, m->spy_name ? m->spy_name : "unknown");
+  ember_buf_printf(b, " at %u Hz", m->sample_rate);
+  if (m->max_nodes > 0) {
+    ember_buf_puts(b, ", at most ");
+    ember_fmt_count(b, (uint64_t)m->max_nodes);
+    ember_buf_puts(b, " nodes");
+  }
+}
+
+/* <!DOCTYPE html> through the opening <header>. */
+static void put_head(ember_buf_t *b, const char *title) {
+  ember_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                    "<meta name=\"viewport\" content=\"width=device-width, "
+                    "initial-scale=1\">\n<title>");
+  put_text(b, title);
+  ember_buf_puts(b, " - Ember flame graph</title>\n<style>\n");
+  ember_buf_puts(b, page_style);
+  ember_buf_puts(b, "</style>\n</head>\n<body>\n<header>\n");
+}
+
+static void put_tools(ember_buf_t *b) {
+  ember_buf_puts(b, "<p class=\"tools\"><input type=\"search\" id=\"ember-search\" "
+                    "placeholder=\"Search frames (regular expression)\" "
+                    "aria-label=\"Search frames\" autocomplete=\"off\">\n"
+                    "<span id=\"ember-share\"></span>\n"
+                    "<button type=\"button\" id=\"ember-reset\">Reset zoom</button></p>\n"
+                    "</header>\n<main>\n");
+}
+
+/* The JSON with every '<' as \u003c (see the top of the file). */
+static void put_json_block(ember_buf_t *b, const ember_buf_t *json) {
+  ember_buf_puts(b, "<script type=\"application/json\" id=\"flamebearer\">");
+  ember_buf_reserve(b, json->len + 64);
+  const char *p = json->data, *end = json->data + json->len;
+  while (p < end) {
+    const char *lt = memchr(p, '<', (size_t)(end - p));
+    ember_buf_append(b, p, (size_t)((lt ? lt : end) - p));
+    if (!lt) break;
+    ember_buf_puts(b, "\\u003c");
+    p = lt + 1;
+  }
+  ember_buf_puts(b, "</script>\n");
+}
+
+static void put_tail(ember_buf_t *b, const ember_buf_t *json, const char *what) {
+  ember_buf_puts(b, "</main>\n<footer>Click a frame to zoom in; click the top bar or "
+                    "press Esc to zoom out; Ctrl-F searches. The data behind the graph "
+                    "is inside this page: the JSON in the script element "
+                    "&quot;flamebearer&quot;, as ");
+  ember_buf_puts(b, what);
+  ember_buf_puts(b, " answers with format=json.</footer>\n");
+  put_json_block(b, json);
+  ember_buf_puts(b, "</body>\n</html>\n");
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+void ember_render_html(ember_buf_t *out, const ember_tree_t *t,
+                       const ember_render_meta_t *m) {
+  ember_buf_t json = EMBER_BUF_INIT;
+  ember_render_single(&json, t, m);
+  const char *query = m->query ? m->query : m->app_name ? m->app_name : "";
+  ember_buf_reserve(out, json.len * 4 + 65536);
+  put_head(out, query);
+  ember_buf_puts(out, "<h1>");
+  put_text(out, query);
+  ember_buf_puts(out, "</h1>\n<p class=\"meta\">");
+  put_range(out, m, ember_tree_total(t, 0));
+  ember_buf_puts(out, " &middot; ");
+  put_source(out, m);
+  ember_buf_puts(out, "</p>\n");
+  put_tools(out);
+  ember_svg_put(out, t, m, NULL, false);
+  put_tail(out, &json, "/render");
+  ember_buf_free(&json);
+}
+
+void ember_render_html_diff(ember_buf_t *out, const ember_tree_t *t,
+                            const ember_render_meta_t *left,
+                            const ember_render_meta_t *right) {
+  ember_buf_t json = EMBER_BUF_INIT;
+  ember_render_double(&json, t, left, right);
+  const char *lq = left->query ? left->query : "";
+  const char *rq = right->query ? right->query : "";
+  ember_buf_reserve(out, json.len * 4 + 65536);
+  put_head(out, "Diff");
+  ember_buf_puts(out, "<h1>Diff: ");
+  put_text(out, lq);
+  ember_buf_puts(out, " &rarr; ");
+  put_text(out, rq);
+  ember_buf_puts(out, "</h1>\n<p class=\"meta\">Left: ");
+  put_text(out, lq);
+  ember_buf_puts(out, ", ");
+  put_range(out, left, ember_tree_total(t, 0));
+  ember_buf_puts(out, "<br>\nRight: ");
+  put_text(out, rq);
+  ember_buf_puts(out, ", ");
+  put_range(out, right, ember_tree_total(t, 1));
+  ember_buf_puts(out, "<br>\n");
+  put_source(out, right);
+  ember_buf_puts(out, " &middot; <span class=\"swatch\" style=\"background:#e95342\">"
+                      "</span>larger share on the right <span class=\"swatch\" "
+                      "style=\"background:#5eba65\"></span>smaller share on the right "
+                      "(full color from twice or half the share on)</p>\n");
+  put_tools(out);
+  ember_svg_put(out, t, left, right, false);
+  put_tail(out, &json, "/render-diff");
+  ember_buf_free(&json);
+}

@@ -1,0 +1,273 @@
+/*
+ * render.c - the requests behind /render and /render-diff: check every
+ * parameter first, then read the tree and the timeline of each selection
+ * from the store, truncate, and encode.
+ *
+ * Nothing is read before all parameters are known to be good, so a typo
+ * costs no I/O. An app the store does not know renders as an empty flame
+ * graph with default metadata (Pyroscope's behaviour, and what a UI wants
+ * for a query typed before the first push).
+ */
+#include "query_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Beyond this the collapsed text is refused: it repeats every path, so a
+ * deep tree can turn a small profile into gigabytes. */
+#define COLLAPSED_MAX ((size_t)256 << 20)
+
+/* ---- Types ------------------------------------------------------------- */
+
+/* One selection (the only one of /render, one side of /render-diff) and
+ * what the store said about it. Owns everything. */
+typedef struct {
+  ember_selector_t sel;
+  ember_buf_t query; /* normalised text */
+  int64_t from, until;
+  bool known;        /* the store has the app */
+  ember_app_info_t app;
+  ember_timeline_grid_t grid;
+  uint64_t *timeline;
+} side_t;
+
+typedef enum { FMT_JSON, FMT_COLLAPSED, FMT_PPROF, FMT_SVG, FMT_HTML } format_t;
+
+/* ---- Sides ------------------------------------------------------------- */
+
+static void side_free(side_t *sd) {
+  ember_selector_free(&sd->sel);
+  ember_buf_free(&sd->query);
+  ember_app_info_free(&sd->app);
+  free(sd->timeline);
+}
+
+/* Parses a side's query and range. */
+static int side_parse(side_t *sd, const char *qname, const char *q,
+                      const char *fname, const char *from, const char *uname,
+                      const char *until, int64_t now, ember_err_t *err) {
+  int rc = ember_param_selector(qname, q, &sd->sel, err);
+  if (rc) return rc;
+  ember_selector_format(&sd->sel, &sd->query);
+  return ember_param_range(fname, from, uname, until, now, &sd->from, &sd->until,
+                           err);
+}
+
+/* Asks the store for the app's metadata; unknown is not an error. */
+static int side_lookup(ember_store_t *s, side_t *sd, ember_err_t *err) {
+  int rc = ember_store_app(s, sd->sel.app, &sd->app, err);
+  if (rc == EMBER_ENOTFOUND) {
+    ember_err_clear(err);
+    return EMBER_OK;
+  }
+  if (rc == EMBER_OK) sd->known = true;
+  return rc;
+}
+
+/* Reads the side's samples into side `side` of t, and its timeline. An app
+ * deleted since side_lookup reads as empty. */
+static int side_read(ember_store_t *s, side_t *sd, ember_tree_t *t, int side,
+                     ember_err_t *err) {
+  sd->grid = ember_timeline_grid(sd->from, sd->until);
+  sd->timeline = ember_calloc(sd->grid.n ? sd->grid.n : 1, sizeof *sd->timeline);
+  if (!sd->known) return EMBER_OK;
+  int rc = ember_store_read_tree(s, &sd->sel, sd->from, sd->until, t, side, err);
+  if (rc == EMBER_OK)
+    rc = ember_store_timeline(s, &sd->sel, sd->grid.start, sd->grid.step, sd->timeline,
+                              sd->grid.n, err);
+  if (rc == EMBER_ENOTFOUND) {
+    ember_err_clear(err);
+    return EMBER_OK;
+  }
+  return rc;
+}
+
+/* The metadata a side renders with; info supplies spy name, rate and units
+ * (defaults when NULL). Borrows from sd. */
+static ember_render_meta_t side_meta(const side_t *sd, const ember_app_info_t *info,
+                                     long max_nodes) {
+  ember_render_meta_t m;
+  memset(&m, 0, sizeof m);
+  m.app_name = sd->sel.app;
+  m.query = sd->query.data;
+  m.spy_name = info ? info->spy_name : "unknown";
+  m.sample_rate = info ? info->sample_rate : 100;
+  m.units = info ? info->units : "samples";
+  m.from = sd->from;
+  m.until = sd->until;
+  m.max_nodes = max_nodes;
+  m.timeline = sd->timeline;
+  m.grid = sd->grid;
+  return m;
+}
+
+/* ---- Parameters -------------------------------------------------------- */
+
+/* single: /render (which answers every format) rather than /render-diff
+ * (whose two sides fold into no single collapsed text or pprof). */
+static int parse_format(const char *f, bool single, format_t *out, ember_err_t *err) {
+  static const struct {
+    const char *name;
+    format_t fmt;
+    bool single_only;
+  } formats[] = {{"json", FMT_JSON, false},
+                 {"collapsed", FMT_COLLAPSED, true},
+                 {"pprof", FMT_PPROF, true},
+                 {"svg", FMT_SVG, false},
+                 {"html", FMT_HTML, false}};
+  const char *use = single ? "json, collapsed, pprof, svg or html" : "json, svg or html";
+  if (!ember_param_given(f)) {
+    *out = FMT_JSON;
+    return EMBER_OK;
+  }
+  for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+    if (!strcmp(f, formats[i].name) && (single || !formats[i].single_only)) {
+      *out = formats[i].fmt;
+      return EMBER_OK;
+    }
+  return ember_err_set(err, EMBER_EINVAL, "unknown format '%.40s'; use %s", f, use);
+}
+
+/* 400 when both apps are known and their values cannot share one graph. */
+static int check_comparable(const side_t *l, const side_t *r, ember_err_t *err) {
+  if (!l->known || !r->known) return EMBER_OK;
+  if (strcmp(l->app.units, r->app.units))
+    return ember_err_set(err, EMBER_EINVAL,
+                         "cannot compare different units: the left query ('%s') "
+                         "counts %s, the right ('%s') %s; compare profiles of the "
+                         "same kind",
+                         l->sel.app, l->app.units, r->sel.app, r->app.units);
+  if (l->app.sample_rate != r->app.sample_rate)
+    return ember_err_set(err, EMBER_EINVAL,
+                         "cannot compare different sample rates: the left query "
+                         "('%s') is sampled at %u Hz, the right ('%s') at %u Hz; "
+                         "compare profiles taken at the same rate",
+                         l->sel.app, l->app.sample_rate, r->sel.app,
+                         r->app.sample_rate);
+  return EMBER_OK;
+}
+
+/* ---- Encoding ---------------------------------------------------------- */
+
+/* The tree to draw: t itself when it fits (a copy of a large tree costs
+ * more than encoding it), else a truncated copy stored in *cut. */
+static const ember_tree_t *fit(const ember_tree_t *t, long max_nodes,
+                               ember_tree_t **cut) {
+  if (max_nodes < 0 || ember_tree_count(t) <= (size_t)max_nodes) return t;
+  *cut = ember_tree_truncate(t, max_nodes);
+  return *cut;
+}
+
+static int encode_collapsed(const ember_tree_t *t, ember_query_out_t *out,
+                            ember_err_t *err) {
+  size_t size = ember_collapsed_size(t, 0);
+  if (size > COLLAPSED_MAX)
+    return ember_err_set(err, EMBER_EINVAL,
+                         "the collapsed profile would be %zu MiB (the limit is %zu "
+                         "MiB); lower maxNodes or narrow the time range",
+                         size >> 20, COLLAPSED_MAX >> 20);
+  ember_buf_reserve(&out->body, size);
+  ember_render_collapsed(&out->body, t, 0);
+  out->content_type = EMBER_QUERY_TEXT;
+  return EMBER_OK;
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
+                       ember_query_out_t *out, ember_err_t *err) {
+  side_t sd;
+  memset(&sd, 0, sizeof sd);
+  ember_tree_t *t = NULL, *cut = NULL;
+  ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
+  format_t fmt;
+  long max_nodes;
+  const char *q = ember_param_given(p->query) ? p->query : p->name;
+  int rc = side_parse(&sd, "query", q, "from", p->from, "until", p->until, p->now, err);
+  if (!rc) rc = ember_param_max_nodes(p->max_nodes, &max_nodes, err);
+  if (!rc) rc = parse_format(p->format, true, &fmt, err);
+  if (!rc) rc = side_lookup(s, &sd, err);
+  if (rc) goto done;
+  t = ember_tree_new();
+  rc = side_read(s, &sd, t, 0, err);
+  if (rc) goto done;
+  const ember_tree_t *shown = fit(t, max_nodes, &cut);
+  ember_render_meta_t m = side_meta(&sd, sd.known ? &sd.app : NULL, max_nodes);
+  switch (fmt) {
+  case FMT_COLLAPSED: rc = encode_collapsed(shown, &res, err); break;
+  case FMT_PPROF:
+    rc = ember_render_pprof(&res.body, shown, &m, err);
+    res.content_type = EMBER_QUERY_BINARY;
+    break;
+  case FMT_SVG:
+    ember_render_svg(&res.body, shown, &m);
+    res.content_type = EMBER_QUERY_SVG;
+    break;
+  case FMT_HTML:
+    ember_render_html(&res.body, shown, &m);
+    res.content_type = EMBER_QUERY_HTML;
+    break;
+  default: ember_render_single(&res.body, shown, &m);
+  }
+  if (rc) goto done;
+  *out = res;
+  memset(&res, 0, sizeof res);
+done:
+  ember_buf_free(&res.body);
+  ember_tree_free(t);
+  ember_tree_free(cut);
+  side_free(&sd);
+  return rc;
+}
+
+int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
+                            ember_query_out_t *out, ember_err_t *err) {
+  side_t l, r;
+  memset(&l, 0, sizeof l);
+  memset(&r, 0, sizeof r);
+  ember_tree_t *t = NULL, *cut = NULL;
+  ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
+  format_t fmt;
+  long max_nodes;
+  int rc = side_parse(&l, "leftQuery", p->left_query, "leftFrom", p->left_from,
+                      "leftUntil", p->left_until, p->now, err);
+  if (!rc)
+    rc = side_parse(&r, "rightQuery", p->right_query, "rightFrom", p->right_from,
+                    "rightUntil", p->right_until, p->now, err);
+  if (!rc) rc = ember_param_max_nodes(p->max_nodes, &max_nodes, err);
+  if (!rc) rc = parse_format(p->format, false, &fmt, err);
+  if (!rc) rc = side_lookup(s, &l, err);
+  if (!rc) rc = side_lookup(s, &r, err);
+  if (!rc) rc = check_comparable(&l, &r, err);
+  if (rc) goto done;
+  t = ember_tree_new();
+  rc = side_read(s, &l, t, 0, err);
+  if (!rc) rc = side_read(s, &r, t, 1, err);
+  if (rc) goto done;
+  const ember_tree_t *shown = fit(t, max_nodes, &cut);
+  /* One side may be unknown: both then describe themselves with the known
+   * side's spy name, rate and units. */
+  const ember_app_info_t *info = l.known ? &l.app : r.known ? &r.app : NULL;
+  ember_render_meta_t lm = side_meta(&l, info, max_nodes);
+  ember_render_meta_t rm = side_meta(&r, info, max_nodes);
+  switch (fmt) {
+  case FMT_SVG:
+    ember_render_svg_diff(&res.body, shown, &lm, &rm);
+    res.content_type = EMBER_QUERY_SVG;
+    break;
+  case FMT_HTML:
+    ember_render_html_diff(&res.body, shown, &lm, &rm);
+    res.content_type = EMBER_QUERY_HTML;
+    break;
+  default: ember_render_double(&res.body, shown, &lm, &rm);
+  }
+  *out = res;
+  memset(&res, 0, sizeof res);
+done:
+  ember_buf_free(&res.body);
+  ember_tree_free(t);
+  ember_tree_free(cut);
+  side_free(&l);
+  side_free(&r);
+  return rc;
+}

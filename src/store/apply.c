@@ -1,0 +1,381 @@
+/*
+ * apply.c - what one queued request does inside the writer's transaction:
+ * register the app and series, map the profile's stacks to dictionary ids,
+ * place its samples in 10 s buckets and append one segment row per bucket.
+ * Also the deletion of an app. Runs only on the writer thread (writer.c
+ * wraps each job in a SAVEPOINT, so an error here undoes the whole job).
+ *
+ * Time placement (docs/storage.md, "Time placement"):
+ *  - until - from <= 10 s: the whole profile goes to the bucket holding its
+ *    midpoint, so an agent's 10 s push makes exactly one row;
+ *  - up to 1 hour: split over the buckets it overlaps, each value in
+ *    proportion to the overlap, by cumulative rounding, so the parts of every
+ *    stack add up exactly to its value;
+ *  - longer: stored whole in the bucket where it starts (spreading days of
+ *    samples over thousands of rows would cost more than it tells);
+ *  - average-aggregated apps (gauges such as in-use memory) are not split:
+ *    each overlapped bucket gets the whole value, counted as one profile, so
+ *    the average over any window stays the value the agent reported.
+ *
+ * Every level-0 row written deletes the rollup rows that cover its bucket
+ * and queues the bucket's 100 s period for rebuilding (compact.c), which
+ * keeps compact.c's invariant: a rollup row always equals the sum of the
+ * rows below it.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- SQL --------------------------------------------------------------- */
+
+static const char SQL_APP_GET[] =
+    "SELECT id, spy_name, units, sample_rate, aggregation FROM apps WHERE name=?1";
+static const char SQL_APP_ADD[] =
+    "INSERT INTO apps(name, spy_name, units, sample_rate, aggregation) "
+    "VALUES(?1, ?2, ?3, ?4, ?5)";
+static const char SQL_APP_SET[] =
+    "UPDATE apps SET spy_name=?2, units=?3, sample_rate=?4, aggregation=?5 "
+    "WHERE id=?1";
+static const char SQL_SERIES_GET[] =
+    "SELECT id FROM series WHERE app_id=?1 AND labels=?2";
+static const char SQL_SERIES_ADD[] = "INSERT INTO series(app_id, labels) VALUES(?1, ?2)";
+static const char SQL_LABEL_ADD[] =
+    "INSERT INTO series_labels(app_id, key, value, series_id) VALUES(?1, ?2, ?3, ?4)";
+static const char SQL_NEXT_SEQ[] =
+    "SELECT COALESCE(MAX(seq) + 1, 0) FROM segments "
+    "WHERE series_id=?1 AND level=0 AND start=?2";
+static const char SQL_ROW_ADD[] =
+    "INSERT INTO segments(series_id, level, start, seq, total, profiles, data) "
+    "VALUES(?1, 0, ?2, ?3, ?4, ?5, ?6)";
+static const char SQL_ROLLUP_DROP[] =
+    "DELETE FROM segments WHERE series_id=?1 AND level=?2 AND start=?3";
+static const char SQL_TODO_ADD[] =
+    "INSERT OR IGNORE INTO rollup_todo(level, start, series_id) VALUES(?1, ?2, ?3)";
+
+/* ---- Time placement ---------------------------------------------------- */
+
+int ember_place_plan(int64_t from, int64_t until, ember_aggregation_t agg,
+                     ember_place_t *p, ember_err_t *err) {
+  if (until < from)
+    return ember_err_set(err, EMBER_EINVAL,
+                         "profile ends (%lld) before it starts (%lld); send "
+                         "until >= from",
+                         (long long)until, (long long)from);
+  if (from < -EMBER_STORE_TIME_MAX || until > EMBER_STORE_TIME_MAX)
+    return ember_err_set(err, EMBER_EINVAL,
+                         "profile time %lld is out of range; send Unix seconds",
+                         (long long)(from < 0 ? from : until));
+  uint64_t span = (uint64_t)until - (uint64_t)from;
+  const int64_t w = EMBER_STORE_BUCKET;
+  memset(p, 0, offsetof(ember_place_t, cum));
+  p->n = 1;
+  if (span <= (uint64_t)w) {
+    p->first = ember_store_floor(from + (int64_t)(span / 2), w);
+    p->replicate = true;
+    return 0;
+  }
+  if (span > EMBER_STORE_SPLIT_MAX) {
+    p->first = ember_store_floor(from, w);
+    p->replicate = true;
+    return 0;
+  }
+  p->first = ember_store_floor(from, w);
+  p->n = (size_t)((ember_store_floor(until - 1, w) - p->first) / w + 1);
+  p->span = span;
+  p->replicate = agg == EMBER_AGG_AVERAGE;
+  /* cum[i]: seconds of [from, until) that fall in buckets 0..i. */
+  for (size_t i = 0; i < p->n; i++) {
+    int64_t end = p->first + (int64_t)(i + 1) * w;
+    p->cum[i] = (uint32_t)((end < until ? end : until) - from);
+  }
+  return 0;
+}
+
+/* floor(v * c / d) without overflow, for c <= d <= EMBER_STORE_SPLIT_MAX. */
+static uint64_t mul_div(uint64_t v, uint64_t c, uint64_t d) {
+  return (v / d) * c + (v % d) * c / d;
+}
+
+uint64_t ember_place_share(const ember_place_t *p, size_t i, uint64_t v) {
+  if (p->replicate) return v;
+  uint64_t before = i ? mul_div(v, p->cum[i - 1], p->span) : 0;
+  return mul_div(v, p->cum[i], p->span) - before;
+}
+
+/* ---- Apps and series --------------------------------------------------- */
+
+static const char *or_default(const char *s, const char *d) {
+  return s && *s ? s : d;
+}
+
+static int step_done(ember_conn_t *c, sqlite3_stmt *st, const char *what,
+                     ember_err_t *err) {
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ember_conn_fail(c, err, what);
+  sqlite3_reset(st);
+  return rc;
+}
+
+static bool text_is(sqlite3_stmt *st, int col, const char *s) {
+  const char *t = (const char *)sqlite3_column_text(st, col);
+  return t && strcmp(t, s) == 0;
+}
+
+/* Finds or creates p's app and brings its metadata up to date with p (the
+ * latest push wins). */
+static int upsert_app(ember_conn_t *c, const ember_profile_t *p, int64_t *app_id,
+                      ember_err_t *err) {
+  const char *spy = or_default(p->spy_name, "unknown");
+  const char *units = or_default(p->units, "samples");
+  sqlite3_stmt *st;
+  int rc = ember_conn_prepare(c, SQL_APP_GET, &st, err);
+  if (rc != 0) return rc;
+  sqlite3_bind_text(st, 1, p->key.app, -1, SQLITE_STATIC);
+  int step = sqlite3_step(st);
+  int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  bool same = step == SQLITE_ROW && text_is(st, 1, spy) && text_is(st, 2, units) &&
+              sqlite3_column_int64(st, 3) == p->sample_rate &&
+              sqlite3_column_int64(st, 4) == (int64_t)p->aggregation;
+  sqlite3_reset(st);
+  if (step != SQLITE_ROW && step != SQLITE_DONE)
+    return ember_conn_fail(c, err, "looking up an app");
+  if (same) {
+    *app_id = id;
+    return 0;
+  }
+  if ((rc = ember_conn_prepare(c, id ? SQL_APP_SET : SQL_APP_ADD, &st, err)) != 0)
+    return rc;
+  if (id) sqlite3_bind_int64(st, 1, id);
+  else sqlite3_bind_text(st, 1, p->key.app, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, spy, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, units, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, p->sample_rate);
+  sqlite3_bind_int64(st, 5, (int64_t)p->aggregation);
+  if ((rc = step_done(c, st, "saving an app", err)) != 0) return rc;
+  *app_id = id ? id : sqlite3_last_insert_rowid(c->db);
+  return 0;
+}
+
+static int add_labels(ember_conn_t *c, int64_t app_id, int64_t series_id,
+                      const ember_series_key_t *k, ember_err_t *err) {
+  for (size_t i = 0; i < k->nlabels; i++) {
+    sqlite3_stmt *st;
+    int rc = ember_conn_prepare(c, SQL_LABEL_ADD, &st, err);
+    if (rc != 0) return rc;
+    sqlite3_bind_int64(st, 1, app_id);
+    sqlite3_bind_text(st, 2, k->labels[i].key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, k->labels[i].value, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, series_id);
+    if ((rc = step_done(c, st, "saving a series label", err)) != 0) return rc;
+  }
+  return 0;
+}
+
+/* Finds or creates the series (app, canonical labels). */
+static int upsert_series(ember_conn_t *c, int64_t app_id, const ember_series_key_t *k,
+                         int64_t *series_id, ember_err_t *err) {
+  ember_buf_t labels = EMBER_BUF_INIT;
+  ember_series_key_labels(k, &labels);
+  sqlite3_stmt *st;
+  int rc = ember_conn_prepare(c, SQL_SERIES_GET, &st, err);
+  if (rc != 0) goto done;
+  sqlite3_bind_int64(st, 1, app_id);
+  sqlite3_bind_text(st, 2, labels.data, (int)labels.len, SQLITE_STATIC);
+  int step = sqlite3_step(st);
+  int64_t id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  if (step != SQLITE_ROW && step != SQLITE_DONE) {
+    rc = ember_conn_fail(c, err, "looking up a series");
+    goto done;
+  }
+  if (!id) {
+    if ((rc = ember_conn_prepare(c, SQL_SERIES_ADD, &st, err)) != 0) goto done;
+    sqlite3_bind_int64(st, 1, app_id);
+    sqlite3_bind_text(st, 2, labels.data, (int)labels.len, SQLITE_STATIC);
+    if ((rc = step_done(c, st, "saving a series", err)) != 0) goto done;
+    id = sqlite3_last_insert_rowid(c->db);
+    if ((rc = add_labels(c, app_id, id, k, err)) != 0) goto done;
+  }
+  *series_id = id;
+done:
+  ember_buf_free(&labels);
+  return rc;
+}
+
+/* ---- Segment rows ------------------------------------------------------ */
+
+/* Drops the rollups covering bucket start and queues its 100 s period for
+ * rebuilding (the compactor cascades to the coarser levels). */
+static int invalidate(ember_conn_t *c, int64_t series_id, int64_t start,
+                      ember_err_t *err) {
+  sqlite3_stmt *st;
+  int rc;
+  for (int l = 1; l < EMBER_STORE_LEVELS; l++) {
+    if ((rc = ember_conn_prepare(c, SQL_ROLLUP_DROP, &st, err)) != 0) return rc;
+    sqlite3_bind_int64(st, 1, series_id);
+    sqlite3_bind_int(st, 2, l);
+    sqlite3_bind_int64(st, 3, ember_store_floor(start, ember_store_width[l]));
+    if ((rc = step_done(c, st, "dropping a stale rollup", err)) != 0) return rc;
+  }
+  if ((rc = ember_conn_prepare(c, SQL_TODO_ADD, &st, err)) != 0) return rc;
+  sqlite3_bind_int(st, 1, 1);
+  sqlite3_bind_int64(st, 2, ember_store_floor(start, ember_store_width[1]));
+  sqlite3_bind_int64(st, 3, series_id);
+  return step_done(c, st, "queueing a rollup", err);
+}
+
+/* Appends one level-0 row (next seq of its bucket) holding pairs. */
+static int add_row(ember_conn_t *c, int64_t series_id, int64_t start,
+                   const ember_seg_pair_t *pairs, size_t n, ember_buf_t *blob,
+                   ember_err_t *err) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; i++) total = ember_seg_add(total, pairs[i].value);
+  ember_buf_reset(blob);
+  int rc = ember_seg_encode(c->codec, pairs, n, blob, err);
+  sqlite3_stmt *st;
+  if (rc != 0 || (rc = ember_conn_prepare(c, SQL_NEXT_SEQ, &st, err)) != 0) return rc;
+  sqlite3_bind_int64(st, 1, series_id);
+  sqlite3_bind_int64(st, 2, start);
+  int64_t seq = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  if (seq < 0) return ember_conn_fail(c, err, "numbering a segment row");
+  if ((rc = ember_conn_prepare(c, SQL_ROW_ADD, &st, err)) != 0) return rc;
+  sqlite3_bind_int64(st, 1, series_id);
+  sqlite3_bind_int64(st, 2, start);
+  sqlite3_bind_int64(st, 3, seq);
+  sqlite3_bind_int64(st, 4, ember_u2i(total));
+  sqlite3_bind_int64(st, 5, 1);
+  sqlite3_bind_blob(st, 6, blob->data, (int)blob->len, SQLITE_STATIC);
+  if ((rc = step_done(c, st, "writing a segment row", err)) != 0) return rc;
+  return invalidate(c, series_id, start, err);
+}
+
+static int cmp_pairs(const void *a, const void *b) {
+  const ember_seg_pair_t *x = a, *y = b;
+  return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+/* The profile's (stack id, self value) pairs, sorted. Caller frees. */
+static int profile_pairs(ember_store_t *s, ember_conn_t *c, int64_t app_id,
+                         const ember_profile_t *p, ember_seg_pair_t **out,
+                         size_t *nout, ember_err_t *err) {
+  size_t nn = ember_tree_count(p->tree);
+  uint32_t *stack_of = ember_malloc(nn * sizeof *stack_of);
+  ember_dict_t *d = ember_dicts_get(s->dicts, app_id);
+  int rc = ember_dict_map_tree(d, c, p->tree, stack_of, err);
+  ember_dicts_put(s->dicts, d);
+  ember_seg_pair_t *pairs = NULL;
+  size_t n = 0;
+  if (rc == 0) {
+    pairs = ember_malloc(nn * sizeof *pairs);
+    for (uint32_t id = 0; id < nn; id++) {
+      uint64_t v = ember_tree_node(p->tree, id)->self[0];
+      if (v && stack_of[id] != UINT32_MAX)
+        pairs[n++] = (ember_seg_pair_t){stack_of[id], v};
+    }
+    qsort(pairs, n, sizeof *pairs, cmp_pairs);
+    *out = pairs;
+    *nout = n;
+  }
+  free(stack_of);
+  return rc;
+}
+
+/* Writes p's samples as one row per bucket it is placed in. */
+static int write_rows(ember_conn_t *c, int64_t series_id, const ember_profile_t *p,
+                      const ember_seg_pair_t *pairs, size_t n, uint64_t *rows,
+                      ember_err_t *err) {
+  ember_place_t *pl = ember_malloc(sizeof *pl);
+  ember_seg_pair_t *part = NULL;
+  ember_buf_t blob = EMBER_BUF_INIT;
+  int rc = ember_place_plan(p->from, p->until, p->aggregation, pl, err);
+  if (rc == 0 && pl->n > 1 && !pl->replicate) part = ember_malloc(n * sizeof *part);
+  for (size_t b = 0; rc == 0 && b < pl->n; b++) {
+    const ember_seg_pair_t *use = pairs;
+    size_t k = n;
+    if (part) {
+      k = 0;
+      for (size_t i = 0; i < n; i++) {
+        uint64_t v = ember_place_share(pl, b, pairs[i].value);
+        if (v) part[k++] = (ember_seg_pair_t){pairs[i].stack, v};
+      }
+      use = part;
+    }
+    if (k == 0) continue;
+    int64_t start = pl->first + (int64_t)b * EMBER_STORE_BUCKET;
+    if ((rc = add_row(c, series_id, start, use, k, &blob, err)) == 0) (*rows)++;
+  }
+  ember_buf_free(&blob);
+  free(part);
+  free(pl);
+  return rc;
+}
+
+static int apply_profile(ember_store_t *s, ember_conn_t *c, const ember_profile_t *p,
+                         uint64_t *rows, ember_err_t *err) {
+  if (!p->key.app || !ember_app_name_valid(p->key.app, strlen(p->key.app)) ||
+      !p->tree)
+    return ember_err_set(err, EMBER_EINVAL,
+                         "a profile without a valid app name or samples reached "
+                         "the store; name the series as app{labels}");
+  int64_t app_id = 0, series_id = 0;
+  ember_seg_pair_t *pairs = NULL;
+  size_t n = 0;
+  int rc = upsert_app(c, p, &app_id, err);
+  if (rc == 0) rc = upsert_series(c, app_id, &p->key, &series_id, err);
+  if (rc == 0) rc = profile_pairs(s, c, app_id, p, &pairs, &n, err);
+  if (rc == 0 && n > 0) rc = write_rows(c, series_id, p, pairs, n, rows, err);
+  free(pairs);
+  return rc;
+}
+
+int ember_apply_write(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
+  for (size_t i = 0; i < j->nprofiles; i++) {
+    int rc = apply_profile(s, s->wconn, &j->profiles[i], &j->counts.rows_written, err);
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
+/* ---- Deleting an app --------------------------------------------------- */
+
+static const char SQL_APP_ID[] = "SELECT id FROM apps WHERE name=?1";
+/* In dependency order; ?1 is the app id. The first one's changes count as
+ * deleted rows. */
+static const char *const SQL_APP_PURGE[] = {
+    "DELETE FROM segments WHERE series_id IN (SELECT id FROM series WHERE app_id=?1)",
+    "DELETE FROM rollup_todo WHERE series_id IN "
+    "(SELECT id FROM series WHERE app_id=?1)",
+    "DELETE FROM series_labels WHERE app_id=?1",
+    "DELETE FROM series WHERE app_id=?1",
+    "DELETE FROM stacks WHERE app_id=?1",
+    "DELETE FROM frames WHERE app_id=?1",
+    "DELETE FROM apps WHERE id=?1",
+};
+
+int ember_apply_delete_app(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
+  ember_conn_t *c = s->wconn;
+  sqlite3_stmt *st;
+  int rc = ember_conn_prepare(c, SQL_APP_ID, &st, err);
+  if (rc != 0) return rc;
+  sqlite3_bind_text(st, 1, j->app, -1, SQLITE_STATIC);
+  int step = sqlite3_step(st);
+  int64_t app_id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  if (step != SQLITE_ROW && step != SQLITE_DONE)
+    return ember_conn_fail(c, err, "looking up an app");
+  if (!app_id)
+    return ember_err_set(err, EMBER_ENOTFOUND,
+                         "there is no app named '%s'; GET /api/apps lists them",
+                         j->app);
+  for (size_t i = 0; i < sizeof SQL_APP_PURGE / sizeof *SQL_APP_PURGE; i++) {
+    if ((rc = ember_conn_prepare(c, SQL_APP_PURGE[i], &st, err)) != 0) return rc;
+    sqlite3_bind_int64(st, 1, app_id);
+    if ((rc = step_done(c, st, "deleting an app", err)) != 0) return rc;
+    if (i == 0) j->counts.rows_deleted += (uint64_t)sqlite3_changes64(c->db);
+  }
+  /* App ids are never reused (AUTOINCREMENT), so forgetting the cache now,
+   * before the commit, is safe even if the transaction rolls back. */
+  ember_dicts_drop(s->dicts, app_id);
+  return 0;
+}

@@ -1,0 +1,151 @@
+/*
+ * schema.c - the data directory and the tables in it.
+ *
+ * The schema version lives in PRAGMA user_version. Opening runs every
+ * migration from the file's version up to EMBER_SCHEMA_VERSION, each in its
+ * own transaction together with the version bump, so a crash mid-upgrade
+ * leaves the file at a whole version. A file from a newer Ember is refused
+ * rather than guessed at. docs/storage.md explains every table.
+ */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- Data directory ---------------------------------------------------- */
+
+static int dir_error(const char *dir, const char *why, int e, ember_err_t *err) {
+  return ember_err_set(err, EMBER_EIO,
+                       "cannot create data directory %s: %s%s%s; pass --data to "
+                       "choose another",
+                       dir, why, e ? ": " : "", e ? strerror(e) : "");
+}
+
+int ember_schema_prepare_dir(const char *dir, ember_err_t *err) {
+  if (!dir || !*dir) return dir_error("(empty)", "no path given", 0, err);
+  size_t n = strlen(dir);
+  if (n >= 4096) return dir_error(dir, "path too long", 0, err);
+  char path[4096];
+  memcpy(path, dir, n + 1);
+  /* mkdir -p: create each prefix in turn, tolerating those that exist. */
+  for (size_t i = 1; i <= n; i++) {
+    if (path[i] != '/' && path[i] != '\0') continue;
+    char saved = path[i];
+    path[i] = '\0';
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+      int e = errno;
+      path[i] = saved;
+      return dir_error(dir, "mkdir failed", e, err);
+    }
+    path[i] = saved;
+  }
+  struct stat st;
+  if (stat(dir, &st) != 0) return dir_error(dir, "cannot stat it", errno, err);
+  if (!S_ISDIR(st.st_mode)) return dir_error(dir, "it exists and is not a directory", 0, err);
+  if (access(dir, W_OK | X_OK) != 0)
+    return dir_error(dir, "it is not writable", errno, err);
+  return 0;
+}
+
+/* ---- Migrations -------------------------------------------------------- */
+
+/* Version 1. apps.id never reuses a deleted app's id (AUTOINCREMENT), so a
+ * dictionary cached under an old id can never be mistaken for a new app's.
+ * series_labels carries app_id so a tag lookup is one index range within
+ * one app. rollup_todo lists rollup periods that must be (re)built; it has
+ * no foreign key so the writer's hot path pays for no extra index. */
+static const char SCHEMA_V1[] =
+    "CREATE TABLE apps("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  spy_name TEXT NOT NULL,"
+    "  units TEXT NOT NULL,"
+    "  sample_rate INTEGER NOT NULL,"
+    "  aggregation INTEGER NOT NULL);"
+    "CREATE TABLE series("
+    "  id INTEGER PRIMARY KEY,"
+    "  app_id INTEGER NOT NULL REFERENCES apps(id),"
+    "  labels TEXT NOT NULL,"
+    "  UNIQUE(app_id, labels));"
+    "CREATE TABLE series_labels("
+    "  app_id INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  series_id INTEGER NOT NULL REFERENCES series(id),"
+    "  PRIMARY KEY(app_id, key, value, series_id)) WITHOUT ROWID;"
+    "CREATE INDEX series_labels_by_series ON series_labels(series_id);"
+    "CREATE TABLE frames("
+    "  app_id INTEGER NOT NULL REFERENCES apps(id),"
+    "  id INTEGER NOT NULL,"
+    "  name BLOB NOT NULL,"
+    "  PRIMARY KEY(app_id, id)) WITHOUT ROWID;"
+    "CREATE TABLE stacks("
+    "  app_id INTEGER NOT NULL REFERENCES apps(id),"
+    "  id INTEGER NOT NULL,"
+    "  parent_id INTEGER NOT NULL,"
+    "  frame_id INTEGER NOT NULL,"
+    "  PRIMARY KEY(app_id, id)) WITHOUT ROWID;"
+    "CREATE TABLE segments("
+    "  series_id INTEGER NOT NULL REFERENCES series(id),"
+    "  level INTEGER NOT NULL,"
+    "  start INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  total INTEGER NOT NULL,"
+    "  profiles INTEGER NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY(series_id, level, start, seq));"
+    "CREATE INDEX segments_by_age ON segments(level, start);"
+    "CREATE TABLE rollup_todo("
+    "  level INTEGER NOT NULL,"
+    "  start INTEGER NOT NULL,"
+    "  series_id INTEGER NOT NULL,"
+    "  PRIMARY KEY(level, start, series_id)) WITHOUT ROWID;";
+
+/* migrations[v] takes a database from version v to v + 1. */
+static const char *const migrations[] = {SCHEMA_V1};
+_Static_assert(sizeof migrations / sizeof migrations[0] == EMBER_SCHEMA_VERSION,
+               "one migration per schema version");
+
+static int user_version(ember_conn_t *c, int64_t *out, ember_err_t *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL);
+  if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    *out = sqlite3_column_int64(st, 0);
+    rc = 0;
+  } else {
+    rc = ember_conn_fail(c, err, "reading the schema version");
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int migrate_one(ember_conn_t *c, int64_t from, ember_err_t *err) {
+  char bump[64];
+  snprintf(bump, sizeof bump, "PRAGMA user_version=%lld", (long long)from + 1);
+  int rc = ember_conn_exec(c, "BEGIN IMMEDIATE", err);
+  if (rc != 0) return rc;
+  if ((rc = ember_conn_exec(c, migrations[from], err)) == 0 &&
+      (rc = ember_conn_exec(c, bump, err)) == 0 &&
+      (rc = ember_conn_exec(c, "COMMIT", err)) == 0)
+    return 0;
+  sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+int ember_schema_migrate(ember_conn_t *c, ember_err_t *err) {
+  int64_t v = 0;
+  int rc = user_version(c, &v, err);
+  if (rc != 0) return rc;
+  if (v > EMBER_SCHEMA_VERSION || v < 0)
+    return ember_err_set(err, EMBER_EIO,
+                         "the database has schema version %lld but this ember "
+                         "knows only up to %d; run a newer ember or pass --data "
+                         "to use another directory",
+                         (long long)v, EMBER_SCHEMA_VERSION);
+  for (; v < EMBER_SCHEMA_VERSION; v++)
+    if ((rc = migrate_one(c, v, err)) != 0) return rc;
+  return 0;
+}

@@ -1,0 +1,58 @@
+/*
+ * segment.h - the byte format of one stored segment row: the (stack id,
+ * value) pairs of one series in one time bucket. Private to src/store/.
+ *
+ * A blob is one version byte followed by a zstd frame whose content is a
+ * uvarint pair count and then, per pair, the uvarint difference to the
+ * previous stack id (the first pair's difference is to 0) and the uvarint
+ * value. Pairs are sorted by stack id, ids strictly increase and stay
+ * below UINT32_MAX (so id + 1 never wraps), and no value is 0. docs/storage.md describes the bytes in full.
+ */
+#ifndef EMBER_STORE_SEGMENT_H
+#define EMBER_STORE_SEGMENT_H
+
+#include "ember/common.h"
+
+#define EMBER_SEG_VERSION 1
+/* Decoded payloads larger than this are treated as corrupt: at most ~20
+ * bytes per pair, so this allows millions of distinct stacks per row. */
+#define EMBER_SEG_MAX_RAW ((size_t)256 << 20)
+
+typedef struct {
+  uint32_t stack;
+  uint64_t value;
+} ember_seg_pair_t;
+
+/* A codec holds the zstd contexts and scratch buffers one thread reuses
+ * across rows. Not thread-safe: one per connection. */
+typedef struct ember_seg_codec ember_seg_codec_t;
+
+ember_seg_codec_t *ember_seg_codec_new(void);
+void ember_seg_codec_free(ember_seg_codec_t *c); /* NULL is accepted */
+
+/* Encodes n pairs (sorted, ids strictly increasing, values non-zero) into
+ * out (appended). Returns EMBER_EINVAL when the pairs break those rules and
+ * EMBER_EIO when zstd fails. */
+int ember_seg_encode(ember_seg_codec_t *c, const ember_seg_pair_t *pairs,
+                     size_t n, ember_buf_t *out, ember_err_t *err);
+
+/* Decodes a blob. On success *pairs points into the codec (borrowed until
+ * the next call on c), *n is the pair count and *total the saturating sum of
+ * the values. Any malformed blob gives EMBER_EIO with the reason in err;
+ * nothing is written to the OUT parameters then. */
+int ember_seg_decode(ember_seg_codec_t *c, const void *blob, size_t len,
+                     const ember_seg_pair_t **pairs /* OUT */, size_t *n /* OUT */,
+                     uint64_t *total /* OUT */, ember_err_t *err);
+
+/* Sums two sorted pair lists into out (appended, sorted, caller owns the
+ * growable array *out of capacity *cap; *nout is its length). */
+void ember_seg_merge(const ember_seg_pair_t *a, size_t na,
+                     const ember_seg_pair_t *b, size_t nb, ember_seg_pair_t **out,
+                     size_t *nout, size_t *cap);
+
+/* Saturating addition, shared by everything that sums sample values. */
+static inline uint64_t ember_seg_add(uint64_t a, uint64_t b) {
+  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * store.c - opening and closing the SQLite store, its statistics, and the
+ * small value types of store.h.
+ *
+ * Opening: create the data directory, open the writer's connection (which
+ * switches the file to WAL), migrate the schema, then start the writer and
+ * the maintenance thread. Closing runs the same steps backwards: stop the
+ * maintenance thread (it only posts jobs), stop accepting writes and let the
+ * writer drain and answer everything queued, then close every connection.
+ */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+const int64_t ember_store_width[EMBER_STORE_LEVELS] = {10, 100, 1000, 10000};
+
+static void store_free(ember_store_t *s) {
+  ember_pool_close(s);
+  ember_conn_close(s->wconn);
+  ember_dicts_free(s->dicts);
+  pthread_mutex_destroy(&s->lock);
+  pthread_cond_destroy(&s->wake);
+  pthread_mutex_destroy(&s->pool_lock);
+  pthread_mutex_destroy(&s->maint_lock);
+  pthread_cond_destroy(&s->maint_wake);
+  free(s->dir);
+  free(s->db_path);
+  free(s);
+}
+
+int ember_store_open(const ember_store_config_t *cfg, ember_store_t **out,
+                     ember_err_t *err) {
+  if (!cfg || !out) return ember_err_set(err, EMBER_EINVAL, "no store configuration");
+  if (cfg->retention_seconds < 0)
+    return ember_err_set(err, EMBER_EINVAL,
+                         "retention must not be negative; use 0 to keep data forever");
+  int rc = ember_schema_prepare_dir(cfg->data_dir, err);
+  if (rc != 0) return rc;
+  ember_store_t *s = ember_calloc(1, sizeof *s);
+  pthread_mutex_init(&s->lock, NULL);
+  pthread_cond_init(&s->wake, NULL);
+  pthread_mutex_init(&s->pool_lock, NULL);
+  pthread_mutex_init(&s->maint_lock, NULL);
+  pthread_condattr_t ca; /* the maintenance sleep must not jump with the clock */
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->maint_wake, &ca);
+  pthread_condattr_destroy(&ca);
+  s->dir = ember_strdup(cfg->data_dir);
+  size_t n = strlen(s->dir) + sizeof "/" EMBER_STORE_DB_NAME;
+  s->db_path = ember_malloc(n);
+  snprintf(s->db_path, n, "%s/%s", s->dir, EMBER_STORE_DB_NAME);
+  s->retention = cfg->retention_seconds;
+  s->queue_max = cfg->queue_max ? cfg->queue_max : EMBER_STORE_QUEUE_DEFAULT;
+  s->dicts = ember_dicts_new();
+  if ((rc = ember_conn_open(s->db_path, true, &s->wconn, err)) != 0 ||
+      (rc = ember_schema_migrate(s->wconn, err)) != 0 ||
+      (rc = ember_writer_start(s, err)) != 0 ||
+      (rc = ember_maint_start(s, err)) != 0)
+    goto fail;
+  *out = s;
+  return 0;
+fail:
+  ember_writer_stop(s);
+  store_free(s);
+  return rc;
+}
+
+void ember_store_close(ember_store_t *s) {
+  if (!s) return;
+  /* The maintenance thread may be waiting for a job: the writer must run
+   * (even if a test paused it) for that thread to notice it should stop. */
+  ember_store_test_pause(s, false);
+  ember_maint_stop(s);
+  ember_writer_stop(s);
+  store_free(s);
+}
+
+/* ---- Statistics -------------------------------------------------------- */
+
+static uint64_t file_size(const char *path, const char *suffix) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s%s", path, suffix);
+  struct stat st;
+  return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+void ember_store_stats(ember_store_t *s, ember_store_stats_t *out) {
+  memset(out, 0, sizeof *out);
+  if (!s) return;
+  pthread_mutex_lock(&s->lock);
+  out->queue_depth = s->external; /* requests; maintenance jobs are not */
+  out->queue_max = s->queue_max;
+  out->commits = s->commits;
+  out->rows_written = s->rows_written;
+  out->rows_deleted = s->rows_deleted;
+  out->last_commit_ns = s->last_commit_ns;
+  pthread_mutex_unlock(&s->lock);
+  out->db_bytes = file_size(s->db_path, "") + file_size(s->db_path, "-wal");
+}
+
+/* ---- Value types ------------------------------------------------------- */
+
+void ember_app_info_free(ember_app_info_t *a) {
+  if (!a) return;
+  free(a->name);
+  free(a->spy_name);
+  free(a->units);
+  memset(a, 0, sizeof *a);
+}
+
+void ember_strlist_free(ember_strlist_t *l) {
+  if (!l) return;
+  for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+  free(l->items);
+  l->items = NULL;
+  l->n = 0;
+}

@@ -1,0 +1,291 @@
+/*
+ * store_int.h - what the files of src/store/ share and nothing outside
+ * needs: the store object, connections and their statement caches, the
+ * schema, the per-app dictionary, the writer's jobs and the read planner.
+ *
+ *   conn.c      connections, statement cache, SQLite errors, reader pool
+ *   schema.c    data directory, tables, migrations
+ *   segment.c   blob codec (own header, segment.h)
+ *   dict.c      per-app frame and stack dictionary
+ *   apply.c     what a write does inside the transaction; time placement
+ *   writer.c    queue, writer thread, group commit
+ *   read.c      series selection, row planning, reads
+ *   compact.c   merging rows and building rollups
+ *   retention.c maintenance thread and retention
+ *   store.c     open, close, stats
+ */
+#ifndef EMBER_STORE_INT_H
+#define EMBER_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "ember/store.h"
+#include "store/segment.h"
+
+/* ---- Time levels ------------------------------------------------------- */
+
+/* Level 0 rows hold one 10 s bucket; level L > 0 rows (rollups) hold the
+ * sum of everything below them in one aligned period of width[L] seconds.
+ * Widths are powers of ten so that the timeline's steps (10, 100, 1000 ...)
+ * line up with whole rollup rows. */
+#define EMBER_STORE_LEVELS 4
+#define EMBER_STORE_BUCKET 10
+extern const int64_t ember_store_width[EMBER_STORE_LEVELS];
+
+/* A profile spanning more than this is stored whole in its first bucket. */
+#define EMBER_STORE_SPLIT_MAX 3600
+#define EMBER_STORE_QUEUE_DEFAULT 1024
+/* Requests per transaction: bounds commit latency and memory. */
+#define EMBER_STORE_BATCH_MAX 256
+#define EMBER_STORE_MAINT_PERIOD 60
+/* A rollup period is built once its end is this far in the past, so pushes
+ * that arrive a little late still land before it is summed. */
+#define EMBER_STORE_SETTLE 60
+
+/* Times beyond +-2^62 s are refused (writes) or clamped (reads), so that
+ * aligning them to any width cannot overflow. */
+#define EMBER_STORE_TIME_MAX ((int64_t)1 << 62)
+
+/* Floor of t to a multiple of w (w > 0), correct for negative t. */
+static inline int64_t ember_store_floor(int64_t t, int64_t w) {
+  int64_t q = t / w;
+  if (t % w != 0 && t < 0) q--;
+  return q * w;
+}
+
+/* ---- Connections (conn.c) ---------------------------------------------- */
+
+typedef struct ember_conn ember_conn_t;
+
+struct ember_conn {
+  sqlite3 *db;
+  struct {
+    const char *sql; /* the key is the address of a static string */
+    sqlite3_stmt *stmt;
+  } *cache;
+  size_t ncache, cache_cap;
+  ember_seg_codec_t *codec;
+  ember_conn_t *next; /* reader pool free list */
+};
+
+/* Opens path read-write (creating it) or read-only and applies the
+ * per-connection PRAGMAs. */
+int ember_conn_open(const char *path, bool writer, ember_conn_t **out,
+                    ember_err_t *err);
+void ember_conn_close(ember_conn_t *c); /* NULL is accepted */
+
+/* The prepared statement for sql, which must be a string with static
+ * storage: its address is the cache key. Reset and unbound on return;
+ * borrowed (reset it after use, never finalize). */
+int ember_conn_prepare(ember_conn_t *c, const char *sql,
+                       sqlite3_stmt **out /* OUT */, ember_err_t *err);
+/* Runs SQL without results (one or more statements). */
+int ember_conn_exec(ember_conn_t *c, const char *sql, ember_err_t *err);
+/* Records the connection's last SQLite error as EMBER_EIO, saying what was
+ * being done. Returns EMBER_EIO. */
+int ember_conn_fail(ember_conn_t *c, ember_err_t *err, const char *what);
+
+/* Column helpers: sample values are unsigned 64-bit, SQLite integers are
+ * signed, so values travel as their two's complement bit pattern. */
+static inline int64_t ember_u2i(uint64_t v) { return (int64_t)v; }
+static inline uint64_t ember_i2u(int64_t v) { return (uint64_t)v; }
+
+/* ---- Schema (schema.c) ------------------------------------------------- */
+
+#define EMBER_SCHEMA_VERSION 1
+#define EMBER_STORE_DB_NAME "ember.db"
+
+/* Creates dir and its parents and checks it is writable. */
+int ember_schema_prepare_dir(const char *dir, ember_err_t *err);
+/* Brings the database to EMBER_SCHEMA_VERSION (creating it when new). */
+int ember_schema_migrate(ember_conn_t *c, ember_err_t *err);
+
+/* ---- Dictionary (dict.c) ----------------------------------------------- */
+
+/* One app's frames (name <-> id) and stacks ((parent stack, frame) <-> id).
+ * Stack 0 is the empty stack (the tree's root) and has no row. */
+typedef struct ember_dict ember_dict_t;
+/* Every app's dictionary, keyed by app id. */
+typedef struct ember_dicts ember_dicts_t;
+
+ember_dicts_t *ember_dicts_new(void);
+void ember_dicts_free(ember_dicts_t *r); /* NULL is accepted */
+/* The dictionary of app_id (created empty if absent), referenced: give it
+ * back with ember_dicts_put. */
+ember_dict_t *ember_dicts_get(ember_dicts_t *r, int64_t app_id);
+void ember_dicts_put(ember_dicts_t *r, ember_dict_t *d);
+/* Forgets every cached dictionary (after a rollback: it may hold ids that
+ * no longer exist) or one app's (after the app was deleted). Holders of a
+ * reference keep a valid, detached object. */
+void ember_dicts_drop_all(ember_dicts_t *r);
+void ember_dicts_drop(ember_dicts_t *r, int64_t app_id);
+
+/* Writer side. Maps every node of t to a stack id, adding frames and stacks
+ * (rows included) as needed; stack_of must hold ember_tree_count(t) ids.
+ * Must run inside the writer's transaction. */
+int ember_dict_map_tree(ember_dict_t *d, ember_conn_t *c, const ember_tree_t *t,
+                        uint32_t *stack_of /* OUT */, ember_err_t *err);
+
+/* Reader side. Makes sure stack ids below need are known, loading what the
+ * reader's snapshot holds beyond the cache; EMBER_EIO when they do not
+ * exist. */
+int ember_dict_ensure(ember_dict_t *d, ember_conn_t *c, uint32_t need,
+                      ember_err_t *err);
+/* Adds values[id] (for every id < n with a non-zero value; n must not pass
+ * what ember_dict_ensure made known) to side of t at the stack's path. */
+void ember_dict_build_tree(ember_dict_t *d, const uint64_t *values, size_t n,
+                           ember_tree_t *t, int side);
+/* Known stack count (ids 0 .. n-1), for sizing arrays. */
+uint32_t ember_dict_nstacks(ember_dict_t *d);
+
+/* ---- Jobs and the writer (writer.c, apply.c) ---------------------------- */
+
+typedef struct ember_job ember_job_t;
+typedef struct ember_store_job_counts {
+  uint64_t rows_written;
+  uint64_t rows_deleted;
+} ember_job_counts_t;
+
+/* What a job does, run by the writer thread inside the batch transaction,
+ * in the job's own SAVEPOINT: on error everything it did is rolled back
+ * and only this job fails. */
+typedef int (*ember_job_fn)(ember_store_t *s, ember_job_t *j, ember_err_t *err);
+
+typedef enum {
+  EMBER_JOB_QUEUED,    /* on the queue, owned by the queue */
+  EMBER_JOB_BATCHED,   /* taken by the writer, running or ran in the txn */
+  EMBER_JOB_DONE,      /* transaction ended; rc is final */
+  EMBER_JOB_ANSWERED,  /* done callback called; the writer lets go */
+} ember_job_state_t;
+
+struct ember_job {
+  ember_job_t *next;
+  ember_job_state_t state;
+  ember_job_fn run;
+  bool internal;     /* not counted against queue_max */
+  bool caller_owned; /* the waiter frees it, not the writer */
+  ember_profile_t *profiles; /* write jobs: owned */
+  size_t nprofiles;
+  char *app;         /* delete jobs: owned */
+  int64_t arg[3];    /* maintenance jobs: parameters */
+  const int64_t *ids; /* maintenance jobs: borrowed list of ids */
+  size_t nids;
+  int64_t out;       /* maintenance jobs: result (e.g. rows touched) */
+  ember_job_counts_t counts;
+  ember_store_done_fn done;
+  void *ctx;
+  int rc;
+  ember_err_t err;
+};
+
+/* Queues j (state QUEUED). On success the queue owns j until it is
+ * answered; EMBER_EBUSY (external jobs only) or EMBER_ESHUTDOWN otherwise. */
+int ember_writer_post(ember_store_t *s, ember_job_t *j, ember_err_t *err);
+/* Posts a caller-owned internal job and waits until it is answered;
+ * returns its rc. */
+int ember_writer_call(ember_store_t *s, ember_job_t *j, ember_err_t *err);
+/* Starts the writer thread; ember_writer_stop drains and joins it. */
+int ember_writer_start(ember_store_t *s, ember_err_t *err);
+void ember_writer_stop(ember_store_t *s);
+
+/* Job functions (apply.c). */
+int ember_apply_write(ember_store_t *s, ember_job_t *j, ember_err_t *err);
+int ember_apply_delete_app(ember_store_t *s, ember_job_t *j, ember_err_t *err);
+
+/* Time placement (apply.c): how a profile over [from, until] is spread
+ * over 10 s buckets. n buckets from first; a value v goes to bucket i as
+ * ember_place_share(p, i, v). */
+typedef struct {
+  int64_t first;  /* start of the first bucket */
+  size_t n;       /* number of buckets, >= 1 */
+  bool replicate; /* every bucket gets the whole value (average apps) */
+  uint64_t span;  /* until - from, seconds, when split */
+  uint32_t cum[EMBER_STORE_SPLIT_MAX / EMBER_STORE_BUCKET + 2];
+} ember_place_t;
+
+int ember_place_plan(int64_t from, int64_t until, ember_aggregation_t agg,
+                     ember_place_t *p /* OUT */, ember_err_t *err);
+uint64_t ember_place_share(const ember_place_t *p, size_t i, uint64_t v);
+
+/* ---- Reading rows (read.c) --------------------------------------------- */
+
+/* The rows that exactly cover [from, until) for one series, using the
+ * coarsest existing rollups up to max_level. Calls fn for each chosen row
+ * (level, start, total, profiles, blob); the blob is borrowed for the call
+ * only and is NULL when want_data is false. */
+typedef int (*ember_row_fn)(void *ctx, int level, int64_t start, int64_t seq,
+                            uint64_t total, int64_t profiles, const void *blob,
+                            size_t len, ember_err_t *err);
+int ember_read_cover(ember_conn_t *c, int64_t series_id, int64_t from,
+                     int64_t until, int max_level, bool want_data,
+                     ember_row_fn fn, void *ctx, ember_err_t *err);
+
+/* Formats where a row lives, for error messages. */
+void ember_row_name(char *buf, size_t n, int64_t series_id, int level,
+                    int64_t start, int64_t seq);
+
+/* ---- Maintenance (retention.c, compact.c) ------------------------------ */
+
+/* One full maintenance pass at time now: retention, then compaction and
+ * rollups; every write goes through the writer in bounded jobs. */
+int ember_maint_pass(ember_store_t *s, int64_t now, ember_err_t *err);
+int ember_maint_start(ember_store_t *s, ember_err_t *err);
+void ember_maint_stop(ember_store_t *s);
+/* Compacts and rolls up everything ready at now (compact.c). */
+int ember_compact_pass(ember_store_t *s, int64_t now, ember_err_t *err);
+
+/* ---- Reader pool (conn.c) ---------------------------------------------- */
+
+int ember_pool_get(ember_store_t *s, ember_conn_t **out /* OUT */,
+                   ember_err_t *err);
+void ember_pool_put(ember_store_t *s, ember_conn_t *c);
+void ember_pool_close(ember_store_t *s);
+
+/* ---- The store --------------------------------------------------------- */
+
+struct ember_store {
+  char *dir;
+  char *db_path;
+  int64_t retention; /* seconds, 0 = forever */
+  ember_dicts_t *dicts;
+
+  /* Writer: wconn is used only by the writer thread once it runs. */
+  ember_conn_t *wconn;
+  pthread_t writer;
+  bool writer_running;
+
+  /* Queue, guarded by lock. wake tells the writer there is work or that
+   * the store closes. */
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  ember_job_t *head, *tail;
+  size_t depth;    /* every queued job */
+  size_t external; /* queued jobs from ember_store_submit */
+  size_t queue_max;
+  bool closing;
+  bool paused; /* test hook: the writer takes nothing while set */
+
+  /* Statistics, guarded by lock. */
+  uint64_t commits, rows_written, rows_deleted, last_commit_ns;
+
+  /* Reader pool, guarded by pool_lock. */
+  pthread_mutex_t pool_lock;
+  ember_conn_t *pool_free;
+  size_t pool_idle;
+
+  /* Maintenance thread. */
+  pthread_t maint;
+  bool maint_running;
+  pthread_mutex_t maint_lock;
+  pthread_cond_t maint_wake;
+  bool maint_stop;
+};
+
+/* ---- Test hooks -------------------------------------------------------- */
+
+/* While paused the writer takes no new batch (submits still queue), so a
+ * test can fill the queue. ember_store_close unpauses. */
+void ember_store_test_pause(ember_store_t *s, bool paused);
+
+#endif

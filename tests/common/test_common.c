@@ -1,0 +1,88 @@
+/* Tests for src/common/common.c: buffers, JSON strings, varints, slices. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ember/common.h"
+
+static void test_buf_appends_and_stays_terminated(void **state) {
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_buf_puts(&b, "abc");
+  ember_buf_putc(&b, '-');
+  ember_buf_printf(&b, "%d/%s", 42, "x");
+  ember_buf_put_u64(&b, 18446744073709551615ull);
+  ember_buf_putc(&b, ' ');
+  ember_buf_put_i64(&b, INT64_MIN);
+  assert_string_equal(b.data, "abc-42/x18446744073709551615 -9223372036854775808");
+  ember_buf_free(&b);
+}
+
+static void test_buf_taken_empty_is_an_empty_string(void **state) {
+  ember_buf_t b = EMBER_BUF_INIT;
+  size_t n = 7;
+  char *s = ember_buf_take(&b, &n);
+  assert_int_equal(n, 0);
+  assert_string_equal(s, "");
+  free(s);
+  ember_buf_reserve(&b, 100);
+  assert_string_equal(b.data, "");
+  ember_buf_free(&b);
+}
+
+static void test_json_string_escapes_controls_quotes_and_bad_utf8(void **state) {
+  ember_buf_t b = EMBER_BUF_INIT;
+  const char in[] = "a\"b\\c\n\x01\xc3\xa9\xff";
+  ember_buf_put_json_string(&b, in, sizeof in - 1);
+  assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\xef\xbf\xbd\"");
+  ember_buf_free(&b);
+}
+
+static void test_varint_round_trips_and_rejects_truncation(void **state) {
+  ember_buf_t b = EMBER_BUF_INIT;
+  uint64_t vals[] = {0, 1, 127, 128, 300, UINT32_MAX, UINT64_MAX};
+  for (size_t i = 0; i < 7; i++) ember_varint_put(&b, vals[i]);
+  const uint8_t *p = (const uint8_t *)b.data, *end = p + b.len;
+  for (size_t i = 0; i < 7; i++) {
+    uint64_t v;
+    assert_int_equal(ember_varint_get(&p, end, &v), 0);
+    assert_true(v == vals[i]);
+  }
+  assert_ptr_equal(p, end);
+  uint64_t v;
+  const uint8_t trunc[] = {0x80, 0x80};
+  p = trunc;
+  assert_int_equal(ember_varint_get(&p, trunc + 2, &v), -1);
+  const uint8_t overlong[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+  p = overlong;
+  assert_int_equal(ember_varint_get(&p, overlong + 10, &v), -1);
+  ember_buf_free(&b);
+}
+
+static void test_err_set_returns_code_and_formats(void **state) {
+  ember_err_t err;
+  assert_int_equal(ember_err_set(&err, EMBER_EINVAL, "bad %s", "thing"), EMBER_EINVAL);
+  assert_string_equal(err.msg, "bad thing");
+  assert_int_equal(ember_err_set(NULL, EMBER_EIO, "x"), EMBER_EIO);
+}
+
+static void test_slice_trim_removes_spaces_and_tabs(void **state) {
+  ember_slice_t s = ember_slice_trim(ember_slice(" \tabc \t", 7));
+  assert_true(ember_slice_eq(s, "abc"));
+  assert_int_equal(ember_slice_trim(ember_slice("   ", 3)).len, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_buf_appends_and_stays_terminated),
+      cmocka_unit_test(test_buf_taken_empty_is_an_empty_string),
+      cmocka_unit_test(test_json_string_escapes_controls_quotes_and_bad_utf8),
+      cmocka_unit_test(test_varint_round_trips_and_rejects_truncation),
+      cmocka_unit_test(test_err_set_returns_code_and_formats),
+      cmocka_unit_test(test_slice_trim_removes_spaces_and_tabs),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

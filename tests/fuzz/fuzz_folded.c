@@ -1,0 +1,14 @@
+/* Fuzz driver for ember_ingest_folded (src/ingest/folded.c). */
+#include "ember/ingest.h"
+#include "fuzz_util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  ember_tree_t *t = ember_tree_new();
+  ember_err_t err;
+  int rc = ember_ingest_folded((const char *)data, size, t, &err);
+  fuzz_check_message(rc, &err);
+  FUZZ_CHECK(rc == 0 || rc == EMBER_EPARSE);
+  fuzz_check_tree(t);
+  ember_tree_free(t);
+  return 0;
+}

@@ -1,0 +1,54 @@
+/* Fuzz driver for the SVG and HTML renderers (src/query/svg.c, html.c,
+ * markup.c): any folded profile, whatever bytes its frame names hold,
+ * draws as well-formed XML, as a single graph and as a diff. */
+#include "../query/svg_check.h"
+#include "ember/ingest.h"
+#include "ember/query.h"
+#include "fuzz_util.h"
+
+/* The inline SVG of an HTML page must parse too. */
+static void check(const ember_buf_t *b, bool html) {
+  const char *p = b->data;
+  size_t n = b->len;
+  if (html) {
+    const char *start = strstr(p, "<svg "), *end = strstr(p, "</svg>");
+    FUZZ_CHECK(start && end);
+    p = start;
+    n = (size_t)(end - start) + 6;
+  }
+  svg_doc_t d;
+  if (svg_parse(p, n, &d)) {
+    fprintf(stderr, "not well-formed: %s\n", d.err);
+    abort();
+  }
+  FUZZ_CHECK(d.n >= 1);
+  svg_doc_free(&d);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  ember_tree_t *t = ember_tree_new(), *right = ember_tree_new();
+  ember_err_t err;
+  /* The diff's right side: the same profile plus its first half again. */
+  if (ember_ingest_folded((const char *)data, size, t, &err) == 0 &&
+      ember_ingest_folded((const char *)data, size, right, &err) == 0 &&
+      ember_ingest_folded((const char *)data, size / 2, right, &err) == 0) {
+    ember_tree_merge(t, 1, right, 0);
+    ember_render_meta_t m = {0};
+    m.query = "fuzz.cpu{}";
+    m.units = "samples";
+    m.grid = ember_timeline_grid(0, 10);
+    ember_buf_t b = EMBER_BUF_INIT;
+    ember_render_svg(&b, t, &m);
+    check(&b, false);
+    ember_buf_reset(&b);
+    ember_render_svg_diff(&b, t, &m, &m);
+    check(&b, false);
+    ember_buf_reset(&b);
+    ember_render_html(&b, t, &m);
+    check(&b, true);
+    ember_buf_free(&b);
+  }
+  ember_tree_free(right);
+  ember_tree_free(t);
+  return 0;
+}

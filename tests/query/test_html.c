@@ -1,0 +1,207 @@
+/* Tests for src/query/html.c: the standalone page of format=html, with its
+ * inline SVG and its inlined flamebearer JSON. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query_int.h"
+#include "query/svg_check.h"
+
+#define JSON_OPEN "<script type=\"application/json\" id=\"flamebearer\">"
+
+static ember_render_meta_t meta(const char *query) {
+  ember_render_meta_t m;
+  memset(&m, 0, sizeof m);
+  m.app_name = "app.cpu";
+  m.query = query;
+  m.spy_name = "pyspy";
+  m.sample_rate = 100;
+  m.units = "samples";
+  m.from = 1700000000;
+  m.until = 1700003600;
+  m.max_nodes = 8192;
+  m.grid = ember_timeline_grid(m.from, m.until);
+  return m;
+}
+
+static void add(ember_tree_t *t, int side, const char *name, uint64_t v) {
+  uint32_t id = ember_tree_intern(t, name, strlen(name));
+  ember_tree_add(t, ember_tree_child(t, EMBER_TREE_ROOT, id), side, v);
+}
+
+/* The inlined JSON block's raw text (caller frees). */
+static char *json_block(const char *page) {
+  const char *open = strstr(page, JSON_OPEN);
+  assert_non_null(open);
+  open += strlen(JSON_OPEN);
+  const char *close = strstr(open, "</script>");
+  assert_non_null(close);
+  return strndup(open, (size_t)(close - open));
+}
+
+static json_t *parse_json(const char *text) {
+  json_error_t e;
+  json_t *j = json_loads(text, 0, &e);
+  if (!j) fprintf(stderr, "json: %s\n", e.text);
+  assert_non_null(j);
+  return j;
+}
+
+/* The inline SVG must be well-formed XML on its own. */
+static void check_svg(const char *page, svg_doc_t *d) {
+  const char *start = strstr(page, "<svg ");
+  const char *end = strstr(page, "</svg>");
+  assert_non_null(start);
+  assert_non_null(end);
+  int rc = svg_parse(start, (size_t)(end - start) + 6, d);
+  if (rc) fprintf(stderr, "svg: %s\n", d->err);
+  assert_int_equal(rc, 0);
+  assert_null(strstr(page, "<?xml")); /* no XML declaration inside HTML */
+}
+
+static void test_html_page_names_the_selection_and_inlines_the_graph(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "main", 1234);
+  ember_render_meta_t m = meta("app.cpu{region=\"eu\"}");
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_render_html(&b, t, &m);
+  assert_int_equal(strncmp(b.data, "<!DOCTYPE html>\n<html lang=\"en\">", 32), 0);
+  assert_non_null(strstr(b.data, "<meta charset=\"utf-8\">"));
+  assert_non_null(strstr(b.data, "<title>app.cpu{region=&quot;eu&quot;} - Ember flame graph</title>"));
+  assert_non_null(strstr(b.data, "<h1>app.cpu{region=&quot;eu&quot;}</h1>"));
+  assert_non_null(strstr(b.data, "2023-11-14 22:13:20 UTC to 2023-11-14 23:13:20 UTC: 1,234 samples"));
+  assert_non_null(strstr(b.data, "pyspy at 100 Hz, at most 8,192 nodes"));
+  /* The search box the SVG's script wires itself to. */
+  assert_non_null(strstr(b.data, "<input type=\"search\" id=\"ember-search\""));
+  assert_non_null(strstr(b.data, "id=\"ember-share\""));
+  assert_non_null(strstr(b.data, "id=\"ember-reset\""));
+  svg_doc_t d;
+  check_svg(b.data, &d);
+  assert_int_equal(d.n, 2);
+  assert_string_equal(svg_frame(&d, "main")->title,
+                      "main\ntotal: 1,234 samples (100%)\nself: 1,234 samples (100%)");
+  svg_doc_free(&d);
+  assert_string_equal(b.data + b.len - 26, "</script>\n</body>\n</html>\n");
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_html_carries_the_same_json_as_format_json(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "a", 1);
+  add(t, 0, "b", 2);
+  ember_render_meta_t m = meta("app.cpu{}");
+  ember_buf_t page = EMBER_BUF_INIT, json = EMBER_BUF_INIT;
+  ember_render_html(&page, t, &m);
+  ember_render_single(&json, t, &m);
+  char *block = json_block(page.data);
+  /* Byte for byte, as no name holds a '<'. */
+  assert_string_equal(block, json.data);
+  json_t *j = parse_json(block);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "flamebearer"),
+                                                      "numTicks")),
+                   3);
+  json_decref(j);
+  free(block);
+  ember_buf_free(&page);
+  ember_buf_free(&json);
+  ember_tree_free(t);
+}
+
+static void test_html_names_cannot_break_out_of_the_json_block(void **state) {
+  const char *evil = "</script><script>alert(1)</script><!--";
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, evil, 5);
+  ember_render_meta_t m = meta("app.cpu{x=\"</script>\"}");
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_render_html(&b, t, &m);
+  char *block = json_block(b.data);
+  assert_null(strchr(block, '<'));
+  json_t *j = parse_json(block);
+  json_t *names = json_object_get(json_object_get(j, "flamebearer"), "names");
+  assert_string_equal(json_string_value(json_array_get(names, 1)), evil);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "query")),
+                      "app.cpu{x=\"</script>\"}");
+  json_decref(j);
+  free(block);
+  /* Nowhere on the page does the name appear unescaped. */
+  assert_null(strstr(b.data, "<script>alert"));
+  /* Exactly two script elements: the graph's and the data. */
+  size_t scripts = 0;
+  for (const char *p = strstr(b.data, "<script"); p; p = strstr(p + 1, "<script")) scripts++;
+  assert_int_equal(scripts, 2);
+  svg_doc_t d;
+  check_svg(b.data, &d);
+  assert_non_null(svg_frame(&d, evil));
+  svg_doc_free(&d);
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_html_loads_nothing_from_outside(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "a", 1);
+  ember_render_meta_t m = meta("app.cpu{}");
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_render_html(&b, t, &m);
+  assert_null(strstr(b.data, "src="));
+  assert_null(strstr(b.data, "href"));
+  assert_null(strstr(b.data, "url("));
+  assert_null(strstr(b.data, "@import"));
+  assert_null(strstr(b.data, "<link"));
+  for (const char *p = strstr(b.data, "http"); p; p = strstr(p + 1, "http"))
+    assert_int_equal(strncmp(p, "http://www.w3.org/2000/svg", 26), 0);
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_html_diff_shows_both_sides(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "a", 4);
+  add(t, 1, "a", 2);
+  add(t, 1, "b", 6);
+  ember_render_meta_t l = meta("app.cpu{v=\"1\"}"), r = meta("app.cpu{v=\"2\"}");
+  r.from += 3600;
+  r.until += 3600;
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_render_html_diff(&b, t, &l, &r);
+  assert_non_null(strstr(b.data, "<h1>Diff: app.cpu{v=&quot;1&quot;} &rarr; "
+                                 "app.cpu{v=&quot;2&quot;}</h1>"));
+  assert_non_null(strstr(b.data, "Left: app.cpu{v=&quot;1&quot;}, 2023-11-14 22:13:20 UTC "
+                                 "to 2023-11-14 23:13:20 UTC: 4 samples"));
+  assert_non_null(strstr(b.data, "Right: app.cpu{v=&quot;2&quot;}, 2023-11-14 23:13:20 UTC "
+                                 "to 2023-11-15 00:13:20 UTC: 8 samples"));
+  char *block = json_block(b.data);
+  json_t *j = parse_json(block);
+  assert_int_equal(json_integer_value(json_object_get(j, "leftTicks")), 4);
+  assert_int_equal(json_integer_value(json_object_get(j, "rightTicks")), 8);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "format")),
+                      "double");
+  json_decref(j);
+  free(block);
+  svg_doc_t d;
+  check_svg(b.data, &d);
+  assert_string_equal(svg_frame(&d, "b")->title,
+                      "b\nleft: 0 samples (0%)\nright: 6 samples (75%)\n"
+                      "change: only on the right");
+  svg_doc_free(&d);
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_html_page_names_the_selection_and_inlines_the_graph),
+      cmocka_unit_test(test_html_carries_the_same_json_as_format_json),
+      cmocka_unit_test(test_html_names_cannot_break_out_of_the_json_block),
+      cmocka_unit_test(test_html_loads_nothing_from_outside),
+      cmocka_unit_test(test_html_diff_shows_both_sides),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

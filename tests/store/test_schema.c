@@ -1,0 +1,158 @@
+/* Tests for src/store/schema.c (and the PRAGMAs of conn.c): the data
+ * directory, the schema version, refusing what cannot be used. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/helpers.h"
+#include "store/store_int.h"
+
+static int64_t query_int(const char *db_path, const char *sql) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+static void test_schema_creates_nested_data_directories(void **state) {
+  char *base = temp_dir();
+  char dir[600], db[700];
+  snprintf(dir, sizeof dir, "%s/a/b/c", base);
+  ember_store_t *s = open_store(dir, 0, 0);
+  ember_store_close(s);
+  snprintf(db, sizeof db, "%s/ember.db", dir);
+  assert_int_equal(query_int(db, "PRAGMA user_version"), EMBER_SCHEMA_VERSION);
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN "
+                                 "('apps','series','series_labels','frames','stacks',"
+                                 "'segments','rollup_todo')"),
+                   7);
+  rm_tree(dir);
+  snprintf(dir, sizeof dir, "%s/a/b", base);
+  rmdir(dir);
+  snprintf(dir, sizeof dir, "%s/a", base);
+  rmdir(dir);
+  rm_tree(base);
+  free(base);
+}
+
+static void test_schema_uses_wal_so_readers_never_block_the_writer(void **state) {
+  char *dir = temp_dir();
+  ember_store_t *s = open_store(dir, 0, 0);
+  char db[600];
+  snprintf(db, sizeof db, "%s/ember.db", dir);
+  sqlite3 *h;
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  /* synchronous=FULL (2) is what makes a commit durable. */
+  sqlite3 *w = s->wconn->db;
+  assert_int_equal(sqlite3_prepare_v2(w, "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 2);
+  sqlite3_finalize(st);
+  ember_store_close(s);
+  rm_tree(dir);
+  free(dir);
+}
+
+static void test_schema_refuses_a_data_path_that_is_a_file(void **state) {
+  char *dir = temp_dir();
+  char file[600];
+  snprintf(file, sizeof file, "%s/plain", dir);
+  FILE *fp = fopen(file, "w");
+  assert_non_null(fp);
+  fclose(fp);
+  ember_store_config_t cfg = {file, 0, 0};
+  ember_store_t *s = (ember_store_t *)0x1;
+  ember_err_t err;
+  assert_int_equal(ember_store_open(&cfg, &s, &err), EMBER_EIO);
+  assert_ptr_equal(s, (ember_store_t *)0x1); /* untouched on failure */
+  assert_non_null(strstr(err.msg, "cannot create data directory"));
+  assert_non_null(strstr(err.msg, "--data"));
+  /* A file in the middle of the path fails at mkdir. */
+  char deeper[700];
+  snprintf(deeper, sizeof deeper, "%s/sub", file);
+  cfg.data_dir = deeper;
+  assert_int_equal(ember_store_open(&cfg, &s, &err), EMBER_EIO);
+  assert_non_null(strstr(err.msg, "Not a directory"));
+  rm_tree(dir);
+  free(dir);
+}
+
+static void test_schema_refuses_an_unwritable_directory(void **state) {
+  if (geteuid() == 0) skip(); /* root writes anywhere */
+  char *dir = temp_dir();
+  chmod(dir, 0500);
+  ember_store_config_t cfg = {dir, 0, 0};
+  ember_store_t *s = NULL;
+  ember_err_t err;
+  assert_int_equal(ember_store_open(&cfg, &s, &err), EMBER_EIO);
+  assert_non_null(strstr(err.msg, "not writable"));
+  chmod(dir, 0700);
+  rm_tree(dir);
+  free(dir);
+}
+
+static void test_schema_refuses_a_database_from_a_newer_version(void **state) {
+  char *dir = temp_dir();
+  ember_store_close(open_store(dir, 0, 0));
+  char db[600];
+  snprintf(db, sizeof db, "%s/ember.db", dir);
+  sqlite3 *h;
+  assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(h, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  ember_store_config_t cfg = {dir, 0, 0};
+  ember_store_t *s = NULL;
+  ember_err_t err;
+  assert_int_equal(ember_store_open(&cfg, &s, &err), EMBER_EIO);
+  assert_non_null(strstr(err.msg, "schema version 99"));
+  assert_null(s);
+  rm_tree(dir);
+  free(dir);
+}
+
+static void test_schema_reopens_an_existing_database_without_migrating(void **state) {
+  char *dir = temp_dir();
+  ember_store_t *s = open_store(dir, 0, 0);
+  put(s, "app.cpu", 4000000000, 4000000010, "a 1");
+  ember_store_close(s);
+  s = open_store(dir, 0, 0);
+  assert_int_equal(total_of(s, "app.cpu", 4000000000, 4000000010), 1);
+  ember_store_close(s);
+  rm_tree(dir);
+  free(dir);
+}
+
+static void test_schema_rejects_a_negative_retention(void **state) {
+  ember_store_config_t cfg = {"/nonexistent-never-created", -5, 0};
+  ember_store_t *s = NULL;
+  ember_err_t err;
+  assert_int_equal(ember_store_open(&cfg, &s, &err), EMBER_EINVAL);
+  assert_non_null(strstr(err.msg, "retention"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_schema_creates_nested_data_directories),
+      cmocka_unit_test(test_schema_uses_wal_so_readers_never_block_the_writer),
+      cmocka_unit_test(test_schema_refuses_a_data_path_that_is_a_file),
+      cmocka_unit_test(test_schema_refuses_an_unwritable_directory),
+      cmocka_unit_test(test_schema_refuses_a_database_from_a_newer_version),
+      cmocka_unit_test(test_schema_reopens_an_existing_database_without_migrating),
+      cmocka_unit_test(test_schema_rejects_a_negative_retention),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

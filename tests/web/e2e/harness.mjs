@@ -1,0 +1,242 @@
+// End-to-end test harness: starts the real ember binary on a free port of
+// 127.0.0.1 with a temporary data directory, seeds it through /ingest, and
+// drives Debian's chromium through playwright-core. Nothing here talks to
+// any address but 127.0.0.1: the browser context aborts every other request.
+
+import { spawn, execFileSync } from 'node:child_process';
+import http from 'node:http';
+import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const screenshotDir = path.join(repoRoot, 'build', 'web-screenshots');
+
+const BROWSER_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
+
+export function emberBinary() {
+  const bin = process.env.EMBER_BIN || path.join(repoRoot, 'build', 'ember');
+  if (!existsSync(bin)) {
+    throw new Error(`no ember binary at ${bin}: build it first (cmake -S . -B build && cmake --build build) or set EMBER_BIN`);
+  }
+  return bin;
+}
+
+// Starts `ember serve` and resolves once it prints its address.
+// dataDir: reuse a data directory (kept on stop); port: a fixed port.
+export async function startEmber({ dataDir, port = 0 } = {}) {
+  const dir = dataDir || mkdtempSync(path.join(tmpdir(), 'ember-e2e-'));
+  const child = spawn(emberBinary(), ['serve', '--listen', `127.0.0.1:${port}`, '--data', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`ember did not start within 15 s; it said:\n${output}`)), 15000);
+    const onData = (chunk) => {
+      output += chunk;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(`${m[1]}/`);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (c) => (output += c));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`ember exited with ${code} before listening:\n${output}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  let stopped = false;
+  const server = {
+    url,
+    dir,
+    get output() {
+      return output;
+    },
+    // Sends folded stacks to /ingest; at is the Unix second the push covers.
+    async ingest(name, folded, at, extra = {}) {
+      const q = new URLSearchParams({ name, from: String(at), until: String(at + 10), format: 'folded', sampleRate: '100', ...extra });
+      const r = await fetch(`${url}ingest?${q}`, { method: 'POST', body: folded });
+      if (r.status !== 200) throw new Error(`ingest of ${name} answered ${r.status}: ${await r.text()}`);
+    },
+    async stop({ keepData = false } = {}) {
+      if (stopped) return;
+      stopped = true;
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (!keepData && !dataDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+export function chromiumPath() {
+  if (process.env.CHROMIUM) return process.env.CHROMIUM;
+  try {
+    return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error('chromium is not installed: apt-get install -y chromium (scripts/deps.sh --test does it)');
+  }
+}
+
+// A fresh browser profile each time, so no state leaks between tests.
+export async function launchBrowser({ dark = false, width = 1440, height = 900 } = {}) {
+  const userDir = mkdtempSync(path.join(tmpdir(), 'ember-chromium-'));
+  const context = await chromium.launchPersistentContext(userDir, {
+    executablePath: chromiumPath(),
+    headless: true,
+    args: BROWSER_ARGS,
+    viewport: { width, height },
+    colorScheme: dark ? 'dark' : 'light',
+    acceptDownloads: true,
+  });
+  await context.route('**/*', (route) => {
+    const host = new URL(route.request().url()).hostname;
+    if (host === '127.0.0.1' || route.request().url().startsWith('blob:') || route.request().url().startsWith('data:')) route.continue();
+    else route.abort();
+  });
+  const errors = [];
+  const page = context.pages()[0] || (await context.newPage());
+  page.on('pageerror', (e) => errors.push(e.message));
+  return {
+    context,
+    page,
+    errors,
+    async close() {
+      await context.close();
+      rmSync(userDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+}
+
+// Waits until the page has finished loading what its URL asks for.
+export async function settled(page, status = 'ready') {
+  await page.waitForFunction(
+    (want) => document.body.dataset.status === want,
+    status,
+    { timeout: 15000 },
+  );
+}
+
+// Where a frame is drawn: page coordinates of the middle of the first node
+// named `name` in panel `panel` (0-based), or null when it is not visible.
+export async function frameCenter(page, name, panel = 0) {
+  return page.evaluate(
+    ([n, k]) => {
+      const g = window.emberUI.view.panels[k].graph;
+      const p = g.p;
+      let node = -1;
+      for (let i = 0; i < p.n; i++) {
+        if (p.names[p.name[i]] === n) {
+          node = i;
+          break;
+        }
+      }
+      const r = g.rectOf(node);
+      if (!r) return null;
+      const b = g.canvas.getBoundingClientRect();
+      return { x: b.left + r.x + r.w / 2, y: b.top + r.y + 8, w: r.w, width: g.width };
+    },
+    [name, panel],
+  );
+}
+
+// The color of one canvas pixel at page coordinates, as [r, g, b].
+export async function pixelAt(page, x, y, panel = 0) {
+  return page.evaluate(
+    ([px, py, k]) => {
+      const g = window.emberUI.view.panels[k].graph;
+      const b = g.canvas.getBoundingClientRect();
+      const dpr = window.devicePixelRatio || 1;
+      const d = g.ctx.getImageData(Math.round((px - b.left) * dpr), Math.round((py - b.top) * dpr), 1, 1).data;
+      return [d[0], d[1], d[2]];
+    },
+    [x, y, panel],
+  );
+}
+
+// How many distinct colors the drawn part of a panel's flame graph holds,
+// and how many of its pixels differ from the background.
+export async function canvasStats(page, panel = 0) {
+  return page.evaluate((k) => {
+    const g = window.emberUI.view.panels[k].graph;
+    const w = g.canvas.width;
+    const h = Math.round(g.cssHeight * (window.devicePixelRatio || 1));
+    const d = new Uint32Array(g.ctx.getImageData(0, 0, w, h).data.buffer);
+    const bg = d[d.length - 1];
+    const colors = new Set();
+    let painted = 0;
+    for (let i = 0; i < d.length; i++) {
+      if (d[i] !== bg) painted++;
+      if (colors.size < 1000) colors.add(d[i]);
+    }
+    return { colors: colors.size, painted, pixels: d.length };
+  }, panel);
+}
+
+// The function table of a panel as rows of { name, cells: [text...] }, the
+// share percentages left out.
+export async function tableRows(page, panel = 0) {
+  return page.evaluate((k) => {
+    const t = window.emberUI.view.panels[k].host.querySelector('table.functions');
+    return [...t.querySelectorAll('tbody tr[data-name]')].map((tr) => {
+      const tds = [...tr.querySelectorAll('td')];
+      return {
+        name: tds[0].textContent,
+        cells: tds.slice(1).map((td) => (td.firstChild ? td.firstChild.textContent : '')),
+      };
+    });
+  }, panel);
+}
+
+// A reverse proxy on 127.0.0.1 that serves `target` under `prefix` (such as
+// "/ember/"), as a site would mount Ember behind its own web server.
+export async function startPrefixProxy(target, prefix) {
+  const up = new URL(target);
+  const proxy = http.createServer((req, res) => {
+    if (!req.url.startsWith(prefix)) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end(`only ${prefix} is served here`);
+      return;
+    }
+    const fwd = http.request(
+      { host: up.hostname, port: up.port, method: req.method, path: `/${req.url.slice(prefix.length)}`, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode, r.headers);
+        r.pipe(res);
+      },
+    );
+    fwd.on('error', () => {
+      res.writeHead(502);
+      res.end();
+    });
+    req.pipe(fwd);
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}${prefix}`,
+    close: () => new Promise((resolve) => proxy.close(resolve)),
+  };
+}
