@@ -90,8 +90,10 @@ static void test_run_sh_stops_every_region_after_their_last_push(void **state) {
     assert_int_equal(sscanf(line + strlen(want), "%d profiles pushed to Ember, %d dropped",
                             &pushed, &dropped),
                      2);
-    /* 25 s in 10 s windows aligned to Unix time: three or four pushes. */
-    assert_true(pushed >= 3);
+    /* 25 s in 10 s windows aligned to Unix time always hold two whole
+     * windows, plus one or two partial ones that may have no samples yet
+     * (the load starts after the region) and are then not pushed. */
+    assert_true(pushed >= 2);
     assert_int_equal(dropped, 0);
   }
 }
