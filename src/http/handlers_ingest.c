@@ -50,9 +50,12 @@ int ember_http_ingest(ember_http_req_t *req, ember_err_t *err) {
     req->status = 200;
     return EMBER_OK;
   }
+  /* Once submitted, the writer may commit, answer and free req before
+   * ember_store_submit even returns: nothing below may touch req. */
+  size_t body_len = req->body.len;
   rc = ember_store_submit(ember_http_store(req), &res, on_committed, req, err);
   ember_ingest_result_free(&res);
   if (rc) return rc;
-  ember_metrics_ingest(req->body.len, profiles, samples);
+  ember_metrics_ingest(body_len, profiles, samples);
   return EMBER_HTTP_PENDING;
 }

@@ -198,24 +198,26 @@ static enum MHD_Result send_response(ember_http_req_t *req) {
   return r;
 }
 
-/* Runs the route's handler and turns a failure into a JSON error. */
-static void run_handler(ember_http_req_t *req) {
+/* Runs the route's handler and turns a failure into a JSON error. Returns
+ * false when the handler has handed req on: it may already be answered and
+ * freed, so the caller must not touch it again. */
+static bool run_handler(ember_http_req_t *req) {
   ember_err_t err;
   ember_err_clear(&err);
   int rc = req->route->fn(req, &err);
-  if (rc == EMBER_HTTP_PENDING) return;
+  if (rc == EMBER_HTTP_PENDING) return false;
   if (rc < 0) {
     if (!err.msg[0]) ember_err_set(&err, rc, "%s", ember_err_name(rc));
     ember_http_set_error(req, rc, err.msg);
   }
   if (!req->status) req->status = 200;
   atomic_store(&req->phase, PHASE_DONE);
+  return true;
 }
 
 static void job_run(void *arg) {
   ember_http_req_t *req = arg;
-  run_handler(req);
-  if (atomic_load(&req->phase) == PHASE_DONE) ember_http_finish(req);
+  if (run_handler(req)) ember_http_finish(req);
 }
 
 /* Checks a new request before its body is read. Returns false and fills the
@@ -258,7 +260,7 @@ static bool admit(ember_http_req_t *req) {
 
 static enum MHD_Result on_body_complete(ember_http_req_t *req) {
   if (!req->route->offload) {
-    run_handler(req);
+    (void)run_handler(req); /* cheap routes answer at once, never hand on */
     return send_response(req);
   }
   atomic_store(&req->phase, PHASE_RUNNING);
