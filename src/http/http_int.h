@@ -76,7 +76,9 @@ typedef enum {
 } http_phase_t;
 
 /* Returned by a handler that has handed the request on (to the store); the
- * one it handed it to calls ember_http_finish later. */
+ * one it handed it to calls ember_http_finish later, possibly before the
+ * hand-over call returns, so from that call on the handler must not touch
+ * the request. */
 #define EMBER_HTTP_PENDING 1
 
 /* A handler fills req's response and returns 0, returns EMBER_HTTP_PENDING,
