@@ -8,6 +8,7 @@
 #define EMBER_COMMON_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,11 @@ enum {
   EMBER_ENOTFOUND = -6, /* no such route or object: 404 */
   EMBER_EAUTH = -7,     /* missing or wrong credentials: 401 */
   EMBER_EIO = -8,       /* storage or system failure: 500 */
+  EMBER_ELIMIT = -9,    /* a configured limit (apps, series, stacks) reached: 429 */
+  EMBER_ETIMEOUT = -10, /* work passed its deadline and was cancelled: 504 */
+  EMBER_EUNAVAIL = -11, /* not ready, or too many queries at once: 503 */
+  EMBER_EFORBIDDEN = -12, /* refused by policy (cross-site, Host, role): 403 */
+  EMBER_ERANGE = -13,   /* a well-formed value outside what is accepted: 422 */
 };
 
 #define EMBER_ERR_MSG_MAX 512
@@ -59,6 +65,24 @@ char *ember_strndup(const char *s, size_t n);
 /* Grows *arr (of *cap elements of elem_size) so it holds at least need
  * elements, doubling; zero-fills nothing. */
 void ember_grow(void **arr, size_t *cap, size_t need, size_t elem_size);
+
+/* ---- Byte budget ------------------------------------------------------ */
+
+/* A limit on bytes held at once by many threads (request bodies, decoded
+ * bodies, parsed profiles waiting for the disk). Whoever takes bytes gives
+ * the same number back when it lets go of them. limit 0 means unlimited. */
+typedef struct {
+  atomic_size_t used;
+  size_t limit;
+} ember_budget_t;
+
+/* Takes n bytes: true when they fit under the limit (and are now counted),
+ * false when they do not (nothing counted). NULL b always fits. */
+bool ember_budget_take(ember_budget_t *b, size_t n);
+/* Gives back n bytes taken earlier. NULL b is accepted. */
+void ember_budget_give(ember_budget_t *b, size_t n);
+/* Bytes counted now. */
+size_t ember_budget_used(const ember_budget_t *b);
 
 /* ---- Slices ------------------------------------------------------------ */
 
@@ -137,5 +161,16 @@ uint64_t ember_hash_pair(uint32_t a, uint32_t b);
 int64_t ember_now(void);
 /* Monotonic clock in nanoseconds, for durations. */
 uint64_t ember_mono_ns(void);
+
+/* ---- Deadlines --------------------------------------------------------- */
+
+/* The calling thread's deadline, on the monotonic clock (ember_mono_ns), for
+ * work that may take long (a query): loops that can run for a long time and
+ * the store's SQLite calls check it and give up with EMBER_ETIMEOUT. 0 means
+ * none. A worker thread sets it before a request and clears it after. */
+void ember_deadline_set(uint64_t mono_ns);
+uint64_t ember_deadline_get(void);
+/* True once the calling thread's deadline has passed (false with none). */
+bool ember_deadline_passed(void);
 
 #endif

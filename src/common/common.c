@@ -40,6 +40,11 @@ const char *ember_err_name(int code) {
   case EMBER_ENOTFOUND: return "not found";
   case EMBER_EAUTH: return "unauthorized";
   case EMBER_EIO: return "internal error";
+  case EMBER_ELIMIT: return "limit reached";
+  case EMBER_ETIMEOUT: return "timed out";
+  case EMBER_EUNAVAIL: return "unavailable";
+  case EMBER_EFORBIDDEN: return "forbidden";
+  case EMBER_ERANGE: return "out of range";
   default: return "error";
   }
 }
@@ -84,6 +89,25 @@ void ember_grow(void **arr, size_t *cap, size_t need, size_t elem_size) {
   while (c < need) c *= 2;
   *arr = ember_realloc(*arr, c * elem_size);
   *cap = c;
+}
+
+/* ---- Byte budget ------------------------------------------------------ */
+
+bool ember_budget_take(ember_budget_t *b, size_t n) {
+  if (!b) return true;
+  size_t cur = atomic_load(&b->used);
+  do {
+    if (b->limit && (n > b->limit || cur > b->limit - n)) return false;
+  } while (!atomic_compare_exchange_weak(&b->used, &cur, cur + n));
+  return true;
+}
+
+void ember_budget_give(ember_budget_t *b, size_t n) {
+  if (b) atomic_fetch_sub(&b->used, n);
+}
+
+size_t ember_budget_used(const ember_budget_t *b) {
+  return b ? atomic_load(&((ember_budget_t *)b)->used) : 0;
 }
 
 /* ---- Slices ------------------------------------------------------------ */
@@ -318,4 +342,16 @@ uint64_t ember_mono_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- Deadlines --------------------------------------------------------- */
+
+static _Thread_local uint64_t thread_deadline;
+
+void ember_deadline_set(uint64_t mono_ns) { thread_deadline = mono_ns; }
+
+uint64_t ember_deadline_get(void) { return thread_deadline; }
+
+bool ember_deadline_passed(void) {
+  return thread_deadline && ember_mono_ns() >= thread_deadline;
 }

@@ -80,6 +80,11 @@ int ember_http_status_for(int code) {
   case EMBER_EPARSE: return 422;
   case EMBER_EBUSY: return 429;
   case EMBER_ESHUTDOWN: return 503;
+  case EMBER_ELIMIT: return 429;
+  case EMBER_ETIMEOUT: return 504;
+  case EMBER_EUNAVAIL: return 503;
+  case EMBER_EFORBIDDEN: return 403;
+  case EMBER_ERANGE: return 422;
   default: return 500;
   }
 }
@@ -92,7 +97,7 @@ void ember_http_set_error(ember_http_req_t *req, int code, const char *msg) {
   ember_buf_puts(&req->resp, "{\"error\":");
   ember_buf_put_json_string(&req->resp, msg, strlen(msg));
   ember_buf_puts(&req->resp, "}\n");
-  if (code == EMBER_EBUSY || code == EMBER_ESHUTDOWN)
+  if (code == EMBER_EBUSY || code == EMBER_ESHUTDOWN || code == EMBER_EUNAVAIL)
     ember_http_set_header(req, "Retry-After", "1");
 }
 

@@ -75,6 +75,30 @@ static void test_slice_trim_removes_spaces_and_tabs(void **state) {
   assert_int_equal(ember_slice_trim(ember_slice("   ", 3)).len, 0);
 }
 
+static void test_budget_refuses_what_does_not_fit_and_takes_back(void **state) {
+  ember_budget_t b = {0, 100};
+  assert_true(ember_budget_take(&b, 60));
+  assert_false(ember_budget_take(&b, 41));
+  assert_int_equal(ember_budget_used(&b), 60);
+  assert_true(ember_budget_take(&b, 40));
+  assert_false(ember_budget_take(&b, 1));
+  ember_budget_give(&b, 100);
+  assert_false(ember_budget_take(&b, SIZE_MAX)); /* no wrap-around */
+  assert_true(ember_budget_take(NULL, SIZE_MAX));
+  ember_budget_t unlimited = {0, 0};
+  assert_true(ember_budget_take(&unlimited, SIZE_MAX / 2));
+}
+
+static void test_deadline_is_per_thread_and_passes(void **state) {
+  assert_false(ember_deadline_passed()); /* none set */
+  ember_deadline_set(ember_mono_ns() + 60ull * 1000000000u);
+  assert_false(ember_deadline_passed());
+  ember_deadline_set(ember_mono_ns() - 1);
+  assert_true(ember_deadline_passed());
+  ember_deadline_set(0);
+  assert_false(ember_deadline_passed());
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf_appends_and_stays_terminated),
@@ -83,6 +107,8 @@ int main(void) {
       cmocka_unit_test(test_varint_round_trips_and_rejects_truncation),
       cmocka_unit_test(test_err_set_returns_code_and_formats),
       cmocka_unit_test(test_slice_trim_removes_spaces_and_tabs),
+      cmocka_unit_test(test_budget_refuses_what_does_not_fit_and_takes_back),
+      cmocka_unit_test(test_deadline_is_per_thread_and_passes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
