@@ -69,7 +69,7 @@ static void *run(void *arg) {
     long from = 1700000000L + 10 * i;
     int hn = snprintf(head, sizeof head,
                       "POST /ingest?name=load.cpu%%7Bconn%%3D%d%%7D&from=%ld&until=%ld "
-                      "HTTP/1.1\r\nHost: bench\r\nContent-Length: %zu\r\n\r\n",
+                      "HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n\r\n",
                       c->id, from, from + 10, c->body_len);
     uint64_t t0 = ember_mono_ns();
     if (send(fd, head, (size_t)hn, MSG_NOSIGNAL) != hn ||

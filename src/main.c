@@ -56,6 +56,30 @@ static const char serve_usage[] =
     "                       (default: two per core)\n"
     "  --write-queue N      pushes waiting for the disk before /ingest answers\n"
     "                       429 (default 1024)\n"
+    "\n"
+    "Limits (what one client, or all together, may hold):\n"
+    "  --max-inflight SIZE  bytes of request bodies and parsed profiles held at\n"
+    "                       once; more is answered 429 (default 512MiB)\n"
+    "  --max-conns-per-ip N open connections from one address (default 128)\n"
+    "  --request-timeout S  seconds a client has to send a request's headers\n"
+    "                       and body (default 30)\n"
+    "  --idle-timeout S     seconds a connection may idle between requests\n"
+    "                       (default 60)\n"
+    "  --max-queries N      queries running at once; a few more wait, the rest\n"
+    "                       get 503 (default: one per core, at least 2)\n"
+    "  --query-timeout S    seconds a query may take, waiting included; then\n"
+    "                       504 (default 30)\n"
+    "\n"
+    "Access (docs/API.md, \"Auth\" and \"Browser safety\"):\n"
+    "  --auth-token-file F  require tokens: one per line, 'TOKEN [ingest|read|\n"
+    "                       admin]' (admin when no role is given)\n"
+    "  --allow-origin O     let pages of origin O (e.g. https://grafana.example)\n"
+    "                       make changing requests; repeatable, * for any\n"
+    "  --allow-host NAME    answer requests for Host NAME; repeatable. Without\n"
+    "                       it, a loopback server answers only localhost and IP\n"
+    "                       addresses, and others answer any Host\n"
+    "  --tls-cert FILE      serve HTTPS with this PEM certificate (chain) ...\n"
+    "  --tls-key FILE       ... and this PEM private key\n"
     "  -h, --help           show this help\n";
 
 static const char export_usage[] =
@@ -92,14 +116,16 @@ static int parse_size(const char *s, size_t *out) {
   unsigned long long v = strtoull(s, &end, 10);
   if (end == s || errno || *s == '-') return -1;
   unsigned long long mul = 1;
-  if (!*end || !strcasecmp(end, "b")) mul = 1;
+  if (!*end || !strcasecmp(end, "b"))
+    mul = 1;
   else if (!strcasecmp(end, "k") || !strcasecmp(end, "kb") || !strcasecmp(end, "kib"))
     mul = 1ull << 10;
   else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib"))
     mul = 1ull << 20;
   else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
     mul = 1ull << 30;
-  else return -1;
+  else
+    return -1;
   if (v == 0 || v > SIZE_MAX / mul) return -1;
   *out = (size_t)(v * mul);
   return 0;
@@ -119,56 +145,74 @@ static int fail(const char *cmd, const char *what, const char *arg, const char *
   return 2;
 }
 
-static int cmd_serve(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"listen", required_argument, NULL, 'l'},
-      {"data", required_argument, NULL, 'd'},
-      {"retention", required_argument, NULL, 'r'},
-      {"max-body", required_argument, NULL, 'b'},
-      {"workers", required_argument, NULL, 'w'},
-      {"write-queue", required_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
-  ember_server_config_t scfg = {.listen = EMBER_HTTP_DEFAULT_LISTEN,
-                                .max_body = EMBER_HTTP_DEFAULT_MAX_BODY};
-  ember_store_config_t stcfg = {.data_dir = "./data"};
-  unsigned queue = 0;
-  ember_err_t err;
-  int c;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'l': scfg.listen = optarg; break;
-    case 'd': stcfg.data_dir = optarg; break;
-    case 'r':
-      if (ember_duration_parse(optarg, &stcfg.retention_seconds, &err))
-        return fail("serve", "bad --retention", optarg, "use e.g. 30d, 12h or 90m");
-      break;
-    case 'b':
-      if (parse_size(optarg, &scfg.max_body))
-        return fail("serve", "bad --max-body", optarg, "use e.g. 32MiB, 512KiB or 1048576");
-      break;
-    case 'w':
-      if (parse_count(optarg, 1024, &scfg.workers))
-        return fail("serve", "bad --workers", optarg, "use a number from 1 to 1024");
-      break;
-    case 'q':
-      if (parse_count(optarg, 1000000, &queue))
-        return fail("serve", "bad --write-queue", optarg, "use a number from 1 to 1000000");
-      break;
-    case 'h': fputs(serve_usage, stdout); return 0;
-    case ':':
-      return fail("serve", "missing value for", argv[optind - 1],
-                  "run `ember serve --help`");
-    default:
-      return fail("serve", "unknown option", argv[optind - 1],
-                  "run `ember serve --help`");
-    }
-  }
-  if (optind < argc)
-    return fail("serve", "unexpected argument", argv[optind], "run `ember serve --help`");
-  stcfg.queue_max = queue;
+/* A flag that may be given many times, collected NULL-terminated. */
+typedef struct {
+  const char **items;
+  size_t n;
+} str_list_t;
 
+static void str_list_add(str_list_t *l, const char *s) {
+  l->items = ember_realloc(l->items, (l->n + 2) * sizeof *l->items);
+  l->items[l->n++] = s;
+  l->items[l->n] = NULL;
+}
+
+enum {
+  OPT_MAX_INFLIGHT = 256,
+  OPT_CONNS_PER_IP,
+  OPT_REQUEST_TIMEOUT,
+  OPT_IDLE_TIMEOUT,
+  OPT_MAX_QUERIES,
+  OPT_QUERY_TIMEOUT,
+  OPT_AUTH_TOKEN_FILE,
+  OPT_ALLOW_ORIGIN,
+  OPT_ALLOW_HOST,
+  OPT_TLS_CERT,
+  OPT_TLS_KEY,
+};
+
+/* Parses the options of the server and its limits; returns -1 when all
+ * are good, else the exit code. */
+static int serve_option(int c, ember_server_config_t *scfg, str_list_t *origins,
+                        str_list_t *hosts) {
+  switch (c) {
+  case OPT_MAX_INFLIGHT:
+    if (parse_size(optarg, &scfg->max_inflight))
+      return fail("serve", "bad --max-inflight", optarg, "use e.g. 512MiB or 2GiB");
+    return -1;
+  case OPT_CONNS_PER_IP:
+    if (parse_count(optarg, 65535, &scfg->max_conns_per_ip))
+      return fail("serve", "bad --max-conns-per-ip", optarg,
+                  "use a number from 1 to 65535");
+    return -1;
+  case OPT_REQUEST_TIMEOUT:
+    if (parse_count(optarg, 3600, &scfg->request_timeout))
+      return fail("serve", "bad --request-timeout", optarg, "use seconds from 1 to 3600");
+    return -1;
+  case OPT_IDLE_TIMEOUT:
+    if (parse_count(optarg, 3600, &scfg->idle_timeout))
+      return fail("serve", "bad --idle-timeout", optarg, "use seconds from 1 to 3600");
+    return -1;
+  case OPT_MAX_QUERIES:
+    if (parse_count(optarg, 1024, &scfg->max_queries))
+      return fail("serve", "bad --max-queries", optarg, "use a number from 1 to 1024");
+    return -1;
+  case OPT_QUERY_TIMEOUT:
+    if (parse_count(optarg, 3600, &scfg->query_timeout))
+      return fail("serve", "bad --query-timeout", optarg, "use seconds from 1 to 3600");
+    return -1;
+  case OPT_AUTH_TOKEN_FILE: scfg->auth_token_file = optarg; return -1;
+  case OPT_ALLOW_ORIGIN: str_list_add(origins, optarg); return -1;
+  case OPT_ALLOW_HOST: str_list_add(hosts, optarg); return -1;
+  case OPT_TLS_CERT: scfg->tls_cert = optarg; return -1;
+  case OPT_TLS_KEY: scfg->tls_key = optarg; return -1;
+  default: return -2; /* not one of these */
+  }
+}
+
+/* Runs the server until a signal; returns the exit code. */
+static int serve_run(const ember_server_config_t *scfg,
+                     const ember_store_config_t *stcfg) {
   /* Every thread started from here on inherits the blocked signals, so only
    * sigwait below sees SIGINT/SIGTERM. */
   sigset_t sigs;
@@ -180,29 +224,117 @@ static int cmd_serve(int argc, char **argv) {
 
   ember_store_t *store = NULL;
   ember_server_t *srv = NULL;
-  if (ember_store_open(&stcfg, &store, &err)) {
+  ember_err_t err;
+  if (ember_store_open(stcfg, &store, &err)) {
     fprintf(stderr, "ember serve: %s\n", err.msg);
     return 1;
   }
-  if (ember_server_start(&scfg, store, &srv, &err)) {
+  if (ember_server_start(scfg, store, &srv, &err)) {
     fprintf(stderr, "ember serve: %s\n", err.msg);
     ember_store_close(store);
     return 1;
   }
-  const char *colon = strrchr(scfg.listen, ':');
-  printf("ember %s listening on http://%.*s:%u (data in %s)\n", EMBER_VERSION,
-         (int)(colon - scfg.listen), scfg.listen, ember_server_port(srv),
-         stcfg.data_dir);
+  const char *colon = strrchr(scfg->listen, ':');
+  printf("ember %s listening on %s://%.*s:%u (data in %s)\n", EMBER_VERSION,
+         ember_server_tls(srv) ? "https" : "http", (int)(colon - scfg->listen),
+         scfg->listen, ember_server_port(srv), stcfg->data_dir);
   fflush(stdout);
 
   int sig = 0;
   sigwait(&sigs, &sig);
-  fprintf(stderr, "ember: %s received, finishing requests in flight\n",
+  fprintf(stderr,
+          "ember: %s received, finishing requests in flight (Ctrl-C again stops at "
+          "once)\n",
           sig == SIGINT ? "SIGINT" : "SIGTERM");
+  /* A second Ctrl-C ends the process on the spot: what was answered 200 is
+   * on disk already, and nothing else was promised. A repeated SIGTERM (a
+   * supervisor asking again) keeps the graceful stop going. */
+  sigset_t again;
+  sigemptyset(&again);
+  sigaddset(&again, SIGINT);
+  signal(SIGINT, SIG_DFL);
+  pthread_sigmask(SIG_UNBLOCK, &again, NULL);
   ember_server_stop(srv, 30000);
   ember_store_close(store);
   fprintf(stderr, "ember: stopped\n");
   return 0;
+}
+
+static int cmd_serve(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"listen", required_argument, NULL, 'l'},
+      {"data", required_argument, NULL, 'd'},
+      {"retention", required_argument, NULL, 'r'},
+      {"max-body", required_argument, NULL, 'b'},
+      {"workers", required_argument, NULL, 'w'},
+      {"write-queue", required_argument, NULL, 'q'},
+      {"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
+      {"max-conns-per-ip", required_argument, NULL, OPT_CONNS_PER_IP},
+      {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+      {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+      {"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
+      {"query-timeout", required_argument, NULL, OPT_QUERY_TIMEOUT},
+      {"auth-token-file", required_argument, NULL, OPT_AUTH_TOKEN_FILE},
+      {"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
+      {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+      {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+      {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  ember_server_config_t scfg = {.listen = EMBER_HTTP_DEFAULT_LISTEN,
+                                .max_body = EMBER_HTTP_DEFAULT_MAX_BODY};
+  ember_store_config_t stcfg = {.data_dir = "./data"};
+  str_list_t origins = {0}, hosts = {0};
+  unsigned queue = 0;
+  ember_err_t err;
+  int c, rc = -1;
+  opterr = 0;
+  while (rc < 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    rc = serve_option(c, &scfg, &origins, &hosts);
+    if (rc != -2) continue;
+    rc = -1;
+    switch (c) {
+    case 'l': scfg.listen = optarg; break;
+    case 'd': stcfg.data_dir = optarg; break;
+    case 'r':
+      if (ember_duration_parse(optarg, &stcfg.retention_seconds, &err))
+        rc = fail("serve", "bad --retention", optarg, "use e.g. 30d, 12h or 90m");
+      break;
+    case 'b':
+      if (parse_size(optarg, &scfg.max_body))
+        rc = fail("serve", "bad --max-body", optarg, "use e.g. 32MiB, 512KiB or 1048576");
+      break;
+    case 'w':
+      if (parse_count(optarg, 1024, &scfg.workers))
+        rc = fail("serve", "bad --workers", optarg, "use a number from 1 to 1024");
+      break;
+    case 'q':
+      if (parse_count(optarg, 1000000, &queue))
+        rc = fail("serve", "bad --write-queue", optarg, "use a number from 1 to 1000000");
+      break;
+    case 'h':
+      fputs(serve_usage, stdout);
+      rc = 0;
+      break;
+    case ':':
+      rc = fail("serve", "missing value for", argv[optind - 1],
+                "run `ember serve --help`");
+      break;
+    default:
+      rc = fail("serve", "unknown option", argv[optind - 1], "run `ember serve --help`");
+    }
+  }
+  if (rc < 0 && optind < argc)
+    rc = fail("serve", "unexpected argument", argv[optind], "run `ember serve --help`");
+  if (rc < 0) {
+    stcfg.queue_max = queue;
+    scfg.allow_origins = origins.items;
+    scfg.allow_hosts = hosts.items;
+    rc = serve_run(&scfg, &stcfg);
+  }
+  free(origins.items);
+  free(hosts.items);
+  return rc;
 }
 
 /* A --max-nodes value the server takes: a positive count or -1. */
@@ -213,17 +345,16 @@ static bool good_max_nodes(const char *s) {
 }
 
 static int cmd_export(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"server", required_argument, NULL, 's'},
-      {"query", required_argument, NULL, 'q'},
-      {"from", required_argument, NULL, 'F'},
-      {"until", required_argument, NULL, 'U'},
-      {"format", required_argument, NULL, 'f'},
-      {"max-nodes", required_argument, NULL, 'n'},
-      {"output", required_argument, NULL, 'o'},
-      {"timeout", required_argument, NULL, 't'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                       {"query", required_argument, NULL, 'q'},
+                                       {"from", required_argument, NULL, 'F'},
+                                       {"until", required_argument, NULL, 'U'},
+                                       {"format", required_argument, NULL, 'f'},
+                                       {"max-nodes", required_argument, NULL, 'n'},
+                                       {"output", required_argument, NULL, 'o'},
+                                       {"timeout", required_argument, NULL, 't'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   static const char *const formats[] = {"svg", "html", "json", "collapsed"};
   ember_export_opts_t o = {.server = EMBER_CLIENT_DEFAULT_SERVER, .output = "-"};
   unsigned timeout = 60;
@@ -266,14 +397,16 @@ static int cmd_export(int argc, char **argv) {
     }
   }
   if (optind < argc)
-    return fail("export", "unexpected argument", argv[optind], "run `ember export --help`");
+    return fail("export", "unexpected argument", argv[optind],
+                "run `ember export --help`");
   if (!o.query || !*o.query) {
     fprintf(stderr, "ember export: missing --query; e.g. --query 'app.cpu{}' (run `ember "
                     "export --help`)\n");
     return 2;
   }
   if (!*o.output)
-    return fail("export", "empty --output", o.output, "name a file, or - for standard output");
+    return fail("export", "empty --output", o.output,
+                "name a file, or - for standard output");
   ember_client_url_t url;
   if (ember_client_url_parse(o.server, &url, &err)) {
     fprintf(stderr, "ember export: %s\n", err.msg);
@@ -287,7 +420,8 @@ static int cmd_export(int argc, char **argv) {
     return 1;
   }
   fprintf(stderr, "ember export: wrote %zu bytes of %s to %s\n", bytes,
-          o.format ? o.format : "json", strcmp(o.output, "-") ? o.output : "standard output");
+          o.format ? o.format : "json",
+          strcmp(o.output, "-") ? o.output : "standard output");
   return 0;
 }
 

@@ -15,15 +15,39 @@
 
 typedef struct ember_server ember_server_t;
 
+/* Every field may be left 0/NULL for its default. Strings are borrowed for
+ * the duration of ember_server_start. */
 typedef struct {
   const char *listen;  /* "host:port", "[v6]:port"; port 0 picks a free one */
   size_t max_body;     /* bytes, for request bodies and decompressed bodies */
-  unsigned workers;    /* worker threads; 0 = two per core */
+  unsigned workers;    /* ingest worker threads; 0 = two per core */
   unsigned io_threads; /* network threads; 0 = default */
+
+  /* Resources one client or all of them together may hold. */
+  size_t max_inflight;       /* bytes of bodies and parsed profiles at once */
+  unsigned max_conns_per_ip; /* open connections from one address */
+  unsigned request_timeout;  /* seconds to send headers and body */
+  unsigned idle_timeout;     /* seconds a connection may idle between requests */
+  unsigned max_queries;      /* queries running at once */
+  unsigned query_timeout;    /* seconds a query may take, queueing included */
+
+  /* Access control (docs/API.md, "Auth" and "Browser safety"). */
+  const char *auth_token_file;      /* NULL: auth off */
+  const char *const *allow_origins; /* NULL-terminated; "*" allows any */
+  const char *const *allow_hosts;   /* NULL-terminated extra Host names */
+
+  /* TLS: both or neither, PEM files. */
+  const char *tls_cert;
+  const char *tls_key;
 } ember_server_config_t;
 
 #define EMBER_HTTP_DEFAULT_LISTEN "127.0.0.1:4040"
 #define EMBER_HTTP_DEFAULT_MAX_BODY ((size_t)32 << 20)
+#define EMBER_HTTP_DEFAULT_MAX_INFLIGHT ((size_t)512 << 20)
+#define EMBER_HTTP_DEFAULT_CONNS_PER_IP 128
+#define EMBER_HTTP_DEFAULT_REQUEST_TIMEOUT 30
+#define EMBER_HTTP_DEFAULT_IDLE_TIMEOUT 60
+#define EMBER_HTTP_DEFAULT_QUERY_TIMEOUT 30
 
 /* Starts listening and serving from store (borrowed; it must outlive the
  * server). *out written only on success. */
@@ -32,11 +56,16 @@ int ember_server_start(const ember_server_config_t *cfg, ember_store_t *store,
 
 /* The port actually bound (useful with port 0). */
 uint16_t ember_server_port(const ember_server_t *srv);
+/* True when the server speaks HTTPS. */
+bool ember_server_tls(const ember_server_t *srv);
 
 /* Graceful stop: stops accepting connections, answers new requests on open
- * connections with 503, waits up to grace_ms for requests in flight (an
- * ingest in flight still gets its commit and its 200), then closes
- * everything and frees srv. NULL is accepted. */
+ * connections with 503 and waits up to grace_ms for requests in flight.
+ * Then queued work that has not started is answered 503, and the server
+ * waits for every request already handed to a worker or to the store to be
+ * answered (an ingest waiting for the disk still gets its commit and its
+ * 200), saying every few seconds what it waits for; only then closes the
+ * connections and frees srv. NULL is accepted. */
 void ember_server_stop(ember_server_t *srv, unsigned grace_ms);
 
 #endif

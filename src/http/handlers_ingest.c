@@ -15,8 +15,8 @@ static void on_committed(void *ctx, int rc, const ember_err_t *err) {
   if (rc == EMBER_OK) {
     req->status = 200;
   } else {
-    ember_http_set_error(req, rc, err && err->msg[0] ? err->msg
-                                                     : "storing the profile failed");
+    ember_http_set_error(req, rc,
+                         err && err->msg[0] ? err->msg : "storing the profile failed");
     fprintf(stderr, "ember: ingest failed: %s\n", err ? err->msg : "?");
   }
   ember_http_finish(req);

@@ -13,7 +13,9 @@ int ember_http_healthz(ember_http_req_t *req, ember_err_t *err) {
 
 int ember_http_metrics(ember_http_req_t *req, ember_err_t *err) {
   req->content_type = "text/plain; version=0.0.4; charset=utf-8";
-  ember_metrics_render(&req->resp, ember_http_store(req));
+  ember_server_gauges_t g;
+  ember_http_gauges(req, &g);
+  ember_metrics_render(&req->resp, &g, ember_http_store(req));
   return EMBER_OK;
 }
 
@@ -21,6 +23,14 @@ int ember_http_asset(ember_http_req_t *req, ember_err_t *err) {
   const ember_web_asset_t *a = ember_web_find(req->path);
   if (!a) return ember_err_set(err, EMBER_ENOTFOUND, "no such file: %s", req->path);
   ember_http_set_header(req, "ETag", a->etag);
+  /* The UI loads only its own files and talks only to this server; no
+   * other site may frame it (clickjacking). */
+  ember_http_set_header(req, "Content-Security-Policy",
+                        "default-src 'self'; img-src 'self' data: blob:; "
+                        "style-src 'self' 'unsafe-inline'; object-src 'none'; "
+                        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  ember_http_set_header(req, "X-Frame-Options", "DENY");
+  ember_http_set_header(req, "Referrer-Policy", "no-referrer");
   ember_http_set_header(req, "Cache-Control", "no-cache");
   ember_http_set_header(req, "Vary", "Accept-Encoding");
   if (ember_web_etag_matches(ember_http_header(req, "If-None-Match"), a->etag)) {

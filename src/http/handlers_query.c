@@ -11,6 +11,11 @@
 #include "ember/store.h"
 #include "http/http_int.h"
 
+static bool is_page(const char *content_type) {
+  return content_type && (!strncmp(content_type, "text/html", 9) ||
+                          !strncmp(content_type, "image/svg", 9));
+}
+
 static int respond(ember_http_req_t *req, int rc, ember_query_out_t *out) {
   if (rc == EMBER_OK) {
     ember_buf_free(&req->resp);
@@ -18,6 +23,14 @@ static int respond(ember_http_req_t *req, int rc, ember_query_out_t *out) {
     out->body = (ember_buf_t)EMBER_BUF_INIT;
     req->content_type = out->content_type;
     req->status = 200;
+    /* An exported graph runs its own inline script when opened from the
+     * server; as a sandboxed page of no origin it cannot call the API with
+     * the viewer's credentials, whatever frame names it holds. */
+    if (is_page(req->content_type))
+      ember_http_set_header(req, "Content-Security-Policy",
+                            "sandbox allow-scripts; default-src 'none'; "
+                            "script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                            "img-src data:");
   }
   ember_buf_free(&out->body);
   return rc;
@@ -61,15 +74,14 @@ int ember_http_render_diff(ember_http_req_t *req, ember_err_t *err) {
 
 int ember_http_labels(ember_http_req_t *req, ember_err_t *err) {
   ember_query_out_t out = {EMBER_BUF_INIT, NULL};
-  int rc = ember_query_labels(ember_http_store(req), ember_http_arg(req, "query"),
-                              &out, err);
+  int rc =
+      ember_query_labels(ember_http_store(req), ember_http_arg(req, "query"), &out, err);
   return respond(req, rc, &out);
 }
 
 int ember_http_label_values(ember_http_req_t *req, ember_err_t *err) {
   ember_query_out_t out = {EMBER_BUF_INIT, NULL};
-  int rc = ember_query_label_values(ember_http_store(req),
-                                    ember_http_arg(req, "label"),
+  int rc = ember_query_label_values(ember_http_store(req), ember_http_arg(req, "label"),
                                     ember_http_arg(req, "query"), &out, err);
   return respond(req, rc, &out);
 }

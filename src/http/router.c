@@ -11,27 +11,44 @@
 #define READ (HTTP_GET | HTTP_HEAD)
 
 static const route_t routes[] = {
-    {"/ingest", false, HTTP_POST, true, ember_http_ingest, METRIC_ROUTE_INGEST},
-    {"/render", false, READ, true, ember_http_render, METRIC_ROUTE_RENDER},
-    {"/render-diff", false, READ, true, ember_http_render_diff,
-     METRIC_ROUTE_RENDER_DIFF},
-    {"/labels", false, READ, true, ember_http_labels, METRIC_ROUTE_LABELS},
-    {"/label-values", false, READ, true, ember_http_label_values,
-     METRIC_ROUTE_LABEL_VALUES},
-    {"/api/apps", false, READ | HTTP_DELETE, true, ember_http_apps,
-     METRIC_ROUTE_APPS},
-    {"/healthz", false, READ, false, ember_http_healthz, METRIC_ROUTE_HEALTHZ},
-    {"/metrics", false, READ, false, ember_http_metrics, METRIC_ROUTE_METRICS},
+    {"/ingest", false, HTTP_POST, HTTP_RUN_INGEST, ember_http_ingest, METRIC_ROUTE_INGEST,
+     HTTP_ROLE_INGEST, true},
+    {"/render", false, READ, HTTP_RUN_QUERY, ember_http_render, METRIC_ROUTE_RENDER,
+     HTTP_ROLE_READ, false},
+    {"/render-diff", false, READ, HTTP_RUN_QUERY, ember_http_render_diff,
+     METRIC_ROUTE_RENDER_DIFF, HTTP_ROLE_READ, false},
+    {"/labels", false, READ, HTTP_RUN_QUERY, ember_http_labels, METRIC_ROUTE_LABELS,
+     HTTP_ROLE_READ, false},
+    {"/label-values", false, READ, HTTP_RUN_QUERY, ember_http_label_values,
+     METRIC_ROUTE_LABEL_VALUES, HTTP_ROLE_READ, false},
+    {"/api/apps", false, READ | HTTP_DELETE, HTTP_RUN_QUERY, ember_http_apps,
+     METRIC_ROUTE_APPS, HTTP_ROLE_READ, false},
+    {"/healthz", false, READ, HTTP_RUN_INLINE, ember_http_healthz, METRIC_ROUTE_HEALTHZ,
+     HTTP_ROLE_NONE, false},
+    {"/metrics", false, READ, HTTP_RUN_INLINE, ember_http_metrics, METRIC_ROUTE_METRICS,
+     HTTP_ROLE_READ, false},
 };
 
-static const route_t asset_route = {"/", true, READ, false, ember_http_asset,
-                                    METRIC_ROUTE_UI};
+/* The UI's files hold nothing secret: the page loads without a token and
+ * asks for one when the API answers 401. */
+static const route_t asset_route = {
+    "/",  true, READ, HTTP_RUN_INLINE, ember_http_asset, METRIC_ROUTE_UI, HTTP_ROLE_NONE,
+    false};
 
 const route_t *ember_http_route(const char *path) {
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
     if (!strcmp(routes[i].path, path)) return &routes[i];
   if (ember_web_find(path)) return &asset_route;
   return NULL;
+}
+
+http_run_t ember_http_run_of(const ember_http_req_t *req) {
+  /* A delete waits for the writer, as pushes do, not for a query slot. */
+  return req->method == HTTP_DELETE ? HTTP_RUN_INGEST : req->route->run;
+}
+
+unsigned ember_http_role_of(const ember_http_req_t *req) {
+  return req->method == HTTP_DELETE ? HTTP_ROLE_ADMIN : req->route->role;
 }
 
 void ember_http_allow(const route_t *r, ember_buf_t *out) {

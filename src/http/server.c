@@ -36,18 +36,31 @@
 struct ember_server {
   struct MHD_Daemon *daemon;
   ember_store_t *store;
-  jobs_t *jobs;
+  jobs_t *ingest_jobs; /* parsing pushes, deleting apps */
+  jobs_t *query_jobs;  /* queries: few at once, lower priority */
+  http_guard_t *guard;
+  http_access_t *access;
+  ember_budget_t budget;
   size_t max_body;
+  uint64_t query_timeout_ns;
   uint16_t port;
   int listen_fd;
+  char *tls_cert, *tls_key; /* PEM, alive while the daemon runs */
   atomic_bool draining;
   atomic_int inflight;
+
+  /* Handing a request to a worker or the store (which suspends its
+   * connection) and closing that door at shutdown are ordered by gate, so
+   * that once the door is closed the count of suspended requests only
+   * goes down. */
+  pthread_mutex_t gate;
+  bool accepting_work;
+  atomic_int suspended;
 };
 
 /* ---- Request helpers used by handlers ---------------------------------- */
 
-static const char *kv_find(const http_kv_t *kv, size_t n, const char *key,
-                           bool nocase) {
+static const char *kv_find(const http_kv_t *kv, size_t n, const char *key, bool nocase) {
   for (size_t i = 0; i < n; i++)
     if (nocase ? !strcasecmp(kv[i].key, key) : !strcmp(kv[i].key, key))
       return kv[i].value;
@@ -62,9 +75,9 @@ const char *ember_http_header(const ember_http_req_t *req, const char *name) {
   return kv_find(req->headers, req->nheaders, name, true);
 }
 
-void ember_http_set_header(ember_http_req_t *req, const char *name,
-                           const char *value) {
-  if (req->nresp_headers == HTTP_MAX_RESP_HEADERS) abort(); /* a code bug */
+void ember_http_set_header(ember_http_req_t *req, const char *name, const char *value) {
+  ember_grow((void **)&req->resp_headers, &req->resp_headers_cap, req->nresp_headers + 1,
+             sizeof *req->resp_headers);
   http_kv_t *h = &req->resp_headers[req->nresp_headers++];
   h->key = ember_strdup(name);
   h->value = ember_strdup(value);
@@ -99,12 +112,16 @@ void ember_http_set_error(ember_http_req_t *req, int code, const char *msg) {
   ember_buf_puts(&req->resp, "}\n");
   if (code == EMBER_EBUSY || code == EMBER_ESHUTDOWN || code == EMBER_EUNAVAIL)
     ember_http_set_header(req, "Retry-After", "1");
+  if (code == EMBER_EAUTH)
+    ember_http_set_header(req, "WWW-Authenticate", "Bearer realm=\"ember\"");
 }
 
 void ember_http_finish(ember_http_req_t *req) {
+  ember_server_t *srv = req->srv;
   struct MHD_Connection *c = req->conn;
   atomic_store(&req->phase, PHASE_DONE);
   MHD_resume_connection(c); /* last touch: req may be freed from here on */
+  atomic_fetch_sub(&srv->suspended, 1);
 }
 
 ember_store_t *ember_http_store(const ember_http_req_t *req) {
@@ -113,6 +130,34 @@ ember_store_t *ember_http_store(const ember_http_req_t *req) {
 
 size_t ember_http_max_body(const ember_http_req_t *req) {
   return req->srv->max_body;
+}
+
+ember_budget_t *ember_http_budget(const ember_http_req_t *req) {
+  return &req->srv->budget;
+}
+
+bool ember_http_charge(ember_http_req_t *req, size_t n) {
+  if (!ember_budget_take(&req->srv->budget, n)) return false;
+  req->charged += n;
+  return true;
+}
+
+void ember_http_uncharge(ember_http_req_t *req, size_t n) {
+  if (n > req->charged) n = req->charged;
+  ember_budget_give(&req->srv->budget, n);
+  req->charged -= n;
+}
+
+void ember_http_gauges(const ember_http_req_t *req, ember_server_gauges_t *g) {
+  ember_server_t *srv = req->srv;
+  size_t running, waiting;
+  memset(g, 0, sizeof *g);
+  g->inflight_bytes = ember_budget_used(&srv->budget);
+  g->inflight_limit = srv->budget.limit;
+  ember_jobs_load(srv->query_jobs, &running, &waiting);
+  g->queries_running = running;
+  g->queries_waiting = waiting;
+  g->conns_closed_deadline = ember_guard_closed(srv->guard);
 }
 
 /* ---- Request lifecycle ------------------------------------------------- */
@@ -126,52 +171,75 @@ static http_method_t parse_method(const char *m) {
   return HTTP_OTHER;
 }
 
-static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind,
-                                  const char *key, const char *value) {
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
   ember_http_req_t *req = cls;
-  http_kv_t **arr = kind == MHD_GET_ARGUMENT_KIND ? &req->args : &req->headers;
-  size_t *n = kind == MHD_GET_ARGUMENT_KIND ? &req->nargs : &req->nheaders;
-  *arr = ember_realloc(*arr, (*n + 1) * sizeof **arr);
-  (*arr)[*n].key = ember_strdup(key);
-  (*arr)[*n].value = ember_strdup(value ? value : "");
-  (*n)++;
+  req->headers = ember_realloc(req->headers, (req->nheaders + 1) * sizeof *req->headers);
+  req->headers[req->nheaders].key = ember_strdup(key);
+  req->headers[req->nheaders].value = ember_strdup(value ? value : "");
+  req->nheaders++;
   return MHD_YES;
 }
 
-static ember_http_req_t *req_new(ember_server_t *srv, struct MHD_Connection *c,
-                                 const char *url, const char *method) {
+/* libmicrohttpd calls this with the raw request target before it parses
+ * the query string (args.c says why we parse it ourselves). The request
+ * object starts here; the '?'s are blanked in libmicrohttpd's own copy of
+ * the line, which it parses next, so it finds no arguments to store. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+  ember_server_t *srv = cls;
   ember_http_req_t *req = ember_calloc(1, sizeof *req);
   req->srv = srv;
   req->conn = c;
-  req->path = ember_strdup(url);
-  req->method = parse_method(method);
   req->start_ns = ember_mono_ns();
   atomic_init(&req->phase, PHASE_READING);
-  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv, req);
-  MHD_get_connection_values(c, MHD_HEADER_KIND, collect_kv, req);
-  const char *cl = ember_http_header(req, "Content-Length");
-  if (cl) req->declared_len = strtoull(cl, NULL, 10);
-  return req;
-}
-
-static void kv_free(http_kv_t *kv, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    free(kv[i].key);
-    free(kv[i].value);
+  atomic_fetch_add(&srv->inflight, 1);
+  char *q = strchr(uri, '?');
+  if (q) {
+    ember_err_t err;
+    ember_err_clear(&err);
+    req->args_rc =
+        ember_http_args_parse(q + 1, EMBER_HTTP_MAX_ARGS, &req->args, &req->nargs, &err);
+    if (req->args_rc) req->args_error = ember_strdup(err.msg);
+    for (char *p = q; *p; p++)
+      if (*p == '?') *p = '\0';
   }
+  return req;
 }
 
 static void req_free(ember_http_req_t *req) {
   if (!req) return;
-  kv_free(req->args, req->nargs);
-  free(req->args);
-  kv_free(req->headers, req->nheaders);
-  free(req->headers);
-  kv_free(req->resp_headers, req->nresp_headers);
+  ember_http_kv_free(req->args, req->nargs);
+  ember_http_kv_free(req->headers, req->nheaders);
+  ember_http_kv_free(req->resp_headers, req->nresp_headers);
   ember_buf_free(&req->body);
   ember_buf_free(&req->resp);
+  free(req->args_error);
   free(req->path);
   free(req);
+}
+
+/* The deadline record of a connection (NULL once libmicrohttpd said it
+ * closed). */
+static http_conn_t *tcp_of(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? (http_conn_t *)ci->socket_context : NULL;
+}
+
+/* Fills what the first call of the access handler knows: the method, the
+ * decoded path and the headers. */
+static void req_start(ember_http_req_t *req, const char *url, const char *method) {
+  struct MHD_Connection *c = req->conn;
+  req->path = ember_strdup(url);
+  req->method = parse_method(method);
+  MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, req);
+  const char *cl = ember_http_header(req, "Content-Length");
+  if (cl) {
+    req->has_length = true;
+    req->declared_len = strtoull(cl, NULL, 10);
+  }
+  req->tcp = ember_guard_hold(req->srv->guard, tcp_of(c));
+  ember_guard_reading(req->srv->guard, req->tcp);
 }
 
 /* Queues the filled response on the connection (network thread only). */
@@ -180,8 +248,7 @@ static enum MHD_Result send_response(ember_http_req_t *req) {
   if (req->queued) return MHD_YES;
   req->queued = true;
   if (req->static_body) {
-    resp = MHD_create_response_from_buffer(req->static_len,
-                                           (void *)req->static_body,
+    resp = MHD_create_response_from_buffer(req->static_len, (void *)req->static_body,
                                            MHD_RESPMEM_PERSISTENT);
   } else {
     size_t len;
@@ -192,15 +259,24 @@ static enum MHD_Result send_response(ember_http_req_t *req) {
   if (!resp) return MHD_NO;
   if (req->content_type)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   for (size_t i = 0; i < req->nresp_headers; i++)
-    MHD_add_response_header(resp, req->resp_headers[i].key,
-                            req->resp_headers[i].value);
+    MHD_add_response_header(resp, req->resp_headers[i].key, req->resp_headers[i].value);
   int status = req->status ? req->status : 200;
   enum MHD_Result r = MHD_queue_response(req->conn, (unsigned)status, resp);
   MHD_destroy_response(resp);
-  ember_metrics_request(req->route ? req->route->metric : METRIC_ROUTE_OTHER,
-                        status, ember_mono_ns() - req->start_ns);
+  ember_metrics_request(req->route ? req->route->metric : METRIC_ROUTE_OTHER, status,
+                        ember_mono_ns() - req->start_ns);
   return r;
+}
+
+/* Answers req at once with an error (network thread). */
+static enum MHD_Result refuse(ember_http_req_t *req, int code, int status,
+                              const char *msg) {
+  ember_http_set_error(req, code, msg);
+  if (status) req->status = status;
+  atomic_store(&req->phase, PHASE_DONE);
+  return send_response(req);
 }
 
 /* Runs the route's handler and turns a failure into a JSON error. Returns
@@ -214,6 +290,7 @@ static bool run_handler(ember_http_req_t *req) {
   if (rc < 0) {
     if (!err.msg[0]) ember_err_set(&err, rc, "%s", ember_err_name(rc));
     ember_http_set_error(req, rc, err.msg);
+    if (rc == EMBER_ETIMEOUT) ember_metrics_refused(METRIC_REFUSED_TIMEOUT);
   }
   if (!req->status) req->status = 200;
   atomic_store(&req->phase, PHASE_DONE);
@@ -222,7 +299,29 @@ static bool run_handler(ember_http_req_t *req) {
 
 static void job_run(void *arg) {
   ember_http_req_t *req = arg;
-  if (run_handler(req)) ember_http_finish(req);
+  ember_deadline_set(req->deadline_ns);
+  if (req->deadline_ns && ember_deadline_passed()) {
+    /* It waited its whole time for a free query slot. */
+    ember_http_set_error(req, EMBER_EUNAVAIL,
+                         "the server is busy with other queries and this one "
+                         "waited too long to start; retry shortly");
+    ember_metrics_refused(METRIC_REFUSED_QUERIES);
+    ember_deadline_set(0);
+    ember_http_finish(req);
+    return;
+  }
+  bool answered = run_handler(req);
+  ember_deadline_set(0);
+  if (answered) ember_http_finish(req);
+}
+
+/* What a job still waiting when the server stops gets instead. */
+static void job_cancel(void *arg) {
+  ember_http_req_t *req = arg;
+  ember_http_set_error(req, EMBER_ESHUTDOWN,
+                       "the server is shutting down; retry "
+                       "against a running one");
+  ember_http_finish(req);
 }
 
 /* Checks a new request before its body is read. Returns false and fills the
@@ -230,98 +329,188 @@ static void job_run(void *arg) {
 static bool admit(ember_http_req_t *req) {
   ember_server_t *srv = req->srv;
   char msg[256];
+  ember_err_t err;
   if (atomic_load(&srv->draining)) {
     ember_http_set_error(req, EMBER_ESHUTDOWN,
                          "server is shutting down; retry in a moment");
     return false;
   }
+  if (req->args_rc) {
+    ember_http_set_error(req, req->args_rc, req->args_error);
+    if (req->args_rc == EMBER_ETOOBIG) req->status = 431;
+    return false;
+  }
   req->route = ember_http_route(req->path);
   if (!req->route) {
-    snprintf(msg, sizeof msg, "no such endpoint: %.200s (see docs/API.md)", req->path);
+    ember_excerpt_t e;
+    snprintf(msg, sizeof msg, "no such endpoint: %s (see docs/API.md)",
+             ember_excerpt(&e, req->path, strlen(req->path), 80));
     ember_http_set_error(req, EMBER_ENOTFOUND, msg);
     return false;
   }
   if (!(req->route->methods & req->method)) {
     ember_buf_t allow = EMBER_BUF_INIT;
+    ember_excerpt_t e;
     ember_http_allow(req->route, &allow);
-    snprintf(msg, sizeof msg, "method not allowed on %.100s; use %s", req->path,
-             allow.data);
+    snprintf(msg, sizeof msg, "method not allowed on %s; use %s",
+             ember_excerpt(&e, req->path, strlen(req->path), 80), allow.data);
     ember_http_set_error(req, EMBER_EINVAL, msg);
     req->status = 405;
     ember_http_set_header(req, "Allow", allow.data);
     ember_buf_free(&allow);
     return false;
   }
-  if (req->declared_len > srv->max_body) {
+  http_asker_t q = {
+      .method = req->method,
+      .role = ember_http_role_of(req),
+      .host = ember_http_header(req, "Host"),
+      .origin = ember_http_header(req, "Origin"),
+      .sec_fetch_site = ember_http_header(req, "Sec-Fetch-Site"),
+      .authorization = ember_http_header(req, "Authorization"),
+  };
+  ember_err_clear(&err);
+  int rc = ember_access_check(srv->access, &q, &err);
+  if (rc) {
+    ember_http_set_error(req, rc, err.msg);
+    ember_metrics_refused(rc == EMBER_EAUTH || strstr(err.msg, "role")
+                              ? METRIC_REFUSED_AUTH
+                              : METRIC_REFUSED_POLICY);
+    return false;
+  }
+  size_t cap = req->route->big_body ? srv->max_body : EMBER_HTTP_SMALL_BODY;
+  if (req->declared_len > cap) {
     snprintf(msg, sizeof msg,
-             "request body of %zu bytes is over the limit of %zu bytes; send "
-             "smaller pushes or raise --max-body",
-             req->declared_len, srv->max_body);
+             "request body of %zu bytes is over the limit of %zu bytes; %s",
+             req->declared_len, cap,
+             req->route->big_body ? "send smaller pushes or raise --max-body"
+                                  : "this endpoint takes a small JSON body");
     ember_http_set_error(req, EMBER_ETOOBIG, msg);
     return false;
+  }
+  if (req->has_length && req->declared_len) {
+    if (!ember_http_charge(req, req->declared_len)) {
+      ember_http_set_error(req, EMBER_EBUSY,
+                           "the server holds too many request bytes in flight; "
+                           "retry in a moment (the limit is --max-inflight)");
+      ember_metrics_refused(METRIC_REFUSED_BUDGET);
+      return false;
+    }
+    ember_buf_reserve(&req->body, req->declared_len);
   }
   return true;
 }
 
-static enum MHD_Result on_body_complete(ember_http_req_t *req) {
-  if (!req->route->offload) {
-    (void)run_handler(req); /* cheap routes answer at once, never hand on */
-    return send_response(req);
+/* Hands req to the pool its route runs on; its connection stays suspended
+ * until a worker (or the store) answers it. */
+static enum MHD_Result hand_on(ember_http_req_t *req, http_run_t run) {
+  ember_server_t *srv = req->srv;
+  pthread_mutex_lock(&srv->gate);
+  if (!srv->accepting_work) {
+    pthread_mutex_unlock(&srv->gate);
+    return refuse(req, EMBER_ESHUTDOWN, 0,
+                  "the server is shutting down; retry against a running one");
   }
+  atomic_fetch_add(&srv->suspended, 1);
   atomic_store(&req->phase, PHASE_RUNNING);
   MHD_suspend_connection(req->conn);
-  if (ember_jobs_submit(req->srv->jobs, job_run, req) != 0) {
+  pthread_mutex_unlock(&srv->gate);
+  ember_guard_busy(srv->guard, req->tcp);
+  jobs_t *pool = run == HTTP_RUN_QUERY ? srv->query_jobs : srv->ingest_jobs;
+  if (run == HTTP_RUN_QUERY) req->deadline_ns = req->start_ns + srv->query_timeout_ns;
+  int rc = ember_jobs_submit(pool, job_run, req);
+  if (rc == EMBER_OK) return MHD_YES;
+  if (rc == EMBER_ESHUTDOWN)
+    ember_http_set_error(req, EMBER_ESHUTDOWN,
+                         "the server is shutting down; retry "
+                         "against a running one");
+  else if (run == HTTP_RUN_QUERY) {
+    ember_http_set_error(req, EMBER_EUNAVAIL,
+                         "too many queries at once; retry shortly (the limit is "
+                         "--max-queries)");
+    ember_metrics_refused(METRIC_REFUSED_QUERIES);
+  } else
     ember_http_set_error(req, EMBER_EBUSY,
-                         "server is overloaded: too many requests waiting; "
-                         "retry shortly");
-    ember_http_finish(req);
-  }
+                         "server is overloaded: too many requests waiting; retry "
+                         "shortly");
+  ember_http_finish(req);
   return MHD_YES;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
-                                  const char *url, const char *method,
-                                  const char *version, const char *upload,
-                                  size_t *upload_size, void **con_cls) {
-  ember_server_t *srv = cls;
+static enum MHD_Result on_body_complete(ember_http_req_t *req) {
+  http_run_t run = ember_http_run_of(req);
+  if (run == HTTP_RUN_INLINE) {
+    ember_guard_busy(req->srv->guard, req->tcp);
+    (void)run_handler(req); /* cheap routes answer at once, never hand on */
+    return send_response(req);
+  }
+  return hand_on(req, run);
+}
+
+/* A refused body is read and thrown away up to this many bytes past its
+ * limit, so the client gets to read the answer; beyond that the
+ * connection is closed. */
+#define DISCARD_MAX ((size_t)64 << 20)
+
+/* Takes one piece of the body (network thread). */
+static enum MHD_Result on_upload(ember_http_req_t *req, const char *data, size_t n) {
+  ember_server_t *srv = req->srv;
+  size_t cap = req->route->big_body ? srv->max_body : EMBER_HTTP_SMALL_BODY;
+  char msg[200];
+  if (req->body.len + n > cap) {
+    snprintf(msg, sizeof msg, "request body is over the limit of %zu bytes; %s", cap,
+             req->route->big_body ? "send smaller pushes or raise --max-body"
+                                  : "this endpoint takes a small JSON body");
+    ember_http_set_error(req, EMBER_ETOOBIG, msg);
+    atomic_store(&req->phase, PHASE_DONE);
+    return MHD_YES; /* answered once the rest is read (see PHASE_DONE) */
+  }
+  size_t need = req->body.len + n + 1;
+  if (need > req->charged && !ember_http_charge(req, need - req->charged)) {
+    ember_http_set_error(req, EMBER_EBUSY,
+                         "the server holds too many request bytes in flight; retry "
+                         "in a moment (the limit is --max-inflight)");
+    ember_metrics_refused(METRIC_REFUSED_BUDGET);
+    atomic_store(&req->phase, PHASE_DONE);
+    ember_buf_free(&req->body);
+    ember_http_uncharge(req, req->charged);
+    return MHD_YES;
+  }
+  ember_buf_append(&req->body, data, n);
+  return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size,
+                                  void **con_cls) {
   ember_http_req_t *req = *con_cls;
-  if (!req) {
-    req = req_new(srv, c, url, method);
-    *con_cls = req;
-    atomic_fetch_add(&srv->inflight, 1);
-    if (!admit(req)) {
-      atomic_store(&req->phase, PHASE_DONE);
-      return send_response(req);
-    }
+  if (!req) return MHD_NO; /* on_uri runs first for every request */
+  if (!req->path) {
+    req_start(req, url, method);
+    if (!admit(req)) atomic_store(&req->phase, PHASE_DONE);
+    /* A response queued now, before any body, goes out once libmicrohttpd
+     * has read (or given up on) the body; queued later it cannot. */
+    if (atomic_load(&req->phase) == PHASE_DONE && !*upload_size && !req->has_length)
+      return MHD_YES; /* a chunked body may follow: answer at its end */
+    if (atomic_load(&req->phase) == PHASE_DONE) return send_response(req);
     return MHD_YES;
   }
   switch (atomic_load(&req->phase)) {
   case PHASE_READING:
     if (*upload_size) {
-      if (req->body.len + *upload_size > srv->max_body) {
-        char msg[200];
-        snprintf(msg, sizeof msg,
-                 "request body is over the limit of %zu bytes; send smaller "
-                 "pushes or raise --max-body",
-                 srv->max_body);
-        ember_http_set_error(req, EMBER_ETOOBIG, msg);
-        atomic_store(&req->phase, PHASE_DONE);
-        *upload_size = 0;
-        return send_response(req);
-      }
-      ember_buf_append(&req->body, upload, *upload_size);
+      enum MHD_Result r = on_upload(req, upload, *upload_size);
       *upload_size = 0;
-      return MHD_YES;
+      return r;
     }
     return on_body_complete(req);
   case PHASE_DONE:
     if (*upload_size) { /* the rest of a refused body: discard */
+      req->discarded += *upload_size;
       *upload_size = 0;
-      return MHD_YES;
+      return req->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
     }
     return send_response(req);
-  default:
-    return MHD_YES; /* not reached: a RUNNING request is suspended */
+  default: return MHD_YES; /* not reached: a RUNNING request is suspended */
   }
 }
 
@@ -330,14 +519,29 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   ember_server_t *srv = cls;
   ember_http_req_t *req = *con_cls;
   if (!req) return;
+  ember_guard_idle(srv->guard, req->tcp);
+  ember_guard_release(srv->guard, req->tcp);
+  ember_budget_give(&srv->budget, req->charged);
   req_free(req);
   *con_cls = NULL;
   atomic_fetch_sub(&srv->inflight, 1);
 }
 
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code) {
+  ember_server_t *srv = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    *socket_ctx = ci ? ember_guard_open(srv->guard, ci->connect_fd) : NULL;
+  } else {
+    ember_guard_close(srv->guard, *socket_ctx);
+    *socket_ctx = NULL;
+  }
+}
+
 static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
-  fputs("ember: http: ", stderr);
-  vfprintf(stderr, fmt, ap);
+  ember_http_vlog(fmt, ap);
 }
 
 /* ---- Listening --------------------------------------------------------- */
@@ -345,7 +549,7 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
 /* Splits "host:port" / "[v6]:port" / ":port" and binds a listening socket,
  * so errors can name the real cause (address in use, permission, ...). */
 static int open_listener(const char *listen_addr, int *fd_out, uint16_t *port_out,
-                         bool *v6_out, ember_err_t *err) {
+                         bool *v6_out, bool *loopback_out, ember_err_t *err) {
   char host[256];
   const char *port;
   const char *colon = strrchr(listen_addr, ':');
@@ -395,65 +599,182 @@ static int open_listener(const char *listen_addr, int *fd_out, uint16_t *port_ou
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   getsockname(fd, (struct sockaddr *)&ss, &sl);
-  *port_out = ntohs(ss.ss_family == AF_INET6
-                        ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                        : ((struct sockaddr_in *)&ss)->sin_port);
+  *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
   *v6_out = ss.ss_family == AF_INET6;
+  if (ss.ss_family == AF_INET6) {
+    const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    *loopback_out =
+        IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+  } else {
+    *loopback_out = (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+  }
   *fd_out = fd;
 done:
   freeaddrinfo(res);
   return rc;
 }
 
+/* ---- TLS --------------------------------------------------------------- */
+
+/* Reads a whole PEM file into a new string (caller frees). */
+static int read_pem(const char *path, const char *what, char **out, ember_err_t *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return ember_err_set(err, EMBER_EINVAL, "cannot read %s %s: %s", what, path,
+                         strerror(errno));
+  ember_buf_t b = EMBER_BUF_INIT;
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
+    ember_buf_append(&b, chunk, n);
+  fclose(f);
+  if (!b.len || !strstr(b.data, "-----BEGIN ")) {
+    ember_buf_free(&b);
+    return ember_err_set(err, EMBER_EINVAL, "%s %s is not a PEM file", what, path);
+  }
+  *out = ember_buf_take(&b, &n);
+  return EMBER_OK;
+}
+
+static int load_tls(ember_server_t *srv, const ember_server_config_t *cfg,
+                    ember_err_t *err) {
+  if (!cfg->tls_cert && !cfg->tls_key) return EMBER_OK;
+  if (!cfg->tls_cert || !cfg->tls_key)
+    return ember_err_set(err, EMBER_EINVAL,
+                         "--tls-cert and --tls-key go together; give both or neither");
+  if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+    return ember_err_set(err, EMBER_EINVAL,
+                         "this libmicrohttpd was built without TLS; run without "
+                         "--tls-cert/--tls-key behind a TLS proxy");
+  int rc = read_pem(cfg->tls_cert, "--tls-cert", &srv->tls_cert, err);
+  if (!rc) rc = read_pem(cfg->tls_key, "--tls-key", &srv->tls_key, err);
+  return rc;
+}
+
 /* ---- API --------------------------------------------------------------- */
+
+static void server_free(ember_server_t *srv) {
+  ember_jobs_stop(srv->ingest_jobs, job_cancel);
+  ember_jobs_stop(srv->query_jobs, job_cancel);
+  ember_guard_stop(srv->guard);
+  ember_access_free(srv->access);
+  if (srv->listen_fd >= 0) close(srv->listen_fd);
+  if (srv->tls_key) memset(srv->tls_key, 0, strlen(srv->tls_key));
+  free(srv->tls_key);
+  free(srv->tls_cert);
+  pthread_mutex_destroy(&srv->gate);
+  free(srv);
+}
+
+#define OR(v, d) ((v) ? (v) : (d))
 
 int ember_server_start(const ember_server_config_t *cfg, ember_store_t *store,
                        ember_server_t **out, ember_err_t *err) {
   ember_server_t *srv = ember_calloc(1, sizeof *srv);
-  bool v6 = false;
+  bool v6 = false, loopback = false;
   int rc;
   srv->store = store;
-  srv->max_body = cfg->max_body ? cfg->max_body : EMBER_HTTP_DEFAULT_MAX_BODY;
+  srv->max_body = OR(cfg->max_body, EMBER_HTTP_DEFAULT_MAX_BODY);
+  srv->budget.limit = OR(cfg->max_inflight, EMBER_HTTP_DEFAULT_MAX_INFLIGHT);
+  srv->query_timeout_ns =
+      (uint64_t)OR(cfg->query_timeout, EMBER_HTTP_DEFAULT_QUERY_TIMEOUT) * 1000000000u;
   srv->listen_fd = -1;
+  srv->accepting_work = true;
+  pthread_mutex_init(&srv->gate, NULL);
   atomic_init(&srv->draining, false);
   atomic_init(&srv->inflight, 0);
-  rc = open_listener(cfg->listen ? cfg->listen : EMBER_HTTP_DEFAULT_LISTEN,
-                     &srv->listen_fd, &srv->port, &v6, err);
+  atomic_init(&srv->suspended, 0);
+  const char *listen_addr = OR(cfg->listen, EMBER_HTTP_DEFAULT_LISTEN);
+  if ((rc = load_tls(srv, cfg, err)) != 0) goto fail;
+  rc = open_listener(listen_addr, &srv->listen_fd, &srv->port, &v6, &loopback, err);
   if (rc) goto fail;
+  if ((rc = ember_access_new(cfg, loopback, srv->tls_cert != NULL, &srv->access, err)))
+    goto fail;
 
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  unsigned workers = cfg->workers ? cfg->workers : (unsigned)(cores > 0 ? cores * 2 : 4);
-  unsigned io = cfg->io_threads ? cfg->io_threads : 2;
-  srv->jobs = ember_jobs_start(workers, 4096);
+  if (cores < 1) cores = 2;
+  unsigned workers = OR(cfg->workers, (unsigned)cores * 2);
+  unsigned queries = OR(cfg->max_queries, (unsigned)(cores < 2 ? 2 : cores));
+  unsigned io = OR(cfg->io_threads, 2);
+  unsigned request_s = OR(cfg->request_timeout, EMBER_HTTP_DEFAULT_REQUEST_TIMEOUT);
+  unsigned idle_s = OR(cfg->idle_timeout, EMBER_HTTP_DEFAULT_IDLE_TIMEOUT);
+  srv->ingest_jobs = ember_jobs_start(workers, 4096, 0);
+  /* A few queries may wait for a slot; more than that are refused at once,
+   * since each would wait out most of its deadline. */
+  srv->query_jobs = ember_jobs_start(queries, (size_t)queries * 4, 5);
+  srv->guard = ember_guard_start(request_s, idle_s);
 
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   if (v6) flags |= MHD_USE_IPv6;
+  if (srv->tls_cert) flags |= MHD_USE_TLS;
+  struct MHD_OptionItem tls_opts[] = {
+      {srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->tls_cert},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key},
+      {MHD_OPTION_END, 0, NULL}};
   srv->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, srv,
-      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, /* must come first */
-      MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-      MHD_OPTION_THREAD_POOL_SIZE, io,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-      MHD_OPTION_END);
+      flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
+      NULL, /* must come first */
+      MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, io,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+      srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+      /* guard.c enforces the real deadlines; this one, which restarts
+       * with every byte, only backs them up. */
+      MHD_OPTION_CONNECTION_TIMEOUT, request_s + idle_s, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)4096, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      OR(cfg->max_conns_per_ip, (unsigned)EMBER_HTTP_DEFAULT_CONNS_PER_IP),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_ARRAY,
+      tls_opts, MHD_OPTION_END);
   if (!srv->daemon) {
-    rc = ember_err_set(err, EMBER_EIO, "cannot start the HTTP server on %s",
-                       cfg->listen ? cfg->listen : EMBER_HTTP_DEFAULT_LISTEN);
+    rc =
+        ember_err_set(err, EMBER_EIO, "cannot start the HTTP server on %s%s", listen_addr,
+                      srv->tls_cert ? " (is the TLS key the one of the certificate, "
+                                      "and not encrypted?)"
+                                    : "");
     goto fail;
   }
+  srv->listen_fd = -1; /* the daemon owns it now */
   *out = srv;
   return EMBER_OK;
 fail:
-  if (srv->jobs) ember_jobs_stop(srv->jobs);
-  if (srv->listen_fd >= 0) close(srv->listen_fd);
-  free(srv);
+  server_free(srv);
   return rc;
 }
 
-uint16_t ember_server_port(const ember_server_t *srv) { return srv->port; }
+uint16_t ember_server_port(const ember_server_t *srv) {
+  return srv->port;
+}
+
+bool ember_server_tls(const ember_server_t *srv) {
+  return srv->tls_cert != NULL;
+}
+
+/* Waits until pred(srv) holds or deadline (monotonic ns; 0: no deadline)
+ * passes; every 5 s says what it waits for. */
+static bool wait_for(ember_server_t *srv, bool (*pred)(ember_server_t *),
+                     uint64_t deadline, const char *what) {
+  uint64_t next_note = ember_mono_ns() + 5000000000ull;
+  while (!pred(srv)) {
+    uint64_t now = ember_mono_ns();
+    if (deadline && now >= deadline) return false;
+    if (now >= next_note) {
+      fprintf(stderr, "ember: still waiting for %d %s\n", atomic_load(&srv->suspended),
+              what);
+      next_note = now + 5000000000ull;
+    }
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return true;
+}
+
+static bool none_inflight(ember_server_t *srv) {
+  return atomic_load(&srv->inflight) == 0;
+}
+static bool none_suspended(ember_server_t *srv) {
+  return atomic_load(&srv->suspended) == 0;
+}
 
 void ember_server_stop(ember_server_t *srv, unsigned grace_ms) {
   if (!srv) return;
@@ -461,15 +782,23 @@ void ember_server_stop(ember_server_t *srv, unsigned grace_ms) {
   MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
   if (lfd != MHD_INVALID_SOCKET) close(lfd);
   uint64_t deadline = ember_mono_ns() + (uint64_t)grace_ms * 1000000u;
-  while (atomic_load(&srv->inflight) > 0 && ember_mono_ns() < deadline) {
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-  int left = atomic_load(&srv->inflight);
-  if (left > 0)
-    fprintf(stderr, "ember: %d request(s) still running after %u ms; closing\n",
-            left, grace_ms);
-  ember_jobs_stop(srv->jobs);
+  if (!wait_for(srv, none_inflight, deadline, "requests"))
+    fprintf(stderr,
+            "ember: %d request(s) still open after %u ms; answering what "
+            "waits with 503\n",
+            atomic_load(&srv->inflight), grace_ms);
+  /* From here no request is handed on any more; what waits in a queue is
+   * answered 503, what runs is waited for. Every suspended connection must
+   * be resumed before the daemon stops: libmicrohttpd aborts otherwise. */
+  pthread_mutex_lock(&srv->gate);
+  srv->accepting_work = false;
+  pthread_mutex_unlock(&srv->gate);
+  ember_jobs_stop(srv->ingest_jobs, job_cancel);
+  ember_jobs_stop(srv->query_jobs, job_cancel);
+  srv->ingest_jobs = srv->query_jobs = NULL;
+  wait_for(srv, none_suspended, 0, "request(s) waiting for the disk");
+  /* Give the answers just resumed a moment to go out. */
+  wait_for(srv, none_inflight, ember_mono_ns() + 2000000000ull, "responses");
   MHD_stop_daemon(srv->daemon);
-  free(srv);
+  server_free(srv);
 }

@@ -116,14 +116,14 @@ static void test_sigterm_finishes_requests_in_flight_and_refuses_new_ones(void *
   char head[256];
   int hn = snprintf(head, sizeof head,
                     "POST /ingest?name=graceful.cpu&from=%ld&until=%ld HTTP/1.1\r\n"
-                    "Host: x\r\nContent-Length: %zu\r\n\r\n",
+                    "Host: localhost\r\nContent-Length: %zu\r\n\r\n",
                     T0, T0 + 10, sizeof body - 1);
   int c1 = it_connect(&s);
   it_send(c1, head, (size_t)hn);
   it_send(c1, body, 5);
   /* Connection 2: open and used once, kept alive. */
   int c2 = it_connect(&s);
-  const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  const char get[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
   it_resp_t r;
   it_send(c2, get, sizeof get - 1);
   assert_int_equal(it_read_response(c2, &r), 0);
