@@ -56,6 +56,9 @@ static const char serve_usage[] =
     "                       (default: two per core)\n"
     "  --write-queue N      pushes waiting for the disk before /ingest answers\n"
     "                       429 (default 1024)\n"
+    "  --max-nodes N        most nodes a flame graph may draw: maxNodes=-1 means\n"
+    "                       this many, larger values are lowered to it\n"
+    "                       (default 65536)\n"
     "  -h, --help           show this help\n";
 
 static const char export_usage[] =
@@ -73,8 +76,8 @@ static const char export_usage[] =
     "  -f, --format FORMAT  svg (interactive flame graph), html (standalone page),\n"
     "                       json (flamebearer, the default) or collapsed (folded\n"
     "                       text, as /ingest takes it)\n"
-    "      --max-nodes N    keep the N largest nodes, -1 for all (default: the\n"
-    "                       server's, 8192)\n"
+    "      --max-nodes N    keep the N largest nodes, -1 for as many as the server\n"
+    "                       allows (default: the server's, 8192)\n"
     "  -o, --output FILE    where to write; - for standard output (the default)\n"
     "      --server URL     the server (default http://127.0.0.1:4040); plain\n"
     "                       http only: http://HOST[:PORT][/PREFIX], IPv6 as\n"
@@ -127,12 +130,13 @@ static int cmd_serve(int argc, char **argv) {
       {"max-body", required_argument, NULL, 'b'},
       {"workers", required_argument, NULL, 'w'},
       {"write-queue", required_argument, NULL, 'q'},
+      {"max-nodes", required_argument, NULL, 'n'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   ember_server_config_t scfg = {.listen = EMBER_HTTP_DEFAULT_LISTEN,
                                 .max_body = EMBER_HTTP_DEFAULT_MAX_BODY};
   ember_store_config_t stcfg = {.data_dir = "./data"};
-  unsigned queue = 0;
+  unsigned queue = 0, max_nodes = 0;
   ember_err_t err;
   int c;
   opterr = 0;
@@ -155,6 +159,11 @@ static int cmd_serve(int argc, char **argv) {
     case 'q':
       if (parse_count(optarg, 1000000, &queue))
         return fail("serve", "bad --write-queue", optarg, "use a number from 1 to 1000000");
+      break;
+    case 'n':
+      if (parse_count(optarg, 100000000, &max_nodes))
+        return fail("serve", "bad --max-nodes", optarg, "use a number from 1 to 100000000");
+      scfg.max_nodes = (long)max_nodes;
       break;
     case 'h': fputs(serve_usage, stdout); return 0;
     case ':':

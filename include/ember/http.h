@@ -20,6 +20,7 @@ typedef struct {
   size_t max_body;     /* bytes, for request bodies and decompressed bodies */
   unsigned workers;    /* worker threads; 0 = two per core */
   unsigned io_threads; /* network threads; 0 = default */
+  long max_nodes;      /* most nodes a render draws; 0 = EMBER_QUERY_MAX_NODES_LIMIT */
 } ember_server_config_t;
 
 #define EMBER_HTTP_DEFAULT_LISTEN "127.0.0.1:4040"

@@ -134,6 +134,8 @@ int ember_http_asset(ember_http_req_t *req, ember_err_t *err);
 
 ember_store_t *ember_http_store(const ember_http_req_t *req);
 size_t ember_http_max_body(const ember_http_req_t *req);
+/* The --max-nodes limit of renders, 0 for the default. */
+long ember_http_max_nodes(const ember_http_req_t *req);
 
 /* ---- Worker pool (jobs.c) ---------------------------------------------- */
 

@@ -38,6 +38,7 @@ struct ember_server {
   ember_store_t *store;
   jobs_t *jobs;
   size_t max_body;
+  long max_nodes;
   uint16_t port;
   int listen_fd;
   atomic_bool draining;
@@ -113,6 +114,10 @@ ember_store_t *ember_http_store(const ember_http_req_t *req) {
 
 size_t ember_http_max_body(const ember_http_req_t *req) {
   return req->srv->max_body;
+}
+
+long ember_http_max_nodes(const ember_http_req_t *req) {
+  return req->srv->max_nodes;
 }
 
 /* ---- Request lifecycle ------------------------------------------------- */
@@ -414,6 +419,7 @@ int ember_server_start(const ember_server_config_t *cfg, ember_store_t *store,
   int rc;
   srv->store = store;
   srv->max_body = cfg->max_body ? cfg->max_body : EMBER_HTTP_DEFAULT_MAX_BODY;
+  srv->max_nodes = cfg->max_nodes; /* 0: the query module's default */
   srv->listen_fd = -1;
   atomic_init(&srv->draining, false);
   atomic_init(&srv->inflight, 0);

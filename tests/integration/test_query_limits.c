@@ -202,10 +202,124 @@ static void test_regexes_select_series_with_re2_syntax(void **state) {
   json_decref(j);
 }
 
+/* ---- Renders ----------------------------------------------------------- */
+
+#define CHAINS 20
+#define CHAIN_DEPTH 1000 /* within any ingest depth cap */
+#define NAME_LEN 100
+
+static void put_uvarint(char *buf, size_t *at, uint64_t v) {
+  do {
+    unsigned char b = v & 0x7f;
+    v >>= 7;
+    buf[(*at)++] = (char)(v ? b | 0x80 : b);
+  } while (v);
+}
+
+/* A tree-format body: CHAINS chains of CHAIN_DEPTH frames with long names
+ * and a value on every frame, so that folded text (every path spelled
+ * out) and pprof (every sample repeats its stack) grow with depth times
+ * nodes: about a gigabyte of folded text from a 2 MB body. */
+static char *deep_body(size_t *len) {
+  size_t cap = (size_t)CHAINS * CHAIN_DEPTH * (NAME_LEN + 8) + 16, at = 0;
+  char *b = malloc(cap);
+  put_uvarint(b, &at, 0);
+  put_uvarint(b, &at, 0);
+  put_uvarint(b, &at, CHAINS);
+  for (int c = 0; c < CHAINS; c++)
+    for (int d = 0; d < CHAIN_DEPTH; d++) {
+      char name[NAME_LEN + 1];
+      int n = snprintf(name, sizeof name, "chain%d.depth%d.", c, d);
+      memset(name + n, 'x', NAME_LEN - (size_t)n);
+      put_uvarint(b, &at, NAME_LEN);
+      memcpy(b + at, name, NAME_LEN);
+      at += NAME_LEN;
+      put_uvarint(b, &at, 1);
+      put_uvarint(b, &at, d + 1 < CHAIN_DEPTH ? 1 : 0);
+    }
+  *len = at;
+  return b;
+}
+
+static void push_deep(const it_server_t *s) {
+  size_t len;
+  char *body = deep_body(&len);
+  it_resp_t r;
+  it_expect(s, 200, "POST",
+            "/ingest?name=deep.cpu&from=1700000000&until=1700000010&format=tree", body,
+            len, &r);
+  it_resp_free(&r);
+  free(body);
+}
+
+#define DEEP "/render?query=deep.cpu%7B%7D&from=1699999000&until=1700001000"
+
+static void
+test_huge_renders_are_refused_or_bounded_and_the_server_stays_small(void **state) {
+  push_deep(&srv);
+  watchdog_t w;
+  watchdog_start(&w, srv.pid);
+  /* Folded text and pprof of everything would be a gigabyte or more. */
+  expect_status(400, DEEP "&maxNodes=-1&format=collapsed",
+                "the collapsed profile would take up to");
+  expect_status(400, DEEP "&maxNodes=-1&format=pprof", "the pprof export would take");
+  expect_status(400, DEEP "&maxNodes=-1&format=collapsed", "lower maxNodes");
+  /* Cut down, they are fine. */
+  expect_status(200, DEEP "&maxNodes=2000&format=collapsed", NULL);
+  expect_status(200, DEEP "&maxNodes=2000&format=pprof", NULL);
+  /* The drawings of all 20,001 nodes are a few MB each. */
+  static const char *formats[] = {"json", "svg", "html"};
+  for (int i = 0; i < 3; i++) {
+    char t[256];
+    snprintf(t, sizeof t, "%s&maxNodes=-1&format=%s", DEEP, formats[i]);
+    it_resp_t r;
+    it_expect(&srv, 200, "GET", t, NULL, 0, &r);
+    assert_true(r.body_len > 1000000 && r.body_len < 64u << 20);
+    it_resp_free(&r);
+  }
+  watchdog_stop(&w);
+  expect_small_and_alive();
+}
+
+static void test_max_nodes_is_capped_by_the_server_flag(void **state) {
+  it_server_t s = {0};
+  const char *args[] = {"--max-nodes", "500", NULL};
+  it_start(&s, args);
+  push_deep(&s);
+  static const char *asked[] = {"-1", "100000"};
+  for (int i = 0; i < 2; i++) {
+    char extra[64];
+    snprintf(extra, sizeof extra, "maxNodes=%s", asked[i]);
+    json_t *j = it_render(&s, "deep.cpu{}", 1699999000, 1700001000, extra);
+    json_t *md = json_object_get(j, "metadata");
+    assert_int_equal(json_integer_value(json_object_get(md, "maxNodes")), 500);
+    assert_true(json_is_true(json_object_get(md, "maxNodesClamped")));
+    /* 500 nodes kept, plus the "other" buckets of the nodes cut below. */
+    json_t *levels = json_object_get(json_object_get(j, "flamebearer"), "levels");
+    size_t bars = 0, li;
+    json_t *level;
+    json_array_foreach(levels, li, level) bars += json_array_size(level) / 4;
+    assert_true(bars > 500 && bars <= 1000);
+    json_decref(j);
+  }
+  /* What fits the limit is untouched. */
+  json_t *j = it_render(&s, "deep.cpu{}", 1699999000, 1700001000, "maxNodes=20");
+  assert_int_equal(
+      json_integer_value(json_object_get(json_object_get(j, "metadata"), "maxNodes")),
+      20);
+  assert_null(json_object_get(json_object_get(j, "metadata"), "maxNodesClamped"));
+  json_decref(j);
+  assert_int_equal(it_stop(&s), 0);
+  it_cleanup(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_regex_attacks_get_400_and_the_server_stays_small),
       cmocka_unit_test(test_regexes_select_series_with_re2_syntax),
+      cmocka_unit_test(
+          test_huge_renders_are_refused_or_bounded_and_the_server_stays_small),
+      cmocka_unit_test(test_max_nodes_is_capped_by_the_server_flag),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
