@@ -162,7 +162,8 @@ static int cmd_serve(int argc, char **argv) {
       break;
     case 'n':
       if (parse_count(optarg, 100000000, &max_nodes))
-        return fail("serve", "bad --max-nodes", optarg, "use a number from 1 to 100000000");
+        return fail("serve", "bad --max-nodes", optarg,
+                    "use a number from 1 to 100000000");
       scfg.max_nodes = (long)max_nodes;
       break;
     case 'h': fputs(serve_usage, stdout); return 0;

@@ -131,8 +131,8 @@ int ember_render_single(ember_buf_t *out, const ember_tree_t *t,
 /* Appends the /render-diff JSON document for a tree whose side 0 is the left
  * and side 1 the right selection. */
 int ember_render_double(ember_buf_t *out, const ember_tree_t *t,
-                        const ember_render_meta_t *left,
-                        const ember_render_meta_t *right, ember_err_t *err);
+                        const ember_render_meta_t *left, const ember_render_meta_t *right,
+                        ember_err_t *err);
 
 /* Appends a standalone interactive SVG flame graph of side 0 of t (hover
  * titles, click to zoom, search): what format=svg answers. */

@@ -129,8 +129,7 @@ int ember_render_collapsed(ember_buf_t *out, const ember_tree_t *t, int side,
   return rc;
 }
 
-int ember_collapsed_size(const ember_tree_t *t, int side, size_t *out,
-                         ember_err_t *err) {
+int ember_collapsed_size(const ember_tree_t *t, int side, size_t *out, ember_err_t *err) {
   sizer_t z = {side, 0};
   int rc = walk(t, side, count_line, &z, err);
   if (!rc) *out = z.total;

@@ -165,8 +165,8 @@ static char *fmt_u64(char *p, uint64_t v) {
 
 /* Appends "[...]" for one level. Numbers go straight into reserved space:
  * this loop is the whole cost of a large response. */
-static int put_level(ember_buf_t *b, const ember_tree_t *t, const layout_t *L,
-                     size_t d, ember_err_t *err) {
+static int put_level(ember_buf_t *b, const ember_tree_t *t, const layout_t *L, size_t d,
+                     ember_err_t *err) {
   size_t lo = d ? L->level_end[d - 1] : 0, hi = L->level_end[d];
   uint64_t end[EMBER_TREE_SIDES] = {0, 0};
   ember_buf_putc(b, '[');
@@ -268,7 +268,14 @@ size_t ember_json_string_bound(const char *s, size_t n, bool html) {
     unsigned char c = p[i];
     /* \u00XX for control characters, U+FFFD (3 bytes) for an invalid
      * byte, \" and \\, and \u003c in a page. */
-    size += c < 0x20 ? 6 : c >= 0x80 ? 3 : c == '"' || c == '\\' ? 2 : html && c == '<' ? 6 : 1;
+    if (c < 0x20 || (html && c == '<'))
+      size += 6;
+    else if (c >= 0x80)
+      size += 3;
+    else if (c == '"' || c == '\\')
+      size += 2;
+    else
+      size++;
   }
   return size;
 }
@@ -278,7 +285,8 @@ static size_t meta_bound(const ember_render_meta_t *m, bool html) {
   size_t size = 512; /* keys, numbers, punctuation */
   for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
     if (strs[i])
-      size = ember_size_add(size, 2 * ember_json_string_bound(strs[i], strlen(strs[i]), html));
+      size = ember_size_add(size,
+                            2 * ember_json_string_bound(strs[i], strlen(strs[i]), html));
   /* The timeline: at most EMBER_TIMELINE_MAX_POINTS numbers. */
   return ember_size_add(size, 64 + m->grid.n * 21);
 }
@@ -294,7 +302,8 @@ size_t ember_flamebearer_bound(const ember_tree_t *t, const ember_render_meta_t 
   /* Per bar: x (a gap, at most the root's total), total, self per side,
    * the name index, separators, and a level's brackets. */
   size_t x_digits = 0;
-  for (int s = 0; s < nsides; s++) x_digits += ember_digits(ember_tree_total(t, s));
+  for (int s = 0; s < nsides; s++)
+    x_digits += ember_digits(ember_tree_total(t, s));
   size_t fixed = x_digits + 4 * (size_t)nsides + ember_digits(nnames) + 4;
   for (uint32_t id = 0; id < n; id++) {
     const ember_tree_node_t *nd = ember_tree_node(t, id);
@@ -331,8 +340,8 @@ int ember_render_single(ember_buf_t *out, const ember_tree_t *t,
 /* The metadata describes the right side, as "timeline" does; the left
  * side's query and range travel beside it. */
 int ember_render_double(ember_buf_t *out, const ember_tree_t *t,
-                        const ember_render_meta_t *left,
-                        const ember_render_meta_t *right, ember_err_t *err) {
+                        const ember_render_meta_t *left, const ember_render_meta_t *right,
+                        ember_err_t *err) {
   int rc = ember_query_check_size(ember_flamebearer_bound(t, left, right, false),
                                   left->max_output, "the JSON diff", err);
   if (rc) return rc;

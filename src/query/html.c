@@ -112,7 +112,8 @@ static void put_tail(ember_buf_t *b, const ember_buf_t *json, const char *what) 
 /* Everything but the SVG and the JSON: the style, the header (each query
  * three times at most, escaped, and the metadata), the tools and the
  * footer. */
-static size_t page_bound(const ember_render_meta_t *left, const ember_render_meta_t *right) {
+static size_t page_bound(const ember_render_meta_t *left,
+                         const ember_render_meta_t *right) {
   size_t size = sizeof page_style + 8192;
   const ember_render_meta_t *ms[] = {left, right};
   for (int i = 0; i < 2; i++) {

@@ -149,8 +149,10 @@ size_t ember_xml_size(const char *s, size_t n) {
     uint32_t cp;
     size_t len = decode(p + i, n - i, &cp);
     uint32_t c = clean(cp);
-    if (c == cp && len > 1) size += len;
-    else if (c) size += char_size(c);
+    if (c == cp && len > 1)
+      size += len;
+    else if (c)
+      size += char_size(c);
     i += len;
   }
   return size;

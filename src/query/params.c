@@ -101,8 +101,7 @@ int ember_param_max_nodes(const char *value, long limit, long *out, bool *clampe
   return EMBER_OK;
 }
 
-int ember_query_check_size(size_t bound, size_t max, const char *what,
-                           ember_err_t *err) {
+int ember_query_check_size(size_t bound, size_t max, const char *what, ember_err_t *err) {
   if (!max || bound <= max) return EMBER_OK;
   /* In the limit's own unit; the bound rounded up, so that it never reads
    * as equal to the limit. */

@@ -34,8 +34,7 @@ static inline int ember_query_deadline(size_t i, const char *doing, ember_err_t 
 
 /* EMBER_EINVAL when bound passes max (0: no limit), saying what would be
  * too large ("the SVG flame graph") and what to do. */
-int ember_query_check_size(size_t bound, size_t max, const char *what,
-                           ember_err_t *err);
+int ember_query_check_size(size_t bound, size_t max, const char *what, ember_err_t *err);
 
 /* a + b, saturating at SIZE_MAX: bounds of absurd inputs stay absurd
  * instead of wrapping into small numbers. */
@@ -50,7 +49,8 @@ static inline size_t ember_size_mul(size_t a, size_t b) {
 /* Decimal digits of v. */
 static inline size_t ember_digits(uint64_t v) {
   size_t d = 1;
-  while (v >= 10) v /= 10, d++;
+  while (v >= 10)
+    v /= 10, d++;
   return d;
 }
 
@@ -72,8 +72,7 @@ size_t ember_svg_bound(const ember_tree_t *t, const ember_render_meta_t *left,
  * at SIZE_MAX, into *out. Lets a caller refuse an export before building
  * it: the text repeats every path, so it grows with depth times nodes.
  * EMBER_ETIMEOUT when the deadline passes. */
-int ember_collapsed_size(const ember_tree_t *t, int side, size_t *out,
-                         ember_err_t *err);
+int ember_collapsed_size(const ember_tree_t *t, int side, size_t *out, ember_err_t *err);
 
 /* ---- Parameters (params.c) --------------------------------------------
  * Each writes its OUT parameter only on success; errors are EMBER_EINVAL

@@ -6,9 +6,11 @@
  * Nothing is read before all parameters are known to be good, so a typo
  * costs no I/O. What a response may cost is bounded twice: maxNodes is
  * lowered to the server's limit (-1 means that limit), and every format
- * refuses, before building anything, output that would pass max_output. An app the store does not know renders as an empty flame
- * graph with default metadata (Pyroscope's behaviour, and what a UI wants
- * for a query typed before the first push).
+ * refuses, before building anything, output that would pass max_output.
+ *
+ * An app the store does not know renders as an empty flame graph with
+ * default metadata (Pyroscope's behaviour, and what a UI wants for a query
+ * typed before the first push).
  */
 #include "query_int.h"
 

@@ -252,9 +252,10 @@ static void test_html_says_when_a_sum_saturated(void **state) {
   ember_render_meta_t m = meta("app.cpu{}");
   ember_buf_t b = EMBER_BUF_INIT;
   assert_int_equal(ember_render_html(&b, t, &m, NULL), 0);
-  assert_non_null(strstr(b.data, "<p class=\"meta\">2023-11-14 22:13:20 UTC to "
-                                 "2023-11-14 23:13:20 UTC: at least "
-                                 "18,446,744,073,709,551,615 (the sum saturated) samples"));
+  assert_non_null(strstr(b.data,
+                         "<p class=\"meta\">2023-11-14 22:13:20 UTC to "
+                         "2023-11-14 23:13:20 UTC: at least "
+                         "18,446,744,073,709,551,615 (the sum saturated) samples"));
   assert_non_null(strstr(b.data, "\"saturated\":true"));
   ember_buf_free(&b);
   ember_tree_free(t);

@@ -191,8 +191,9 @@ static void test_render_refuses_every_format_over_the_output_limit(void **state)
     p.format = formats[i];
     /* Large enough for the smallest (collapsed: 13 bytes), not for any. */
     p.max_output = 12;
-    render_fails(state, &p, "over the server's limit of 12 bytes; lower maxNodes or "
-                            "narrow the time range or the selector");
+    render_fails(state, &p,
+                 "over the server's limit of 12 bytes; lower maxNodes or "
+                 "narrow the time range or the selector");
     /* At a limit that fits, the same render is built. */
     p.max_output = 1 << 20;
     ember_query_out_t out;

@@ -47,8 +47,10 @@ static void add(ember_tree_t *t, int side, const char *stack, uint64_t v) {
 static void draw(const ember_tree_t *t, bool diff, svg_doc_t *d, ember_buf_t *raw) {
   ember_render_meta_t l = meta("app.cpu{}"), r = meta("app.cpu{region=\"eu\"}");
   ember_buf_t b = EMBER_BUF_INIT;
-  if (diff) assert_int_equal(ember_render_svg_diff(&b, t, &l, &r, NULL), 0);
-  else assert_int_equal(ember_render_svg(&b, t, &l, NULL), 0);
+  if (diff)
+    assert_int_equal(ember_render_svg_diff(&b, t, &l, &r, NULL), 0);
+  else
+    assert_int_equal(ember_render_svg(&b, t, &l, NULL), 0);
   int rc = svg_parse(b.data, b.len, d);
   if (rc) fprintf(stderr, "not well-formed: %s\n", d->err);
   assert_int_equal(rc, 0);
