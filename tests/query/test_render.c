@@ -150,7 +150,6 @@ static void test_render_truncates_to_max_nodes(void **state) {
   assert_json_text(get(j, "flamebearer", "levels"),
                    "[[0,13,0,0],[0,13,0,1],[0,11,11,3,0,2,2,2]]");
   assert_int_equal(json_integer_value(get(j, "metadata", "maxNodes")), 3);
-  json_decref(j);
   assert_null(get(j, "metadata", "maxNodesClamped"));
   json_decref(j);
   p.max_nodes = "-1";
