@@ -12,6 +12,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       libmicrohttpd-dev libsqlite3-dev libzstd-dev libjansson-dev zlib1g-dev \
+      libre2-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -23,7 +24,7 @@ FROM debian:12-slim
 # Only the runtime libraries, and curl for the health check.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libsqlite3-0 libzstd1 libjansson4 zlib1g curl \
+      libmicrohttpd12 libsqlite3-0 libzstd1 libjansson4 zlib1g libre2-9 curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --user-group --uid 10001 --home-dir /var/lib/ember \
       --shell /usr/sbin/nologin ember \

@@ -62,7 +62,7 @@ static void bench_single(const ember_tree_t *t, const ember_render_meta_t *m) {
   for (int i = 0; i < RUNS; i++) {
     ember_buf_t b = EMBER_BUF_INIT;
     uint64_t t0 = ember_mono_ns();
-    ember_render_single(&b, t, m);
+    if (ember_render_single(&b, t, m, NULL)) abort();
     ns[i] = ember_mono_ns() - t0;
     bytes = b.len;
     ember_buf_free(&b);
@@ -80,7 +80,7 @@ static void bench_double(const ember_tree_t *t, const ember_render_meta_t *m) {
   for (int i = 0; i < RUNS; i++) {
     ember_buf_t b = EMBER_BUF_INIT;
     uint64_t t0 = ember_mono_ns();
-    ember_render_double(&b, u, m, m);
+    if (ember_render_double(&b, u, m, m, NULL)) abort();
     ns[i] = ember_mono_ns() - t0;
     bytes = b.len;
     ember_buf_free(&b);
@@ -96,7 +96,7 @@ static void bench_collapsed(const ember_tree_t *t) {
   for (int i = 0; i < RUNS; i++) {
     ember_buf_t b = EMBER_BUF_INIT;
     uint64_t t0 = ember_mono_ns();
-    ember_render_collapsed(&b, t, 0);
+    if (ember_render_collapsed(&b, t, 0, 0, NULL)) abort();
     ns[i] = ember_mono_ns() - t0;
     bytes = b.len;
     ember_buf_free(&b);
@@ -110,7 +110,8 @@ static void bench_truncate(const ember_tree_t *t, long max_nodes) {
   size_t kept = 0;
   for (int i = 0; i < RUNS; i++) {
     uint64_t t0 = ember_mono_ns();
-    ember_tree_t *c = ember_tree_truncate(t, max_nodes);
+    ember_tree_t *c = NULL;
+    if (ember_tree_truncate(t, max_nodes, &c, NULL)) abort();
     ns[i] = ember_mono_ns() - t0;
     kept = ember_tree_count(c);
     ember_tree_free(c);
@@ -141,7 +142,8 @@ int main(void) {
   bench_double(mid, &m);
   bench_collapsed(mid);
   bench_truncate(big, EMBER_QUERY_DEFAULT_MAX_NODES);
-  ember_tree_t *cut = ember_tree_truncate(big, EMBER_QUERY_DEFAULT_MAX_NODES);
+  ember_tree_t *cut = NULL;
+  if (ember_tree_truncate(big, EMBER_QUERY_DEFAULT_MAX_NODES, &cut, NULL)) abort();
   m.max_nodes = EMBER_QUERY_DEFAULT_MAX_NODES;
   bench_single(cut, &m);
   m.max_nodes = -1;

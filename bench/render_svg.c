@@ -57,12 +57,14 @@ static void bench(const char *label, int what, const ember_tree_t *t,
   for (int i = 0; i < RUNS; i++) {
     ember_buf_t b = EMBER_BUF_INIT;
     uint64_t t0 = ember_mono_ns();
+    int rc;
     switch (what) {
-    case SVG: ember_render_svg(&b, t, m); break;
-    case HTML: ember_render_html(&b, t, m); break;
-    case SVG_DIFF: ember_render_svg_diff(&b, t, m, m); break;
-    default: ember_render_html_diff(&b, t, m, m);
+    case SVG: rc = ember_render_svg(&b, t, m, NULL); break;
+    case HTML: rc = ember_render_html(&b, t, m, NULL); break;
+    case SVG_DIFF: rc = ember_render_svg_diff(&b, t, m, m, NULL); break;
+    default: rc = ember_render_html_diff(&b, t, m, m, NULL);
     }
+    if (rc) abort();
     ns[i] = ember_mono_ns() - t0;
     bytes = b.len;
     bars = 0;
@@ -91,7 +93,8 @@ int main(void) {
   grow(big, 500000, 0);
   grow(big, 1000000, 1); /* the right side of the diff: more of the same */
   grow(mid, 50000, 0);
-  ember_tree_t *cut = ember_tree_truncate(big, EMBER_QUERY_DEFAULT_MAX_NODES);
+  ember_tree_t *cut = NULL;
+  if (ember_tree_truncate(big, EMBER_QUERY_DEFAULT_MAX_NODES, &cut, NULL)) abort();
   printf("(median of %d runs each)\n", RUNS);
   bench("svg", SVG, small, &m);
   bench("html", HTML, small, &m);

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config
           libmicrohttpd-dev libsqlite3-dev libzstd-dev libjansson-dev zlib1g-dev
-          libcmocka-dev libprotobuf-c-dev protobuf-c-compiler)
+          libcmocka-dev libprotobuf-c-dev protobuf-c-compiler libre2-dev)
 if [ "${1:-}" = "--test" ]; then
   # clang and its runtime build the fuzz drivers; sqlite3 lets tests and
   # people inspect a data directory; python3 runs the tests of the Python

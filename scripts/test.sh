@@ -37,7 +37,7 @@ else
 fi
 
 echo "== fuzz drivers (a short run of each on a copy of its seed corpus)"
-CC=clang cmake -S . -B build-fuzz -DEMBER_FUZZ=ON -DEMBER_TESTS=OFF \
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DEMBER_FUZZ=ON -DEMBER_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$jobs" >/dev/null
 fuzz_tmp=$(mktemp -d)

@@ -69,6 +69,9 @@ static const char serve_usage[] =
     "                       get 503 (default: one per core, at least 2)\n"
     "  --query-timeout S    seconds a query may take, waiting included; then\n"
     "                       504 (default 30)\n"
+    "  --max-nodes N        most nodes a flame graph may draw: maxNodes=-1 means\n"
+    "                       this many, larger values are lowered to it\n"
+    "                       (default 65536)\n"
     "\n"
     "Access (docs/API.md, \"Auth\" and \"Browser safety\"):\n"
     "  --auth-token-file F  require tokens: one per line, 'TOKEN [ingest|read|\n"
@@ -97,8 +100,8 @@ static const char export_usage[] =
     "  -f, --format FORMAT  svg (interactive flame graph), html (standalone page),\n"
     "                       json (flamebearer, the default) or collapsed (folded\n"
     "                       text, as /ingest takes it)\n"
-    "      --max-nodes N    keep the N largest nodes, -1 for all (default: the\n"
-    "                       server's, 8192)\n"
+    "      --max-nodes N    keep the N largest nodes, -1 for as many as the server\n"
+    "                       allows (default: the server's, 8192)\n"
     "  -o, --output FILE    where to write; - for standard output (the default)\n"
     "      --server URL     the server (default http://127.0.0.1:4040); plain\n"
     "                       http only: http://HOST[:PORT][/PREFIX], IPv6 as\n"
@@ -169,6 +172,7 @@ enum {
   OPT_ALLOW_HOST,
   OPT_TLS_CERT,
   OPT_TLS_KEY,
+  OPT_MAX_NODES,
 };
 
 /* Parses the options of the server and its limits; returns -1 when all
@@ -206,6 +210,13 @@ static int serve_option(int c, ember_server_config_t *scfg, str_list_t *origins,
   case OPT_ALLOW_HOST: str_list_add(hosts, optarg); return -1;
   case OPT_TLS_CERT: scfg->tls_cert = optarg; return -1;
   case OPT_TLS_KEY: scfg->tls_key = optarg; return -1;
+  case OPT_MAX_NODES: {
+    unsigned n;
+    if (parse_count(optarg, 100000000, &n))
+      return fail("serve", "bad --max-nodes", optarg, "use a number from 1 to 100000000");
+    scfg->max_nodes = (long)n;
+    return -1;
+  }
   default: return -2; /* not one of these */
   }
 }
@@ -279,6 +290,7 @@ static int cmd_serve(int argc, char **argv) {
       {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
       {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
       {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+      {"max-nodes", required_argument, NULL, OPT_MAX_NODES},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   ember_server_config_t scfg = {.listen = EMBER_HTTP_DEFAULT_LISTEN,

@@ -39,6 +39,7 @@ typedef struct {
   /* TLS: both or neither, PEM files. */
   const char *tls_cert;
   const char *tls_key;
+  long max_nodes;      /* most nodes a render draws; 0 = EMBER_QUERY_MAX_NODES_LIMIT */
 } ember_server_config_t;
 
 #define EMBER_HTTP_DEFAULT_LISTEN "127.0.0.1:4040"

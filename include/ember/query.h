@@ -15,6 +15,14 @@
 #include "ember/tree.h"
 
 #define EMBER_QUERY_DEFAULT_MAX_NODES 8192
+/* The most nodes a response may draw unless the server says otherwise
+ * (`ember serve --max-nodes`): maxNodes=-1 means this many, larger values
+ * are lowered to it. */
+#define EMBER_QUERY_MAX_NODES_LIMIT 65536
+/* The largest response body a render builds unless told otherwise: each
+ * format's size is bounded before it is built, and one that would pass
+ * this is refused (lower maxNodes or narrow the range). */
+#define EMBER_QUERY_MAX_OUTPUT ((size_t)128 << 20)
 #define EMBER_TIMELINE_MAX_POINTS 1024
 
 /* ---- Requests ---------------------------------------------------------- */
@@ -25,29 +33,36 @@ typedef struct {
   const char *content_type;
 } ember_query_out_t;
 
-/* /render parameters as received (borrowed, NULL when absent). */
+/* /render parameters as received (borrowed, NULL when absent), and the
+ * server's limits (0 for the defaults). */
 typedef struct {
   const char *query;     /* FlameQL */
   const char *name;      /* legacy spelling of query */
   const char *from;      /* default now-1h */
   const char *until;     /* default now */
-  const char *max_nodes; /* "maxNodes" or "max-nodes"; -1 = no truncation */
+  const char *max_nodes; /* "maxNodes" or "max-nodes"; -1 = the server's limit */
   const char *format;    /* json (default) | collapsed | pprof | html | svg */
   int64_t now;
+  long max_nodes_limit; /* 0: EMBER_QUERY_MAX_NODES_LIMIT */
+  size_t max_output;    /* 0: EMBER_QUERY_MAX_OUTPUT */
 } ember_render_params_t;
 
-/* /render-diff parameters as received. */
+/* /render-diff parameters as received, and the server's limits. */
 typedef struct {
   const char *left_query, *left_from, *left_until;
   const char *right_query, *right_from, *right_until;
   const char *max_nodes;
   const char *format; /* json (default) | svg | html */
   int64_t now;
+  long max_nodes_limit; /* 0: EMBER_QUERY_MAX_NODES_LIMIT */
+  size_t max_output;    /* 0: EMBER_QUERY_MAX_OUTPUT */
 } ember_diff_params_t;
 
 /* Each fills out (caller frees out->body) and returns 0, or an error code
- * with err set: EMBER_EINVAL for bad parameters, EMBER_EIO for storage
- * failures. An unknown app renders as an empty result, not an error. */
+ * with err set: EMBER_EINVAL for bad parameters and for a response that
+ * would pass max_output, EMBER_ETIMEOUT when the calling thread's deadline
+ * (ember_deadline_set) passes, EMBER_EIO for storage failures. An unknown
+ * app renders as an empty result, not an error. */
 int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
                        ember_query_out_t *out, ember_err_t *err);
 int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
@@ -77,8 +92,8 @@ ember_timeline_grid_t ember_timeline_grid(int64_t from, int64_t until);
 
 /* ---- Rendering (pure) -------------------------------------------------- */
 
-/* What the metadata and timeline of a flamebearer response say. Strings
- * borrowed. */
+/* What the metadata and timeline of a flamebearer response say, and how
+ * large the response may grow. Strings borrowed. */
 typedef struct {
   const char *app_name;    /* "app.cpu" */
   const char *query;       /* normalised FlameQL */
@@ -86,58 +101,71 @@ typedef struct {
   uint32_t sample_rate;
   const char *units;
   int64_t from, until;
-  long max_nodes;
+  long max_nodes;           /* the truncation applied */
+  bool max_nodes_clamped;   /* the request asked for more than the limit */
   const uint64_t *timeline; /* raw sums per step, NULL for none */
   ember_timeline_grid_t grid;
+  size_t max_output; /* largest body a render may build; 0: no limit */
 } ember_render_meta_t;
+
+/* The renderers below are pure (tree in, bytes appended to out) and share
+ * two rules. Each works out an upper bound of what it would append before
+ * building any of it, and refuses with EMBER_EINVAL when that passes
+ * m->max_output (the diff renderers read the left side's), leaving out
+ * unchanged. And each checks the calling thread's deadline
+ * (ember_deadline_passed) as it goes, returning EMBER_ETIMEOUT once it has
+ * passed; out may then hold part of the document. */
 
 /* A copy of t keeping the max_nodes nodes of largest total (side 0 plus
  * side 1), each kept node's other children folded into one child "other"
  * whose total and self are their sum; max_nodes < 0 keeps everything.
- * Caller frees the result. */
-ember_tree_t *ember_tree_truncate(const ember_tree_t *t, long max_nodes);
+ * *out (caller frees) is written only on success; EMBER_ETIMEOUT when the
+ * calling thread's deadline passes. */
+int ember_tree_truncate(const ember_tree_t *t, long max_nodes, ember_tree_t **out,
+                        ember_err_t *err);
 
 /* Appends the /render JSON document for a (truncated) single tree. */
-void ember_render_single(ember_buf_t *out, const ember_tree_t *t,
-                         const ember_render_meta_t *m);
+int ember_render_single(ember_buf_t *out, const ember_tree_t *t,
+                        const ember_render_meta_t *m, ember_err_t *err);
 
 /* Appends the /render-diff JSON document for a tree whose side 0 is the left
  * and side 1 the right selection. */
-void ember_render_double(ember_buf_t *out, const ember_tree_t *t,
-                         const ember_render_meta_t *left,
-                         const ember_render_meta_t *right);
+int ember_render_double(ember_buf_t *out, const ember_tree_t *t,
+                        const ember_render_meta_t *left, const ember_render_meta_t *right,
+                        ember_err_t *err);
 
 /* Appends a standalone interactive SVG flame graph of side 0 of t (hover
  * titles, click to zoom, search): what format=svg answers. */
-void ember_render_svg(ember_buf_t *out, const ember_tree_t *t,
-                      const ember_render_meta_t *m);
+int ember_render_svg(ember_buf_t *out, const ember_tree_t *t,
+                     const ember_render_meta_t *m, ember_err_t *err);
 
 /* Appends the diff flame graph of a tree whose side 0 is the left and side 1
  * the right selection, bars colored by the change of their share. */
-void ember_render_svg_diff(ember_buf_t *out, const ember_tree_t *t,
-                           const ember_render_meta_t *left,
-                           const ember_render_meta_t *right);
+int ember_render_svg_diff(ember_buf_t *out, const ember_tree_t *t,
+                          const ember_render_meta_t *left,
+                          const ember_render_meta_t *right, ember_err_t *err);
 
 /* Appends one standalone HTML page: a header naming the selection, the SVG
  * flame graph, a search box, and the /render JSON inlined in
  * <script type="application/json" id="flamebearer">. No outside resources,
  * so a saved page works offline. */
-void ember_render_html(ember_buf_t *out, const ember_tree_t *t,
-                       const ember_render_meta_t *m);
+int ember_render_html(ember_buf_t *out, const ember_tree_t *t,
+                      const ember_render_meta_t *m, ember_err_t *err);
 
 /* The same for a diff: the diff SVG and the /render-diff JSON. */
-void ember_render_html_diff(ember_buf_t *out, const ember_tree_t *t,
-                            const ember_render_meta_t *left,
-                            const ember_render_meta_t *right);
+int ember_render_html_diff(ember_buf_t *out, const ember_tree_t *t,
+                           const ember_render_meta_t *left,
+                           const ember_render_meta_t *right, ember_err_t *err);
 
 /* Appends one "frame;frame;leaf value" line per node with a non-zero self on
- * side, depth first, children sorted by name. */
-void ember_render_collapsed(ember_buf_t *out, const ember_tree_t *t, int side);
+ * side, depth first, children sorted by name; refused past max_output
+ * bytes (0: no limit). */
+int ember_render_collapsed(ember_buf_t *out, const ember_tree_t *t, int side,
+                           size_t max_output, ember_err_t *err);
 
 /* Appends side 0 of t as a gzipped pprof profile: one sample per node with
  * a self value, sample types from m->units (samples also as cpu or wall
- * nanoseconds at m->sample_rate), times from m->from and m->until.
- * EMBER_EINVAL when the stacks would be too large to export. */
+ * nanoseconds at m->sample_rate), times from m->from and m->until. */
 int ember_render_pprof(ember_buf_t *out, const ember_tree_t *t,
                        const ember_render_meta_t *m, ember_err_t *err);
 

@@ -66,18 +66,29 @@ int ember_series_key_parse_labels(const char *s, size_t n, ember_series_key_t *k
 
 /* ---- Selectors (FlameQL) ---------------------------------------------- */
 
+/* Limits on the regular expressions of one selector, which anyone who can
+ * reach a read endpoint sends. The source length bounds parsing; memory
+ * bounds the compiled programs and their matching caches (RE2's max_mem):
+ * the matchers of a selector share EMBER_SELECTOR_REGEX_MEM evenly, each
+ * taking at most EMBER_REGEX_MEM_MAX. An expression that needs more is
+ * refused, never granted. */
+#define EMBER_REGEX_SOURCE_MAX 1024
+#define EMBER_SELECTOR_REGEX_MAX 16
+#define EMBER_REGEX_MEM_MAX ((size_t)2 << 20)
+#define EMBER_SELECTOR_REGEX_MEM ((size_t)8 << 20)
+
 typedef enum {
   EMBER_MATCH_EQ,  /* =  */
   EMBER_MATCH_NEQ, /* != */
-  EMBER_MATCH_RE,  /* =~ anchored POSIX extended regex */
+  EMBER_MATCH_RE,  /* =~ RE2 regex, matching the whole value */
   EMBER_MATCH_NRE, /* !~ */
 } ember_match_op_t;
 
 typedef struct {
   char *key;
-  char *value;     /* the literal or the regex source, unquoted */
+  char *value; /* the literal or the regex source, unquoted */
   ember_match_op_t op;
-  void *re;        /* compiled regex_t for RE/NRE, owned; NULL otherwise */
+  void *re; /* compiled regex for RE/NRE, owned; NULL otherwise */
 } ember_matcher_t;
 
 /* A parsed FlameQL query: one app and zero or more matchers, all of which
@@ -91,15 +102,17 @@ typedef struct {
 
 /* Parses `app{k="v",k2!="v",k3=~"re",k4!~"re"}` (braces optional; values in
  * double quotes with \" and \\ escapes; whitespace allowed between tokens).
- * On failure err names the position and what was expected. */
+ * Regexes are RE2 syntax and must match the whole value; the limits above
+ * apply. On failure err names the position and what was expected, or the
+ * regex and why it is refused. */
 int ember_selector_parse(const char *s, size_t n, ember_selector_t *out,
                          ember_err_t *err);
 void ember_selector_free(ember_selector_t *sel);
 
 /* True when the label set (sorted by key) satisfies every matcher. The app
  * is not compared: callers look series up by app first. */
-bool ember_selector_match(const ember_selector_t *sel,
-                          const ember_label_t *labels, size_t n);
+bool ember_selector_match(const ember_selector_t *sel, const ember_label_t *labels,
+                          size_t n);
 
 /* Appends the normalised query text `app{k="v",...}` (matchers in the order
  * given). */

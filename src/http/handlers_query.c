@@ -50,6 +50,7 @@ int ember_http_render(ember_http_req_t *req, ember_err_t *err) {
       .max_nodes = max_nodes_arg(req),
       .format = ember_http_arg(req, "format"),
       .now = ember_now(),
+      .max_nodes_limit = ember_http_max_nodes(req),
   };
   ember_query_out_t out = {EMBER_BUF_INIT, NULL};
   return respond(req, ember_query_render(ember_http_store(req), &p, &out, err), &out);
@@ -66,6 +67,7 @@ int ember_http_render_diff(ember_http_req_t *req, ember_err_t *err) {
       .max_nodes = max_nodes_arg(req),
       .format = ember_http_arg(req, "format"),
       .now = ember_now(),
+      .max_nodes_limit = ember_http_max_nodes(req),
   };
   ember_query_out_t out = {EMBER_BUF_INIT, NULL};
   return respond(req, ember_query_render_diff(ember_http_store(req), &p, &out, err),

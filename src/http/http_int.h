@@ -247,6 +247,8 @@ uint64_t ember_guard_closed(const http_guard_t *g);
  * held back is counted in the next line that goes out. */
 void ember_http_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ember_http_vlog(const char *fmt, va_list ap);
+/* The --max-nodes limit of renders, 0 for the default. */
+long ember_http_max_nodes(const ember_http_req_t *req);
 
 /* ---- Worker pool (jobs.c) ---------------------------------------------- */
 

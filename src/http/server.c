@@ -43,6 +43,7 @@ struct ember_server {
   ember_budget_t budget;
   size_t max_body;
   uint64_t query_timeout_ns;
+  long max_nodes;
   uint16_t port;
   int listen_fd;
   char *tls_cert, *tls_key; /* PEM, alive while the daemon runs */
@@ -158,6 +159,10 @@ void ember_http_gauges(const ember_http_req_t *req, ember_server_gauges_t *g) {
   g->queries_running = running;
   g->queries_waiting = waiting;
   g->conns_closed_deadline = ember_guard_closed(srv->guard);
+}
+
+long ember_http_max_nodes(const ember_http_req_t *req) {
+  return req->srv->max_nodes;
 }
 
 /* ---- Request lifecycle ------------------------------------------------- */
@@ -679,6 +684,7 @@ int ember_server_start(const ember_server_config_t *cfg, ember_store_t *store,
   srv->budget.limit = OR(cfg->max_inflight, EMBER_HTTP_DEFAULT_MAX_INFLIGHT);
   srv->query_timeout_ns =
       (uint64_t)OR(cfg->query_timeout, EMBER_HTTP_DEFAULT_QUERY_TIMEOUT) * 1000000000u;
+  srv->max_nodes = cfg->max_nodes; /* 0: the query module's default */
   srv->listen_fd = -1;
   srv->accepting_work = true;
   pthread_mutex_init(&srv->gate, NULL);

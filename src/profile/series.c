@@ -10,18 +10,12 @@
  */
 #include "ember/series.h"
 
-#include <regex.h>
+#include "profile/regex.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A regex source longer than this is refused: label values are short, and
- * compiling is the costly part of a query parse. */
-#define RE_SOURCE_MAX 1024
-/* Upper bound on the size of a regex once glibc has expanded its
- * repetitions into copies: `(a{1000}){1000}` or `a++++...` would otherwise
- * take gigabytes to compile. */
-#define RE_COST_MAX 10000u
 /* How much of an input an error message quotes. */
 #define EXCERPT_MAX 80
 
@@ -362,200 +356,72 @@ done:
 
 /* ---- Selectors: regular expressions ------------------------------------ */
 
-/* Size arithmetic for re_problem, saturating just above the limit. */
-static uint64_t re_mul(uint64_t a, uint64_t b) {
-  return a && b > (RE_COST_MAX + 1) / a ? RE_COST_MAX + 1 : a * b;
+/* How much regex memory each matcher of sel may take: an even share of
+ * EMBER_SELECTOR_REGEX_MEM, at most EMBER_REGEX_MEM_MAX. */
+static size_t re_budget(size_t nregex) {
+  size_t share = EMBER_SELECTOR_REGEX_MEM / (nregex ? nregex : 1);
+  return share < EMBER_REGEX_MEM_MAX ? share : EMBER_REGEX_MEM_MAX;
 }
 
-static uint64_t re_add(uint64_t a, uint64_t b) {
-  return a + b > RE_COST_MAX + 1 ? RE_COST_MAX + 1 : a + b;
-}
-
-/* Length of the bracket expression starting at re[i] == '['. A ']' right
- * after '[' or '[^' is literal, and [:class:], [.x.], [=x=] may hold ']'. */
-static size_t re_bracket_len(const char *re, size_t n, size_t i) {
-  size_t j = i + 1;
-  if (j < n && re[j] == '^') j++;
-  if (j < n && re[j] == ']') j++;
-  while (j < n && re[j] != ']') {
-    if (re[j] == '[' && j + 1 < n && strchr(":.=", re[j + 1])) {
-      size_t q = j + 2;
-      while (q + 1 < n && !(re[q] == re[j + 1] && re[q + 1] == ']'))
-        q++;
-      j = q + 2;
-    } else {
-      j++;
-    }
-  }
-  return (j < n ? j + 1 : n) - i;
-}
-
-/* Reads decimal digits at re[*i], saturating; false when there are none. */
-static bool re_number(const char *re, size_t n, size_t *i, uint64_t *v) {
-  size_t start = *i;
-  for (*v = 0; *i < n && re[*i] >= '0' && re[*i] <= '9'; (*i)++)
-    *v = re_add(re_mul(*v, 10), (uint64_t)(re[*i] - '0'));
-  return *i > start;
-}
-
-/* Reads "{m}", "{m,}" or "{m,n}" at re[*i] (leaving *i on the '}') and
- * returns how many copies of the repeated part glibc makes: n, or m and a
- * starred one; *optional says whether m is 0. Returns 0 when it is not a
- * bound (glibc then takes '{' literally). */
-static uint64_t re_bound(const char *re, size_t n, size_t *i, bool *optional) {
-  uint64_t m, max = 0;
-  size_t j = *i + 1;
-  if (!re_number(re, n, &j, &m)) return 0;
-  bool comma = j < n && re[j] == ',';
-  if (comma) j++;
-  bool has_max = comma && re_number(re, n, &j, &max);
-  if (j >= n || re[j] != '}') return 0;
-  *i = j;
-  *optional = m == 0;
-  uint64_t copies = has_max ? max : comma ? re_add(m, 1) : m;
-  return copies ? copies : 1;
-}
-
-/* One open group of the pattern being checked (see re_problem). */
-typedef struct {
-  uint64_t sum;         /* expanded size of the group so far */
-  uint64_t last;        /* expanded size of its last atom */
-  bool has_last;        /* the current alternative has an atom */
-  bool last_nullable;   /* the last atom can match "" */
-  bool prefix_nullable; /* so can all atoms before it in this alternative */
-  bool any_nullable;    /* an earlier alternative can match "" */
-} re_group_t;
-
-static bool alt_nullable(const re_group_t *g) {
-  return g->prefix_nullable && (!g->has_last || g->last_nullable);
-}
-
-static void re_atom(re_group_t *g, uint64_t size, bool nullable) {
-  g->prefix_nullable = alt_nullable(g);
-  g->sum = re_add(g->sum, size);
-  g->last = size;
-  g->last_nullable = nullable;
-  g->has_last = true;
-}
-
-/* Applies a repetition (copies of the last atom; nullable when it may
- * repeat zero times). Returns why it is refused, or NULL. */
-static const char *re_repeat(re_group_t *g, uint64_t copies, bool nullable) {
-  if (!g->has_last) {
-    re_atom(g, 1, false); /* nothing to repeat: glibc takes it literally */
-    return NULL;
-  }
-  if (g->last_nullable)
-    return "repeats something that can match the empty string, such as (a*)* "
-           "or a**; rewrite it so the repeated part cannot be empty, e.g. (a|b)* "
-           "for (a|b*)*";
-  uint64_t grown = re_mul(g->last, copies);
-  g->sum = re_add(g->sum - g->last, grown);
-  g->last = grown;
-  g->last_nullable = nullable;
-  return NULL;
-}
-
-/* Finds what glibc would accept but a selector must not, since its query
- * comes from anyone who can reach /render:
- *  - a ')' that would close the anchoring group ("a)|(b" would unanchor it);
- *  - back-references (exponential to match, and not POSIX ERE);
- *  - repeating what can match the empty string ((a*)*, a**, (a|b*)*): glibc
- *    takes exponential time to compile a few dozen of those;
- *  - more than RE_COST_MAX nodes once glibc has copied the operand of every
- *    x+ and x{m,n} (nesting multiplies, so (a{100}){100} is refused).
- * Returns why, or NULL. */
-static const char *re_problem(const char *re, size_t n) {
-  re_group_t *st = ember_malloc((n + 2) * sizeof *st);
-  const char *why = NULL;
-  size_t depth = 0;
-  memset(&st[0], 0, sizeof st[0]);
-  st[0].prefix_nullable = true;
-  for (size_t i = 0; i < n && !why; i++) {
-    re_group_t *g = &st[depth];
-    uint64_t copies;
-    bool optional;
-    switch (re[i]) {
-    case '\\':
-      if (i + 1 < n && re[i + 1] >= '1' && re[i + 1] <= '9')
-        why = "uses a back-reference, which is not supported; match the text "
-              "explicitly";
-      i++;
-      re_atom(g, 1, false);
-      break;
-    case '(':
-      g = &st[++depth];
-      memset(g, 0, sizeof *g);
-      g->prefix_nullable = true;
-      break;
-    case ')':
-      if (depth == 0) {
-        why = "has an unmatched ')'; balance the parentheses";
-        break;
-      }
-      depth--;
-      re_atom(&st[depth], re_add(g->sum, 1), g->any_nullable || alt_nullable(g));
-      break;
-    case '|':
-      g->any_nullable = g->any_nullable || alt_nullable(g);
-      g->prefix_nullable = true;
-      g->has_last = false;
-      g->last = 0;
-      break;
-    case '^':
-    case '$': re_atom(g, 1, true); break;
-    case '[':
-      i += re_bracket_len(re, n, i) - 1;
-      re_atom(g, 1, false);
-      break;
-    case '*':
-    case '?': why = re_repeat(g, 1, true); break;
-    case '+': why = re_repeat(g, 2, false); break;
-    case '{':
-      copies = re_bound(re, n, &i, &optional);
-      if (copies)
-        why = re_repeat(g, copies, optional);
-      else
-        re_atom(g, 1, false);
-      break;
-    default: re_atom(g, 1, false); break;
-    }
-    if (!why && st[depth].sum > RE_COST_MAX)
-      why = "repeats too much (nested or large repetitions); simplify it";
-  }
-  free(st);
-  return why;
-}
-
-static int compile_re(ember_matcher_t *m, ember_err_t *err) {
+/* Compiles m's value with at most max_mem bytes. The source is checked for
+ * length first: RE2 bounds the compiled form, the cap bounds the parse. */
+static int compile_re(ember_matcher_t *m, size_t max_mem, size_t nregex,
+                      ember_err_t *err) {
   excerpt_t e;
+  char why[160];
   size_t n = strlen(m->value);
-  if (n > RE_SOURCE_MAX)
+  if (n > EMBER_REGEX_SOURCE_MAX)
     return ember_err_set(err, EMBER_EINVAL,
                          "query: the regular expression for label '%s' is longer "
                          "than %d bytes; use a shorter one",
-                         m->key, RE_SOURCE_MAX);
-  const char *why = re_problem(m->value, n);
-  if (why)
+                         m->key, EMBER_REGEX_SOURCE_MAX);
+  ember_regex_t *re = NULL;
+  switch (ember_regex_compile(m->value, n, max_mem, &re, why, sizeof why)) {
+  case EMBER_REGEX_OK: m->re = re; return EMBER_OK;
+  case EMBER_REGEX_REPEAT:
     return ember_err_set(err, EMBER_EINVAL,
-                         "query: the regular expression for label '%s' %s", m->key, why);
-  char *src = ember_malloc(n + 5);
-  memcpy(src, "^(", 2);
-  memcpy(src + 2, m->value, n);
-  memcpy(src + 2 + n, ")$", 3);
-  regex_t *re = ember_malloc(sizeof *re);
-  int rc = regcomp(re, src, REG_EXTENDED | REG_NOSUB);
-  free(src);
-  if (rc != 0) {
-    char msg[128];
-    regerror(rc, re, msg, sizeof msg);
-    free(re);
+                         "query: the regular expression for label '%s' repeats too "
+                         "much (%s): a repetition may count at most 1000, nested "
+                         "ones multiplied; use a smaller count or '*' / '+'",
+                         m->key, excerpt(&e, why, strlen(why)));
+  case EMBER_REGEX_TOO_LARGE:
+    return ember_err_set(err, EMBER_EINVAL,
+                         "query: the regular expression for label '%s' is too large "
+                         "once compiled (over %zu KiB, the share of each of the %zu "
+                         "in this selector); simplify it, e.g. fewer or smaller "
+                         "repetitions, or use fewer regular expressions",
+                         m->key, max_mem >> 10, nregex);
+  default:
     return ember_err_set(err, EMBER_EINVAL,
                          "query: invalid regular expression \"%s\" for label '%s': "
-                         "%s; write a POSIX extended regular expression",
-                         excerpt(&e, m->value, n), m->key, msg);
+                         "%s; write an RE2 regular expression (the syntax of "
+                         "Prometheus and Pyroscope selectors)",
+                         excerpt(&e, m->value, n), m->key, why);
   }
-  m->re = re;
+}
+
+/* Compiles every =~ and !~ of sel once the whole selector has parsed, so
+ * that the memory they may share is known: a selector holds at most
+ * EMBER_SELECTOR_REGEX_MAX of them, together within
+ * EMBER_SELECTOR_REGEX_MEM. */
+static int compile_all(ember_selector_t *sel, ember_err_t *err) {
+  size_t nregex = 0;
+  for (size_t i = 0; i < sel->n; i++)
+    nregex +=
+        sel->matchers[i].op == EMBER_MATCH_RE || sel->matchers[i].op == EMBER_MATCH_NRE;
+  if (nregex > EMBER_SELECTOR_REGEX_MAX)
+    return ember_err_set(err, EMBER_EINVAL,
+                         "query: %zu regular expression matchers (=~ or !~) in one "
+                         "selector, the limit is %d; combine them, e.g. "
+                         "k=~\"a|b\" for two values of one label",
+                         nregex, EMBER_SELECTOR_REGEX_MAX);
+  size_t budget = re_budget(nregex);
+  for (size_t i = 0; i < sel->n; i++) {
+    ember_matcher_t *m = &sel->matchers[i];
+    if (m->op != EMBER_MATCH_RE && m->op != EMBER_MATCH_NRE) continue;
+    int rc = compile_re(m, budget, nregex, err);
+    if (rc) return rc;
+  }
   return EMBER_OK;
 }
 
@@ -652,19 +518,13 @@ static int parse_matcher(qparser_t *p, ember_matcher_t *m) {
   int rc = parse_op(p, &m->op, &optext);
   if (rc) return rc;
   skip_ws(p);
-  rc = parse_string(p, optext, &m->value);
-  if (rc) return rc;
-  if (m->op == EMBER_MATCH_RE || m->op == EMBER_MATCH_NRE) rc = compile_re(m, p->err);
-  return rc;
+  return parse_string(p, optext, &m->value);
 }
 
 static void free_matcher(ember_matcher_t *m) {
   free(m->key);
   free(m->value);
-  if (m->re) {
-    regfree(m->re);
-    free(m->re);
-  }
+  ember_regex_free(m->re);
 }
 
 static int parse_matchers(qparser_t *p, ember_selector_t *sel) {
@@ -723,6 +583,8 @@ int ember_selector_parse(const char *s, size_t n, ember_selector_t *out,
       rc = expected(&p, "the end of the query after '}'", NULL);
       goto fail;
     }
+    rc = compile_all(&sel, err);
+    if (rc) goto fail;
   }
   *out = sel;
   return EMBER_OK;
@@ -754,8 +616,8 @@ bool ember_selector_match(const ember_selector_t *sel, const ember_label_t *labe
     switch (m->op) {
     case EMBER_MATCH_EQ: ok = strcmp(v, m->value) == 0; break;
     case EMBER_MATCH_NEQ: ok = strcmp(v, m->value) != 0; break;
-    case EMBER_MATCH_RE: ok = regexec(m->re, v, 0, NULL, 0) == 0; break;
-    case EMBER_MATCH_NRE: ok = regexec(m->re, v, 0, NULL, 0) != 0; break;
+    case EMBER_MATCH_RE: ok = ember_regex_full_match(m->re, v, strlen(v)); break;
+    case EMBER_MATCH_NRE: ok = !ember_regex_full_match(m->re, v, strlen(v)); break;
     default: ok = false;
     }
     if (!ok) return false;

@@ -17,7 +17,8 @@
  * buckets come on top of the max_nodes kept nodes.
  *
  * Everything is iterative and linear apart from the heap: depth is
- * attacker-controlled.
+ * attacker-controlled. Both passes look at the calling thread's deadline
+ * every few thousand nodes, so a query that ran out of time stops here.
  */
 #include "ember/query.h"
 
@@ -72,6 +73,15 @@ static uint32_t heap_pop(heap_t *h) {
 
 /* ---- Private functions ------------------------------------------------- */
 
+/* EMBER_ETIMEOUT once the deadline has passed, looking every 4096th i. */
+static int deadline(size_t i, ember_err_t *err) {
+  if (i % 4096 || !ember_deadline_passed()) return EMBER_OK;
+  return ember_err_set(err, EMBER_ETIMEOUT,
+                       "the query ran out of time while cutting the flame graph down "
+                       "to maxNodes; narrow the time range or the selector, or lower "
+                       "maxNodes");
+}
+
 static uint64_t sat_add(uint64_t a, uint64_t b) {
   return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
@@ -81,12 +91,14 @@ static uint64_t both_sides(const ember_tree_node_t *n) {
 }
 
 /* Marks in kept[] the nodes the best-first walk keeps. */
-static void choose(const ember_tree_t *t, size_t max_nodes, uint8_t *kept) {
+static int choose(const ember_tree_t *t, size_t max_nodes, uint8_t *kept,
+                  ember_err_t *err) {
   heap_t h = {NULL, 0, 0};
   size_t nkept = 1;
   uint32_t id = EMBER_TREE_ROOT;
+  int rc = EMBER_OK;
   kept[id] = 1;
-  while (nkept < max_nodes) {
+  while (nkept < max_nodes && !(rc = deadline(nkept, err))) {
     for (uint32_t c = ember_tree_node(t, id)->first_child; c != EMBER_TREE_NONE;
          c = ember_tree_node(t, c)->next_sibling)
       heap_push(&h, both_sides(ember_tree_node(t, c)), c);
@@ -96,6 +108,7 @@ static void choose(const ember_tree_t *t, size_t max_nodes, uint8_t *kept) {
     nkept++;
   }
   free(h.items);
+  return rc;
 }
 
 /* The id in out of t's name id, interned on first use. */
@@ -109,7 +122,8 @@ static uint32_t map_name(ember_tree_t *out, const ember_tree_t *t, uint32_t *nam
 }
 
 /* Builds the kept nodes into out with their values, then the buckets. */
-static void build(ember_tree_t *out, const ember_tree_t *t, const uint8_t *kept) {
+static int build(ember_tree_t *out, const ember_tree_t *t, const uint8_t *kept,
+                 ember_err_t *err) {
   size_t n = ember_tree_count(t);
   uint32_t *map = ember_malloc(n * sizeof *map);
   uint32_t *names = ember_malloc(ember_tree_name_count(t) * sizeof *names);
@@ -117,7 +131,8 @@ static void build(ember_tree_t *out, const ember_tree_t *t, const uint8_t *kept)
   memset(names, 0xff, ember_tree_name_count(t) * sizeof *names);
   map[EMBER_TREE_ROOT] = EMBER_TREE_ROOT;
   /* Invariant 2: ascending ids meet every parent before its children. */
-  for (uint32_t id = 0; id < n; id++) {
+  int rc = EMBER_OK;
+  for (uint32_t id = 0; id < n && !(rc = deadline(id, err)); id++) {
     const ember_tree_node_t *nd = ember_tree_node(t, id);
     if (id != EMBER_TREE_ROOT && !kept[id]) {
       if (kept[nd->parent])
@@ -131,7 +146,7 @@ static void build(ember_tree_t *out, const ember_tree_t *t, const uint8_t *kept)
       ember_tree_set(out, map[id], s, nd->self[s], nd->total[s]);
   }
   uint32_t other = ember_tree_intern(out, "other", 5);
-  for (uint32_t id = 0; id < n; id++) {
+  for (uint32_t id = 0; id < n && !rc; id++) {
     if (!kept[id] || (!fold[id][0] && !fold[id][1])) continue;
     /* A new bucket starts at zero; a kept child named "other" absorbs. */
     uint32_t b = ember_tree_child(out, map[id], other);
@@ -143,21 +158,29 @@ static void build(ember_tree_t *out, const ember_tree_t *t, const uint8_t *kept)
   free(map);
   free(names);
   free(fold);
+  return rc;
 }
 
 /* ---- API --------------------------------------------------------------- */
 
-ember_tree_t *ember_tree_truncate(const ember_tree_t *t, long max_nodes) {
-  ember_tree_t *out = ember_tree_new();
+int ember_tree_truncate(const ember_tree_t *t, long max_nodes, ember_tree_t **out,
+                        ember_err_t *err) {
+  ember_tree_t *copy = ember_tree_new();
   size_t n = ember_tree_count(t);
+  int rc = EMBER_OK;
   if (max_nodes < 0 || (size_t)max_nodes >= n) {
-    ember_tree_merge(out, 0, t, 0);
-    ember_tree_merge(out, 1, t, 1);
-    return out;
+    ember_tree_merge(copy, 0, t, 0);
+    ember_tree_merge(copy, 1, t, 1);
+  } else {
+    uint8_t *kept = ember_calloc(n, 1);
+    rc = choose(t, (size_t)max_nodes, kept, err);
+    if (!rc) rc = build(copy, t, kept, err);
+    free(kept);
   }
-  uint8_t *kept = ember_calloc(n, 1);
-  choose(t, (size_t)max_nodes, kept);
-  build(out, t, kept);
-  free(kept);
-  return out;
+  if (rc) {
+    ember_tree_free(copy);
+    return rc;
+  }
+  *out = copy;
+  return EMBER_OK;
 }

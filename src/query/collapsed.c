@@ -28,14 +28,17 @@ typedef struct {
 
 /* Children pushed in reverse sorted order, so the first pops first. The
  * path length per depth is kept in one array indexed by depth. */
-static void walk(const ember_tree_t *t, int side, visit_fn fn, void *ctx) {
-  size_t scap = 64, sn = 0, kcap = 0, lcap = 64;
+static int walk(const ember_tree_t *t, int side, visit_fn fn, void *ctx,
+                ember_err_t *err) {
+  size_t scap = 64, sn = 0, kcap = 0, lcap = 64, visits = 0;
+  int rc = EMBER_OK;
   pending_t *stack = ember_malloc(scap * sizeof *stack);
   size_t *len_at = ember_malloc(lcap * sizeof *len_at);
   uint32_t *kids = NULL;
   pending_t p = {EMBER_TREE_ROOT, 0};
   len_at[0] = 0;
   for (;;) {
+    if ((rc = ember_query_deadline(visits++, "writing the collapsed stacks", err))) break;
     if (p.depth > 0) {
       size_t name = ember_tree_name(t, ember_tree_node(t, p.node)->name).len;
       ember_grow((void **)&len_at, &lcap, (size_t)p.depth + 1, sizeof *len_at);
@@ -57,6 +60,7 @@ static void walk(const ember_tree_t *t, int side, visit_fn fn, void *ctx) {
   free(stack);
   free(len_at);
   free(kids);
+  return rc;
 }
 
 /* ---- Writing ----------------------------------------------------------- */
@@ -112,14 +116,22 @@ static void count_line(void *ctx, const ember_tree_t *t, uint32_t node,
 
 /* ---- API --------------------------------------------------------------- */
 
-void ember_render_collapsed(ember_buf_t *out, const ember_tree_t *t, int side) {
+int ember_render_collapsed(ember_buf_t *out, const ember_tree_t *t, int side,
+                           size_t max_output, ember_err_t *err) {
+  size_t size;
+  int rc = ember_collapsed_size(t, side, &size, err);
+  if (!rc) rc = ember_query_check_size(size, max_output, "the collapsed profile", err);
+  if (rc) return rc;
   writer_t w = {out, EMBER_BUF_INIT, side};
-  walk(t, side, write_line, &w);
+  ember_buf_reserve(out, size);
+  rc = walk(t, side, write_line, &w, err);
   ember_buf_free(&w.path);
+  return rc;
 }
 
-size_t ember_collapsed_size(const ember_tree_t *t, int side) {
+int ember_collapsed_size(const ember_tree_t *t, int side, size_t *out, ember_err_t *err) {
   sizer_t z = {side, 0};
-  walk(t, side, count_line, &z);
-  return z.total;
+  int rc = walk(t, side, count_line, &z, err);
+  if (!rc) *out = z.total;
+  return rc;
 }

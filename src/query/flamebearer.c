@@ -86,7 +86,7 @@ static void add_children(const ember_tree_t *t, layout_t *L, size_t i,
 }
 
 /* Breadth first: fills bars, x, level_end and max_self. */
-static void place(const ember_tree_t *t, layout_t *L) {
+static int place(const ember_tree_t *t, layout_t *L, ember_err_t *err) {
   size_t cap = ember_tree_count(t) + 1, lcap = 16, kcap = 0;
   uint32_t *kids = NULL;
   L->bars = ember_malloc(cap * sizeof *L->bars);
@@ -96,7 +96,9 @@ static void place(const ember_tree_t *t, layout_t *L) {
   L->n = 1;
   L->level_end[0] = 1;
   L->nlevels = 1;
-  for (size_t i = 0; i < L->n; i++) {
+  int rc = EMBER_OK;
+  for (size_t i = 0; i < L->n && !rc; i++) {
+    rc = ember_query_deadline(i, "laying out the flame graph", err);
     if (i == L->level_end[L->nlevels - 1]) {
       ember_grow((void **)&L->level_end, &lcap, L->nlevels + 1, sizeof *L->level_end);
       L->level_end[L->nlevels++] = L->n;
@@ -105,17 +107,19 @@ static void place(const ember_tree_t *t, layout_t *L) {
   }
   L->bars[L->n].kids = (uint32_t)L->n; /* sentinel: the last bar's kids end */
   free(kids);
+  return rc;
 }
 
 /* Depth first, last child first: gives names their indices. */
-static void name(const ember_tree_t *t, layout_t *L) {
-  size_t nn = ember_tree_name_count(t), sn = 0;
+static int name(const ember_tree_t *t, layout_t *L, ember_err_t *err) {
+  size_t nn = ember_tree_name_count(t), sn = 0, visits = 0;
+  int rc = EMBER_OK;
   uint32_t *stack = ember_malloc(L->n * sizeof *stack);
   L->index_of = ember_malloc(nn * sizeof *L->index_of);
   L->names = ember_malloc(nn * sizeof *L->names);
   memset(L->index_of, 0xff, nn * sizeof *L->index_of);
   stack[sn++] = 0;
-  while (sn) {
+  while (sn && !(rc = ember_query_deadline(visits++, "naming the frames", err))) {
     uint32_t i = stack[--sn];
     uint32_t id = ember_tree_node(t, L->bars[i].node)->name;
     if (L->index_of[id] == EMBER_TREE_NONE) {
@@ -126,14 +130,15 @@ static void name(const ember_tree_t *t, layout_t *L) {
     for (uint32_t c = L->bars[i].kids; c < L->bars[i + 1].kids; c++) stack[sn++] = c;
   }
   free(stack);
+  return rc;
 }
 
-/* Lays t out; the caller frees with layout_free. */
-static void layout(const ember_tree_t *t, int nsides, layout_t *L) {
+/* Lays t out; the caller frees with layout_free, also after an error. */
+static int layout(const ember_tree_t *t, int nsides, layout_t *L, ember_err_t *err) {
   memset(L, 0, sizeof *L);
   L->nsides = nsides;
-  place(t, L);
-  name(t, L);
+  int rc = place(t, L, err);
+  return rc ? rc : name(t, L, err);
 }
 
 static void layout_free(layout_t *L) {
@@ -160,12 +165,14 @@ static char *fmt_u64(char *p, uint64_t v) {
 
 /* Appends "[...]" for one level. Numbers go straight into reserved space:
  * this loop is the whole cost of a large response. */
-static void put_level(ember_buf_t *b, const ember_tree_t *t, const layout_t *L,
-                      size_t d) {
+static int put_level(ember_buf_t *b, const ember_tree_t *t, const layout_t *L, size_t d,
+                     ember_err_t *err) {
   size_t lo = d ? L->level_end[d - 1] : 0, hi = L->level_end[d];
   uint64_t end[EMBER_TREE_SIDES] = {0, 0};
   ember_buf_putc(b, '[');
   for (size_t i = lo; i < hi; i++) {
+    int rc = ember_query_deadline(i, "writing the flame graph", err);
+    if (rc) return rc;
     const ember_tree_node_t *nd = ember_tree_node(t, L->bars[i].node);
     ember_buf_reserve(b, 7 * 21 + 1);
     char *p = b->data + b->len;
@@ -186,13 +193,15 @@ static void put_level(ember_buf_t *b, const ember_tree_t *t, const layout_t *L,
     b->len = (size_t)(p - b->data);
   }
   ember_buf_putc(b, ']');
+  return EMBER_OK;
 }
 
 /* Appends {"names":[...],"levels":[...],"numTicks":..,"maxSelf":..}. */
-static void put_flamebearer(ember_buf_t *b, const ember_tree_t *t, int nsides,
-                            uint64_t num_ticks) {
+static int put_flamebearer(ember_buf_t *b, const ember_tree_t *t, int nsides,
+                           uint64_t num_ticks, ember_err_t *err) {
   layout_t L;
-  layout(t, nsides, &L);
+  int rc = layout(t, nsides, &L, err);
+  if (rc) goto done;
   /* Typical bars take 10 to 12 bytes per side: one reserve saves the
    * doublings of a large response. */
   ember_buf_reserve(b, L.n * 12 * (size_t)nsides);
@@ -203,16 +212,19 @@ static void put_flamebearer(ember_buf_t *b, const ember_tree_t *t, int nsides,
     ember_buf_put_json_string(b, s.base, s.len);
   }
   ember_buf_puts(b, "],\"levels\":[");
-  for (size_t d = 0; d < L.nlevels; d++) {
+  for (size_t d = 0; d < L.nlevels && !rc; d++) {
     if (d) ember_buf_putc(b, ',');
-    put_level(b, t, &L, d);
+    rc = put_level(b, t, &L, d, err);
   }
+  if (rc) goto done;
   ember_buf_puts(b, "],\"numTicks\":");
   ember_buf_put_u64(b, num_ticks);
   ember_buf_puts(b, ",\"maxSelf\":");
   ember_buf_put_u64(b, L.max_self);
   ember_buf_putc(b, '}');
+done:
   layout_free(&L);
+  return rc;
 }
 
 static void put_key_string(ember_buf_t *b, const char *key, const char *v) {
@@ -237,35 +249,113 @@ static void put_meta_fields(ember_buf_t *b, const ember_render_meta_t *m) {
   put_key_i64(b, "endTime", m->until);
   put_key_string(b, "query", m->query ? m->query : app);
   put_key_i64(b, "maxNodes", m->max_nodes);
+  if (m->max_nodes_clamped) ember_buf_puts(b, ",\"maxNodesClamped\":true");
+}
+
+/* The flag a client reads to know that totals are a ceiling, not a
+ * measurement: sums saturate at UINT64_MAX (which JSON readers round to
+ * 18,446,744,073,709,552,000), and any saturated node saturates numTicks. */
+static void put_saturated(ember_buf_t *b, uint64_t num_ticks) {
+  if (num_ticks == UINT64_MAX) ember_buf_puts(b, ",\"saturated\":true");
+}
+
+/* ---- Bounds ------------------------------------------------------------ */
+
+size_t ember_json_string_bound(const char *s, size_t n, bool html) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t size = 2;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = p[i];
+    /* \u00XX for control characters, U+FFFD (3 bytes) for an invalid
+     * byte, \" and \\, and \u003c in a page. */
+    if (c < 0x20 || (html && c == '<'))
+      size += 6;
+    else if (c >= 0x80)
+      size += 3;
+    else if (c == '"' || c == '\\')
+      size += 2;
+    else
+      size++;
+  }
+  return size;
+}
+
+static size_t meta_bound(const ember_render_meta_t *m, bool html) {
+  const char *strs[] = {m->app_name, m->query, m->spy_name, m->units};
+  size_t size = 512; /* keys, numbers, punctuation */
+  for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+    if (strs[i])
+      size = ember_size_add(size,
+                            2 * ember_json_string_bound(strs[i], strlen(strs[i]), html));
+  /* The timeline: at most EMBER_TIMELINE_MAX_POINTS numbers. */
+  return ember_size_add(size, 64 + m->grid.n * 21);
+}
+
+size_t ember_flamebearer_bound(const ember_tree_t *t, const ember_render_meta_t *left,
+                               const ember_render_meta_t *right, bool html) {
+  int nsides = right ? 2 : 1;
+  size_t size = 256, nnames = ember_tree_name_count(t), n = ember_tree_count(t);
+  for (uint32_t id = 0; id < nnames; id++) {
+    ember_slice_t nm = ember_tree_name(t, id);
+    size = ember_size_add(size, ember_json_string_bound(nm.base, nm.len, html) + 1);
+  }
+  /* Per bar: x (a gap, at most the root's total), total, self per side,
+   * the name index, separators, and a level's brackets. */
+  size_t x_digits = 0;
+  for (int s = 0; s < nsides; s++)
+    x_digits += ember_digits(ember_tree_total(t, s));
+  size_t fixed = x_digits + 4 * (size_t)nsides + ember_digits(nnames) + 4;
+  for (uint32_t id = 0; id < n; id++) {
+    const ember_tree_node_t *nd = ember_tree_node(t, id);
+    size_t bar = fixed;
+    for (int s = 0; s < nsides; s++)
+      bar += ember_digits(nd->total[s]) + ember_digits(nd->self[s]);
+    size = ember_size_add(size, bar);
+  }
+  size = ember_size_add(size, meta_bound(left, html));
+  /* A diff has three timelines and both sides' queries. */
+  if (right) size = ember_size_add(size, 2 * meta_bound(right, html));
+  return size;
 }
 
 /* ---- API --------------------------------------------------------------- */
 
-void ember_render_single(ember_buf_t *out, const ember_tree_t *t,
-                         const ember_render_meta_t *m) {
+int ember_render_single(ember_buf_t *out, const ember_tree_t *t,
+                        const ember_render_meta_t *m, ember_err_t *err) {
+  int rc = ember_query_check_size(ember_flamebearer_bound(t, m, NULL, false),
+                                  m->max_output, "the JSON flame graph", err);
+  if (rc) return rc;
   ember_buf_puts(out, "{\"version\":1,\"flamebearer\":");
-  put_flamebearer(out, t, 1, ember_tree_total(t, 0));
+  rc = put_flamebearer(out, t, 1, ember_tree_total(t, 0), err);
+  if (rc) return rc;
   ember_buf_puts(out, ",\"metadata\":{\"format\":\"single\"");
   put_meta_fields(out, m);
+  put_saturated(out, ember_tree_total(t, 0));
   ember_buf_puts(out, "},\"timeline\":");
   ember_timeline_put_json(out, m->grid, m->timeline);
   ember_buf_putc(out, '}');
+  return EMBER_OK;
 }
 
 /* The metadata describes the right side, as "timeline" does; the left
  * side's query and range travel beside it. */
-void ember_render_double(ember_buf_t *out, const ember_tree_t *t,
-                         const ember_render_meta_t *left,
-                         const ember_render_meta_t *right) {
+int ember_render_double(ember_buf_t *out, const ember_tree_t *t,
+                        const ember_render_meta_t *left, const ember_render_meta_t *right,
+                        ember_err_t *err) {
+  int rc = ember_query_check_size(ember_flamebearer_bound(t, left, right, false),
+                                  left->max_output, "the JSON diff", err);
+  if (rc) return rc;
   uint64_t lt = ember_tree_total(t, 0), rt = ember_tree_total(t, 1);
   ember_buf_puts(out, "{\"version\":1,\"leftTicks\":");
   ember_buf_put_u64(out, lt);
   ember_buf_puts(out, ",\"rightTicks\":");
   ember_buf_put_u64(out, rt);
   ember_buf_puts(out, ",\"flamebearer\":");
-  put_flamebearer(out, t, 2, sat_add(lt, rt));
+  rc = put_flamebearer(out, t, 2, sat_add(lt, rt), err);
+  if (rc) return rc;
   ember_buf_puts(out, ",\"metadata\":{\"format\":\"double\"");
   put_meta_fields(out, right);
+  put_saturated(out, sat_add(lt, rt));
   put_key_string(out, "leftQuery", left->query ? left->query : "");
   put_key_i64(out, "leftStartTime", left->from);
   put_key_i64(out, "leftEndTime", left->until);
@@ -279,4 +369,5 @@ void ember_render_double(ember_buf_t *out, const ember_tree_t *t,
   ember_buf_puts(out, ",\"rightTimeline\":");
   ember_timeline_put_json(out, right->grid, right->timeline);
   ember_buf_putc(out, '}');
+  return EMBER_OK;
 }

@@ -44,19 +44,20 @@ static void put_range(ember_buf_t *b, const ember_render_meta_t *m, uint64_t tot
   ember_buf_puts(b, " to ");
   ember_fmt_utc(b, m->until);
   ember_buf_puts(b, ": ");
-  ember_fmt_count(b, total);
+  ember_fmt_sum(b, total);
   ember_buf_putc(b, ' ');
   put_text(b, m->units ? m->units : "samples");
 }
 
-/* "pyspy at 100 Hz, at most 8,192 nodes" */
+/* "pyspy at 100 Hz, at most 8,192 nodes", and whether that is the
+ * server's limit rather than what was asked for. */
 static void put_source(ember_buf_t *b, const ember_render_meta_t *m) {
   put_text(b, m->spy_name ? m->spy_name : "unknown");
   ember_buf_printf(b, " at %u Hz", m->sample_rate);
   if (m->max_nodes > 0) {
     ember_buf_puts(b, ", at most ");
     ember_fmt_count(b, (uint64_t)m->max_nodes);
-    ember_buf_puts(b, " nodes");
+    ember_buf_puts(b, m->max_nodes_clamped ? " nodes (the server's limit)" : " nodes");
   }
 }
 
@@ -106,12 +107,44 @@ static void put_tail(ember_buf_t *b, const ember_buf_t *json, const char *what) 
   ember_buf_puts(b, "</body>\n</html>\n");
 }
 
+/* ---- Bounds ------------------------------------------------------------ */
+
+/* Everything but the SVG and the JSON: the style, the header (each query
+ * three times at most, escaped, and the metadata), the tools and the
+ * footer. */
+static size_t page_bound(const ember_render_meta_t *left,
+                         const ember_render_meta_t *right) {
+  size_t size = sizeof page_style + 8192;
+  const ember_render_meta_t *ms[] = {left, right};
+  for (int i = 0; i < 2; i++) {
+    if (!ms[i]) continue;
+    const char *strs[] = {ms[i]->query, ms[i]->app_name, ms[i]->units, ms[i]->spy_name};
+    for (size_t k = 0; k < sizeof strs / sizeof *strs; k++)
+      if (strs[k])
+        size = ember_size_add(size, 3 * ember_xml_size(strs[k], strlen(strs[k])));
+  }
+  return size;
+}
+
+static int check_page(const ember_tree_t *t, const ember_render_meta_t *left,
+                      const ember_render_meta_t *right, const char *what,
+                      ember_err_t *err) {
+  size_t size = ember_size_add(page_bound(left, right), ember_svg_bound(t, left, right));
+  size = ember_size_add(size, ember_flamebearer_bound(t, left, right, true));
+  return ember_query_check_size(size, left->max_output, what, err);
+}
+
 /* ---- API --------------------------------------------------------------- */
 
-void ember_render_html(ember_buf_t *out, const ember_tree_t *t,
-                       const ember_render_meta_t *m) {
+int ember_render_html(ember_buf_t *out, const ember_tree_t *t,
+                      const ember_render_meta_t *m, ember_err_t *err) {
+  int rc = check_page(t, m, NULL, "the HTML page", err);
+  if (rc) return rc;
   ember_buf_t json = EMBER_BUF_INIT;
-  ember_render_single(&json, t, m);
+  ember_render_meta_t whole = *m;
+  whole.max_output = 0; /* the page as a whole was checked */
+  rc = ember_render_single(&json, t, &whole, err);
+  if (rc) goto done;
   const char *query = m->query ? m->query : m->app_name ? m->app_name : "";
   ember_buf_reserve(out, json.len * 4 + 65536);
   put_head(out, query);
@@ -123,16 +156,24 @@ void ember_render_html(ember_buf_t *out, const ember_tree_t *t,
   put_source(out, m);
   ember_buf_puts(out, "</p>\n");
   put_tools(out);
-  ember_svg_put(out, t, m, NULL, false);
+  rc = ember_svg_put(out, t, m, NULL, false, err);
+  if (rc) goto done;
   put_tail(out, &json, "/render");
+done:
   ember_buf_free(&json);
+  return rc;
 }
 
-void ember_render_html_diff(ember_buf_t *out, const ember_tree_t *t,
-                            const ember_render_meta_t *left,
-                            const ember_render_meta_t *right) {
+int ember_render_html_diff(ember_buf_t *out, const ember_tree_t *t,
+                           const ember_render_meta_t *left,
+                           const ember_render_meta_t *right, ember_err_t *err) {
+  int rc = check_page(t, left, right, "the HTML diff page", err);
+  if (rc) return rc;
   ember_buf_t json = EMBER_BUF_INIT;
-  ember_render_double(&json, t, left, right);
+  ember_render_meta_t whole = *left;
+  whole.max_output = 0; /* the page as a whole was checked */
+  rc = ember_render_double(&json, t, &whole, right, err);
+  if (rc) goto done;
   const char *lq = left->query ? left->query : "";
   const char *rq = right->query ? right->query : "";
   ember_buf_reserve(out, json.len * 4 + 65536);
@@ -156,7 +197,10 @@ void ember_render_html_diff(ember_buf_t *out, const ember_tree_t *t,
                       "style=\"background:#5eba65\"></span>smaller share on the right "
                       "(full color from twice or half the share on)</p>\n");
   put_tools(out);
-  ember_svg_put(out, t, left, right, false);
+  rc = ember_svg_put(out, t, left, right, false, err);
+  if (rc) goto done;
   put_tail(out, &json, "/render-diff");
+done:
   ember_buf_free(&json);
+  return rc;
 }

@@ -86,6 +86,18 @@ static bool plain(unsigned char c) {
          c != '\'';
 }
 
+/* Bytes of one clean character once escaped: what put_char appends. */
+static size_t char_size(uint32_t cp) {
+  switch (cp) {
+  case '&': return 5;
+  case '<':
+  case '>': return 4;
+  case '"': return 6;
+  case '\'': return 5;
+  default: return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+}
+
 /* Appends one clean character, escaped. */
 static void put_char(ember_buf_t *b, uint32_t cp) {
   switch (cp) {
@@ -123,6 +135,27 @@ size_t ember_xml_chars(const char *s, size_t n) {
     if (clean(cp)) chars++;
   }
   return chars;
+}
+
+size_t ember_xml_size(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t size = 0;
+  for (size_t i = 0; i < n;) {
+    if (plain(p[i])) {
+      size++;
+      i++;
+      continue;
+    }
+    uint32_t cp;
+    size_t len = decode(p + i, n - i, &cp);
+    uint32_t c = clean(cp);
+    if (c == cp && len > 1)
+      size += len;
+    else if (c)
+      size += char_size(c);
+    i += len;
+  }
+  return size;
 }
 
 void ember_xml_put(ember_buf_t *b, const char *s, size_t n, size_t max_chars) {
@@ -170,6 +203,13 @@ void ember_fmt_count(ember_buf_t *b, uint64_t v) {
     if (i && i % 3 == 0) b->data[b->len++] = ',';
   }
   b->data[b->len] = '\0';
+}
+
+void ember_fmt_sum(ember_buf_t *b, uint64_t v) {
+  /* A reader must not take the ceiling for a measurement. */
+  if (v == UINT64_MAX) ember_buf_puts(b, "at least ");
+  ember_fmt_count(b, v);
+  if (v == UINT64_MAX) ember_buf_puts(b, " (the sum saturated)");
 }
 
 void ember_fmt_fixed(ember_buf_t *b, double v, int decimals, bool trim) {

@@ -74,9 +74,13 @@ int ember_param_range(const char *from_param, const char *from,
   return EMBER_OK;
 }
 
-int ember_param_max_nodes(const char *value, long *out, ember_err_t *err) {
+int ember_param_max_nodes(const char *value, long limit, long *out, bool *clamped,
+                          ember_err_t *err) {
   if (!ember_param_given(value)) {
-    *out = EMBER_QUERY_DEFAULT_MAX_NODES;
+    /* A server whose limit is below the default draws what it allows,
+     * without calling that a clamp: nobody asked for more. */
+    *out = EMBER_QUERY_DEFAULT_MAX_NODES < limit ? EMBER_QUERY_DEFAULT_MAX_NODES : limit;
+    *clamped = false;
     return EMBER_OK;
   }
   /* strtol alone would take " 12", "+12" and "12abc": only -1 or digits. */
@@ -89,8 +93,23 @@ int ember_param_max_nodes(const char *value, long *out, ember_err_t *err) {
   if (!digits || errno == ERANGE || v == 0 || v < -1)
     return ember_err_set(err, EMBER_EINVAL,
                          "maxNodes '%.40s' is not valid; write a positive number of "
-                         "nodes (default %d) or -1 for no limit",
-                         value, EMBER_QUERY_DEFAULT_MAX_NODES);
-  *out = v;
+                         "nodes (default %d) or -1 for as many as the server allows "
+                         "(%ld)",
+                         value, EMBER_QUERY_DEFAULT_MAX_NODES, limit);
+  *clamped = v < 0 || v > limit;
+  *out = *clamped ? limit : v;
   return EMBER_OK;
+}
+
+int ember_query_check_size(size_t bound, size_t max, const char *what, ember_err_t *err) {
+  if (!max || bound <= max) return EMBER_OK;
+  /* In the limit's own unit; the bound rounded up, so that it never reads
+   * as equal to the limit. */
+  size_t unit = max >= ((size_t)1 << 20) ? (size_t)1 << 20 : max >= 1024 ? 1024 : 1;
+  const char *name = unit == 1 ? "bytes" : unit == 1024 ? "KiB" : "MiB";
+  if (unit == 1) bound--; /* exact: no rounding up */
+  return ember_err_set(err, EMBER_EINVAL,
+                       "%s would take up to %zu %s, over the server's limit of %zu "
+                       "%s; lower maxNodes or narrow the time range or the selector",
+                       what, bound / unit + 1, name, max / unit, name);
 }

@@ -22,11 +22,6 @@
 #include <string.h>
 #include <zlib.h>
 
-/* Every sample repeats its whole stack, so a deep tree multiplies; past
- * this many frames in all, the export is refused like a huge collapsed
- * one. */
-#define EXPORT_MAX_FRAMES ((size_t)32 << 20)
-
 typedef Perftools__Profiles__Profile pb_profile_t;
 typedef Perftools__Profiles__ValueType pb_type_t;
 typedef Perftools__Profiles__Sample pb_sample_t;
@@ -118,10 +113,12 @@ static void set_types(export_t *e, const ember_render_meta_t *m) {
 
 /* One function and one location per frame name the tree uses (not the
  * root's "total"); ids are 1..n in order, as pprof writers number them. */
-static void add_functions(export_t *e, const ember_tree_t *t) {
+static int add_functions(export_t *e, const ember_tree_t *t, ember_err_t *err) {
   size_t nnames = ember_tree_name_count(t), nodes = ember_tree_count(t), n = 0;
   e->fid_of_name = ember_calloc(nnames + 1, sizeof *e->fid_of_name);
   for (uint32_t id = 1; id < nodes; id++) {
+    int rc = ember_query_deadline(id, "numbering the functions of the export", err);
+    if (rc) return rc;
     uint32_t name = ember_tree_node(t, id)->name;
     if (!e->fid_of_name[name]) e->fid_of_name[name] = ++n;
   }
@@ -153,25 +150,30 @@ static void add_functions(export_t *e, const ember_tree_t *t) {
   e->p.n_function = n;
   e->p.location = e->loc_ptrs;
   e->p.n_location = n;
+  return EMBER_OK;
 }
 
-/* Depth of every node (the root is 0); returns the sum over the nodes with
- * a self value, the number of location ids the samples will hold. */
-static size_t depths(const ember_tree_t *t, uint32_t *depth, size_t *nsamples) {
+/* Depth of every node (the root is 0); *frames is the sum over the nodes
+ * with a self value, the number of location ids the samples will hold. */
+static int depths(const ember_tree_t *t, uint32_t *depth, size_t *nsamples,
+                  size_t *out_frames, ember_err_t *err) {
   size_t n = ember_tree_count(t), frames = 0;
   *nsamples = 0;
   for (uint32_t id = 0; id < n; id++) {
+    int rc = ember_query_deadline(id, "measuring the stacks of the export", err);
+    if (rc) return rc;
     const ember_tree_node_t *nd = ember_tree_node(t, id);
     depth[id] = id == EMBER_TREE_ROOT ? 0 : depth[nd->parent] + 1;
     if (!nd->self[0]) continue;
     (*nsamples)++;
     frames = frames > SIZE_MAX - depth[id] ? SIZE_MAX : frames + depth[id];
   }
-  return frames;
+  *out_frames = frames;
+  return EMBER_OK;
 }
 
-static void add_samples(export_t *e, const ember_tree_t *t, const uint32_t *depth,
-                        size_t nsamples, size_t frames) {
+static int add_samples(export_t *e, const ember_tree_t *t, const uint32_t *depth,
+                       size_t nsamples, size_t frames, ember_err_t *err) {
   size_t n = ember_tree_count(t), s = 0, at = 0;
   size_t nvalues = e->p.n_sample_type;
   e->samples = ember_calloc(nsamples + 1, sizeof *e->samples);
@@ -181,6 +183,8 @@ static void add_samples(export_t *e, const ember_tree_t *t, const uint32_t *dept
   for (uint32_t id = 0; id < n; id++) {
     const ember_tree_node_t *nd = ember_tree_node(t, id);
     if (!nd->self[0]) continue;
+    int rc = ember_query_deadline(s, "writing the samples of the export", err);
+    if (rc) return rc;
     pb_sample_t *smp = &e->samples[s];
     perftools__profiles__sample__init(smp);
     smp->location_id = e->ids + at;
@@ -197,6 +201,21 @@ static void add_samples(export_t *e, const ember_tree_t *t, const uint32_t *dept
   }
   e->p.sample = e->sample_ptrs;
   e->p.n_sample = s;
+  return EMBER_OK;
+}
+
+/* At least what building the export holds at once: the location ids of
+ * every sample (8 bytes each while built), the packed profile (each id at
+ * most 5 bytes, strings with their tags, a function and a location per
+ * name, two values per sample) and its gzip copy, a little larger. */
+static size_t export_bound(const ember_tree_t *t, size_t nsamples, size_t frames) {
+  size_t packed = 1024, nnames = ember_tree_name_count(t);
+  for (uint32_t id = 0; id < nnames; id++)
+    packed = ember_size_add(packed, ember_tree_name(t, id).len + 64);
+  packed = ember_size_add(packed, ember_size_mul(nsamples, 40));
+  packed = ember_size_add(packed, ember_size_mul(frames, 5));
+  size_t gzip = ember_size_add(packed, packed / 1000 + 64);
+  return ember_size_add(ember_size_add(packed, gzip), ember_size_mul(frames, 8));
 }
 
 /* Seconds as nanoseconds; 0 when that does not fit (pprof's "unknown"). */
@@ -232,25 +251,22 @@ int ember_render_pprof(ember_buf_t *out, const ember_tree_t *t,
   export_t e;
   memset(&e, 0, sizeof e);
   perftools__profiles__profile__init(&e.p);
-  size_t nsamples, nnodes = ember_tree_count(t);
+  size_t nsamples, frames, nnodes = ember_tree_count(t);
   uint32_t *depth = ember_malloc(nnodes * sizeof *depth);
   uint8_t *packed = NULL;
-  int rc = EMBER_OK;
-  size_t frames = depths(t, depth, &nsamples);
-  if (frames > EXPORT_MAX_FRAMES) {
-    rc = ember_err_set(err, EMBER_EINVAL,
-                       "the pprof export would hold %zu million frames (the limit is "
-                       "%zu million); lower maxNodes or narrow the time range",
-                       frames >> 20, EXPORT_MAX_FRAMES >> 20);
-    goto done;
-  }
+  int rc = depths(t, depth, &nsamples, &frames, err);
+  if (!rc)
+    rc = ember_query_check_size(export_bound(t, nsamples, frames), m->max_output,
+                                "the pprof export", err);
+  if (rc) goto done;
   /* "", four type strings at most, one per name. */
   e.strings = ember_calloc(ember_tree_name_count(t) + 6, sizeof *e.strings);
   add_string(&e, "", 0);
   e.p.string_table = e.strings;
   set_types(&e, m);
-  add_functions(&e, t);
-  add_samples(&e, t, depth, nsamples, frames);
+  rc = add_functions(&e, t, err);
+  if (!rc) rc = add_samples(&e, t, depth, nsamples, frames, err);
+  if (rc) goto done;
   e.p.n_string_table = e.nstrings;
   e.p.time_nanos = to_nanos(m->from);
   e.p.duration_nanos = to_nanos(m->until - m->from);

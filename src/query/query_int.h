@@ -13,10 +13,66 @@
 void ember_timeline_put_json(ember_buf_t *out, ember_timeline_grid_t g,
                              const uint64_t *values);
 
+/* ---- Limits ------------------------------------------------------------
+ * Every renderer works out an upper bound of its output before it builds
+ * any of it (so a refusal costs no memory), and looks at the deadline
+ * every EMBER_QUERY_DEADLINE_STRIDE nodes or bars (often enough to stop
+ * within milliseconds, rarely enough to cost nothing). */
+
+#define EMBER_QUERY_DEADLINE_STRIDE 4096
+
+/* EMBER_ETIMEOUT with a message naming what was being done (a gerund:
+ * "laying out the flame graph") once the calling thread's deadline has
+ * passed; looks only when i is a multiple of the stride. */
+static inline int ember_query_deadline(size_t i, const char *doing, ember_err_t *err) {
+  if (i % EMBER_QUERY_DEADLINE_STRIDE || !ember_deadline_passed()) return EMBER_OK;
+  return ember_err_set(err, EMBER_ETIMEOUT,
+                       "the query ran out of time while %s; narrow the time range "
+                       "or the selector, or lower maxNodes",
+                       doing);
+}
+
+/* EMBER_EINVAL when bound passes max (0: no limit), saying what would be
+ * too large ("the SVG flame graph") and what to do. */
+int ember_query_check_size(size_t bound, size_t max, const char *what, ember_err_t *err);
+
+/* a + b, saturating at SIZE_MAX: bounds of absurd inputs stay absurd
+ * instead of wrapping into small numbers. */
+static inline size_t ember_size_add(size_t a, size_t b) {
+  return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+static inline size_t ember_size_mul(size_t a, size_t b) {
+  return a && b > SIZE_MAX / a ? SIZE_MAX : a * b;
+}
+
+/* Decimal digits of v. */
+static inline size_t ember_digits(uint64_t v) {
+  size_t d = 1;
+  while (v >= 10)
+    v /= 10, d++;
+  return d;
+}
+
+/* At least the bytes ember_buf_put_json_string appends for the n bytes of
+ * s; html counts every '<' as the six bytes of \u003c, as an HTML page
+ * inlines the JSON. */
+size_t ember_json_string_bound(const char *s, size_t n, bool html);
+
+/* At least the bytes ember_render_single (nsides 1, right NULL) or
+ * ember_render_double (nsides 2) append for t. */
+size_t ember_flamebearer_bound(const ember_tree_t *t, const ember_render_meta_t *left,
+                               const ember_render_meta_t *right, bool html);
+
+/* At least the bytes ember_svg_put appends for the same arguments. */
+size_t ember_svg_bound(const ember_tree_t *t, const ember_render_meta_t *left,
+                       const ember_render_meta_t *right);
+
 /* The exact number of bytes ember_render_collapsed would append, saturating
- * at SIZE_MAX. Lets a caller refuse an export before building it: the text
- * repeats every path, so it grows with depth times nodes. */
-size_t ember_collapsed_size(const ember_tree_t *t, int side);
+ * at SIZE_MAX, into *out. Lets a caller refuse an export before building
+ * it: the text repeats every path, so it grows with depth times nodes.
+ * EMBER_ETIMEOUT when the deadline passes. */
+int ember_collapsed_size(const ember_tree_t *t, int side, size_t *out, ember_err_t *err);
 
 /* ---- Parameters (params.c) --------------------------------------------
  * Each writes its OUT parameter only on success; errors are EMBER_EINVAL
@@ -40,8 +96,11 @@ int ember_param_range(const char *from_param, const char *from,
                       const char *until_param, const char *until, int64_t now,
                       int64_t *from_out, int64_t *until_out, ember_err_t *err);
 
-/* maxNodes: a positive count or -1; default EMBER_QUERY_DEFAULT_MAX_NODES. */
-int ember_param_max_nodes(const char *value, long *out, ember_err_t *err);
+/* maxNodes: a positive count or -1; default EMBER_QUERY_DEFAULT_MAX_NODES.
+ * The result is at most limit (> 0): -1 and larger counts become limit,
+ * and *clamped says so. */
+int ember_param_max_nodes(const char *value, long limit, long *out, bool *clamped,
+                          ember_err_t *err);
 
 /* Content types of the responses. */
 #define EMBER_QUERY_JSON "application/json"
@@ -56,6 +115,10 @@ int ember_param_max_nodes(const char *value, long *out, ember_err_t *err);
  * one U+FFFD per byte, control characters (C0, DEL, C1) not at all. */
 size_t ember_xml_chars(const char *s, size_t n);
 
+/* The exact number of bytes ember_xml_put(b, s, n, SIZE_MAX) appends; an
+ * elided copy is never longer than this plus 2. */
+size_t ember_xml_size(const char *s, size_t n);
+
 /* Appends the n bytes of s (any bytes) as XML/HTML character data, safe in
  * text and in quoted attributes: cleaned as above and with & < > " '
  * escaped. When the cleaned text has more than max_chars characters, only
@@ -64,6 +127,13 @@ void ember_xml_put(ember_buf_t *b, const char *s, size_t n, size_t max_chars);
 
 /* Appends v with thousands separators: 1,234,567. */
 void ember_fmt_count(ember_buf_t *b, uint64_t v);
+
+/* Appends a sum of sample values as ember_fmt_count does, except that
+ * UINT64_MAX, where sums saturate, reads as a lower bound that says so:
+ * "at least 18,446,744,073,709,551,615 (the sum saturated)". At most
+ * EMBER_FMT_SUM_MAX bytes. */
+void ember_fmt_sum(ember_buf_t *b, uint64_t v);
+#define EMBER_FMT_SUM_MAX 64
 
 /* Appends v with decimals (0 to 4) digits after the point, rounded; trim
  * drops trailing zeros and a bare point (10.50 -> 10.5, 3.00 -> 3). */
@@ -78,9 +148,10 @@ void ember_fmt_utc(ember_buf_t *b, int64_t t);
 /* Appends the flame graph of t as SVG: side 0 alone when right is NULL,
  * else the diff of side 0 (described by left) and side 1 (right).
  * standalone adds the XML declaration a file needs and an HTML page must
- * not carry. */
-void ember_svg_put(ember_buf_t *out, const ember_tree_t *t,
-                   const ember_render_meta_t *left,
-                   const ember_render_meta_t *right, bool standalone);
+ * not carry. EMBER_ETIMEOUT when the deadline passes; the caller checks
+ * the size (ember_svg_bound). */
+int ember_svg_put(ember_buf_t *out, const ember_tree_t *t,
+                  const ember_render_meta_t *left, const ember_render_meta_t *right,
+                  bool standalone, ember_err_t *err);
 
 #endif

@@ -4,18 +4,18 @@
  * from the store, truncate, and encode.
  *
  * Nothing is read before all parameters are known to be good, so a typo
- * costs no I/O. An app the store does not know renders as an empty flame
- * graph with default metadata (Pyroscope's behaviour, and what a UI wants
- * for a query typed before the first push).
+ * costs no I/O. What a response may cost is bounded twice: maxNodes is
+ * lowered to the server's limit (-1 means that limit), and every format
+ * refuses, before building anything, output that would pass max_output.
+ *
+ * An app the store does not know renders as an empty flame graph with
+ * default metadata (Pyroscope's behaviour, and what a UI wants for a query
+ * typed before the first push).
  */
 #include "query_int.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Beyond this the collapsed text is refused: it repeats every path, so a
- * deep tree can turn a small profile into gigabytes. */
-#define COLLAPSED_MAX ((size_t)256 << 20)
 
 /* ---- Types ------------------------------------------------------------- */
 
@@ -82,10 +82,24 @@ static int side_read(ember_store_t *s, side_t *sd, ember_tree_t *t, int side,
   return rc;
 }
 
+/* How many nodes to draw, and how large a body may grow. */
+typedef struct {
+  long max_nodes;
+  bool clamped; /* the request asked for more than the server's limit */
+  size_t max_output;
+} limits_t;
+
+static int parse_limits(const char *max_nodes, long limit, size_t max_output,
+                        limits_t *out, ember_err_t *err) {
+  out->max_output = max_output ? max_output : EMBER_QUERY_MAX_OUTPUT;
+  return ember_param_max_nodes(max_nodes, limit > 0 ? limit : EMBER_QUERY_MAX_NODES_LIMIT,
+                               &out->max_nodes, &out->clamped, err);
+}
+
 /* The metadata a side renders with; info supplies spy name, rate and units
  * (defaults when NULL). Borrows from sd. */
 static ember_render_meta_t side_meta(const side_t *sd, const ember_app_info_t *info,
-                                     long max_nodes) {
+                                     const limits_t *lim) {
   ember_render_meta_t m;
   memset(&m, 0, sizeof m);
   m.app_name = sd->sel.app;
@@ -95,7 +109,9 @@ static ember_render_meta_t side_meta(const side_t *sd, const ember_app_info_t *i
   m.units = info ? info->units : "samples";
   m.from = sd->from;
   m.until = sd->until;
-  m.max_nodes = max_nodes;
+  m.max_nodes = lim->max_nodes;
+  m.max_nodes_clamped = lim->clamped;
+  m.max_output = lim->max_output;
   m.timeline = sd->timeline;
   m.grid = sd->grid;
   return m;
@@ -149,27 +165,20 @@ static int check_comparable(const side_t *l, const side_t *r, ember_err_t *err) 
 
 /* ---- Encoding ---------------------------------------------------------- */
 
-/* The tree to draw: t itself when it fits (a copy of a large tree costs
- * more than encoding it), else a truncated copy stored in *cut. */
-static const ember_tree_t *fit(const ember_tree_t *t, long max_nodes,
-                               ember_tree_t **cut) {
-  if (max_nodes < 0 || ember_tree_count(t) <= (size_t)max_nodes) return t;
-  *cut = ember_tree_truncate(t, max_nodes);
-  return *cut;
-}
-
-static int encode_collapsed(const ember_tree_t *t, ember_query_out_t *out,
-                            ember_err_t *err) {
-  size_t size = ember_collapsed_size(t, 0);
-  if (size > COLLAPSED_MAX)
-    return ember_err_set(err, EMBER_EINVAL,
-                         "the collapsed profile would be %zu MiB (the limit is %zu "
-                         "MiB); lower maxNodes or narrow the time range",
-                         size >> 20, COLLAPSED_MAX >> 20);
-  ember_buf_reserve(&out->body, size);
-  ember_render_collapsed(&out->body, t, 0);
-  out->content_type = EMBER_QUERY_TEXT;
-  return EMBER_OK;
+/* The tree to draw into *shown: t itself when it fits (a copy of a large
+ * tree costs more than encoding it), else a truncated copy stored in *cut.
+ * The store's reads may have used up the time: that is looked at first. */
+static int fit(const ember_tree_t *t, long max_nodes, ember_tree_t **cut,
+               const ember_tree_t **shown, ember_err_t *err) {
+  int rc = ember_query_deadline(0, "reading the profiles", err);
+  if (rc) return rc;
+  if (ember_tree_count(t) <= (size_t)max_nodes) {
+    *shown = t;
+    return EMBER_OK;
+  }
+  rc = ember_tree_truncate(t, max_nodes, cut, err);
+  if (rc == EMBER_OK) *shown = *cut;
+  return rc;
 }
 
 /* ---- API --------------------------------------------------------------- */
@@ -179,35 +188,39 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   side_t sd;
   memset(&sd, 0, sizeof sd);
   ember_tree_t *t = NULL, *cut = NULL;
+  const ember_tree_t *shown = NULL;
   ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
   format_t fmt;
-  long max_nodes;
+  limits_t lim;
   const char *q = ember_param_given(p->query) ? p->query : p->name;
   int rc = side_parse(&sd, "query", q, "from", p->from, "until", p->until, p->now, err);
-  if (!rc) rc = ember_param_max_nodes(p->max_nodes, &max_nodes, err);
+  if (!rc) rc = parse_limits(p->max_nodes, p->max_nodes_limit, p->max_output, &lim, err);
   if (!rc) rc = parse_format(p->format, true, &fmt, err);
   if (!rc) rc = side_lookup(s, &sd, err);
   if (rc) goto done;
   t = ember_tree_new();
   rc = side_read(s, &sd, t, 0, err);
+  if (!rc) rc = fit(t, lim.max_nodes, &cut, &shown, err);
   if (rc) goto done;
-  const ember_tree_t *shown = fit(t, max_nodes, &cut);
-  ember_render_meta_t m = side_meta(&sd, sd.known ? &sd.app : NULL, max_nodes);
+  ember_render_meta_t m = side_meta(&sd, sd.known ? &sd.app : NULL, &lim);
   switch (fmt) {
-  case FMT_COLLAPSED: rc = encode_collapsed(shown, &res, err); break;
+  case FMT_COLLAPSED:
+    rc = ember_render_collapsed(&res.body, shown, 0, m.max_output, err);
+    res.content_type = EMBER_QUERY_TEXT;
+    break;
   case FMT_PPROF:
     rc = ember_render_pprof(&res.body, shown, &m, err);
     res.content_type = EMBER_QUERY_BINARY;
     break;
   case FMT_SVG:
-    ember_render_svg(&res.body, shown, &m);
+    rc = ember_render_svg(&res.body, shown, &m, err);
     res.content_type = EMBER_QUERY_SVG;
     break;
   case FMT_HTML:
-    ember_render_html(&res.body, shown, &m);
+    rc = ember_render_html(&res.body, shown, &m, err);
     res.content_type = EMBER_QUERY_HTML;
     break;
-  default: ember_render_single(&res.body, shown, &m);
+  default: rc = ember_render_single(&res.body, shown, &m, err);
   }
   if (rc) goto done;
   *out = res;
@@ -226,15 +239,16 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   memset(&l, 0, sizeof l);
   memset(&r, 0, sizeof r);
   ember_tree_t *t = NULL, *cut = NULL;
+  const ember_tree_t *shown = NULL;
   ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
   format_t fmt;
-  long max_nodes;
+  limits_t lim;
   int rc = side_parse(&l, "leftQuery", p->left_query, "leftFrom", p->left_from,
                       "leftUntil", p->left_until, p->now, err);
   if (!rc)
     rc = side_parse(&r, "rightQuery", p->right_query, "rightFrom", p->right_from,
                     "rightUntil", p->right_until, p->now, err);
-  if (!rc) rc = ember_param_max_nodes(p->max_nodes, &max_nodes, err);
+  if (!rc) rc = parse_limits(p->max_nodes, p->max_nodes_limit, p->max_output, &lim, err);
   if (!rc) rc = parse_format(p->format, false, &fmt, err);
   if (!rc) rc = side_lookup(s, &l, err);
   if (!rc) rc = side_lookup(s, &r, err);
@@ -243,24 +257,25 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   t = ember_tree_new();
   rc = side_read(s, &l, t, 0, err);
   if (!rc) rc = side_read(s, &r, t, 1, err);
+  if (!rc) rc = fit(t, lim.max_nodes, &cut, &shown, err);
   if (rc) goto done;
-  const ember_tree_t *shown = fit(t, max_nodes, &cut);
   /* One side may be unknown: both then describe themselves with the known
    * side's spy name, rate and units. */
   const ember_app_info_t *info = l.known ? &l.app : r.known ? &r.app : NULL;
-  ember_render_meta_t lm = side_meta(&l, info, max_nodes);
-  ember_render_meta_t rm = side_meta(&r, info, max_nodes);
+  ember_render_meta_t lm = side_meta(&l, info, &lim);
+  ember_render_meta_t rm = side_meta(&r, info, &lim);
   switch (fmt) {
   case FMT_SVG:
-    ember_render_svg_diff(&res.body, shown, &lm, &rm);
+    rc = ember_render_svg_diff(&res.body, shown, &lm, &rm, err);
     res.content_type = EMBER_QUERY_SVG;
     break;
   case FMT_HTML:
-    ember_render_html_diff(&res.body, shown, &lm, &rm);
+    rc = ember_render_html_diff(&res.body, shown, &lm, &rm, err);
     res.content_type = EMBER_QUERY_HTML;
     break;
-  default: ember_render_double(&res.body, shown, &lm, &rm);
+  default: rc = ember_render_double(&res.body, shown, &lm, &rm, err);
   }
+  if (rc) goto done;
   *out = res;
   memset(&res, 0, sizeof res);
 done:

@@ -154,7 +154,7 @@ static double change_of(const canvas_t *c, const ember_tree_node_t *nd) {
 
 /* "1,234 samples (12.5%)" */
 static void put_value(ember_buf_t *b, uint64_t v, double frac, const char *units) {
-  ember_fmt_count(b, v);
+  ember_fmt_sum(b, v);
   ember_buf_putc(b, ' ');
   ember_xml_put(b, units, strlen(units), SIZE_MAX);
   ember_buf_puts(b, " (");
@@ -265,8 +265,9 @@ static void push_children(canvas_t *c, const pending_t *p, pending_t **stack,
 }
 
 /* Depth first from the root. A bar too narrow to see ends its branch. */
-static void draw_bars(canvas_t *c) {
-  size_t cap = 64, n = 0, kcap = 0;
+static int draw_bars(canvas_t *c, ember_err_t *err) {
+  size_t cap = 64, n = 0, kcap = 0, drawn = 0;
+  int rc = EMBER_OK;
   pending_t *stack = ember_malloc(cap * sizeof *stack);
   uint32_t *kids = NULL;
   pending_t root = {EMBER_TREE_ROOT, 0, {0, 0}};
@@ -279,11 +280,13 @@ static void draw_bars(canvas_t *c) {
       if (p.node != EMBER_TREE_ROOT) continue;
       w = FRAME_W; /* no data at all: still one bar to say so */
     }
+    if ((rc = ember_query_deadline(drawn++, "drawing the flame graph", err))) break;
     put_bar(c, &p, x, w);
     push_children(c, &p, &stack, &n, &cap, &kids, &kcap);
   }
   free(stack);
   free(kids);
+  return rc;
 }
 
 /* ---- Header and footer ------------------------------------------------- */
@@ -317,7 +320,7 @@ static void describe(ember_buf_t *line, const char *label, const ember_render_me
   ember_buf_puts(line, " to ");
   ember_fmt_utc(line, m->until);
   ember_buf_puts(line, ": ");
-  ember_fmt_count(line, total);
+  ember_fmt_sum(line, total);
   ember_buf_putc(line, ' ');
   ember_buf_puts(line, m->units ? m->units : "samples");
 }
@@ -507,9 +510,44 @@ static void canvas_init(canvas_t *c, const ember_tree_t *t, const ember_render_m
     c->px[s] = c->total[s] ? FRAME_W / (double)c->total[s] / nonempty : 0;
 }
 
-void ember_svg_put(ember_buf_t *out, const ember_tree_t *t,
-                   const ember_render_meta_t *left, const ember_render_meta_t *right,
-                   bool standalone) {
+/* Header lines, the controls, the footer, the style and the script: all
+ * but the bars. Header lines are elided to about 140 characters, each at
+ * most 6 bytes once escaped. */
+#define FIXED_MAX (sizeof script + sizeof style + 8192)
+/* A bar without its name and values: markup, five numbers of at most 20
+ * characters, a color. */
+#define BAR_MAX 256
+
+size_t ember_svg_bound(const ember_tree_t *t, const ember_render_meta_t *left,
+                       const ember_render_meta_t *right) {
+  canvas_t c;
+  canvas_init(&c, t, left, right);
+  const char *units = left->units ? left->units : "samples";
+  /* A title holds two value lines ("\ntotal: N units (P%)") or, for a
+   * diff, three and a change line. */
+  size_t line = 32 + EMBER_FMT_SUM_MAX + ember_xml_size(units, strlen(units));
+  size_t values = c.nsides == 1 ? 2 * line : 3 * line + 64;
+  size_t n = ember_tree_count(t), size = FIXED_MAX;
+  /* The bars draw_bars draws: those wide enough whose parents are drawn
+   * (a parent has a smaller id, invariant 2 of tree.h). */
+  uint8_t *drawn = ember_calloc(n ? n : 1, 1);
+  for (uint32_t id = 0; id < n; id++) {
+    const ember_tree_node_t *nd = ember_tree_node(t, id);
+    if (id != EMBER_TREE_ROOT && (!drawn[nd->parent] || px_of(&c, nd->total) < MIN_PX))
+      continue;
+    drawn[id] = 1;
+    ember_slice_t name = ember_tree_name(t, nd->name);
+    size_t bar = ember_size_add(BAR_MAX + values + 2,
+                                ember_size_mul(2, ember_xml_size(name.base, name.len)));
+    size = ember_size_add(size, bar);
+  }
+  free(drawn);
+  return size;
+}
+
+int ember_svg_put(ember_buf_t *out, const ember_tree_t *t,
+                  const ember_render_meta_t *left, const ember_render_meta_t *right,
+                  bool standalone, ember_err_t *err) {
   canvas_t c;
   canvas_init(&c, t, left, right);
   ember_buf_t head = EMBER_BUF_INIT;
@@ -518,7 +556,8 @@ void ember_svg_put(ember_buf_t *out, const ember_tree_t *t,
   /* Bars first: the height depends on the deepest row drawn. */
   size_t guess = ember_tree_count(t);
   ember_buf_reserve(&c.bars, (guess < 16384 ? guess : 16384) * 200);
-  draw_bars(&c);
+  int rc = draw_bars(&c, err);
+  if (rc) goto done;
   double foot = c.top + (double)(c.depth + 1) * ROW_H + LINE_H;
   double height = foot + 8;
   ember_buf_reserve(out, c.bars.len + head.len + sizeof script + sizeof style + 1024);
@@ -543,17 +582,23 @@ void ember_svg_put(ember_buf_t *out, const ember_tree_t *t,
   ember_buf_puts(out, "\" text-anchor=\"end\"></text>\n<script><![CDATA[\n");
   ember_buf_puts(out, script);
   ember_buf_puts(out, "]]></script>\n</svg>\n");
+done:
   ember_buf_free(&head);
   ember_buf_free(&c.bars);
+  return rc;
 }
 
-void ember_render_svg(ember_buf_t *out, const ember_tree_t *t,
-                      const ember_render_meta_t *m) {
-  ember_svg_put(out, t, m, NULL, true);
+int ember_render_svg(ember_buf_t *out, const ember_tree_t *t,
+                     const ember_render_meta_t *m, ember_err_t *err) {
+  int rc = ember_query_check_size(ember_svg_bound(t, m, NULL), m->max_output,
+                                  "the SVG flame graph", err);
+  return rc ? rc : ember_svg_put(out, t, m, NULL, true, err);
 }
 
-void ember_render_svg_diff(ember_buf_t *out, const ember_tree_t *t,
-                           const ember_render_meta_t *left,
-                           const ember_render_meta_t *right) {
-  ember_svg_put(out, t, left, right, true);
+int ember_render_svg_diff(ember_buf_t *out, const ember_tree_t *t,
+                          const ember_render_meta_t *left,
+                          const ember_render_meta_t *right, ember_err_t *err) {
+  int rc = ember_query_check_size(ember_svg_bound(t, left, right), left->max_output,
+                                  "the SVG diff", err);
+  return rc ? rc : ember_svg_put(out, t, left, right, true, err);
 }

@@ -1,10 +1,12 @@
 /* Fuzz driver for the SVG and HTML renderers (src/query/svg.c, html.c,
  * markup.c): any folded profile, whatever bytes its frame names hold,
- * draws as well-formed XML, as a single graph and as a diff. */
+ * draws as well-formed XML, as a single graph and as a diff, and never
+ * larger than the bound each renderer checks before drawing. */
 #include "../query/svg_check.h"
 #include "ember/ingest.h"
 #include "ember/query.h"
 #include "fuzz_util.h"
+#include "query/query_int.h"
 
 /* The inline SVG of an HTML page must parse too. */
 static void check(const ember_buf_t *b, bool html) {
@@ -38,14 +40,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     m.units = "samples";
     m.grid = ember_timeline_grid(0, 10);
     ember_buf_t b = EMBER_BUF_INIT;
-    ember_render_svg(&b, t, &m);
+    FUZZ_CHECK(ember_render_svg(&b, t, &m, NULL) == 0);
+    FUZZ_CHECK(b.len <= ember_svg_bound(t, &m, NULL));
     check(&b, false);
     ember_buf_reset(&b);
-    ember_render_svg_diff(&b, t, &m, &m);
+    FUZZ_CHECK(ember_render_svg_diff(&b, t, &m, &m, NULL) == 0);
+    FUZZ_CHECK(b.len <= ember_svg_bound(t, &m, &m));
     check(&b, false);
     ember_buf_reset(&b);
-    ember_render_html(&b, t, &m);
+    FUZZ_CHECK(ember_render_html(&b, t, &m, NULL) == 0);
     check(&b, true);
+    ember_buf_reset(&b);
+    FUZZ_CHECK(ember_render_single(&b, t, &m, NULL) == 0);
+    FUZZ_CHECK(b.len <= ember_flamebearer_bound(t, &m, NULL, false));
+    ember_buf_reset(&b);
+    FUZZ_CHECK(ember_render_double(&b, t, &m, &m, NULL) == 0);
+    FUZZ_CHECK(b.len <= ember_flamebearer_bound(t, &m, &m, false));
     ember_buf_free(&b);
   }
   ember_tree_free(right);

@@ -12,6 +12,14 @@
 
 /* ---- Helpers ----------------------------------------------------------- */
 
+/* t cut down to max nodes (the call must succeed); caller frees. */
+static ember_tree_t *truncated(const ember_tree_t *t, long max) {
+  ember_tree_t *out = NULL;
+  ember_err_t err;
+  if (ember_tree_truncate(t, max, &out, &err)) fail_msg("%s", err.msg);
+  return out;
+}
+
 /* Adds "a;b;c" with value v to one side of t. */
 static void add_side(ember_tree_t *t, int side, const char *stack, uint64_t v) {
   uint32_t node = EMBER_TREE_ROOT;
@@ -87,7 +95,7 @@ static void test_truncate_keeps_everything_when_the_tree_fits(void **state) {
   ember_tree_t *t = sample();
   long limits[] = {-1, (long)ember_tree_count(t), 1000000};
   for (size_t i = 0; i < 3; i++) {
-    ember_tree_t *c = ember_tree_truncate(t, limits[i]);
+    ember_tree_t *c = truncated(t, limits[i]);
     assert_valid(c);
     assert_int_equal(ember_tree_count(c), ember_tree_count(t));
     assert_int_equal(find(c, "other"), EMBER_TREE_NONE);
@@ -101,7 +109,7 @@ static void test_truncate_keeps_everything_when_the_tree_fits(void **state) {
 static void test_truncate_keeps_the_largest_and_folds_the_rest_into_other(void **state) {
   ember_tree_t *t = sample();
   /* root, then a 10, x 6, b 5: y 3 / z 1, w 5 and c 1 are cut. */
-  ember_tree_t *c = ember_tree_truncate(t, 4);
+  ember_tree_t *c = truncated(t, 4);
   assert_valid(c);
   assert_int_equal(ember_tree_count(c), 4 + 3);
   assert_node(c, "", 0, 0, 16);
@@ -120,7 +128,7 @@ static void test_truncate_keeps_the_largest_and_folds_the_rest_into_other(void *
 static void test_truncate_to_zero_or_one_keeps_only_the_root(void **state) {
   ember_tree_t *t = sample();
   for (long max = 0; max <= 1; max++) {
-    ember_tree_t *c = ember_tree_truncate(t, max);
+    ember_tree_t *c = truncated(t, max);
     assert_valid(c);
     assert_int_equal(ember_tree_count(c), 2);
     assert_node(c, "other", 0, 16, 16);
@@ -135,14 +143,14 @@ static void test_truncate_breaks_ties_the_same_way_every_time(void **state) {
   add(t, "q", 1);
   add(t, "r", 1);
   add(t, "s", 1);
-  ember_tree_t *c1 = ember_tree_truncate(t, 3), *c2 = ember_tree_truncate(t, 3);
+  ember_tree_t *c1 = truncated(t, 3), *c2 = truncated(t, 3);
   /* Equal totals: the nodes created first (smaller ids) win. */
   assert_node(c1, "p", 0, 1, 1);
   assert_node(c1, "q", 0, 1, 1);
   assert_node(c1, "other", 0, 2, 2);
   ember_buf_t b1 = EMBER_BUF_INIT, b2 = EMBER_BUF_INIT;
-  ember_render_collapsed(&b1, c1, 0);
-  ember_render_collapsed(&b2, c2, 0);
+  assert_int_equal(ember_render_collapsed(&b1, c1, 0, 0, NULL), 0);
+  assert_int_equal(ember_render_collapsed(&b2, c2, 0, 0, NULL), 0);
   assert_string_equal(b1.data, b2.data);
   ember_buf_free(&b1);
   ember_buf_free(&b2);
@@ -159,7 +167,7 @@ static void test_truncate_ranks_by_both_sides_and_folds_each_side(void **state) 
   add_side(t, 1, "c", 2);
   add_side(t, 1, "d", 1);
   /* Ranking by left + right: b 9, a 5, c 4, d 1. */
-  ember_tree_t *c = ember_tree_truncate(t, 3);
+  ember_tree_t *c = truncated(t, 3);
   assert_valid(c);
   assert_node(c, "b", 1, 9, 9);
   assert_node(c, "a", 0, 5, 5);
@@ -177,7 +185,7 @@ static void test_truncate_folds_into_a_kept_child_named_other(void **state) {
   add(t, "other;deep", 3);
   add(t, "small", 2);
   add(t, "tiny", 1);
-  ember_tree_t *c = ember_tree_truncate(t, 3); /* root, other 7, deep 3 */
+  ember_tree_t *c = truncated(t, 3); /* root, other 7, deep 3 */
   assert_valid(c);
   assert_int_equal(ember_tree_count(c), 3);
   assert_node(c, "other", 0, 4 + 3, 7 + 3);
@@ -205,7 +213,7 @@ static void test_truncate_keeps_exactly_the_largest_totals(void **state) {
   for (size_t i = 1; i < n; i++) want[i - 1] = ember_tree_node(t, (uint32_t)i)->total[0];
   qsort(want, n - 1, sizeof *want, cmp_desc);
   for (size_t k = 0; k < sizeof limits / sizeof *limits; k++) {
-    ember_tree_t *c = ember_tree_truncate(t, limits[k]);
+    ember_tree_t *c = truncated(t, limits[k]);
     assert_valid(c);
     assert_int_equal(ember_tree_total(c, 0), ember_tree_total(t, 0));
     uint32_t other = ember_tree_intern(c, "other", 5);
@@ -241,7 +249,7 @@ static void test_truncate_handles_a_chain_100000_nodes_deep(void **state) {
   }
   ember_tree_set(t, EMBER_TREE_ROOT, 0, 0, DEPTH);
   assert_valid(t);
-  ember_tree_t *c = ember_tree_truncate(t, DEPTH - 10);
+  ember_tree_t *c = truncated(t, DEPTH - 10);
   assert_valid(c);
   /* DEPTH - 10 kept (root included) plus one bucket at the bottom. */
   assert_int_equal(ember_tree_count(c), DEPTH - 10 + 1);
@@ -249,6 +257,29 @@ static void test_truncate_handles_a_chain_100000_nodes_deep(void **state) {
   assert_true(ember_slice_eq(ember_tree_name(c, last->name), "other"));
   assert_int_equal(last->total[0], 11);
   ember_tree_free(c);
+  ember_tree_free(t);
+}
+
+static void test_truncate_gives_up_once_the_deadline_has_passed(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, "a;b", 3);
+  add(t, "a;c", 2);
+  add(t, "d", 1);
+  ember_tree_t *out = (ember_tree_t *)t; /* must stay untouched */
+  ember_err_t err;
+  ember_deadline_set(ember_mono_ns() - 1);
+  int rc = ember_tree_truncate(t, 2, &out, &err);
+  ember_deadline_set(0);
+  assert_int_equal(rc, EMBER_ETIMEOUT);
+  assert_ptr_equal(out, t);
+  assert_non_null(strstr(err.msg, "ran out of time while cutting the flame graph down "
+                                  "to maxNodes; narrow the time range or the selector"));
+  /* With time left the same call works. */
+  ember_deadline_set(ember_mono_ns() + 60ull * 1000000000u);
+  rc = ember_tree_truncate(t, 2, &out, &err);
+  ember_deadline_set(0);
+  assert_int_equal(rc, 0);
+  ember_tree_free(out);
   ember_tree_free(t);
 }
 
@@ -262,6 +293,7 @@ int main(void) {
       cmocka_unit_test(test_truncate_folds_into_a_kept_child_named_other),
       cmocka_unit_test(test_truncate_keeps_exactly_the_largest_totals),
       cmocka_unit_test(test_truncate_handles_a_chain_100000_nodes_deep),
+      cmocka_unit_test(test_truncate_gives_up_once_the_deadline_has_passed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

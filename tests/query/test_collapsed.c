@@ -23,11 +23,17 @@ static void add_side(ember_tree_t *t, int side, const char *stack, uint64_t v) {
   ember_tree_add(t, node, side, v);
 }
 
+static size_t collapsed_size(const ember_tree_t *t, int side) {
+  size_t size = 0;
+  assert_int_equal(ember_collapsed_size(t, side, &size, NULL), 0);
+  return size;
+}
+
 static void assert_collapsed(const ember_tree_t *t, int side, const char *want) {
   ember_buf_t b = EMBER_BUF_INIT;
-  ember_render_collapsed(&b, t, side);
+  assert_int_equal(ember_render_collapsed(&b, t, side, 0, NULL), 0);
   assert_string_equal(b.data ? b.data : "", want);
-  assert_int_equal(ember_collapsed_size(t, side), strlen(want));
+  assert_int_equal(collapsed_size(t, side), strlen(want));
   ember_buf_free(&b);
 }
 
@@ -89,13 +95,48 @@ static void test_collapsed_survives_a_stack_100000_frames_deep(void **state) {
   for (size_t i = 0; i < DEPTH; i++) f[i] = ember_slice(i % 2 ? "b" : "a", 1);
   ember_tree_add_stack(t, f, DEPTH, 1);
   ember_buf_t b = EMBER_BUF_INIT;
-  ember_render_collapsed(&b, t, 0);
+  assert_int_equal(ember_render_collapsed(&b, t, 0, 0, NULL), 0);
   assert_int_equal(b.len, 2 * DEPTH - 1 + 3);
   assert_memory_equal(b.data, "a;b;a;b", 7);
   assert_string_equal(b.data + b.len - 5, ";b 1\n");
-  assert_int_equal(ember_collapsed_size(t, 0), b.len);
+  assert_int_equal(collapsed_size(t, 0), b.len);
   ember_buf_free(&b);
   free(f);
+  ember_tree_free(t);
+}
+
+static void test_collapsed_over_max_output_is_refused_before_it_is_built(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add_side(t, 0, "a;b", 1);
+  add_side(t, 0, "a;c", 22); /* "a;b 1\na;c 22\n": 13 bytes */
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_err_t err;
+  assert_int_equal(ember_render_collapsed(&b, t, 0, 12, &err), EMBER_EINVAL);
+  assert_string_equal(err.msg, "the collapsed profile would take up to 13 bytes, over "
+                               "the server's limit of 12 bytes; lower maxNodes or "
+                               "narrow the time range or the selector");
+  assert_null(b.data);
+  assert_int_equal(ember_render_collapsed(&b, t, 0, 13, &err), 0);
+  assert_string_equal(b.data, "a;b 1\na;c 22\n");
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_collapsed_gives_up_once_the_deadline_has_passed(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add_side(t, 0, "a;b", 1);
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_err_t err;
+  size_t size = 42;
+  ember_deadline_set(ember_mono_ns() - 1);
+  int rc = ember_render_collapsed(&b, t, 0, 0, &err);
+  int rc2 = ember_collapsed_size(t, 0, &size, NULL);
+  ember_deadline_set(0);
+  assert_int_equal(rc, EMBER_ETIMEOUT);
+  assert_int_equal(rc2, EMBER_ETIMEOUT);
+  assert_int_equal(size, 42);
+  assert_non_null(strstr(err.msg, "ran out of time while writing the collapsed stacks"));
+  ember_buf_free(&b);
   ember_tree_free(t);
 }
 
@@ -107,6 +148,8 @@ int main(void) {
       cmocka_unit_test(test_collapsed_reads_the_side_it_is_asked_for),
       cmocka_unit_test(test_collapsed_writes_line_breaks_in_names_as_spaces),
       cmocka_unit_test(test_collapsed_survives_a_stack_100000_frames_deep),
+      cmocka_unit_test(test_collapsed_over_max_output_is_refused_before_it_is_built),
+      cmocka_unit_test(test_collapsed_gives_up_once_the_deadline_has_passed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ember/query.h"
+#include "query/query_int.h"
 
 /* ---- Helpers ----------------------------------------------------------- */
 
@@ -52,7 +53,7 @@ static json_t *parse(const ember_buf_t *b) {
 static json_t *render(const ember_tree_t *t) {
   ember_render_meta_t m = meta();
   ember_buf_t b = EMBER_BUF_INIT;
-  ember_render_single(&b, t, &m);
+  assert_int_equal(ember_render_single(&b, t, &m, NULL), 0);
   json_t *j = parse(&b);
   ember_buf_free(&b);
   return j;
@@ -80,7 +81,7 @@ static void test_single_matches_the_documented_example_byte_for_byte(void **stat
   uint64_t tl[3] = {0, 3, 0};
   m.timeline = tl;
   ember_buf_t b = EMBER_BUF_INIT;
-  ember_render_single(&b, t, &m);
+  assert_int_equal(ember_render_single(&b, t, &m, NULL), 0);
   assert_string_equal(
       b.data,
       "{\"version\":1,\"flamebearer\":{\"names\":[\"total\",\"a\",\"c\",\"b\"],"
@@ -312,7 +313,7 @@ static void test_double_encodes_both_sides_of_the_union_tree(void **state) {
   lm.timeline = ltl;
   rm.timeline = rtl;
   ember_buf_t b = EMBER_BUF_INIT;
-  ember_render_double(&b, t, &lm, &rm);
+  assert_int_equal(ember_render_double(&b, t, &lm, &rm, NULL), 0);
   json_t *j = parse(&b);
   assert_int_equal(json_integer_value(json_object_get(j, "leftTicks")), 3);
   assert_int_equal(json_integer_value(json_object_get(j, "rightTicks")), 4);
@@ -343,11 +344,119 @@ static void test_double_of_two_empty_sides_is_one_empty_root(void **state) {
   ember_tree_t *t = ember_tree_new();
   ember_render_meta_t m = meta();
   ember_buf_t b = EMBER_BUF_INIT;
-  ember_render_double(&b, t, &m, &m);
+  assert_int_equal(ember_render_double(&b, t, &m, &m, NULL), 0);
   json_t *j = parse(&b);
   assert_json_is(fb(j, "levels"), "[[0,0,0,0,0,0,0]]");
   assert_int_equal(json_integer_value(fb(j, "numTicks")), 0);
   json_decref(j);
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+/* ---- Limits ------------------------------------------------------------ */
+
+/* A tree of weird names: escapes, invalid UTF-8, control characters, '<'. */
+static ember_tree_t *weird_tree(void) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, "main;\"quoted\\\";<script>", 1234567);
+  add(t, "main;\x01\x02\x1f;\xff\xfe\xc3", 7);
+  add(t, "main;caf\xc3\xa9;\xe2\x82\xac", UINT64_MAX / 4);
+  for (int i = 0; i < 300; i++) {
+    char stack[64];
+    snprintf(stack, sizeof stack, "main;worker;fn_%d", i);
+    add(t, stack, (uint64_t)i + 1);
+  }
+  return t;
+}
+
+static void test_json_never_passes_its_bound(void **state) {
+  ember_tree_t *t = weird_tree();
+  ember_render_meta_t m = meta();
+  m.query = "app.cpu{k=\"<\\\"\x01\"}";
+  ember_buf_t b = EMBER_BUF_INIT;
+  assert_int_equal(ember_render_single(&b, t, &m, NULL), 0);
+  size_t bound = ember_flamebearer_bound(t, &m, NULL, false);
+  assert_true(b.len <= bound);
+  /* Close enough to be useful: the names are most of the slack. */
+  assert_true(bound <= 4 * b.len);
+  ember_buf_reset(&b);
+  ember_tree_t *u = ember_tree_new();
+  ember_tree_merge(u, 0, t, 0);
+  ember_tree_merge(u, 1, t, 0);
+  assert_int_equal(ember_render_double(&b, u, &m, &m, NULL), 0);
+  assert_true(b.len <= ember_flamebearer_bound(u, &m, &m, false));
+  ember_buf_free(&b);
+  ember_tree_free(u);
+  ember_tree_free(t);
+}
+
+static void test_json_over_max_output_is_refused_before_it_is_built(void **state) {
+  ember_tree_t *t = weird_tree();
+  ember_render_meta_t m = meta();
+  size_t bound = ember_flamebearer_bound(t, &m, NULL, false);
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_err_t err;
+  m.max_output = bound - 1;
+  assert_int_equal(ember_render_single(&b, t, &m, &err), EMBER_EINVAL);
+  assert_non_null(strstr(err.msg, "the JSON flame graph would take up to"));
+  assert_non_null(strstr(err.msg, "lower maxNodes or narrow the time range"));
+  assert_null(b.data); /* nothing was built, not even a buffer */
+  assert_int_equal(ember_render_double(&b, t, &m, &m, &err), EMBER_EINVAL);
+  assert_null(b.data);
+  m.max_output = bound;
+  assert_int_equal(ember_render_single(&b, t, &m, &err), 0);
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_json_gives_up_once_the_deadline_has_passed(void **state) {
+  ember_tree_t *t = weird_tree();
+  ember_render_meta_t m = meta();
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_err_t err;
+  ember_deadline_set(ember_mono_ns() - 1);
+  int rc = ember_render_single(&b, t, &m, &err);
+  int rc2 = ember_render_double(&b, t, &m, &m, NULL);
+  ember_deadline_set(0);
+  assert_int_equal(rc, EMBER_ETIMEOUT);
+  assert_int_equal(rc2, EMBER_ETIMEOUT);
+  assert_string_equal(err.msg, "the query ran out of time while laying out the flame "
+                               "graph; narrow the time range or the selector, or lower "
+                               "maxNodes");
+  /* A deadline still ahead changes nothing. */
+  ember_buf_reset(&b);
+  ember_deadline_set(ember_mono_ns() + 60ull * 1000000000u);
+  rc = ember_render_single(&b, t, &m, &err);
+  ember_deadline_set(0);
+  assert_int_equal(rc, 0);
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_json_flags_saturated_sums(void **state) {
+  /* Jansson refuses integers past INT64_MAX, so the text is read as is. */
+  ember_render_meta_t m = meta();
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_tree_t *t = ember_tree_new();
+  add(t, "a", UINT64_MAX - 1);
+  add(t, "b", 5); /* the root's total saturates */
+  assert_int_equal(ember_render_single(&b, t, &m, NULL), 0);
+  assert_non_null(strstr(b.data, "\"numTicks\":18446744073709551615"));
+  assert_non_null(strstr(b.data, ",\"saturated\":true"));
+  ember_buf_reset(&b);
+  /* Two sides that only saturate together do too: numTicks is their sum. */
+  ember_tree_t *u = ember_tree_new();
+  ember_tree_merge(u, 0, t, 0);
+  ember_tree_merge(u, 1, t, 0);
+  assert_int_equal(ember_render_double(&b, u, &m, &m, NULL), 0);
+  assert_non_null(strstr(b.data, ",\"saturated\":true"));
+  ember_tree_free(u);
+  ember_tree_free(t);
+  ember_buf_reset(&b);
+  t = ember_tree_new();
+  add(t, "a", 5);
+  assert_int_equal(ember_render_single(&b, t, &m, NULL), 0);
+  assert_null(strstr(b.data, "saturated"));
   ember_buf_free(&b);
   ember_tree_free(t);
 }
@@ -366,6 +475,10 @@ int main(void) {
       cmocka_unit_test(test_single_levels_decode_to_nested_bars),
       cmocka_unit_test(test_double_encodes_both_sides_of_the_union_tree),
       cmocka_unit_test(test_double_of_two_empty_sides_is_one_empty_root),
+      cmocka_unit_test(test_json_never_passes_its_bound),
+      cmocka_unit_test(test_json_over_max_output_is_refused_before_it_is_built),
+      cmocka_unit_test(test_json_gives_up_once_the_deadline_has_passed),
+      cmocka_unit_test(test_json_flags_saturated_sums),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

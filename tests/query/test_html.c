@@ -70,7 +70,7 @@ static void test_html_page_names_the_selection_and_inlines_the_graph(void **stat
   add(t, 0, "main", 1234);
   ember_render_meta_t m = meta("app.cpu{region=\"eu\"}");
   ember_buf_t b = EMBER_BUF_INIT;
-  ember_render_html(&b, t, &m);
+  assert_int_equal(ember_render_html(&b, t, &m, NULL), 0);
   assert_int_equal(strncmp(b.data, "<!DOCTYPE html>\n<html lang=\"en\">", 32), 0);
   assert_non_null(strstr(b.data, "<meta charset=\"utf-8\">"));
   assert_non_null(strstr(b.data, "<title>app.cpu{region=&quot;eu&quot;} - Ember flame graph</title>"));
@@ -98,8 +98,8 @@ static void test_html_carries_the_same_json_as_format_json(void **state) {
   add(t, 0, "b", 2);
   ember_render_meta_t m = meta("app.cpu{}");
   ember_buf_t page = EMBER_BUF_INIT, json = EMBER_BUF_INIT;
-  ember_render_html(&page, t, &m);
-  ember_render_single(&json, t, &m);
+  assert_int_equal(ember_render_html(&page, t, &m, NULL), 0);
+  assert_int_equal(ember_render_single(&json, t, &m, NULL), 0);
   char *block = json_block(page.data);
   /* Byte for byte, as no name holds a '<'. */
   assert_string_equal(block, json.data);
@@ -120,7 +120,7 @@ static void test_html_names_cannot_break_out_of_the_json_block(void **state) {
   add(t, 0, evil, 5);
   ember_render_meta_t m = meta("app.cpu{x=\"</script>\"}");
   ember_buf_t b = EMBER_BUF_INIT;
-  ember_render_html(&b, t, &m);
+  assert_int_equal(ember_render_html(&b, t, &m, NULL), 0);
   char *block = json_block(b.data);
   assert_null(strchr(block, '<'));
   json_t *j = parse_json(block);
@@ -149,7 +149,7 @@ static void test_html_loads_nothing_from_outside(void **state) {
   add(t, 0, "a", 1);
   ember_render_meta_t m = meta("app.cpu{}");
   ember_buf_t b = EMBER_BUF_INIT;
-  ember_render_html(&b, t, &m);
+  assert_int_equal(ember_render_html(&b, t, &m, NULL), 0);
   assert_null(strstr(b.data, "src="));
   assert_null(strstr(b.data, "href"));
   assert_null(strstr(b.data, "url("));
@@ -170,7 +170,7 @@ static void test_html_diff_shows_both_sides(void **state) {
   r.from += 3600;
   r.until += 3600;
   ember_buf_t b = EMBER_BUF_INIT;
-  ember_render_html_diff(&b, t, &l, &r);
+  assert_int_equal(ember_render_html_diff(&b, t, &l, &r, NULL), 0);
   assert_non_null(strstr(b.data, "<h1>Diff: app.cpu{v=&quot;1&quot;} &rarr; "
                                  "app.cpu{v=&quot;2&quot;}</h1>"));
   assert_non_null(strstr(b.data, "Left: app.cpu{v=&quot;1&quot;}, 2023-11-14 22:13:20 UTC "
@@ -195,6 +195,72 @@ static void test_html_diff_shows_both_sides(void **state) {
   ember_tree_free(t);
 }
 
+/* ---- Limits ------------------------------------------------------------ */
+
+static void test_html_over_max_output_is_refused_before_it_is_built(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "main", 10);
+  add(t, 1, "main", 12);
+  ember_render_meta_t m = meta("app.cpu{}");
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_err_t err;
+  m.max_output = 4096; /* the SVG's script alone is larger */
+  assert_int_equal(ember_render_html(&b, t, &m, &err), EMBER_EINVAL);
+  assert_non_null(strstr(err.msg, "the HTML page would take up to"));
+  assert_int_equal(ember_render_html_diff(&b, t, &m, &m, &err), EMBER_EINVAL);
+  assert_non_null(strstr(err.msg, "the HTML diff page would take up to"));
+  assert_null(b.data);
+  m.max_output = 1 << 20;
+  assert_int_equal(ember_render_html(&b, t, &m, &err), 0);
+  assert_true(b.len <= m.max_output);
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_html_gives_up_once_the_deadline_has_passed(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "main", 10);
+  ember_render_meta_t m = meta("app.cpu{}");
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_deadline_set(ember_mono_ns() - 1);
+  int rc = ember_render_html(&b, t, &m, NULL);
+  int rc2 = ember_render_html_diff(&b, t, &m, &m, NULL);
+  ember_deadline_set(0);
+  assert_int_equal(rc, EMBER_ETIMEOUT);
+  assert_int_equal(rc2, EMBER_ETIMEOUT);
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_html_says_when_the_server_lowered_max_nodes(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "main", 10);
+  ember_render_meta_t m = meta("app.cpu{}");
+  m.max_nodes = 65536;
+  m.max_nodes_clamped = true;
+  ember_buf_t b = EMBER_BUF_INIT;
+  assert_int_equal(ember_render_html(&b, t, &m, NULL), 0);
+  assert_non_null(strstr(b.data, "at most 65,536 nodes (the server's limit)"));
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_html_says_when_a_sum_saturated(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "a", UINT64_MAX - 1);
+  add(t, 0, "b", 2);
+  ember_render_meta_t m = meta("app.cpu{}");
+  ember_buf_t b = EMBER_BUF_INIT;
+  assert_int_equal(ember_render_html(&b, t, &m, NULL), 0);
+  assert_non_null(strstr(b.data,
+                         "<p class=\"meta\">2023-11-14 22:13:20 UTC to "
+                         "2023-11-14 23:13:20 UTC: at least "
+                         "18,446,744,073,709,551,615 (the sum saturated) samples"));
+  assert_non_null(strstr(b.data, "\"saturated\":true"));
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_html_page_names_the_selection_and_inlines_the_graph),
@@ -202,6 +268,10 @@ int main(void) {
       cmocka_unit_test(test_html_names_cannot_break_out_of_the_json_block),
       cmocka_unit_test(test_html_loads_nothing_from_outside),
       cmocka_unit_test(test_html_diff_shows_both_sides),
+      cmocka_unit_test(test_html_over_max_output_is_refused_before_it_is_built),
+      cmocka_unit_test(test_html_gives_up_once_the_deadline_has_passed),
+      cmocka_unit_test(test_html_says_when_the_server_lowered_max_nodes),
+      cmocka_unit_test(test_html_says_when_a_sum_saturated),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

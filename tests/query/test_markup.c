@@ -77,6 +77,42 @@ static void test_counts_get_thousands_separators(void **state) {
   ember_buf_free(&b);
 }
 
+static void test_xml_size_is_what_xml_put_writes(void **state) {
+  static const struct {
+    const char *s;
+    size_t n;
+  } cases[] = {{"", 0},
+               {"main", 4},
+               {"<a href=\"x\">&'", 15},
+               {"\x01\x02\x7f\xc2\x85tab\there", 13},
+               {"\xff\xfe\xc3(\xe2\x82\xac\xef\xbf\xbe", 11},
+               {"caf\xc3\xa9 \xf0\x9f\x94\xa5", 10},
+               {"a\0b", 3}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    ember_buf_t b = EMBER_BUF_INIT;
+    ember_xml_put(&b, cases[i].s, cases[i].n, SIZE_MAX);
+    assert_int_equal(ember_xml_size(cases[i].s, cases[i].n), b.len);
+    /* Elided copies never pass the size plus the "..". */
+    for (size_t max = 0; max < 8; max++) {
+      ember_buf_reset(&b);
+      ember_xml_put(&b, cases[i].s, cases[i].n, max);
+      assert_true(b.len <= ember_xml_size(cases[i].s, cases[i].n) + 2);
+    }
+    ember_buf_free(&b);
+  }
+}
+
+static void test_saturated_sums_say_so(void **state) {
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_fmt_sum(&b, 1234567);
+  assert_string_equal(b.data, "1,234,567");
+  ember_buf_reset(&b);
+  ember_fmt_sum(&b, UINT64_MAX);
+  assert_string_equal(b.data, "at least 18,446,744,073,709,551,615 (the sum saturated)");
+  assert_true(b.len <= EMBER_FMT_SUM_MAX);
+  ember_buf_free(&b);
+}
+
 static void test_fixed_point_rounds_and_trims(void **state) {
   assert_string_equal(fmt(1, 393.3333, 2, true), "393.33");
   assert_string_equal(fmt(1, 786.6666, 2, true), "786.67");
@@ -108,6 +144,8 @@ int main(void) {
       cmocka_unit_test(test_xml_keeps_nul_bytes_out),
       cmocka_unit_test(test_xml_elides_by_characters_not_bytes),
       cmocka_unit_test(test_counts_get_thousands_separators),
+      cmocka_unit_test(test_xml_size_is_what_xml_put_writes),
+      cmocka_unit_test(test_saturated_sums_say_so),
       cmocka_unit_test(test_fixed_point_rounds_and_trims),
       cmocka_unit_test(test_times_are_written_in_utc),
   };

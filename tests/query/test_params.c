@@ -88,16 +88,35 @@ static void test_range_names_the_bad_time(void **state) {
 static void test_max_nodes_defaults_and_accepts_minus_one(void **state) {
   ember_err_t err;
   long v = 0;
-  assert_int_equal(ember_param_max_nodes(NULL, &v, &err), 0);
+  bool clamped = true;
+  assert_int_equal(ember_param_max_nodes(NULL, 65536, &v, &clamped, &err), 0);
   assert_int_equal(v, EMBER_QUERY_DEFAULT_MAX_NODES);
-  assert_int_equal(ember_param_max_nodes("", &v, &err), 0);
+  assert_false(clamped);
+  assert_int_equal(ember_param_max_nodes("", 65536, &v, &clamped, &err), 0);
   assert_int_equal(v, EMBER_QUERY_DEFAULT_MAX_NODES);
-  assert_int_equal(ember_param_max_nodes("-1", &v, &err), 0);
-  assert_int_equal(v, -1);
-  assert_int_equal(ember_param_max_nodes("1", &v, &err), 0);
+  assert_int_equal(ember_param_max_nodes("1", 65536, &v, &clamped, &err), 0);
   assert_int_equal(v, 1);
-  assert_int_equal(ember_param_max_nodes("65536", &v, &err), 0);
+  assert_false(clamped);
+  assert_int_equal(ember_param_max_nodes("65536", 65536, &v, &clamped, &err), 0);
   assert_int_equal(v, 65536);
+  assert_false(clamped);
+}
+
+static void test_max_nodes_never_passes_the_server_limit(void **state) {
+  ember_err_t err;
+  long v = 0;
+  bool clamped = false;
+  /* -1 means as many as the server allows, never unbounded. */
+  assert_int_equal(ember_param_max_nodes("-1", 65536, &v, &clamped, &err), 0);
+  assert_int_equal(v, 65536);
+  assert_true(clamped);
+  assert_int_equal(ember_param_max_nodes("1000000", 5000, &v, &clamped, &err), 0);
+  assert_int_equal(v, 5000);
+  assert_true(clamped);
+  /* A limit below the default lowers the default too, without a clamp. */
+  assert_int_equal(ember_param_max_nodes(NULL, 100, &v, &clamped, &err), 0);
+  assert_int_equal(v, 100);
+  assert_false(clamped);
 }
 
 static void test_max_nodes_rejects_zero_and_junk(void **state) {
@@ -106,11 +125,13 @@ static void test_max_nodes_rejects_zero_and_junk(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     ember_err_t err;
     long v = 42;
-    if (ember_param_max_nodes(bad[i], &v, &err) != EMBER_EINVAL)
+    bool clamped = false;
+    if (ember_param_max_nodes(bad[i], 65536, &v, &clamped, &err) != EMBER_EINVAL)
       fprintf(stderr, "accepted '%s'\n", bad[i]);
-    assert_int_equal(ember_param_max_nodes(bad[i], &v, &err), EMBER_EINVAL);
+    assert_int_equal(ember_param_max_nodes(bad[i], 65536, &v, &clamped, &err),
+                     EMBER_EINVAL);
     assert_int_equal(v, 42);
-    assert_non_null(strstr(err.msg, "-1 for no limit"));
+    assert_non_null(strstr(err.msg, "-1 for as many as the server allows (65536)"));
   }
 }
 
@@ -124,6 +145,7 @@ int main(void) {
       cmocka_unit_test(test_range_rejects_from_not_before_until),
       cmocka_unit_test(test_range_names_the_bad_time),
       cmocka_unit_test(test_max_nodes_defaults_and_accepts_minus_one),
+      cmocka_unit_test(test_max_nodes_never_passes_the_server_limit),
       cmocka_unit_test(test_max_nodes_rejects_zero_and_junk),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -201,7 +201,8 @@ static void test_pprof_export_of_an_empty_tree_is_a_valid_profile(void **state) 
 
 static void test_pprof_export_refuses_stacks_too_deep_to_repeat(void **state) {
   /* A chain 9000 deep with a value on every node: 9000 samples, but 40.5
-   * million frames in all, since each repeats its whole stack. */
+   * million frames in all, since each repeats its whole stack: more than
+   * 300 MiB to hold while building. */
   ember_tree_t *t = ember_tree_new();
   uint32_t node = EMBER_TREE_ROOT, name = ember_tree_intern(t, "f", 1);
   for (int i = 0; i < 9000; i++) {
@@ -209,11 +210,30 @@ static void test_pprof_export_refuses_stacks_too_deep_to_repeat(void **state) {
     ember_tree_add(t, node, 0, 1);
   }
   ember_render_meta_t m = meta("app.cpu", "samples", 100);
+  m.max_output = EMBER_QUERY_MAX_OUTPUT;
   ember_buf_t raw = EMBER_BUF_INIT;
   ember_err_t err;
   assert_int_equal(ember_render_pprof(&raw, t, &m, &err), EMBER_EINVAL);
-  assert_string_equal(err.msg, "the pprof export would hold 38 million frames (the limit "
-                               "is 32 million); lower maxNodes or narrow the time range");
+  assert_string_equal(err.msg, "the pprof export would take up to 697 MiB, over the "
+                               "server's limit of 128 MiB; lower maxNodes or narrow the "
+                               "time range or the selector");
+  assert_int_equal(raw.len, 0);
+  ember_buf_free(&raw);
+  ember_tree_free(t);
+}
+
+static void test_pprof_export_gives_up_once_the_deadline_has_passed(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, "main;work", 3);
+  ember_render_meta_t m = meta("app.cpu", "samples", 100);
+  ember_buf_t raw = EMBER_BUF_INIT;
+  ember_err_t err;
+  ember_deadline_set(ember_mono_ns() - 1);
+  int rc = ember_render_pprof(&raw, t, &m, &err);
+  ember_deadline_set(0);
+  assert_int_equal(rc, EMBER_ETIMEOUT);
+  assert_non_null(strstr(err.msg, "ran out of time while measuring the stacks of the "
+                                  "export; narrow the time range or the selector"));
   assert_int_equal(raw.len, 0);
   ember_buf_free(&raw);
   ember_tree_free(t);
@@ -226,6 +246,7 @@ int main(void) {
       cmocka_unit_test(test_pprof_export_keeps_odd_names_and_the_root),
       cmocka_unit_test(test_pprof_export_of_an_empty_tree_is_a_valid_profile),
       cmocka_unit_test(test_pprof_export_refuses_stacks_too_deep_to_repeat),
+      cmocka_unit_test(test_pprof_export_gives_up_once_the_deadline_has_passed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

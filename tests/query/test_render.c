@@ -150,12 +150,74 @@ static void test_render_truncates_to_max_nodes(void **state) {
   assert_json_text(get(j, "flamebearer", "levels"),
                    "[[0,13,0,0],[0,13,0,1],[0,11,11,3,0,2,2,2]]");
   assert_int_equal(json_integer_value(get(j, "metadata", "maxNodes")), 3);
+  assert_null(get(j, "metadata", "maxNodesClamped"));
   json_decref(j);
   p.max_nodes = "-1";
   j = render(state, &p);
-  assert_int_equal(json_integer_value(get(j, "metadata", "maxNodes")), -1);
+  assert_int_equal(json_integer_value(get(j, "metadata", "maxNodes")),
+                   EMBER_QUERY_MAX_NODES_LIMIT);
+  assert_true(json_is_true(get(j, "metadata", "maxNodesClamped")));
   assert_json_text(get(j, "flamebearer", "names"), "[\"total\",\"a\",\"c\",\"b\"]");
   json_decref(j);
+}
+
+static void test_render_lowers_max_nodes_to_the_servers_limit(void **state) {
+  static const char *asked[] = {"-1", "1000000", "3"};
+  for (size_t i = 0; i < 3; i++) {
+    ember_render_params_t p = params("app.cpu{}");
+    p.max_nodes_limit = 2; /* total and a: b and c fold into other */
+    p.max_nodes = asked[i];
+    json_t *j = render(state, &p);
+    assert_json_text(get(j, "flamebearer", "names"), "[\"total\",\"a\",\"other\"]");
+    assert_int_equal(json_integer_value(get(j, "metadata", "maxNodes")), 2);
+    assert_true(json_is_true(get(j, "metadata", "maxNodesClamped")));
+    json_decref(j);
+  }
+  /* The default is lowered too, but nobody asked for more. */
+  ember_render_params_t p = params("app.cpu{}");
+  p.max_nodes_limit = 2;
+  json_t *j = render(state, &p);
+  assert_int_equal(json_integer_value(get(j, "metadata", "maxNodes")), 2);
+  assert_null(get(j, "metadata", "maxNodesClamped"));
+  json_decref(j);
+}
+
+static void test_render_refuses_every_format_over_the_output_limit(void **state) {
+  static const char *formats[] = {"json", "collapsed", "pprof", "svg", "html"};
+  fixture_t *f = *state;
+  for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
+    ember_render_params_t p = params("app.cpu{}");
+    p.format = formats[i];
+    /* Large enough for the smallest (collapsed: 13 bytes), not for any. */
+    p.max_output = 12;
+    render_fails(state, &p,
+                 "over the server's limit of 12 bytes; lower maxNodes or "
+                 "narrow the time range or the selector");
+    /* At a limit that fits, the same render is built. */
+    p.max_output = 1 << 20;
+    ember_query_out_t out;
+    ember_err_t err;
+    assert_int_equal(ember_query_render(f->store, &p, &out, &err), 0);
+    assert_true(out.body.len > 0 && out.body.len <= p.max_output);
+    ember_buf_free(&out.body);
+  }
+}
+
+static void test_render_gives_up_once_its_deadline_has_passed(void **state) {
+  fixture_t *f = *state;
+  static const char *formats[] = {"json", "collapsed", "pprof", "svg", "html"};
+  for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
+    ember_render_params_t p = params("app.cpu{}");
+    p.format = formats[i];
+    ember_query_out_t out = {EMBER_BUF_INIT, "untouched"};
+    ember_err_t err;
+    ember_deadline_set(ember_mono_ns() - 1);
+    int rc = ember_query_render(f->store, &p, &out, &err);
+    ember_deadline_set(0);
+    assert_int_equal(rc, EMBER_ETIMEOUT);
+    assert_non_null(strstr(err.msg, "narrow the time range"));
+    assert_string_equal(out.content_type, "untouched");
+  }
 }
 
 static void test_render_writes_collapsed_text(void **state) {
@@ -218,7 +280,7 @@ static void test_render_exports_pprof(void **state) {
                    0);
   assert_int_equal(back.n, 1);
   ember_buf_t folded = EMBER_BUF_INIT;
-  ember_render_collapsed(&folded, back.items[0].tree, 0);
+  assert_int_equal(ember_render_collapsed(&folded, back.items[0].tree, 0, 0, NULL), 0);
   assert_string_equal(folded.data, "a;b 11\na;c 2\n");
   assert_int_equal(back.items[0].sample_rate, 100);
   ember_buf_free(&folded);
@@ -325,6 +387,35 @@ static void diff_fails(void **state, const ember_diff_params_t *p, const char *w
   assert_non_null(strstr(err.msg, want));
 }
 
+static void test_diff_refuses_every_format_over_the_output_limit(void **state) {
+  static const char *formats[] = {"json", "svg", "html"};
+  for (size_t i = 0; i < 3; i++) {
+    ember_diff_params_t p = diff_params("app.cpu{region=\"eu\"}", "app.cpu{}");
+    p.format = formats[i];
+    p.max_output = 100;
+    diff_fails(state, &p, "over the server's limit of 100 bytes; lower maxNodes");
+  }
+  ember_diff_params_t p = diff_params("app.cpu{region=\"eu\"}", "app.cpu{}");
+  p.max_nodes = "-1";
+  p.max_nodes_limit = 2;
+  json_t *j = diff(state, &p);
+  assert_int_equal(json_integer_value(get(j, "metadata", "maxNodes")), 2);
+  assert_true(json_is_true(get(j, "metadata", "maxNodesClamped")));
+  assert_json_text(get(j, "flamebearer", "names"), "[\"total\",\"a\",\"other\"]");
+  json_decref(j);
+}
+
+static void test_diff_gives_up_once_its_deadline_has_passed(void **state) {
+  fixture_t *f = *state;
+  ember_diff_params_t p = diff_params("app.cpu{region=\"eu\"}", "app.cpu{}");
+  ember_query_out_t out;
+  ember_err_t err;
+  ember_deadline_set(ember_mono_ns() - 1);
+  int rc = ember_query_render_diff(f->store, &p, &out, &err);
+  ember_deadline_set(0);
+  assert_int_equal(rc, EMBER_ETIMEOUT);
+}
+
 static void test_diff_puts_left_and_right_side_by_side(void **state) {
   ember_diff_params_t p =
       diff_params("app.cpu{region=\"eu\"}", "app.cpu{region=\"us\"}");
@@ -397,6 +488,9 @@ int main(void) {
       T(test_render_takes_the_legacy_name_parameter),
       T(test_render_of_an_unknown_app_is_empty_not_an_error),
       T(test_render_truncates_to_max_nodes),
+      T(test_render_lowers_max_nodes_to_the_servers_limit),
+      T(test_render_refuses_every_format_over_the_output_limit),
+      T(test_render_gives_up_once_its_deadline_has_passed),
       T(test_render_writes_collapsed_text),
       T(test_render_exports_pprof),
       T(test_render_requires_a_query),
@@ -409,6 +503,8 @@ int main(void) {
       T(test_diff_with_an_unknown_side_uses_the_known_metadata),
       T(test_diff_refuses_different_units_or_rates),
       T(test_diff_requires_both_queries_and_good_ranges),
+      T(test_diff_refuses_every_format_over_the_output_limit),
+      T(test_diff_gives_up_once_its_deadline_has_passed),
       T(test_render_diff_draws_svg_and_html),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,8 +47,10 @@ static void add(ember_tree_t *t, int side, const char *stack, uint64_t v) {
 static void draw(const ember_tree_t *t, bool diff, svg_doc_t *d, ember_buf_t *raw) {
   ember_render_meta_t l = meta("app.cpu{}"), r = meta("app.cpu{region=\"eu\"}");
   ember_buf_t b = EMBER_BUF_INIT;
-  if (diff) ember_render_svg_diff(&b, t, &l, &r);
-  else ember_render_svg(&b, t, &l);
+  if (diff)
+    assert_int_equal(ember_render_svg_diff(&b, t, &l, &r, NULL), 0);
+  else
+    assert_int_equal(ember_render_svg(&b, t, &l, NULL), 0);
   int rc = svg_parse(b.data, b.len, d);
   if (rc) fprintf(stderr, "not well-formed: %s\n", d->err);
   assert_int_equal(rc, 0);
@@ -373,6 +375,91 @@ static void test_svg_diff_with_an_empty_side_uses_the_other(void **state) {
   ember_tree_free(t);
 }
 
+/* ---- Limits ------------------------------------------------------------ */
+
+static ember_tree_t *weird_tree(void) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "main;\"q\"&<b>;'x'", 1000);
+  add(t, 0, "main;\x01\x02;\xff\xfe\xc3", 700);
+  add(t, 1, "main;caf\xc3\xa9;\xe2\x82\xac", 900);
+  for (int i = 0; i < 300; i++) {
+    char stack[64];
+    snprintf(stack, sizeof stack, "main;worker;fn_%d", i);
+    add(t, i % 2, stack, (uint64_t)i * 10 + 1);
+  }
+  return t;
+}
+
+static void test_svg_never_passes_its_bound(void **state) {
+  ember_tree_t *t = weird_tree();
+  ember_render_meta_t l = meta("app.cpu{k=\"<&>\"}"), r = meta("app.cpu{}");
+  ember_buf_t b = EMBER_BUF_INIT;
+  assert_int_equal(ember_render_svg(&b, t, &l, NULL), 0);
+  size_t bound = ember_svg_bound(t, &l, NULL);
+  assert_true(b.len <= bound);
+  assert_true(bound <= 4 * b.len); /* and close enough to be useful */
+  ember_buf_reset(&b);
+  assert_int_equal(ember_render_svg_diff(&b, t, &l, &r, NULL), 0);
+  assert_true(b.len <= ember_svg_bound(t, &l, &r));
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_svg_over_max_output_is_refused_before_it_is_drawn(void **state) {
+  ember_tree_t *t = weird_tree();
+  ember_render_meta_t l = meta("app.cpu{}"), r = meta("app.cpu{}");
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_err_t err;
+  l.max_output = ember_svg_bound(t, &l, NULL) - 1;
+  assert_int_equal(ember_render_svg(&b, t, &l, &err), EMBER_EINVAL);
+  assert_non_null(strstr(err.msg, "the SVG flame graph would take up to"));
+  assert_null(b.data);
+  l.max_output = ember_svg_bound(t, &l, &r) - 1;
+  assert_int_equal(ember_render_svg_diff(&b, t, &l, &r, &err), EMBER_EINVAL);
+  assert_non_null(strstr(err.msg, "the SVG diff would take up to"));
+  assert_null(b.data);
+  l.max_output = ember_svg_bound(t, &l, NULL);
+  assert_int_equal(ember_render_svg(&b, t, &l, &err), 0);
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_svg_gives_up_once_the_deadline_has_passed(void **state) {
+  ember_tree_t *t = weird_tree();
+  ember_render_meta_t l = meta("app.cpu{}");
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_err_t err;
+  ember_deadline_set(ember_mono_ns() - 1);
+  int rc = ember_render_svg(&b, t, &l, &err);
+  int rc2 = ember_render_svg_diff(&b, t, &l, &l, NULL);
+  ember_deadline_set(0);
+  assert_int_equal(rc, EMBER_ETIMEOUT);
+  assert_int_equal(rc2, EMBER_ETIMEOUT);
+  assert_non_null(strstr(err.msg, "ran out of time while drawing the flame graph"));
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
+static void test_svg_says_when_a_sum_saturated(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "a", UINT64_MAX - 1);
+  add(t, 0, "b", 5);
+  svg_doc_t d;
+  ember_buf_t raw;
+  draw(t, false, &d, &raw);
+  const svg_frame_t *root = frame(&d, "total");
+  assert_non_null(strstr(root->title, "total: at least 18,446,744,073,709,551,615 "
+                                      "(the sum saturated) samples"));
+  assert_non_null(strstr(raw.data, ": at least 18,446,744,073,709,551,615 (the sum "
+                                   "saturated) samples</text>"));
+  /* One short of the ceiling is a measurement, and reads as one. */
+  assert_non_null(
+      strstr(frame(&d, "a")->title, "total: 18,446,744,073,709,551,614 samples"));
+  svg_doc_free(&d);
+  ember_buf_free(&raw);
+  ember_tree_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_svg_draws_each_node_with_its_values),
@@ -388,6 +475,10 @@ int main(void) {
       cmocka_unit_test(test_svg_diff_colors_growth_red_and_shrinkage_green),
       cmocka_unit_test(test_svg_diff_widths_are_the_mean_of_both_shares),
       cmocka_unit_test(test_svg_diff_with_an_empty_side_uses_the_other),
+      cmocka_unit_test(test_svg_never_passes_its_bound),
+      cmocka_unit_test(test_svg_over_max_output_is_refused_before_it_is_drawn),
+      cmocka_unit_test(test_svg_gives_up_once_the_deadline_has_passed),
+      cmocka_unit_test(test_svg_says_when_a_sum_saturated),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

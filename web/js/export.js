@@ -32,8 +32,17 @@ export function toFolded(p, zoom = 0, side = 'self') {
   return lines.length ? `${lines.sort().join('\n')}\n` : '';
 }
 
-function xml(s) {
-  return String(s).replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]);
+// Text as XML character data, safe in text and in quoted attributes. XML
+// 1.0 refuses most control characters outright (one makes the whole file
+// unreadable), so they are dropped, as the server's SVG drops them; tab and
+// line breaks are allowed and stay. A lone surrogate (from a name cut in
+// the middle of a character) and the noncharacters U+FFFE and U+FFFF become
+// U+FFFD.
+export function xml(s) {
+  return String(s)
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, '')
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|[\ufffe\uffff]/g, '\ufffd')
+    .replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]);
 }
 
 // A standalone SVG of the view: the frames at least half a pixel wide at

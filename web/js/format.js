@@ -54,8 +54,18 @@ export function formatDuration(sec) {
   return `${h} h ${String(Math.round((a - h * 3600) / 60)).padStart(2, '0')} min`;
 }
 
+// The server's sums saturate at 2^64 - 1 instead of wrapping; JSON readers
+// round that to 2^64 (18,446,744,073,709,552,000), a number no real sum
+// below the ceiling reaches, so it reads as "at least this much".
+export const SATURATED = 2 ** 64;
+
+export function isSaturated(v) {
+  return v >= SATURATED;
+}
+
 // A compact form for table cells: "1.23 k", "45.6 M".
 export function formatCompact(v) {
+  if (isSaturated(v)) return '≥ 18.4 E';
   const a = Math.abs(v);
   if (a < 1e4) return formatInt(v);
   const units = [
@@ -77,6 +87,7 @@ export function formatCompact(v) {
 // for (samples / sampleRate), the number a person usually wants.
 export function formatValue(v, meta = {}) {
   const units = meta.units || 'samples';
+  if (isSaturated(v)) return `≥ 18.4 quintillion ${units} (sum saturated)`;
   if (units === 'bytes') return formatBytes(v);
   if (units === 'samples') {
     const rate = Number(meta.sampleRate) || 0;

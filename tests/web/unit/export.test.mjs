@@ -1,10 +1,11 @@
 // Folded and SVG exports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toFolded, toSVG } from '../../../web/js/export.js';
+import { toFolded, toSVG, xml } from '../../../web/js/export.js';
 import { decode, findPath } from '../../../web/js/flamebearer.js';
 import { nodeColorFn, palette } from '../../../web/js/colors.js';
 import { renderResponse, diffResponse } from '../lib/build.mjs';
+import { xmlError } from '../lib/xml.mjs';
 
 const folded = 'main;handle;parse_json 120\nmain;handle;db_query;mutex_lock 75\nmain;idle 3\nmain 2\n';
 
@@ -37,4 +38,30 @@ test('the SVG export is standalone, titled and escapes names', () => {
   assert.match(svg, /<title>operator&lt;&lt;&amp;&quot;x&quot;: 5<\/title>/);
   assert.equal((svg.match(/<rect /g) || []).length, 1 + 4);
   assert.ok(!svg.includes('operator<<'));
+});
+
+test('the SVG export is well-formed XML whatever bytes the names hold', () => {
+  // Control characters, a NUL, DEL, a C1 control, noncharacters and a lone
+  // surrogate: what a frame name from an agent may hold once decoded.
+  const nasty = 'bad\x01name\x00with\x1fcontrols\x7f\x85\ufffe\ud800end';
+  const p = decode(renderResponse(`main;${nasty} 5\nmain;ok\t<tab> 5`));
+  const svg = toSVG(p, {
+    width: 600, colorOf: nodeColorFn(p), palette: palette('light'), text: '#000',
+    title: `app\x02 <cpu>`, subtitle: 'from\x1b[0m now',
+    label: (i) => `${p.names[p.name[i]]}\ntotal: ${p.total[i]}`,
+  });
+  assert.equal(xmlError(svg), null);
+  assert.match(svg, /<title>badnamewithcontrols\ufffd\ufffdend\ntotal: 5<\/title>/);
+  assert.match(svg, /ok\t&lt;tab&gt;/);
+  assert.match(svg, />app &lt;cpu&gt;</);
+  // The checker does catch what the export used to write.
+  assert.match(xmlError('<svg><title>a\x01b</title></svg>'), /U\+1 not allowed/);
+  assert.match(xmlError('<svg><g></svg>'), /closes/);
+});
+
+test('xml() keeps text and line breaks and drops what XML refuses', () => {
+  assert.equal(xml('a<b>&"c\''), 'a&lt;b&gt;&amp;&quot;c&apos;');
+  assert.equal(xml('line\nnext\ttab\r'), 'line\nnext\ttab\r');
+  assert.equal(xml('\x00\x08\x0b\x0c\x0e\x1f\x7f\x9f'), '');
+  assert.equal(xml('\ud83d\ude00 \ud83d x \ude00'), '\ud83d\ude00 \ufffd x \ufffd');
 });

@@ -45,3 +45,16 @@ test('elision keeps the end of a name and the start when there is room', () => {
   assert.equal(e, 'githu…ver).serve');
   assert.equal(elide('abc', 1), '');
 });
+
+test('a saturated sum reads as a floor, not as a rounded measurement', () => {
+  // What JSON.parse makes of the server's 2^64 - 1, where sums stop.
+  const v = JSON.parse('{"numTicks":18446744073709551615}').numTicks;
+  assert.equal(formatValue(v, { units: 'samples', sampleRate: 100 }),
+    '≥ 18.4 quintillion samples (sum saturated)');
+  assert.equal(formatValue(v, { units: 'bytes' }), '≥ 18.4 quintillion bytes (sum saturated)');
+  assert.equal(formatCompact(v), '≥ 18.4 E');
+  assert.ok(!formatValue(v, {}).includes('18,446,744,073,709,552,000'));
+  // The largest sum below the ceiling that JSON can carry is shown as is.
+  const below = 18446744073709549568;
+  assert.equal(formatValue(below, { units: 'objects' }), '18,446,744,073,709,550,000 objects');
+});
