@@ -83,6 +83,9 @@ static const char serve_usage[] =
     "                       addresses, and others answer any Host\n"
     "  --tls-cert FILE      serve HTTPS with this PEM certificate (chain) ...\n"
     "  --tls-key FILE       ... and this PEM private key\n"
+    "  --shutdown-grace S   on SIGTERM, seconds to let requests finish before\n"
+    "                       what still waits is answered 503; pushes already\n"
+    "                       with the disk are always committed (default 30)\n"
     "  -h, --help           show this help\n";
 
 static const char export_usage[] =
@@ -173,12 +176,20 @@ enum {
   OPT_TLS_CERT,
   OPT_TLS_KEY,
   OPT_MAX_NODES,
+  OPT_SHUTDOWN_GRACE,
 };
 
 /* Parses the options of the server and its limits; returns -1 when all
  * are good, else the exit code. */
-static int serve_option(int c, ember_server_config_t *scfg, str_list_t *origins,
-                        str_list_t *hosts) {
+/* What `ember serve` was asked, beyond the store's settings. */
+typedef struct {
+  ember_server_config_t scfg;
+  str_list_t origins, hosts;
+  unsigned grace; /* seconds */
+} serve_opts_t;
+
+static int serve_option(int c, serve_opts_t *o) {
+  ember_server_config_t *scfg = &o->scfg;
   switch (c) {
   case OPT_MAX_INFLIGHT:
     if (parse_size(optarg, &scfg->max_inflight))
@@ -206,10 +217,14 @@ static int serve_option(int c, ember_server_config_t *scfg, str_list_t *origins,
       return fail("serve", "bad --query-timeout", optarg, "use seconds from 1 to 3600");
     return -1;
   case OPT_AUTH_TOKEN_FILE: scfg->auth_token_file = optarg; return -1;
-  case OPT_ALLOW_ORIGIN: str_list_add(origins, optarg); return -1;
-  case OPT_ALLOW_HOST: str_list_add(hosts, optarg); return -1;
+  case OPT_ALLOW_ORIGIN: str_list_add(&o->origins, optarg); return -1;
+  case OPT_ALLOW_HOST: str_list_add(&o->hosts, optarg); return -1;
   case OPT_TLS_CERT: scfg->tls_cert = optarg; return -1;
   case OPT_TLS_KEY: scfg->tls_key = optarg; return -1;
+  case OPT_SHUTDOWN_GRACE:
+    if (parse_count(optarg, 3600, &o->grace))
+      return fail("serve", "bad --shutdown-grace", optarg, "use seconds from 1 to 3600");
+    return -1;
   case OPT_MAX_NODES: {
     unsigned n;
     if (parse_count(optarg, 100000000, &n))
@@ -222,8 +237,8 @@ static int serve_option(int c, ember_server_config_t *scfg, str_list_t *origins,
 }
 
 /* Runs the server until a signal; returns the exit code. */
-static int serve_run(const ember_server_config_t *scfg,
-                     const ember_store_config_t *stcfg) {
+static int serve_run(const ember_server_config_t *scfg, const ember_store_config_t *stcfg,
+                     unsigned grace_s) {
   /* Every thread started from here on inherits the blocked signals, so only
    * sigwait below sees SIGINT/SIGTERM. */
   sigset_t sigs;
@@ -265,7 +280,7 @@ static int serve_run(const ember_server_config_t *scfg,
   sigaddset(&again, SIGINT);
   signal(SIGINT, SIG_DFL);
   pthread_sigmask(SIG_UNBLOCK, &again, NULL);
-  ember_server_stop(srv, 30000);
+  ember_server_stop(srv, grace_s * 1000u);
   ember_store_close(store);
   fprintf(stderr, "ember: stopped\n");
   return 0;
@@ -291,33 +306,35 @@ static int cmd_serve(int argc, char **argv) {
       {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
       {"tls-key", required_argument, NULL, OPT_TLS_KEY},
       {"max-nodes", required_argument, NULL, OPT_MAX_NODES},
+      {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  ember_server_config_t scfg = {.listen = EMBER_HTTP_DEFAULT_LISTEN,
-                                .max_body = EMBER_HTTP_DEFAULT_MAX_BODY};
+  serve_opts_t o = {.scfg = {.listen = EMBER_HTTP_DEFAULT_LISTEN,
+                             .max_body = EMBER_HTTP_DEFAULT_MAX_BODY},
+                    .grace = 30};
+  ember_server_config_t *scfg = &o.scfg;
   ember_store_config_t stcfg = {.data_dir = "./data"};
-  str_list_t origins = {0}, hosts = {0};
   unsigned queue = 0;
   ember_err_t err;
   int c, rc = -1;
   opterr = 0;
   while (rc < 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    rc = serve_option(c, &scfg, &origins, &hosts);
+    rc = serve_option(c, &o);
     if (rc != -2) continue;
     rc = -1;
     switch (c) {
-    case 'l': scfg.listen = optarg; break;
+    case 'l': scfg->listen = optarg; break;
     case 'd': stcfg.data_dir = optarg; break;
     case 'r':
       if (ember_duration_parse(optarg, &stcfg.retention_seconds, &err))
         rc = fail("serve", "bad --retention", optarg, "use e.g. 30d, 12h or 90m");
       break;
     case 'b':
-      if (parse_size(optarg, &scfg.max_body))
+      if (parse_size(optarg, &scfg->max_body))
         rc = fail("serve", "bad --max-body", optarg, "use e.g. 32MiB, 512KiB or 1048576");
       break;
     case 'w':
-      if (parse_count(optarg, 1024, &scfg.workers))
+      if (parse_count(optarg, 1024, &scfg->workers))
         rc = fail("serve", "bad --workers", optarg, "use a number from 1 to 1024");
       break;
     case 'q':
@@ -340,12 +357,12 @@ static int cmd_serve(int argc, char **argv) {
     rc = fail("serve", "unexpected argument", argv[optind], "run `ember serve --help`");
   if (rc < 0) {
     stcfg.queue_max = queue;
-    scfg.allow_origins = origins.items;
-    scfg.allow_hosts = hosts.items;
-    rc = serve_run(&scfg, &stcfg);
+    scfg->allow_origins = o.origins.items;
+    scfg->allow_hosts = o.hosts.items;
+    rc = serve_run(scfg, &stcfg, o.grace);
   }
-  free(origins.items);
-  free(hosts.items);
+  free(o.origins.items);
+  free(o.hosts.items);
   return rc;
 }
 

@@ -188,8 +188,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 
 /* libmicrohttpd calls this with the raw request target before it parses
  * the query string (args.c says why we parse it ourselves). The request
- * object starts here; the '?'s are blanked in libmicrohttpd's own copy of
- * the line, which it parses next, so it finds no arguments to store. */
+ * object starts here. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
   ember_server_t *srv = cls;
   ember_http_req_t *req = ember_calloc(1, sizeof *req);
@@ -205,8 +204,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     req->args_rc =
         ember_http_args_parse(q + 1, EMBER_HTTP_MAX_ARGS, &req->args, &req->nargs, &err);
     if (req->args_rc) req->args_error = ember_strdup(err.msg);
-    for (char *p = q; *p; p++)
-      if (*p == '?') *p = '\0';
+    /* libmicrohttpd has already noted where the arguments start (just
+     * after this '?') and parses from there once we return: an empty
+     * string leaves it nothing to store. */
+    q[1] = '\0';
   }
   return req;
 }

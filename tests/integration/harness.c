@@ -69,9 +69,13 @@ void it_start(it_server_t *s, const char *const *extra_args) {
     if (k <= 0) fail_msg("ember exited before it listened (see its stderr above)");
     n += (size_t)k;
     line[n] = '\0';
-    const char *at = strstr(line, "listening on http://127.0.0.1:");
+    /* "listening on http[s]://HOST:PORT (...)": the port ends the address. */
+    const char *at = strstr(line, "listening on ");
     if (at && strchr(at, '\n')) {
-      s->port = (uint16_t)atoi(at + strlen("listening on http://127.0.0.1:"));
+      const char *end = strchr(at + strlen("listening on "), ' ');
+      const char *colon = end ? memrchr(at, ':', (size_t)(end - at)) : NULL;
+      if (!colon) fail_msg("cannot read the port from: %s", line);
+      s->port = (uint16_t)atoi(colon + 1);
       return;
     }
   }
