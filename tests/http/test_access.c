@@ -1,10 +1,10 @@
 /* Tests for src/http/access.c: tokens and roles, cross-site requests and
  * the Host check against DNS rebinding. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
