@@ -93,8 +93,7 @@ static void snap(fixture_t *f, snapshot_t *x) {
 }
 
 /* Rows ember_read_cover picks for [a, b) of series 1. */
-static int count_row(void *ctx, int level, int64_t start, int64_t seq, uint64_t total,
-                     int64_t profiles, const void *blob, size_t len, ember_err_t *err) {
+static int count_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
   (*(int *)ctx)++;
   return 0;
 }
@@ -103,8 +102,8 @@ static int rows_read(fixture_t *f, int64_t a, int64_t b) {
   ember_conn_t *c;
   assert_int_equal(ember_pool_get(f->s, &c, NULL), 0);
   int n = 0;
-  assert_int_equal(ember_read_cover(c, 1, a, b, EMBER_STORE_LEVELS - 1, false, count_row,
-                                    &n, NULL),
+  assert_int_equal(ember_read_cover(c, 1, a, b, EMBER_STORE_LEVELS - 1, EMBER_READ_KEYS,
+                                    count_row, &n, NULL),
                    0);
   ember_pool_put(f->s, c);
   return n;
