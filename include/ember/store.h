@@ -92,8 +92,10 @@ int ember_store_apps(ember_store_t *s, ember_app_info_t **apps, size_t *n,
 int ember_store_app(ember_store_t *s, const char *app, ember_app_info_t *out,
                     ember_err_t *err);
 
-/* Adds every sample of the series matching sel, with a 10 s bucket that
- * starts in [from, until), to side `side` of t. For apps with average
+/* Adds every sample of the series matching sel in the 10 s buckets from
+ * the one holding `from` to the one holding `until`, both included (so a
+ * push is visible to a query until the very second it landed in; nothing
+ * when until < from), to side `side` of t. For apps with average
  * aggregation the values are divided by the number of profiles merged.
  * An unknown app adds nothing and returns EMBER_ENOTFOUND. */
 int ember_store_read_tree(ember_store_t *s, const ember_selector_t *sel,

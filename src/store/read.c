@@ -12,6 +12,10 @@
  * one-shot functions (ember_store_read_tree and the like) open a session
  * for one read.
  *
+ * Time ranges of trees: every 10 s bucket from the one holding `from` to
+ * the one holding `until` counts, both included, so a push is in the answer
+ * to a query whose `until` is the second it landed in.
+ *
  * Average aggregation: each series' values are summed over the range and
  * divided by the number of profiles that series contributed; the series'
  * averages are then added. For a gauge such as in-use memory this gives the
@@ -261,13 +265,15 @@ static void finish_series(tree_ctx_t *x) {
   x->profiles = 0;
 }
 
+/* Reads the buckets from the one holding from to the one holding until. */
 static int read_series(tree_ctx_t *x, const series_set_t *set, int64_t from,
                        int64_t until, ember_err_t *err) {
+  if (until < from) return 0;
   /* Far beyond any real time, and safe from overflow when aligned. */
   from = from < -EMBER_STORE_TIME_MAX ? -EMBER_STORE_TIME_MAX : from;
   until = until > EMBER_STORE_TIME_MAX ? EMBER_STORE_TIME_MAX : until;
   int64_t a = ember_store_floor(from, EMBER_STORE_BUCKET);
-  int64_t b = ceil_to(until, EMBER_STORE_BUCKET);
+  int64_t b = ember_store_floor(until, EMBER_STORE_BUCKET) + EMBER_STORE_BUCKET;
   for (size_t i = 0; i < set->n; i++) {
     x->sid = set->ids[i];
     int rc = ember_read_cover(x->c, x->sid, a, b, EMBER_STORE_LEVELS - 1, EMBER_READ_DATA,

@@ -108,17 +108,31 @@ static void test_read_builds_the_tree_with_self_values_on_the_chosen_side(void *
 
 /* ---- Time ranges ------------------------------------------------------- */
 
-static void test_read_takes_buckets_starting_in_the_range(void **state) {
+static void test_read_takes_the_buckets_holding_from_through_until(void **state) {
   fixture_t *f = *state;
   put(f->s, "app.cpu", T0, T0 + 10, "a 1");
   put(f->s, "app.cpu", T0 + 10, T0 + 20, "a 2");
   put(f->s, "app.cpu", T0 + 20, T0 + 30, "a 4");
-  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 30), 7);
-  assert_int_equal(total_of(f->s, "app.cpu", T0 + 5, T0 + 10), 1); /* from is floored */
-  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 11), 3);     /* until exclusive */
-  assert_int_equal(total_of(f->s, "app.cpu", T0 + 10, T0 + 20), 2);
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 29), 7);
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 5, T0 + 9), 1);  /* one bucket */
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 5, T0 + 10), 3); /* until holds 2 */
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 11), 3);
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 10, T0 + 19), 2);
   assert_int_equal(total_of(f->s, "app.cpu", T0 + 30, T0 + 90), 0);
   assert_int_equal(total_of(f->s, "app.cpu", T0 + 20, T0 + 10), 0); /* empty range */
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 15, T0 + 12), 0); /* even in a bucket */
+}
+
+static void test_read_sees_a_push_that_starts_at_the_until_of_the_query(void **state) {
+  fixture_t *f = *state;
+  /* An agent pushes with from on a whole 10 s mark (and until = now), and a
+   * query with until = now runs in the same second: the push lies in the
+   * bucket holding until, which must count. */
+  put(f->s, "app.cpu", T0, T0, "a 5");
+  assert_int_equal(total_of(f->s, "app.cpu", T0 - 3600, T0), 5);
+  put(f->s, "app.cpu", T0 + 10, T0 + 20, "a 7");
+  assert_int_equal(total_of(f->s, "app.cpu", T0 - 3600, T0 + 10), 12);
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 10, T0 + 10), 7);
 }
 
 static void test_read_sums_timelines_by_step(void **state) {
@@ -272,7 +286,7 @@ static void test_read_reports_a_damaged_row_instead_of_crashing(void **state) {
   assert_non_null(strstr(err.msg, "start 4000000010, seq 0"));
   assert_non_null(strstr(err.msg, "corrupt segment"));
   /* The undamaged part still reads, and the timeline needs no blob. */
-  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 10), 1);
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 9), 1);
   uint64_t v[2];
   assert_int_equal(ember_store_timeline(f->s, &sel, T0, 10, v, 2, NULL), 0);
   assert_int_equal(v[1], 2);
@@ -423,19 +437,39 @@ static void test_read_does_not_wait_for_a_stalled_writer(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_read_matches_selectors_with_every_operator, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_returns_notfound_for_an_unknown_app, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_builds_the_tree_with_self_values_on_the_chosen_side, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_takes_buckets_starting_in_the_range, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_sums_timelines_by_step, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_averages_each_series_then_adds_them, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_lists_label_keys_and_values_sorted, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_lists_apps_sorted_by_name, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_gives_back_the_same_tree_after_reopening, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_reports_a_damaged_row_instead_of_crashing, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_reports_a_stack_missing_from_the_dictionary, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_runs_alongside_writers_and_sees_consistent_snapshots, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_does_not_wait_for_a_stalled_writer, store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_matches_selectors_with_every_operator,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_returns_notfound_for_an_unknown_app,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_builds_the_tree_with_self_values_on_the_chosen_side, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_takes_the_buckets_holding_from_through_until, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_sees_a_push_that_starts_at_the_until_of_the_query, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_sums_timelines_by_step, store_setup,
+                                      store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_averages_each_series_then_adds_them,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_lists_label_keys_and_values_sorted,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_lists_apps_sorted_by_name, store_setup,
+                                      store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_gives_back_the_same_tree_after_reopening,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_reports_a_damaged_row_instead_of_crashing,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_reports_a_stack_missing_from_the_dictionary, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_runs_alongside_writers_and_sees_consistent_snapshots, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_does_not_wait_for_a_stalled_writer,
+                                      store_setup, store_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
