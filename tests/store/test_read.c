@@ -424,6 +424,45 @@ static void test_read_runs_alongside_writers_and_sees_consistent_snapshots(void 
   assert_int_equal(total_of(f->s, "app.cpu{w=\"1\"}", T0, T0 + 200), 60);
 }
 
+static void test_read_session_sees_one_snapshot_whatever_lands_meanwhile(void **state) {
+  fixture_t *f = *state;
+  put(f->s, "app.cpu{h=a}", T0, T0 + 10, "a 1");
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse("app.cpu{}", 9, &sel, NULL), 0);
+  ember_store_reader_t *r;
+  assert_int_equal(ember_store_reader_open(f->s, &r, NULL), 0);
+  ember_tree_t *t = ember_tree_new();
+  assert_int_equal(ember_store_reader_tree(r, &sel, T0, T0 + 9, t, 0, NULL), 0);
+  assert_int_equal(ember_tree_total(t, 0), 1);
+  /* A push to the same bucket, a new series and a new app land now. */
+  put(f->s, "app.cpu{h=b}", T0, T0 + 10, "a 2");
+  put(f->s, "new.cpu", T0, T0 + 10, "a 4");
+  uint64_t v[1];
+  assert_int_equal(ember_store_reader_timeline(r, &sel, T0, 10, v, 1, NULL), 0);
+  assert_int_equal(v[0], 1);
+  ember_tree_t *again = ember_tree_new();
+  assert_int_equal(ember_store_reader_tree(r, &sel, T0, T0 + 9, again, 0, NULL), 0);
+  assert_int_equal(ember_tree_total(again, 0), 1);
+  ember_strlist_t l;
+  assert_int_equal(ember_store_reader_label_values(r, &sel, "h", &l, NULL), 0);
+  assert_list(&l, (const char *const[]){"a"}, 1);
+  ember_app_info_t a;
+  assert_int_equal(ember_store_reader_app(r, "new.cpu", &a, NULL), EMBER_ENOTFOUND);
+  ember_app_info_t *apps;
+  size_t n;
+  assert_int_equal(ember_store_reader_apps(r, &apps, &n, NULL), 0);
+  assert_int_equal(n, 1);
+  for (size_t i = 0; i < n; i++)
+    ember_app_info_free(&apps[i]);
+  free(apps);
+  ember_store_reader_close(r);
+  /* A new session sees everything. */
+  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 9), 3);
+  ember_tree_free(t);
+  ember_tree_free(again);
+  ember_selector_free(&sel);
+}
+
 static void test_read_does_not_wait_for_a_stalled_writer(void **state) {
   fixture_t *f = *state;
   put(f->s, "app.cpu", T0, T0 + 10, "a 1");
@@ -467,6 +506,9 @@ int main(void) {
           store_teardown),
       cmocka_unit_test_setup_teardown(
           test_read_runs_alongside_writers_and_sees_consistent_snapshots, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_session_sees_one_snapshot_whatever_lands_meanwhile, store_setup,
           store_teardown),
       cmocka_unit_test_setup_teardown(test_read_does_not_wait_for_a_stalled_writer,
                                       store_setup, store_teardown),
