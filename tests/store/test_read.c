@@ -337,6 +337,89 @@ static void test_read_reports_a_stack_missing_from_the_dictionary(void **state) 
   ember_selector_free(&sel);
 }
 
+/* ---- Deadlines --------------------------------------------------------- */
+
+static void test_read_gives_up_at_once_when_the_deadline_has_passed(void **state) {
+  fixture_t *f = *state;
+  put_fleet(f->s);
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse("app.cpu{}", 9, &sel, NULL), 0);
+  ember_tree_t *t = ember_tree_new();
+  ember_err_t err;
+  uint64_t v[4];
+  ember_strlist_t l;
+  ember_store_reader_t *r;
+  ember_deadline_set(ember_mono_ns() - 1);
+  assert_int_equal(ember_store_read_tree(f->s, &sel, T0, T0 + 10, t, 0, &err),
+                   EMBER_ETIMEOUT);
+  assert_non_null(strstr(err.msg, "deadline"));
+  assert_non_null(strstr(err.msg, "narrow the time range"));
+  assert_int_equal(ember_tree_total(t, 0), 0);
+  assert_int_equal(ember_store_timeline(f->s, &sel, T0, 10, v, 4, &err), EMBER_ETIMEOUT);
+  assert_int_equal(ember_store_label_keys(f->s, &sel, &l, &err), EMBER_ETIMEOUT);
+  assert_int_equal(ember_store_reader_open(f->s, &r, &err), EMBER_ETIMEOUT);
+  ember_deadline_set(0);
+  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 9), 15);
+  ember_tree_free(t);
+  ember_selector_free(&sel);
+}
+
+/* A profile of stacks "main;f<k>", k < n, each with value 1 + k % 5. */
+static ember_ingest_result_t wide_result(const char *name, int64_t t, int n) {
+  ember_ingest_result_t r = make_result(name, t, t + 10, "", EMBER_AGG_SUM);
+  for (int k = 0; k < n; k++) {
+    char frame[24];
+    snprintf(frame, sizeof frame, "f%d", k);
+    ember_slice_t path[2] = {ember_slice("main", 4), ember_slice(frame, strlen(frame))};
+    ember_tree_add_stack(r.items[0].tree, path, 2, 1 + (uint64_t)(k % 5));
+  }
+  return r;
+}
+
+/* Reads app.cpu over the whole store; returns the code and the seconds. */
+static int timed_read(ember_store_t *s, uint64_t deadline_in_ns, double *took) {
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse("app.cpu", 7, &sel, NULL), 0);
+  ember_tree_t *t = ember_tree_new();
+  uint64_t start = ember_mono_ns();
+  ember_deadline_set(deadline_in_ns ? start + deadline_in_ns : 0);
+  int rc = ember_store_read_tree(s, &sel, T0, T0 + 1000, t, 0, NULL);
+  *took = (double)(ember_mono_ns() - start) / 1e9;
+  ember_deadline_set(0);
+  ember_tree_free(t);
+  ember_selector_free(&sel);
+  return rc;
+}
+
+static void test_read_stops_a_long_read_at_its_deadline(void **state) {
+  fixture_t *f = *state;
+  /* 60 rows of 80,000 stacks each: decoding and summing them takes a
+   * while on any machine. */
+  for (int i = 0; i < 60; i++) {
+    ember_ingest_result_t r = wide_result("app.cpu", T0 + 10 * i, 80000);
+    assert_int_equal(ember_store_write(f->s, &r, NULL), 0);
+    ember_ingest_result_free(&r);
+  }
+  double full, cut = 1e9, passed = 1e9, t;
+  assert_int_equal(timed_read(f->s, 0, &full), 0);
+  /* A deadline a tenth of the way in stops the read well before its end,
+   * and one already passed before it reads anything. The best of three
+   * tries, so that the machine being busy elsewhere cannot fail it. */
+  uint64_t tenth = (uint64_t)(full * 1e9 / 10);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(timed_read(f->s, tenth, &t), EMBER_ETIMEOUT);
+    cut = t < cut ? t : cut;
+    assert_int_equal(timed_read(f->s, 1, &t), EMBER_ETIMEOUT);
+    passed = t < passed ? t : passed;
+  }
+  fprintf(stderr,
+          "read of 4.8M samples: %.0f ms; stopped after %.1f ms by a deadline "
+          "at %.1f ms, after %.2f ms by one already passed\n",
+          full * 1e3, cut * 1e3, full * 1e2, passed * 1e3);
+  assert_true(cut < full / 2);
+  assert_true(passed < full / 4);
+}
+
 /* ---- Concurrency ------------------------------------------------------- */
 
 /* Worker threads record failures instead of asserting: cmocka's asserts
@@ -510,6 +593,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_read_session_sees_one_snapshot_whatever_lands_meanwhile, store_setup,
           store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_gives_up_at_once_when_the_deadline_has_passed, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_stops_a_long_read_at_its_deadline,
+                                      store_setup, store_teardown),
       cmocka_unit_test_setup_teardown(test_read_does_not_wait_for_a_stalled_writer,
                                       store_setup, store_teardown),
   };
