@@ -5,10 +5,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "store/helpers.h"
 #include "store/store_int.h"
@@ -546,15 +548,119 @@ static void test_read_session_sees_one_snapshot_whatever_lands_meanwhile(void **
   ember_selector_free(&sel);
 }
 
+/* A write job that stalls half-way: it writes its rows (new stacks
+ * included) inside the writer's open transaction, so the writer thread
+ * holds the database's write lock, then waits until released. */
+typedef struct {
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  bool inside, release, answered;
+  int rc;
+} stall_t;
+
+static int stalled_write(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
+  stall_t *x = j->ctx;
+  int rc = ember_apply_write(s, j, err);
+  pthread_mutex_lock(&x->m);
+  x->inside = true;
+  pthread_cond_broadcast(&x->c);
+  while (!x->release)
+    pthread_cond_wait(&x->c, &x->m);
+  pthread_mutex_unlock(&x->m);
+  return rc;
+}
+
+static void stall_done(void *ctx, int rc, const ember_err_t *err) {
+  stall_t *x = ctx;
+  pthread_mutex_lock(&x->m);
+  x->answered = true;
+  x->rc = rc;
+  pthread_cond_broadcast(&x->c);
+  pthread_mutex_unlock(&x->m);
+}
+
+/* What a reader thread saw, and whether it finished. */
+typedef struct {
+  ember_store_t *s;
+  stall_t *x;
+  bool finished;
+  int rc;
+  uint64_t tree, timeline;
+  size_t labels;
+} stall_reader_t;
+
+static void *read_while_stalled(void *arg) {
+  stall_reader_t *r = arg;
+  ember_selector_t sel;
+  ember_selector_parse("app.cpu{}", 9, &sel, NULL);
+  ember_tree_t *t = ember_tree_new();
+  ember_strlist_t l = {0};
+  r->rc = ember_store_read_tree(r->s, &sel, T0, T0 + 9, t, 0, NULL);
+  if (r->rc == 0) r->rc = ember_store_timeline(r->s, &sel, T0, 10, &r->timeline, 1, NULL);
+  if (r->rc == 0) r->rc = ember_store_label_values(r->s, &sel, "h", &l, NULL);
+  r->tree = ember_tree_total(t, 0);
+  r->labels = l.n;
+  ember_strlist_free(&l);
+  ember_tree_free(t);
+  ember_selector_free(&sel);
+  pthread_mutex_lock(&r->x->m);
+  r->finished = true;
+  pthread_cond_broadcast(&r->x->c);
+  pthread_mutex_unlock(&r->x->m);
+  return NULL;
+}
+
 static void test_read_does_not_wait_for_a_stalled_writer(void **state) {
   fixture_t *f = *state;
-  put(f->s, "app.cpu", T0, T0 + 10, "a 1");
-  ember_store_test_pause(f->s, true);
-  ember_ingest_result_t r = make_result("app.cpu", T0, T0 + 10, "a 5", EMBER_AGG_SUM);
-  assert_int_equal(ember_store_submit(f->s, &r, NULL, NULL, NULL), 0);
+  put(f->s, "app.cpu{h=a}", T0, T0 + 10, "a 1");
+  stall_t x = {.rc = -1};
+  pthread_mutex_init(&x.m, NULL);
+  pthread_cond_init(&x.c, NULL);
+  ember_ingest_result_t r =
+      make_result("app.cpu{h=b}", T0, T0 + 10, "a 5\nnew;stack 7", EMBER_AGG_SUM);
+  ember_job_t j;
+  memset(&j, 0, sizeof j);
+  j.run = stalled_write;
+  j.internal = j.caller_owned = true;
+  j.profiles = r.items; /* borrowed: a caller-owned job frees nothing */
+  j.nprofiles = r.n;
+  j.done = stall_done;
+  j.ctx = &x;
+  assert_int_equal(ember_writer_post(f->s, &j, NULL), 0);
+  pthread_mutex_lock(&x.m);
+  while (!x.inside)
+    pthread_cond_wait(&x.c, &x.m);
+  pthread_mutex_unlock(&x.m);
+  /* The writer now holds an open write transaction with new rows, a new
+   * series and new stacks in it. A reader must answer from the last
+   * commit without waiting; give it three seconds, far longer than any
+   * read here takes and far shorter than SQLite's busy timeout. */
+  stall_reader_t rd = {f->s, &x, false, -1, 0, 0, 0};
+  pthread_t th;
+  pthread_create(&th, NULL, read_while_stalled, &rd);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 3;
+  pthread_mutex_lock(&x.m);
+  while (!rd.finished && pthread_cond_timedwait(&x.c, &x.m, &until) == 0) {
+  }
+  bool in_time = rd.finished;
+  x.release = true;
+  pthread_cond_broadcast(&x.c);
+  while (!x.answered)
+    pthread_cond_wait(&x.c, &x.m);
+  pthread_mutex_unlock(&x.m);
+  pthread_join(th, NULL);
   ember_ingest_result_free(&r);
-  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 10), 1); /* queued is not visible */
-  ember_store_test_pause(f->s, false);
+  pthread_mutex_destroy(&x.m);
+  pthread_cond_destroy(&x.c);
+  assert_true(in_time);
+  assert_int_equal(rd.rc, 0);
+  assert_int_equal(rd.tree, 1); /* nothing uncommitted */
+  assert_int_equal(rd.timeline, 1);
+  assert_int_equal(rd.labels, 1);
+  assert_int_equal(x.rc, 0);
+  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 9), 13); /* committed now */
 }
 
 int main(void) {
