@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -107,7 +108,8 @@ static long long push_and_measure(long span, long from, long until, long want) {
 
 static void test_reads_store_an_hour_long_push_in_the_space_of_a_short_one(void **state) {
   long sum = 0;
-  for (int i = 0; i < 3000; i++) sum += k(i);
+  for (int i = 0; i < 3000; i++)
+    sum += k(i);
   long long ten_s = push_and_measure(10, T0, T0 + 9, 3600 * sum);
   /* The buckets from T0 + 600 to T0 + 1190: 60 buckets of 10 * k(i). */
   long long hour = push_and_measure(3600, T0 + 600, T0 + 1199, 600 * sum);
@@ -121,7 +123,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_reads_show_a_push_in_a_render_of_the_second_it_landed_in, setup, teardown),
       cmocka_unit_test_setup_teardown(
-          test_reads_store_an_hour_long_push_in_the_space_of_a_short_one, setup, teardown),
+          test_reads_store_an_hour_long_push_in_the_space_of_a_short_one, setup,
+          teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,8 +69,9 @@ static void test_conn_never_stops_the_writer_connection(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_conn_stops_a_reader_statement_past_the_deadline,
-                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_conn_stops_a_reader_statement_past_the_deadline, store_setup,
+          store_teardown),
       cmocka_unit_test_setup_teardown(test_conn_never_stops_the_writer_connection,
                                       store_setup, store_teardown),
   };
