@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc == 0) {
     FUZZ_CHECK(h.n >= 2 && h.n <= EMBER_SEG_SPAN_MAX);
     FUZZ_CHECK(h.replicate == (h.totals == NULL));
-    for (size_t i = 0; h.totals && i < h.n; i++) sum ^= h.totals[i]; /* readable */
+    for (size_t i = 0; h.totals && i < h.n; i++)
+      sum ^= h.totals[i]; /* readable */
   }
   return 0;
 }
