@@ -286,8 +286,7 @@ static int invalidate(ember_conn_t *c, int64_t series_id, int64_t start, int64_t
   return 0;
 }
 
-/* The next seq of key (series_id, level 0, start) from sql; -1 on error
- * cannot be confused with a bucket row's, and a span's is checked below. */
+/* The next seq of key (series_id, level 0, start), as sql computes it. */
 static int next_seq(ember_conn_t *c, const char *sql, int64_t series_id, int64_t start,
                     int64_t *seq, ember_err_t *err) {
   sqlite3_stmt *st;
@@ -342,8 +341,11 @@ static int add_span(ember_conn_t *c, int64_t series_id, const ember_place_t *pl,
   int rc = ember_seg_encode_span(c->codec, &h, pairs, n, blob, err);
   sqlite3_stmt *st;
   if (rc == 0) rc = next_seq(c, SQL_NEXT_SPAN_SEQ, series_id, last, &seq, err);
-  if (rc == 0 && seq >= 0)
-    rc = ember_err_set(err, EMBER_EIO, "numbering a span row gave %lld", (long long)seq);
+  if (rc == 0 && seq >= 0) /* only after 2^63 span rows in one bucket */
+    rc = ember_err_set(err, EMBER_EIO,
+                       "bucket %lld of series %lld holds too many span rows; the "
+                       "database is damaged",
+                       (long long)last, (long long)series_id);
   if (rc == 0) rc = ember_conn_prepare(c, SQL_SPAN_ADD, &st, err);
   if (rc == 0) {
     sqlite3_bind_int64(st, 1, series_id);

@@ -228,8 +228,17 @@ static void test_cover_keeps_spans_exact_through_rollups_and_late_writes(void **
     write_result(f->s, &r);
   }
   push_both(f->s, "span.cpu", "split.cpu", T0 + 1234, T0 + 2567, EMBER_AGG_SUM);
+  /* A second bucket row where the span row is keyed: compaction merges the
+   * two bucket rows and must leave the span row alone. */
+  r = make_result("span.cpu", T0 + 2560, T0 + 2570, "main;s1 9", EMBER_AGG_SUM);
+  write_result(f->s, &r);
+  r = make_result("split.cpu", T0 + 2560, T0 + 2570, "main;s1 9", EMBER_AGG_SUM);
+  write_result(f->s, &r);
+  /* span.cpu: two bucket rows and the span row; split.cpu: three bucket rows. */
+  assert_int_equal(count(f, "level=0 AND start=4000002560"), 6);
   same_reads(f->s, "span.cpu", "split.cpu", T0 + 1234, T0 + 2567);
   maintain(f, LATER);
+  assert_int_equal(count(f, "level=0 AND start=4000002560"), 3); /* 1 + span, 1 */
   assert_true(count(f, "level=1") > 0);
   assert_true(count(f, "level=2") > 0);
   assert_int_equal(count(f, "seq<0"), 1); /* span rows are never merged away */
