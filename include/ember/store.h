@@ -11,7 +11,9 @@
  * durable: it survives kill -9 of the process.
  *
  * Read path: any thread may call the read functions concurrently; they never
- * wait for the writer.
+ * wait for the writer. A read session (ember_store_reader_open) makes
+ * several reads see one snapshot, as one request needs. Reads give up with
+ * EMBER_ETIMEOUT once the calling thread's deadline (common.h) has passed.
  */
 #ifndef EMBER_STORE_H
 #define EMBER_STORE_H
@@ -90,8 +92,10 @@ int ember_store_apps(ember_store_t *s, ember_app_info_t **apps, size_t *n,
 int ember_store_app(ember_store_t *s, const char *app, ember_app_info_t *out,
                     ember_err_t *err);
 
-/* Adds every sample of the series matching sel, with a 10 s bucket that
- * starts in [from, until), to side `side` of t. For apps with average
+/* Adds every sample of the series matching sel in the 10 s buckets from
+ * the one holding `from` to the one holding `until`, both included (so a
+ * push is visible to a query until the very second it landed in; nothing
+ * when until < from), to side `side` of t. For apps with average
  * aggregation the values are divided by the number of profiles merged.
  * An unknown app adds nothing and returns EMBER_ENOTFOUND. */
 int ember_store_read_tree(ember_store_t *s, const ember_selector_t *sel,
@@ -113,6 +117,39 @@ int ember_store_label_keys(ember_store_t *s, const ember_selector_t *sel,
 int ember_store_label_values(ember_store_t *s, const ember_selector_t *sel,
                              const char *key, ember_strlist_t *out,
                              ember_err_t *err);
+
+/* ---- Read sessions ------------------------------------------------------ */
+
+/* A read session: every read through it sees the same snapshot of the
+ * store, whatever is written meanwhile, so the parts of one answer (a
+ * graph, its timeline, its metadata) always agree. It never waits for
+ * writers, nor they for it. One thread uses it at a time; keep it for one
+ * request (it holds a snapshot the store cannot reclaim space behind).
+ * The reads take the same arguments and give the same answers as the
+ * one-shot functions above, which each open a session for one read. */
+typedef struct ember_store_reader ember_store_reader_t;
+
+/* *out (closed by the caller with ember_store_reader_close) is written
+ * only on success. */
+int ember_store_reader_open(ember_store_t *s, ember_store_reader_t **out,
+                            ember_err_t *err);
+void ember_store_reader_close(ember_store_reader_t *r); /* NULL is accepted */
+
+int ember_store_reader_app(ember_store_reader_t *r, const char *app,
+                           ember_app_info_t *out, ember_err_t *err);
+int ember_store_reader_apps(ember_store_reader_t *r, ember_app_info_t **apps, size_t *n,
+                            ember_err_t *err);
+int ember_store_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel,
+                            int64_t from, int64_t until, ember_tree_t *t, int side,
+                            ember_err_t *err);
+int ember_store_reader_timeline(ember_store_reader_t *r, const ember_selector_t *sel,
+                                int64_t start, int64_t step, uint64_t *values, size_t n,
+                                ember_err_t *err);
+int ember_store_reader_label_keys(ember_store_reader_t *r, const ember_selector_t *sel,
+                                  ember_strlist_t *out, ember_err_t *err);
+int ember_store_reader_label_values(ember_store_reader_t *r, const ember_selector_t *sel,
+                                    const char *key, ember_strlist_t *out,
+                                    ember_err_t *err);
 
 /* ---- Introspection (for /metrics) -------------------------------------- */
 

@@ -4,9 +4,12 @@
  * from the store, truncate, and encode.
  *
  * Nothing is read before all parameters are known to be good, so a typo
- * costs no I/O. What a response may cost is bounded twice: maxNodes is
- * lowered to the server's limit (-1 means that limit), and every format
- * refuses, before building anything, output that would pass max_output.
+ * costs no I/O. Everything one request reads (metadata, trees and
+ * timelines of both sides) comes from one store read session, so the graph
+ * and its timeline describe the same data even while pushes land. What a
+ * response may cost is bounded twice: maxNodes is lowered to the server's
+ * limit (-1 means that limit), and every format refuses, before building
+ * anything, output that would pass max_output.
  *
  * An app the store does not know renders as an empty flame graph with
  * default metadata (Pyroscope's behaviour, and what a UI wants for a query
@@ -54,8 +57,8 @@ static int side_parse(side_t *sd, const char *qname, const char *q,
 }
 
 /* Asks the store for the app's metadata; unknown is not an error. */
-static int side_lookup(ember_store_t *s, side_t *sd, ember_err_t *err) {
-  int rc = ember_store_app(s, sd->sel.app, &sd->app, err);
+static int side_lookup(ember_store_reader_t *r, side_t *sd, ember_err_t *err) {
+  int rc = ember_store_reader_app(r, sd->sel.app, &sd->app, err);
   if (rc == EMBER_ENOTFOUND) {
     ember_err_clear(err);
     return EMBER_OK;
@@ -66,15 +69,15 @@ static int side_lookup(ember_store_t *s, side_t *sd, ember_err_t *err) {
 
 /* Reads the side's samples into side `side` of t, and its timeline. An app
  * deleted since side_lookup reads as empty. */
-static int side_read(ember_store_t *s, side_t *sd, ember_tree_t *t, int side,
+static int side_read(ember_store_reader_t *r, side_t *sd, ember_tree_t *t, int side,
                      ember_err_t *err) {
   sd->grid = ember_timeline_grid(sd->from, sd->until);
   sd->timeline = ember_calloc(sd->grid.n ? sd->grid.n : 1, sizeof *sd->timeline);
   if (!sd->known) return EMBER_OK;
-  int rc = ember_store_read_tree(s, &sd->sel, sd->from, sd->until, t, side, err);
+  int rc = ember_store_reader_tree(r, &sd->sel, sd->from, sd->until, t, side, err);
   if (rc == EMBER_OK)
-    rc = ember_store_timeline(s, &sd->sel, sd->grid.start, sd->grid.step, sd->timeline,
-                              sd->grid.n, err);
+    rc = ember_store_reader_timeline(r, &sd->sel, sd->grid.start, sd->grid.step,
+                                     sd->timeline, sd->grid.n, err);
   if (rc == EMBER_ENOTFOUND) {
     ember_err_clear(err);
     return EMBER_OK;
@@ -189,6 +192,7 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   memset(&sd, 0, sizeof sd);
   ember_tree_t *t = NULL, *cut = NULL;
   const ember_tree_t *shown = NULL;
+  ember_store_reader_t *r = NULL;
   ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
   format_t fmt;
   limits_t lim;
@@ -196,10 +200,14 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   int rc = side_parse(&sd, "query", q, "from", p->from, "until", p->until, p->now, err);
   if (!rc) rc = parse_limits(p->max_nodes, p->max_nodes_limit, p->max_output, &lim, err);
   if (!rc) rc = parse_format(p->format, true, &fmt, err);
-  if (!rc) rc = side_lookup(s, &sd, err);
+  if (!rc) rc = ember_store_reader_open(s, &r, err);
+  if (!rc) rc = side_lookup(r, &sd, err);
   if (rc) goto done;
   t = ember_tree_new();
-  rc = side_read(s, &sd, t, 0, err);
+  rc = side_read(r, &sd, t, 0, err);
+  /* Encoding needs no snapshot: let it go. */
+  ember_store_reader_close(r);
+  r = NULL;
   if (!rc) rc = fit(t, lim.max_nodes, &cut, &shown, err);
   if (rc) goto done;
   ember_render_meta_t m = side_meta(&sd, sd.known ? &sd.app : NULL, &lim);
@@ -226,6 +234,7 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   *out = res;
   memset(&res, 0, sizeof res);
 done:
+  ember_store_reader_close(r);
   ember_buf_free(&res.body);
   ember_tree_free(t);
   ember_tree_free(cut);
@@ -240,6 +249,7 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   memset(&r, 0, sizeof r);
   ember_tree_t *t = NULL, *cut = NULL;
   const ember_tree_t *shown = NULL;
+  ember_store_reader_t *rd = NULL;
   ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
   format_t fmt;
   limits_t lim;
@@ -250,13 +260,16 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
                     "rightUntil", p->right_until, p->now, err);
   if (!rc) rc = parse_limits(p->max_nodes, p->max_nodes_limit, p->max_output, &lim, err);
   if (!rc) rc = parse_format(p->format, false, &fmt, err);
-  if (!rc) rc = side_lookup(s, &l, err);
-  if (!rc) rc = side_lookup(s, &r, err);
+  if (!rc) rc = ember_store_reader_open(s, &rd, err);
+  if (!rc) rc = side_lookup(rd, &l, err);
+  if (!rc) rc = side_lookup(rd, &r, err);
   if (!rc) rc = check_comparable(&l, &r, err);
   if (rc) goto done;
   t = ember_tree_new();
-  rc = side_read(s, &l, t, 0, err);
-  if (!rc) rc = side_read(s, &r, t, 1, err);
+  rc = side_read(rd, &l, t, 0, err);
+  if (!rc) rc = side_read(rd, &r, t, 1, err);
+  ember_store_reader_close(rd);
+  rd = NULL;
   if (!rc) rc = fit(t, lim.max_nodes, &cut, &shown, err);
   if (rc) goto done;
   /* One side may be unknown: both then describe themselves with the known
@@ -279,6 +292,7 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   *out = res;
   memset(&res, 0, sizeof res);
 done:
+  ember_store_reader_close(rd);
   ember_buf_free(&res.body);
   ember_tree_free(t);
   ember_tree_free(cut);

@@ -1,7 +1,7 @@
 /*
  * apply.c - what one queued request does inside the writer's transaction:
  * register the app and series, map the profile's stacks to dictionary ids,
- * place its samples in 10 s buckets and append one segment row per bucket.
+ * place its samples in 10 s buckets and append one segment row for them.
  * Also the deletion of an app. Runs only on the writer thread (writer.c
  * wraps each job in a SAVEPOINT, so an error here undoes the whole job).
  *
@@ -17,10 +17,16 @@
  *    each overlapped bucket gets the whole value, counted as one profile, so
  *    the average over any window stays the value the agent reported.
  *
- * Every level-0 row written deletes the rollup rows that cover its bucket
- * and queues the bucket's 100 s period for rebuilding (compact.c), which
- * keeps compact.c's invariant: a rollup row always equals the sum of the
- * rows below it.
+ * A profile placed in one bucket is written as a bucket row. One placed in
+ * several is written once, as a span row (store_int.h) carrying its
+ * placement and per-bucket totals; reads apportion it exactly as the
+ * per-bucket rows would have held it, so its disk cost follows its size,
+ * not its duration.
+ *
+ * Every level-0 row written deletes the rollup rows that cover its buckets
+ * and queues their 100 s periods for rebuilding (compact.c), which keeps
+ * compact.c's invariant: a rollup row always equals the sum of what lies
+ * below it.
  */
 #include "store/store_int.h"
 
@@ -44,10 +50,16 @@ static const char SQL_LABEL_ADD[] =
     "INSERT INTO series_labels(app_id, key, value, series_id) VALUES(?1, ?2, ?3, ?4)";
 static const char SQL_NEXT_SEQ[] =
     "SELECT COALESCE(MAX(seq) + 1, 0) FROM segments "
-    "WHERE series_id=?1 AND level=0 AND start=?2";
+    "WHERE series_id=?1 AND level=0 AND start=?2 AND seq>=0";
 static const char SQL_ROW_ADD[] =
     "INSERT INTO segments(series_id, level, start, seq, total, profiles, data) "
     "VALUES(?1, 0, ?2, ?3, ?4, ?5, ?6)";
+static const char SQL_NEXT_SPAN_SEQ[] =
+    "SELECT COALESCE(MIN(seq), 0) - 1 FROM segments "
+    "WHERE series_id=?1 AND level=0 AND start=?2 AND seq<0";
+static const char SQL_SPAN_ADD[] =
+    "INSERT INTO segments(series_id, level, start, seq, total, profiles, data, "
+    "span_start) VALUES(?1, 0, ?2, ?3, ?4, 1, ?5, ?6)";
 static const char SQL_ROLLUP_DROP[] =
     "DELETE FROM segments WHERE series_id=?1 AND level=?2 AND start=?3";
 static const char SQL_TODO_ADD[] =
@@ -98,9 +110,51 @@ static uint64_t mul_div(uint64_t v, uint64_t c, uint64_t d) {
 }
 
 uint64_t ember_place_share(const ember_place_t *p, size_t i, uint64_t v) {
-  if (p->replicate) return v;
-  uint64_t before = i ? mul_div(v, p->cum[i - 1], p->span) : 0;
-  return mul_div(v, p->cum[i], p->span) - before;
+  return ember_place_share_range(p, i, i + 1, v);
+}
+
+uint64_t ember_place_share_range(const ember_place_t *p, size_t lo, size_t hi,
+                                 uint64_t v) {
+  if (hi <= lo) return 0;
+  if (p->replicate) return v > UINT64_MAX / (hi - lo) ? UINT64_MAX : v * (hi - lo);
+  /* The shares of buckets lo..hi-1 telescope to a difference of two
+   * cumulative floors. */
+  uint64_t before = lo ? mul_div(v, p->cum[lo - 1], p->span) : 0;
+  return mul_div(v, p->cum[hi - 1], p->span) - before;
+}
+
+/* totals[i] = the sum over pairs of ember_place_share(p, i, value),
+ * saturating as a sum of the values of one row per bucket would. With
+ * v = q * span + r, floor(v * C / span) = q * C + floor(r * C / span), so
+ * grouping the pairs by r (below span <= EMBER_STORE_SPLIT_MAX) costs
+ * O(buckets * span) however many pairs there are. Only when the values'
+ * sum overflows, and sums saturate, does it take every share one by one. */
+static void span_totals(const ember_place_t *p, const ember_seg_pair_t *pairs, size_t n,
+                        uint64_t *totals) {
+  uint64_t q = 0, sum = 0;
+  bool exact = true;
+  uint64_t *count = ember_calloc((size_t)p->span, sizeof *count);
+  for (size_t k = 0; k < n; k++) {
+    exact = exact && pairs[k].value <= UINT64_MAX - sum;
+    sum += pairs[k].value;
+    q += pairs[k].value / p->span;
+    count[pairs[k].value % p->span]++;
+  }
+  uint64_t prev = 0;
+  for (size_t i = 0; exact && i < p->n; i++) {
+    /* F(C_i): no term passes the exact sum, so nothing overflows. */
+    uint64_t f = q * p->cum[i];
+    for (uint64_t r = 1; r < p->span; r++)
+      if (count[r]) f += count[r] * (r * p->cum[i] / p->span);
+    totals[i] = f - prev;
+    prev = f;
+  }
+  for (size_t i = 0; !exact && i < p->n; i++) {
+    totals[i] = 0;
+    for (size_t k = 0; k < n; k++)
+      totals[i] = ember_seg_add(totals[i], ember_place_share(p, i, pairs[k].value));
+  }
+  free(count);
 }
 
 /* ---- Apps and series --------------------------------------------------- */
@@ -204,24 +258,46 @@ done:
 
 /* ---- Segment rows ------------------------------------------------------ */
 
-/* Drops the rollups covering bucket start and queues its 100 s period for
- * rebuilding (the compactor cascades to the coarser levels). */
-static int invalidate(ember_conn_t *c, int64_t series_id, int64_t start,
+/* Drops the rollups covering the buckets in [start, end) and queues their
+ * 100 s periods for rebuilding (the compactor cascades to the coarser
+ * levels). */
+static int invalidate(ember_conn_t *c, int64_t series_id, int64_t start, int64_t end,
                       ember_err_t *err) {
   sqlite3_stmt *st;
   int rc;
   for (int l = 1; l < EMBER_STORE_LEVELS; l++) {
-    if ((rc = ember_conn_prepare(c, SQL_ROLLUP_DROP, &st, err)) != 0) return rc;
-    sqlite3_bind_int64(st, 1, series_id);
-    sqlite3_bind_int(st, 2, l);
-    sqlite3_bind_int64(st, 3, ember_store_floor(start, ember_store_width[l]));
-    if ((rc = step_done(c, st, "dropping a stale rollup", err)) != 0) return rc;
+    int64_t w = ember_store_width[l];
+    for (int64_t p = ember_store_floor(start, w); p < end; p += w) {
+      if ((rc = ember_conn_prepare(c, SQL_ROLLUP_DROP, &st, err)) != 0) return rc;
+      sqlite3_bind_int64(st, 1, series_id);
+      sqlite3_bind_int(st, 2, l);
+      sqlite3_bind_int64(st, 3, p);
+      if ((rc = step_done(c, st, "dropping a stale rollup", err)) != 0) return rc;
+    }
   }
-  if ((rc = ember_conn_prepare(c, SQL_TODO_ADD, &st, err)) != 0) return rc;
-  sqlite3_bind_int(st, 1, 1);
-  sqlite3_bind_int64(st, 2, ember_store_floor(start, ember_store_width[1]));
-  sqlite3_bind_int64(st, 3, series_id);
-  return step_done(c, st, "queueing a rollup", err);
+  int64_t w = ember_store_width[1];
+  for (int64_t p = ember_store_floor(start, w); p < end; p += w) {
+    if ((rc = ember_conn_prepare(c, SQL_TODO_ADD, &st, err)) != 0) return rc;
+    sqlite3_bind_int(st, 1, 1);
+    sqlite3_bind_int64(st, 2, p);
+    sqlite3_bind_int64(st, 3, series_id);
+    if ((rc = step_done(c, st, "queueing a rollup", err)) != 0) return rc;
+  }
+  return 0;
+}
+
+/* The next seq of key (series_id, level 0, start), as sql computes it. */
+static int next_seq(ember_conn_t *c, const char *sql, int64_t series_id, int64_t start,
+                    int64_t *seq, ember_err_t *err) {
+  sqlite3_stmt *st;
+  int rc = ember_conn_prepare(c, sql, &st, err);
+  if (rc != 0) return rc;
+  sqlite3_bind_int64(st, 1, series_id);
+  sqlite3_bind_int64(st, 2, start);
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW) *seq = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return step == SQLITE_ROW ? 0 : ember_conn_fail(c, err, "numbering a segment row");
 }
 
 /* Appends one level-0 row (next seq of its bucket) holding pairs. */
@@ -233,12 +309,9 @@ static int add_row(ember_conn_t *c, int64_t series_id, int64_t start,
   ember_buf_reset(blob);
   int rc = ember_seg_encode(c->codec, pairs, n, blob, err);
   sqlite3_stmt *st;
-  if (rc != 0 || (rc = ember_conn_prepare(c, SQL_NEXT_SEQ, &st, err)) != 0) return rc;
-  sqlite3_bind_int64(st, 1, series_id);
-  sqlite3_bind_int64(st, 2, start);
-  int64_t seq = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-  sqlite3_reset(st);
-  if (seq < 0) return ember_conn_fail(c, err, "numbering a segment row");
+  int64_t seq = 0;
+  if (rc != 0 || (rc = next_seq(c, SQL_NEXT_SEQ, series_id, start, &seq, err)) != 0)
+    return rc;
   if ((rc = ember_conn_prepare(c, SQL_ROW_ADD, &st, err)) != 0) return rc;
   sqlite3_bind_int64(st, 1, series_id);
   sqlite3_bind_int64(st, 2, start);
@@ -247,7 +320,45 @@ static int add_row(ember_conn_t *c, int64_t series_id, int64_t start,
   sqlite3_bind_int64(st, 5, 1);
   sqlite3_bind_blob(st, 6, blob->data, (int)blob->len, SQLITE_STATIC);
   if ((rc = step_done(c, st, "writing a segment row", err)) != 0) return rc;
-  return invalidate(c, series_id, start, err);
+  return invalidate(c, series_id, start, start + EMBER_STORE_BUCKET, err);
+}
+
+/* Appends one span row holding pairs placed by pl (pl->n >= 2). */
+static int add_span(ember_conn_t *c, int64_t series_id, const ember_place_t *pl,
+                    int64_t from, const ember_seg_pair_t *pairs, size_t n,
+                    ember_buf_t *blob, ember_err_t *err) {
+  uint64_t total = 0, *totals = NULL;
+  for (size_t i = 0; i < n; i++)
+    total = ember_seg_add(total, pairs[i].value);
+  if (!pl->replicate) {
+    totals = ember_malloc(pl->n * sizeof *totals);
+    span_totals(pl, pairs, n, totals);
+  }
+  ember_seg_span_t h = {(uint32_t)(from - pl->first), (uint32_t)pl->span, pl->replicate,
+                        pl->n, totals};
+  int64_t last = pl->first + (int64_t)(pl->n - 1) * EMBER_STORE_BUCKET, seq = 0;
+  ember_buf_reset(blob);
+  int rc = ember_seg_encode_span(c->codec, &h, pairs, n, blob, err);
+  sqlite3_stmt *st;
+  if (rc == 0) rc = next_seq(c, SQL_NEXT_SPAN_SEQ, series_id, last, &seq, err);
+  if (rc == 0 && seq >= 0) /* only after 2^63 span rows in one bucket */
+    rc = ember_err_set(err, EMBER_EIO,
+                       "bucket %lld of series %lld holds too many span rows; the "
+                       "database is damaged",
+                       (long long)last, (long long)series_id);
+  if (rc == 0) rc = ember_conn_prepare(c, SQL_SPAN_ADD, &st, err);
+  if (rc == 0) {
+    sqlite3_bind_int64(st, 1, series_id);
+    sqlite3_bind_int64(st, 2, last);
+    sqlite3_bind_int64(st, 3, seq);
+    sqlite3_bind_int64(st, 4, ember_u2i(total));
+    sqlite3_bind_blob(st, 5, blob->data, (int)blob->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, pl->first);
+    rc = step_done(c, st, "writing a span row", err);
+  }
+  if (rc == 0) rc = invalidate(c, series_id, pl->first, last + EMBER_STORE_BUCKET, err);
+  free(totals);
+  return rc;
 }
 
 static int cmp_pairs(const void *a, const void *b) {
@@ -281,32 +392,20 @@ static int profile_pairs(ember_store_t *s, ember_conn_t *c, int64_t app_id,
   return rc;
 }
 
-/* Writes p's samples as one row per bucket it is placed in. */
+/* Writes p's samples as one row: a bucket row when they are placed in one
+ * bucket, else a span row. */
 static int write_rows(ember_conn_t *c, int64_t series_id, const ember_profile_t *p,
                       const ember_seg_pair_t *pairs, size_t n, uint64_t *rows,
                       ember_err_t *err) {
   ember_place_t *pl = ember_malloc(sizeof *pl);
-  ember_seg_pair_t *part = NULL;
   ember_buf_t blob = EMBER_BUF_INIT;
   int rc = ember_place_plan(p->from, p->until, p->aggregation, pl, err);
-  if (rc == 0 && pl->n > 1 && !pl->replicate) part = ember_malloc(n * sizeof *part);
-  for (size_t b = 0; rc == 0 && b < pl->n; b++) {
-    const ember_seg_pair_t *use = pairs;
-    size_t k = n;
-    if (part) {
-      k = 0;
-      for (size_t i = 0; i < n; i++) {
-        uint64_t v = ember_place_share(pl, b, pairs[i].value);
-        if (v) part[k++] = (ember_seg_pair_t){pairs[i].stack, v};
-      }
-      use = part;
-    }
-    if (k == 0) continue;
-    int64_t start = pl->first + (int64_t)b * EMBER_STORE_BUCKET;
-    if ((rc = add_row(c, series_id, start, use, k, &blob, err)) == 0) (*rows)++;
-  }
+  if (rc == 0 && pl->n == 1)
+    rc = add_row(c, series_id, pl->first, pairs, n, &blob, err);
+  else if (rc == 0)
+    rc = add_span(c, series_id, pl, p->from, pairs, n, &blob, err);
+  if (rc == 0) (*rows)++;
   ember_buf_free(&blob);
-  free(part);
   free(pl);
   return rc;
 }

@@ -3,28 +3,35 @@
  * a few rows instead of thousands.
  *
  * Level 0 holds 10 s buckets; a bucket gets one row per push, numbered by
- * seq. Levels 1, 2 and 3 hold rollups: one row per series and aligned period
- * of 100 s, 1000 s and 10000 s holding the sum of everything in it. The
- * writer queues work in rollup_todo: every level-0 row it adds deletes the
- * rollups covering its bucket and lists the bucket's level-1 period. Once a
- * period is settled (its end at least EMBER_STORE_SETTLE seconds ago), a
- * compaction job, run by the writer thread in its own transaction:
+ * seq, and a push covering several buckets is one span row (store_int.h)
+ * whose share of each bucket is computed when read. Levels 1, 2 and 3 hold
+ * rollups: one row per series and aligned period of 100 s, 1000 s and
+ * 10000 s holding the sum of everything in it. The writer queues work in
+ * rollup_todo: every level-0 row it adds deletes the rollups covering its
+ * buckets and lists their level-1 periods. Once a period is settled (its
+ * end at least EMBER_STORE_SETTLE seconds ago), a compaction job, run by the
+ * writer thread in its own transaction:
  *   - at level 1, first merges each of the period's 10 s buckets that has
- *     several rows into one row (seq 0; values and profile counts summed);
+ *     several bucket rows into one row (seq 0; values and profile counts
+ *     summed); span rows stay whole: merging their shares into buckets
+ *     would write the copies they exist to avoid;
  *   - builds the period's rollup from the coarsest rows already below it
- *     (ember_read_cover up to level L - 1), unless a single row covers the
- *     whole period anyway (a copy would save no reads);
+ *     (ember_read_cover up to level L - 1, span shares included), unless a
+ *     single row covers the whole period anyway (a copy would save no
+ *     reads; a lone span row over the period counts as one row);
  *   - lists the enclosing period of level L + 1, and removes its own entry.
  *
  * Invariants:
  *  1. A rollup row (series, L, p) holds exactly the sum of that series'
- *     level-0 rows with start in [p, p + width[L]), in every committed
+ *     level-0 bucket rows with start in [p, p + width[L]) and of the shares
+ *     of its span rows in the buckets of that period, in every committed
  *     state. The writer keeps it when adding rows (apply.c drops covering
  *     rollups in the same transaction); this file keeps it because a rollup
  *     is computed from the rows below it inside the transaction that writes
- *     it; retention keeps it by deleting coarser levels first.
- *  2. Merging the rows of a bucket changes no sum, so it never invalidates
- *     a rollup.
+ *     it; retention keeps it by deleting coarser levels first, and a span
+ *     row, keyed by its last bucket, only once all its buckets expired.
+ *  2. Merging the bucket rows of a bucket changes no sum, so it never
+ *     invalidates a rollup.
  *  3. A period whose rollup may be missing or stale is listed in
  *     rollup_todo at its level, or at a finer level of a period inside it
  *     (the cascade). Readers never depend on it: a missing rollup only means
@@ -51,9 +58,10 @@ static const char SQL_TODO_NEXT[] =
     "INSERT OR IGNORE INTO rollup_todo(level, start, series_id) VALUES(?1, ?2, ?3)";
 static const char SQL_CROWDED[] =
     "SELECT start FROM segments WHERE series_id=?1 AND level=0 AND start>=?2 "
-    "AND start<?3 GROUP BY start HAVING COUNT(*) > 1";
+    "AND start<?3 AND seq>=0 GROUP BY start HAVING COUNT(*) > 1";
+/* Span rows (seq < 0) are never merged, so never cleared here. */
 static const char SQL_BUCKET_CLEAR[] =
-    "DELETE FROM segments WHERE series_id=?1 AND level=?2 AND start=?3";
+    "DELETE FROM segments WHERE series_id=?1 AND level=?2 AND start=?3 AND seq>=0";
 static const char SQL_ROW_PUT[] =
     "INSERT INTO segments(series_id, level, start, seq, total, profiles, data) "
     "VALUES(?1, ?2, ?3, 0, ?4, ?5, ?6)";
@@ -66,6 +74,7 @@ typedef struct {
   int64_t sid;
   ember_seg_pair_t *acc, *tmp;
   size_t n, acc_cap, tmp_cap;
+  ember_take_t take;
   uint64_t total;
   int64_t profiles;
   size_t rows;
@@ -81,20 +90,23 @@ static void merge_reset(merge_t *m) {
   m->damaged = false;
 }
 
-static int merge_row(void *ctx, int level, int64_t start, int64_t seq, uint64_t total,
-                     int64_t profiles, const void *blob, size_t len, ember_err_t *err) {
+/* Counts the rows a period's rollup would sum. */
+static int count_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
+  ((merge_t *)ctx)->rows++;
+  return 0;
+}
+
+static int merge_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
   merge_t *m = ctx;
   const ember_seg_pair_t *p;
   size_t n;
-  uint64_t sum;
+  uint64_t total;
+  int64_t profiles;
   ember_err_t why;
   if (m->damaged) return 0;
-  int rc = ember_seg_decode(m->c->codec, blob, len, &p, &n, &sum, &why);
-  if (rc == 0 && sum != total)
-    ember_err_set(&why, EMBER_EIO, "its values do not add up to its total");
-  if (rc != 0 || sum != total) {
+  if (ember_row_take(m->c->codec, row, &m->take, &p, &n, &total, &profiles, &why)) {
     char where[160];
-    ember_row_name(where, sizeof where, m->sid, level, start, seq);
+    ember_row_name(where, sizeof where, m->sid, row->level, row->start, row->seq);
     snprintf(m->why, sizeof m->why, "%s is damaged (%.300s)", where, why.msg);
     m->damaged = true;
     return 0;
@@ -162,8 +174,8 @@ static int merge_buckets(ember_conn_t *c, merge_t *m, int64_t a, int64_t b,
   if (step != SQLITE_DONE) rc = ember_conn_fail(c, err, "finding buckets to merge");
   for (size_t i = 0; rc == 0 && i < n && !m->damaged; i++) {
     merge_reset(m);
-    rc = ember_read_cover(c, m->sid, starts[i], starts[i] + EMBER_STORE_BUCKET, 0, true,
-                          merge_row, m, err);
+    rc = ember_read_bucket_rows(c, m->sid, starts[i], starts[i] + EMBER_STORE_BUCKET,
+                                merge_row, m, err);
     if (rc == 0 && !m->damaged) rc = put_merged(c, m, 0, starts[i], err);
   }
   free(starts);
@@ -190,17 +202,24 @@ static int build(ember_conn_t *c, merge_t *m, int level, int64_t p, ember_err_t 
   int rc = 0;
   m->damaged = false;
   if (level == 1) rc = merge_buckets(c, m, p, p + w, err);
+  /* A period one row covers already gets no copy: it would save no read.
+   * Counting first, without blobs, spares decoding a long span row for
+   * every period it lies across. put_merged with no rows clears the slot. */
   if (rc == 0 && !m->damaged) {
     merge_reset(m);
-    rc = ember_read_cover(c, m->sid, p, p + w, level - 1, true, merge_row, m, err);
+    rc = ember_read_cover(c, m->sid, p, p + w, level - 1, EMBER_READ_KEYS, count_row, m,
+                          err);
+  }
+  if (rc == 0 && !m->damaged && m->rows >= 2) {
+    merge_reset(m);
+    rc = ember_read_cover(c, m->sid, p, p + w, level - 1, EMBER_READ_DATA, merge_row, m,
+                          err);
   }
   if (rc != 0) return rc;
   if (m->damaged) {
     fprintf(stderr, "ember: not rolling up %lld s from %lld: %s\n", (long long)w,
             (long long)p, m->why);
   } else {
-    /* A period one row covers already gets no copy: it would save no read.
-     * put_merged with no rows just clears the slot. */
     if (m->rows < 2) m->rows = 0;
     rc = put_merged(c, m, level, p, err);
   }
@@ -244,6 +263,7 @@ static int compact_job(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
   free(todo);
   free(m.acc);
   free(m.tmp);
+  free(m.take.pairs);
   return rc;
 }
 

@@ -20,17 +20,35 @@
 /* How long a connection waits for a lock held by another process (or for
  * WAL recovery) before failing. */
 #define BUSY_TIMEOUT_MS 10000
+/* SQLite virtual machine steps between two looks at the deadline on a
+ * reader connection: a few microseconds of work, so a query past its
+ * deadline stops at once, while reading the clock that often costs nothing
+ * measurable. */
+#define DEADLINE_STEPS 1000
 
 /* ---- Errors ------------------------------------------------------------ */
 
 int ember_conn_fail(ember_conn_t *c, ember_err_t *err, const char *what) {
   const char *msg = c && c->db ? sqlite3_errmsg(c->db) : "no connection";
   int code = c && c->db ? sqlite3_extended_errcode(c->db) : 0;
+  if (code == SQLITE_INTERRUPT)
+    return ember_err_set(err, EMBER_ETIMEOUT,
+                         "the query ran past its deadline and was stopped while %s; "
+                         "narrow the time range or the selector, or try again when "
+                         "the server is less busy",
+                         what);
   return ember_err_set(err, EMBER_EIO, "storage error while %s: %s (sqlite code %d)",
                        what, msg, code);
 }
 
 /* ---- Opening ----------------------------------------------------------- */
+
+/* Reader connections' progress handler: non-zero makes SQLite stop the
+ * running statement with SQLITE_INTERRUPT. The deadline is the calling
+ * thread's, so a pooled connection serves whoever borrowed it. */
+static int past_deadline(void *unused) {
+  return ember_deadline_passed();
+}
 
 /* The writer's PRAGMAs. journal_mode=WAL is stored in the file; the others
  * are per connection. synchronous=FULL makes every COMMIT fsync the WAL, so
@@ -77,6 +95,10 @@ int ember_conn_open(const char *path, bool writer, ember_conn_t **out,
   if (writer) {
     if ((rc = set_wal(c, path, err)) != 0) goto fail;
     if ((rc = ember_conn_exec(c, WRITER_PRAGMAS, err)) != 0) goto fail;
+  } else {
+    /* Only readers are cancelled: a write the store accepted always runs
+     * to its commit. */
+    sqlite3_progress_handler(c->db, DEADLINE_STEPS, past_deadline, NULL);
   }
   c->codec = ember_seg_codec_new();
   *out = c;

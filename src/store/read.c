@@ -1,17 +1,20 @@
 /*
- * read.c - everything that answers a query: which series a selector
- * matches, which rows cover a time range, and the reads of store.h.
+ * read.c - everything that answers a query: read sessions, which series a
+ * selector matches, and the reads of store.h. Which rows cover a time range,
+ * and what a read takes from each, is cover.c's.
  *
- * Every read borrows a read-only connection from the pool and runs in one
- * read transaction, so it sees one consistent snapshot (series, rows and
- * dictionary alike) however long it takes, and never blocks the writer
- * (WAL: readers and the writer do not wait for each other).
+ * A read session (ember_store_reader_t) borrows a read-only connection from
+ * the pool and holds one read transaction from open to close, so every read
+ * through it sees one snapshot (series, rows and dictionary alike) however
+ * long it takes and whatever is committed meanwhile: a render's tree,
+ * timeline and metadata always agree. It never blocks the writer, nor the
+ * writer it (WAL: readers and the writer do not wait for each other). The
+ * one-shot functions (ember_store_read_tree and the like) open a session
+ * for one read.
  *
- * Row planning (ember_read_cover): a time range [a, b) of one series is
- * covered by the coarsest rollup rows lying wholly inside it, then finer
- * ones, and level-0 rows for whatever is left (the edges, and recent periods
- * not yet rolled up). Rollup rows always equal the sum of what they cover
- * (compact.c), so any mix gives the same sums as level 0 alone.
+ * Time ranges of trees: every 10 s bucket from the one holding `from` to
+ * the one holding `until` counts, both included, so a push is in the answer
+ * to a query whose `until` is the second it landed in.
  *
  * Average aggregation: each series' values are summed over the range and
  * divided by the number of profiles that series contributed; the series'
@@ -20,6 +23,11 @@
  * holds. (Dividing the grand total by all profiles would instead give the
  * memory of an average process, which changes with the number of
  * processes.) Division rounds to the nearest integer.
+ *
+ * Cancellation: every loop over rows or series checks the calling thread's
+ * deadline (ember_read_deadline), and the pool's connections interrupt
+ * SQLite itself once it passes (conn.c); either way the read ends with
+ * EMBER_ETIMEOUT and the session can only be closed.
  */
 #include "store/store_int.h"
 
@@ -34,21 +42,6 @@ static const char SQL_SERIES_ALL[] = "SELECT id, labels FROM series WHERE app_id
 static const char SQL_SERIES_BY_LABEL[] =
     "SELECT s.id, s.labels FROM series_labels l JOIN series s ON s.id = l.series_id "
     "WHERE l.app_id=?1 AND l.key=?2 AND l.value=?3";
-static const char SQL_ROLLUP_STARTS[] =
-    "SELECT start FROM segments WHERE series_id=?1 AND level=?2 AND start>=?3 "
-    "AND start<=?4 ORDER BY start";
-static const char SQL_ROWS_AT[] =
-    "SELECT seq, total, profiles, data FROM segments "
-    "WHERE series_id=?1 AND level=?2 AND start=?3 ORDER BY seq";
-static const char SQL_ROWS_AT_NODATA[] =
-    "SELECT seq, total, profiles FROM segments "
-    "WHERE series_id=?1 AND level=?2 AND start=?3 ORDER BY seq";
-static const char SQL_L0_ROWS[] =
-    "SELECT start, seq, total, profiles, data FROM segments "
-    "WHERE series_id=?1 AND level=0 AND start>=?2 AND start<?3 ORDER BY start, seq";
-static const char SQL_L0_ROWS_NODATA[] =
-    "SELECT start, seq, total, profiles FROM segments "
-    "WHERE series_id=?1 AND level=0 AND start>=?2 AND start<?3 ORDER BY start, seq";
 static const char SQL_KEYS_ALL[] =
     "SELECT DISTINCT key FROM series_labels WHERE app_id=?1 ORDER BY key";
 static const char SQL_VALUES_ALL[] =
@@ -59,10 +52,44 @@ static const char SQL_APPS[] =
 static const char SQL_APP_INFO[] =
     "SELECT name, spy_name, sample_rate, units, aggregation FROM apps WHERE name=?1";
 
-/* ---- Small helpers ----------------------------------------------------- */
+/* ---- Read sessions ----------------------------------------------------- */
 
-void ember_row_name(char *buf, size_t n, int64_t series_id, int level,
-                    int64_t start, int64_t seq) {
+struct ember_store_reader {
+  ember_store_t *s;
+  ember_conn_t *c; /* borrowed from the pool, inside its read transaction */
+};
+
+int ember_store_reader_open(ember_store_t *s, ember_store_reader_t **out,
+                            ember_err_t *err) {
+  if (!s || !out) return ember_err_set(err, EMBER_EINVAL, "bad arguments to a read");
+  ember_conn_t *c = NULL;
+  int rc = ember_read_deadline(err);
+  if (rc == 0) rc = ember_pool_get(s, &c, err);
+  /* A deferred BEGIN: the snapshot is taken by the first read and held
+   * until the COMMIT in ember_store_reader_close. */
+  if (rc == 0 && (rc = ember_conn_exec(c, "BEGIN", err)) != 0) ember_pool_put(s, c);
+  if (rc != 0) return rc;
+  ember_store_reader_t *r = ember_malloc(sizeof *r);
+  r->s = s;
+  r->c = c;
+  *out = r;
+  return 0;
+}
+
+void ember_store_reader_close(ember_store_reader_t *r) {
+  if (!r) return;
+  sqlite3_exec(r->c->db, "COMMIT", NULL, NULL, NULL);
+  ember_pool_put(r->s, r->c); /* rolls back if COMMIT did not end it */
+  free(r);
+}
+
+void ember_store_test_after_tree(ember_store_t *s, void (*fn)(void *ctx), void *ctx) {
+  s->after_tree = fn;
+  s->after_tree_ctx = ctx;
+}
+
+void ember_row_name(char *buf, size_t n, int64_t series_id, int level, int64_t start,
+                    int64_t seq) {
   snprintf(buf, n, "segment row (series %lld, level %d, start %lld, seq %lld)",
            (long long)series_id, level, (long long)start, (long long)seq);
 }
@@ -70,21 +97,6 @@ void ember_row_name(char *buf, size_t n, int64_t series_id, int level,
 static int64_t ceil_to(int64_t t, int64_t w) {
   int64_t f = ember_store_floor(t, w);
   return f == t || f > INT64_MAX - w ? f : f + w;
-}
-
-static int begin_read(ember_store_t *s, ember_conn_t **c, ember_err_t *err) {
-  int rc = ember_pool_get(s, c, err);
-  if (rc == 0 && (rc = ember_conn_exec(*c, "BEGIN", err)) != 0) {
-    ember_pool_put(s, *c);
-    *c = NULL;
-  }
-  return rc;
-}
-
-static void end_read(ember_store_t *s, ember_conn_t *c) {
-  if (!c) return;
-  sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-  ember_pool_put(s, c); /* rolls back if COMMIT did not end it */
 }
 
 /* Looks up an app; EMBER_ENOTFOUND when there is none. */
@@ -145,8 +157,9 @@ static int select_series(ember_conn_t *c, int64_t app_id, const ember_selector_t
     sqlite3_bind_text(st, 3, m->value, -1, SQLITE_STATIC);
   }
   ember_series_key_t key = {0};
-  int step;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+  int step = SQLITE_DONE;
+  while ((rc = ember_read_deadline(err)) == 0 &&
+         (step = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t id = sqlite3_column_int64(st, 0);
     const char *labels = (const char *)sqlite3_column_text(st, 1);
     size_t len = (size_t)sqlite3_column_bytes(st, 1);
@@ -172,120 +185,6 @@ static int select_series(ember_conn_t *c, int64_t app_id, const ember_selector_t
   return rc;
 }
 
-/* ---- Row planning ------------------------------------------------------ */
-
-typedef struct {
-  int level;
-  int64_t start;
-} period_t;
-
-static int cmp_periods(const void *a, const void *b) {
-  const period_t *x = a, *y = b;
-  return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* True when start lies inside one of the chosen (sorted, disjoint)
- * periods. Widths nest, so a finer period is either inside or outside. */
-static bool covered(const period_t *p, size_t n, int64_t start) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (p[mid].start <= start) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo > 0 && start < p[lo - 1].start + ember_store_width[p[lo - 1].level];
-}
-
-/* Chooses the existing rollup rows (coarsest first) lying wholly inside
- * [a, b). */
-static int choose_rollups(ember_conn_t *c, int64_t sid, int64_t a, int64_t b,
-                          int max_level, period_t **out, size_t *n, size_t *cap,
-                          ember_err_t *err) {
-  for (int l = max_level; l >= 1; l--) {
-    int64_t w = ember_store_width[l], lo = ceil_to(a, w), hi = ember_store_floor(b, w);
-    if (hi - lo < w) continue;
-    sqlite3_stmt *st;
-    int rc = ember_conn_prepare(c, SQL_ROLLUP_STARTS, &st, err), step;
-    if (rc != 0) return rc;
-    sqlite3_bind_int64(st, 1, sid);
-    sqlite3_bind_int(st, 2, l);
-    sqlite3_bind_int64(st, 3, lo);
-    sqlite3_bind_int64(st, 4, hi - w);
-    size_t before = *n;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-      int64_t p = sqlite3_column_int64(st, 0);
-      if (covered(*out, before, p)) continue;
-      ember_grow((void **)out, cap, *n + 1, sizeof **out);
-      (*out)[(*n)++] = (period_t){l, p};
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) return ember_conn_fail(c, err, "planning rollup rows");
-    if (*n > before && before > 0) qsort(*out, *n, sizeof **out, cmp_periods);
-  }
-  return 0;
-}
-
-static int emit_level0(ember_conn_t *c, int64_t sid, int64_t a, int64_t b,
-                       bool want_data, ember_row_fn fn, void *ctx, ember_err_t *err) {
-  sqlite3_stmt *st;
-  int rc = ember_conn_prepare(c, want_data ? SQL_L0_ROWS : SQL_L0_ROWS_NODATA, &st, err);
-  if (rc != 0) return rc;
-  sqlite3_bind_int64(st, 1, sid);
-  sqlite3_bind_int64(st, 2, a);
-  sqlite3_bind_int64(st, 3, b);
-  int step;
-  while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-    const void *blob = want_data ? sqlite3_column_blob(st, 4) : NULL;
-    size_t len = want_data ? (size_t)sqlite3_column_bytes(st, 4) : 0;
-    rc = fn(ctx, 0, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-            ember_i2u(sqlite3_column_int64(st, 2)), sqlite3_column_int64(st, 3), blob,
-            len, err);
-  }
-  if (rc == 0 && step != SQLITE_DONE) rc = ember_conn_fail(c, err, "reading rows");
-  sqlite3_reset(st);
-  return rc;
-}
-
-static int emit_period(ember_conn_t *c, int64_t sid, const period_t *p,
-                       bool want_data, ember_row_fn fn, void *ctx, ember_err_t *err) {
-  sqlite3_stmt *st;
-  int rc = ember_conn_prepare(c, want_data ? SQL_ROWS_AT : SQL_ROWS_AT_NODATA, &st, err);
-  if (rc != 0) return rc;
-  sqlite3_bind_int64(st, 1, sid);
-  sqlite3_bind_int(st, 2, p->level);
-  sqlite3_bind_int64(st, 3, p->start);
-  int step;
-  while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-    const void *blob = want_data ? sqlite3_column_blob(st, 3) : NULL;
-    size_t len = want_data ? (size_t)sqlite3_column_bytes(st, 3) : 0;
-    rc = fn(ctx, p->level, p->start, sqlite3_column_int64(st, 0),
-            ember_i2u(sqlite3_column_int64(st, 1)), sqlite3_column_int64(st, 2), blob,
-            len, err);
-  }
-  if (rc == 0 && step != SQLITE_DONE) rc = ember_conn_fail(c, err, "reading a rollup");
-  sqlite3_reset(st);
-  return rc;
-}
-
-int ember_read_cover(ember_conn_t *c, int64_t sid, int64_t a, int64_t b,
-                     int max_level, bool want_data, ember_row_fn fn, void *ctx,
-                     ember_err_t *err) {
-  if (a >= b) return 0;
-  period_t *chosen = NULL;
-  size_t n = 0, cap = 0;
-  int rc = choose_rollups(c, sid, a, b, max_level, &chosen, &n, &cap, err);
-  int64_t cursor = a;
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    if (cursor < chosen[i].start)
-      rc = emit_level0(c, sid, cursor, chosen[i].start, want_data, fn, ctx, err);
-    if (rc == 0) rc = emit_period(c, sid, &chosen[i], want_data, fn, ctx, err);
-    cursor = chosen[i].start + ember_store_width[chosen[i].level];
-  }
-  if (rc == 0 && cursor < b) rc = emit_level0(c, sid, cursor, b, want_data, fn, ctx, err);
-  free(chosen);
-  return rc;
-}
-
 /* ---- Trees ------------------------------------------------------------- */
 
 typedef struct {
@@ -302,6 +201,7 @@ typedef struct {
   ember_dict_t *d;
   uint32_t known; /* stack ids below this are in the dictionary */
   uint32_t need;  /* 1 + largest stack id seen */
+  ember_take_t take;
 } tree_ctx_t;
 
 static void grow_zero(uint64_t **a, size_t *cap, size_t need) {
@@ -310,25 +210,24 @@ static void grow_zero(uint64_t **a, size_t *cap, size_t need) {
   if (*cap > old) memset(*a + old, 0, (*cap - old) * sizeof **a);
 }
 
-static int tree_row(void *ctx, int level, int64_t start, int64_t seq, uint64_t total,
-                    int64_t profiles, const void *blob, size_t len, ember_err_t *err) {
+static int tree_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
   tree_ctx_t *x = ctx;
   const ember_seg_pair_t *p;
   size_t n;
   uint64_t sum;
+  int64_t profiles;
   char where[160];
   ember_err_t why;
-  int rc = ember_seg_decode(x->c->codec, blob, len, &p, &n, &sum, &why);
-  if (rc == 0 && sum != total)
-    rc = ember_err_set(&why, EMBER_EIO, "its values do not add up to its total");
+  int rc = ember_row_take(x->c->codec, row, &x->take, &p, &n, &sum, &profiles, &why);
   /* Ids are checked against the dictionary before anything is sized by
    * them: a damaged id must give an error, not a giant allocation. */
   if (rc == 0 && n && p[n - 1].stack >= x->known) {
     rc = ember_dict_ensure(x->d, x->c, p[n - 1].stack + 1u, &why);
     x->known = ember_dict_nstacks(x->d);
   }
+  if (rc == EMBER_ETIMEOUT) return ember_err_set(err, rc, "%s", why.msg);
   if (rc != 0) {
-    ember_row_name(where, sizeof where, x->sid, level, start, seq);
+    ember_row_name(where, sizeof where, x->sid, row->level, row->start, row->seq);
     return ember_err_set(err, EMBER_EIO,
                          "%s is damaged (%s); restore the data directory from a "
                          "backup or delete the app",
@@ -366,16 +265,18 @@ static void finish_series(tree_ctx_t *x) {
   x->profiles = 0;
 }
 
+/* Reads the buckets from the one holding from to the one holding until. */
 static int read_series(tree_ctx_t *x, const series_set_t *set, int64_t from,
                        int64_t until, ember_err_t *err) {
+  if (until < from) return 0;
   /* Far beyond any real time, and safe from overflow when aligned. */
   from = from < -EMBER_STORE_TIME_MAX ? -EMBER_STORE_TIME_MAX : from;
   until = until > EMBER_STORE_TIME_MAX ? EMBER_STORE_TIME_MAX : until;
   int64_t a = ember_store_floor(from, EMBER_STORE_BUCKET);
-  int64_t b = ceil_to(until, EMBER_STORE_BUCKET);
+  int64_t b = ember_store_floor(until, EMBER_STORE_BUCKET) + EMBER_STORE_BUCKET;
   for (size_t i = 0; i < set->n; i++) {
     x->sid = set->ids[i];
-    int rc = ember_read_cover(x->c, x->sid, a, b, EMBER_STORE_LEVELS - 1, true,
+    int rc = ember_read_cover(x->c, x->sid, a, b, EMBER_STORE_LEVELS - 1, EMBER_READ_DATA,
                               tree_row, x, err);
     if (rc != 0) return rc;
     if (x->average) finish_series(x);
@@ -383,51 +284,73 @@ static int read_series(tree_ctx_t *x, const series_set_t *set, int64_t from,
   return 0;
 }
 
-int ember_store_read_tree(ember_store_t *s, const ember_selector_t *sel,
-                          int64_t from, int64_t until, ember_tree_t *t, int side,
-                          ember_err_t *err) {
-  if (!s || !sel || !sel->app || !t || side < 0 || side >= EMBER_TREE_SIDES)
+int ember_store_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel,
+                            int64_t from, int64_t until, ember_tree_t *t, int side,
+                            ember_err_t *err) {
+  if (!r || !sel || !sel->app || !t || side < 0 || side >= EMBER_TREE_SIDES)
     return ember_err_set(err, EMBER_EINVAL, "bad arguments to a tree read");
   tree_ctx_t x;
   memset(&x, 0, sizeof x);
+  x.c = r->c;
   series_set_t set = {0};
-  ember_dict_t *d = NULL;
   int64_t app_id;
   ember_aggregation_t agg;
-  int rc = begin_read(s, &x.c, err);
-  if (rc != 0) return rc;
-  if ((rc = find_app(x.c, sel->app, &app_id, &agg, err)) != 0 ||
-      (rc = select_series(x.c, app_id, sel, false, &set, err)) != 0)
-    goto done;
-  x.average = agg == EMBER_AGG_AVERAGE;
-  x.d = d = ember_dicts_get(s->dicts, app_id);
-  x.known = ember_dict_nstacks(d);
-  if ((rc = read_series(&x, &set, from, until, err)) != 0) goto done;
-  if (x.need > 0) ember_dict_build_tree(d, x.acc, x.need, t, side);
-done:
-  end_read(s, x.c);
-  if (d) ember_dicts_put(s->dicts, d);
+  int rc = find_app(x.c, sel->app, &app_id, &agg, err);
+  if (rc == 0) rc = select_series(x.c, app_id, sel, false, &set, err);
+  if (rc == 0) {
+    x.average = agg == EMBER_AGG_AVERAGE;
+    x.d = ember_dicts_get(r->s->dicts, app_id);
+    x.known = ember_dict_nstacks(x.d);
+    rc = read_series(&x, &set, from, until, err);
+  }
+  if (rc == 0 && x.need > 0) ember_dict_build_tree(x.d, x.acc, x.need, t, side);
+  if (x.d) ember_dicts_put(r->s->dicts, x.d);
   set_free(&set);
   free(x.acc);
   free(x.sacc);
   free(x.touched);
+  free(x.take.pairs);
+  if (rc == 0 && r->s->after_tree) r->s->after_tree(r->s->after_tree_ctx);
   return rc;
 }
 
 /* ---- Timeline ---------------------------------------------------------- */
 
 typedef struct {
+  ember_conn_t *c;
+  int64_t sid;
   int64_t start, step;
   uint64_t *values;
   size_t n;
 } timeline_ctx_t;
 
-static int timeline_row(void *ctx, int level, int64_t start, int64_t seq,
-                        uint64_t total, int64_t profiles, const void *blob, size_t len,
-                        ember_err_t *err) {
+static void timeline_add(timeline_ctx_t *x, int64_t t, uint64_t v) {
+  uint64_t i = (uint64_t)(t - x->start) / (uint64_t)x->step;
+  if (t >= x->start && i < x->n) x->values[i] = ember_seg_add(x->values[i], v);
+}
+
+static int timeline_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
   timeline_ctx_t *x = ctx;
-  uint64_t i = (uint64_t)(start - x->start) / (uint64_t)x->step;
-  if (start >= x->start && i < x->n) x->values[i] = ember_seg_add(x->values[i], total);
+  if (row->seq >= 0) {
+    timeline_add(x, row->start, row->total);
+    return 0;
+  }
+  /* A span row: its taken buckets, each with its own total. */
+  ember_place_t p;
+  const uint64_t *totals;
+  ember_err_t why;
+  if (ember_span_open(x->c->codec, row, &p, &totals, &why) != 0) {
+    char where[160];
+    ember_row_name(where, sizeof where, x->sid, row->level, row->start, row->seq);
+    return ember_err_set(err, EMBER_EIO,
+                         "%s is damaged (%s); restore the data directory from a "
+                         "backup or delete the app",
+                         where, why.msg);
+  }
+  for (size_t r = 0; r < row->nranges; r++)
+    for (uint32_t i = row->ranges[r].lo; i < row->ranges[r].hi; i++)
+      timeline_add(x, p.first + (int64_t)i * EMBER_STORE_BUCKET,
+                   totals ? totals[i] : row->total);
   return 0;
 }
 
@@ -440,10 +363,11 @@ static int timeline_level(int64_t start, int64_t step) {
   return l;
 }
 
-int ember_store_timeline(ember_store_t *s, const ember_selector_t *sel, int64_t start,
-                         int64_t step, uint64_t *values, size_t n, ember_err_t *err) {
+int ember_store_reader_timeline(ember_store_reader_t *r, const ember_selector_t *sel,
+                                int64_t start, int64_t step, uint64_t *values, size_t n,
+                                ember_err_t *err) {
   if (values && n) memset(values, 0, n * sizeof *values);
-  if (!s || !sel || !sel->app || (n && !values))
+  if (!r || !sel || !sel->app || (n && !values))
     return ember_err_set(err, EMBER_EINVAL, "bad arguments to a timeline read");
   if (step <= 0 || step % EMBER_STORE_BUCKET != 0)
     return ember_err_set(err, EMBER_EINVAL,
@@ -452,19 +376,19 @@ int ember_store_timeline(ember_store_t *s, const ember_selector_t *sel, int64_t 
   if (n > (uint64_t)(INT64_MAX / 4) / (uint64_t)step || start > INT64_MAX / 2 ||
       start < INT64_MIN / 2)
     return ember_err_set(err, EMBER_EINVAL, "timeline range is too large");
-  timeline_ctx_t x = {start, step, values, n};
+  timeline_ctx_t x = {r->c, 0, start, step, values, n};
   int64_t a = ceil_to(start, EMBER_STORE_BUCKET);
   int64_t b = ceil_to(start + (int64_t)n * step, EMBER_STORE_BUCKET);
   int level = timeline_level(start, step);
   series_set_t set = {0};
-  ember_conn_t *c = NULL;
   int64_t app_id;
-  int rc = begin_read(s, &c, err);
-  if (rc == 0 && (rc = find_app(c, sel->app, &app_id, NULL, err)) == 0)
-    rc = select_series(c, app_id, sel, false, &set, err);
-  for (size_t i = 0; rc == 0 && i < set.n; i++)
-    rc = ember_read_cover(c, set.ids[i], a, b, level, false, timeline_row, &x, err);
-  end_read(s, c);
+  int rc = find_app(r->c, sel->app, &app_id, NULL, err);
+  if (rc == 0) rc = select_series(r->c, app_id, sel, false, &set, err);
+  for (size_t i = 0; rc == 0 && i < set.n; i++) {
+    x.sid = set.ids[i];
+    rc = ember_read_cover(r->c, set.ids[i], a, b, level, EMBER_READ_TOTALS, timeline_row,
+                          &x, err);
+  }
   set_free(&set);
   if (rc != 0 && values && n) memset(values, 0, n * sizeof *values);
   return rc;
@@ -512,28 +436,26 @@ static int list_query(ember_conn_t *c, const char *sql, int64_t app_id, const ch
 
 /* Keys (key == NULL) or values of key over the series matching sel. An
  * unknown app has no labels: an empty list, not an error. */
-static int labels(ember_store_t *s, const ember_selector_t *sel, const char *key,
+static int labels(ember_store_reader_t *r, const ember_selector_t *sel, const char *key,
                   ember_strlist_t *out, ember_err_t *err) {
-  if (!s || !sel || !sel->app || !out)
+  if (!r || !sel || !sel->app || !out)
     return ember_err_set(err, EMBER_EINVAL, "bad arguments to a label read");
   ember_strlist_t l = {0};
   size_t cap = 0;
   series_set_t set = {0};
-  ember_conn_t *c = NULL;
   int64_t app_id;
-  int rc = begin_read(s, &c, err);
-  if (rc != 0) return rc;
-  rc = find_app(c, sel->app, &app_id, NULL, err);
+  int rc = find_app(r->c, sel->app, &app_id, NULL, err);
   if (rc == EMBER_ENOTFOUND) {
     rc = 0;
     goto done;
   }
   if (rc != 0) goto done;
   if (sel->n == 0) {
-    rc = list_query(c, key ? SQL_VALUES_ALL : SQL_KEYS_ALL, app_id, key, &l, &cap, err);
+    rc =
+        list_query(r->c, key ? SQL_VALUES_ALL : SQL_KEYS_ALL, app_id, key, &l, &cap, err);
     goto done;
   }
-  if ((rc = select_series(c, app_id, sel, true, &set, err)) != 0) goto done;
+  if ((rc = select_series(r->c, app_id, sel, true, &set, err)) != 0) goto done;
   for (size_t i = 0; i < set.n; i++) {
     const ember_series_key_t *k = &set.keys[i];
     for (size_t j = 0; j < k->nlabels; j++) {
@@ -545,22 +467,22 @@ static int labels(ember_store_t *s, const ember_selector_t *sel, const char *key
   }
   list_unique(&l);
 done:
-  end_read(s, c);
   set_free(&set);
   if (rc == 0) *out = l;
   else ember_strlist_free(&l);
   return rc;
 }
 
-int ember_store_label_keys(ember_store_t *s, const ember_selector_t *sel,
-                           ember_strlist_t *out, ember_err_t *err) {
-  return labels(s, sel, NULL, out, err);
+int ember_store_reader_label_keys(ember_store_reader_t *r, const ember_selector_t *sel,
+                                  ember_strlist_t *out, ember_err_t *err) {
+  return labels(r, sel, NULL, out, err);
 }
 
-int ember_store_label_values(ember_store_t *s, const ember_selector_t *sel,
-                             const char *key, ember_strlist_t *out, ember_err_t *err) {
+int ember_store_reader_label_values(ember_store_reader_t *r, const ember_selector_t *sel,
+                                    const char *key, ember_strlist_t *out,
+                                    ember_err_t *err) {
   if (!key) return ember_err_set(err, EMBER_EINVAL, "no label name given");
-  return labels(s, sel, key, out, err);
+  return labels(r, sel, key, out, err);
 }
 
 /* ---- Apps -------------------------------------------------------------- */
@@ -577,23 +499,22 @@ static void app_from_row(sqlite3_stmt *st, ember_app_info_t *a) {
                                                                   : EMBER_AGG_SUM;
 }
 
-int ember_store_apps(ember_store_t *s, ember_app_info_t **apps, size_t *n,
-                     ember_err_t *err) {
-  if (!s || !apps || !n) return ember_err_set(err, EMBER_EINVAL, "bad arguments");
+int ember_store_reader_apps(ember_store_reader_t *r, ember_app_info_t **apps, size_t *n,
+                            ember_err_t *err) {
+  if (!r || !apps || !n) return ember_err_set(err, EMBER_EINVAL, "bad arguments");
   ember_app_info_t *list = NULL;
   size_t count = 0, cap = 0;
-  ember_conn_t *c = NULL;
   sqlite3_stmt *st;
-  int rc = begin_read(s, &c, err), step = SQLITE_DONE;
-  if (rc == 0 && (rc = ember_conn_prepare(c, SQL_APPS, &st, err)) == 0) {
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+  int rc = ember_conn_prepare(r->c, SQL_APPS, &st, err), step = SQLITE_DONE;
+  if (rc == 0) {
+    while ((rc = ember_read_deadline(err)) == 0 &&
+           (step = sqlite3_step(st)) == SQLITE_ROW) {
       ember_grow((void **)&list, &cap, count + 1, sizeof *list);
       app_from_row(st, &list[count++]);
     }
-    if (step != SQLITE_DONE) rc = ember_conn_fail(c, err, "listing apps");
+    if (rc == 0 && step != SQLITE_DONE) rc = ember_conn_fail(r->c, err, "listing apps");
     sqlite3_reset(st);
   }
-  end_read(s, c);
   if (rc != 0) {
     for (size_t i = 0; i < count; i++) ember_app_info_free(&list[i]);
     free(list);
@@ -604,22 +525,81 @@ int ember_store_apps(ember_store_t *s, ember_app_info_t **apps, size_t *n,
   return 0;
 }
 
+int ember_store_reader_app(ember_store_reader_t *r, const char *app,
+                           ember_app_info_t *out, ember_err_t *err) {
+  if (!r || !app || !out) return ember_err_set(err, EMBER_EINVAL, "bad arguments");
+  sqlite3_stmt *st;
+  int rc = ember_conn_prepare(r->c, SQL_APP_INFO, &st, err);
+  if (rc != 0) return rc;
+  sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW)
+    app_from_row(st, out);
+  else if (step == SQLITE_DONE)
+    rc = ember_err_set(err, EMBER_ENOTFOUND,
+                       "there is no app named '%s'; GET /api/apps lists them", app);
+  else
+    rc = ember_conn_fail(r->c, err, "reading an app");
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* ---- One-shot reads ---------------------------------------------------- */
+
+/* Each opens a session for one read. A NULL store gets EMBER_EINVAL from
+ * ember_store_reader_open. */
+
+int ember_store_read_tree(ember_store_t *s, const ember_selector_t *sel, int64_t from,
+                          int64_t until, ember_tree_t *t, int side, ember_err_t *err) {
+  ember_store_reader_t *r = NULL;
+  int rc = ember_store_reader_open(s, &r, err);
+  if (rc == 0) rc = ember_store_reader_tree(r, sel, from, until, t, side, err);
+  ember_store_reader_close(r);
+  return rc;
+}
+
+int ember_store_timeline(ember_store_t *s, const ember_selector_t *sel, int64_t start,
+                         int64_t step, uint64_t *values, size_t n, ember_err_t *err) {
+  ember_store_reader_t *r = NULL;
+  if (values && n) memset(values, 0, n * sizeof *values);
+  int rc = ember_store_reader_open(s, &r, err);
+  if (rc == 0) rc = ember_store_reader_timeline(r, sel, start, step, values, n, err);
+  ember_store_reader_close(r);
+  return rc;
+}
+
+int ember_store_label_keys(ember_store_t *s, const ember_selector_t *sel,
+                           ember_strlist_t *out, ember_err_t *err) {
+  ember_store_reader_t *r = NULL;
+  int rc = ember_store_reader_open(s, &r, err);
+  if (rc == 0) rc = ember_store_reader_label_keys(r, sel, out, err);
+  ember_store_reader_close(r);
+  return rc;
+}
+
+int ember_store_label_values(ember_store_t *s, const ember_selector_t *sel,
+                             const char *key, ember_strlist_t *out, ember_err_t *err) {
+  ember_store_reader_t *r = NULL;
+  int rc = ember_store_reader_open(s, &r, err);
+  if (rc == 0) rc = ember_store_reader_label_values(r, sel, key, out, err);
+  ember_store_reader_close(r);
+  return rc;
+}
+
+int ember_store_apps(ember_store_t *s, ember_app_info_t **apps, size_t *n,
+                     ember_err_t *err) {
+  ember_store_reader_t *r = NULL;
+  int rc = ember_store_reader_open(s, &r, err);
+  if (rc == 0) rc = ember_store_reader_apps(r, apps, n, err);
+  ember_store_reader_close(r);
+  return rc;
+}
+
 int ember_store_app(ember_store_t *s, const char *app, ember_app_info_t *out,
                     ember_err_t *err) {
-  if (!s || !app || !out) return ember_err_set(err, EMBER_EINVAL, "bad arguments");
-  ember_conn_t *c = NULL;
-  sqlite3_stmt *st;
-  int rc = begin_read(s, &c, err);
-  if (rc == 0 && (rc = ember_conn_prepare(c, SQL_APP_INFO, &st, err)) == 0) {
-    sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) app_from_row(st, out);
-    else if (step == SQLITE_DONE)
-      rc = ember_err_set(err, EMBER_ENOTFOUND,
-                         "there is no app named '%s'; GET /api/apps lists them", app);
-    else rc = ember_conn_fail(c, err, "reading an app");
-    sqlite3_reset(st);
-  }
-  end_read(s, c);
+  ember_store_reader_t *r = NULL;
+  int rc = ember_store_reader_open(s, &r, err);
+  if (rc == 0) rc = ember_store_reader_app(r, app, out, err);
+  ember_store_reader_close(r);
   return rc;
 }

@@ -104,8 +104,20 @@ static const char SCHEMA_V1[] =
     "  series_id INTEGER NOT NULL,"
     "  PRIMARY KEY(level, start, series_id)) WITHOUT ROWID;";
 
+/* Version 2: span rows (docs/storage.md, "Span rows"). A profile that
+ * covers several 10 s buckets is stored once, keyed by its last bucket with
+ * a negative seq, and span_start says where it begins. The partial index
+ * holds only span rows, so finding the spans that reach into a range costs
+ * one short index range and never scans the bucket rows beside them. Older
+ * rows are bucket or rollup rows and keep span_start NULL. An older ember
+ * refuses the file rather than misreading span rows as bucket rows. */
+static const char SCHEMA_V2[] =
+    "ALTER TABLE segments ADD COLUMN span_start INTEGER;"
+    "CREATE INDEX segments_spans ON segments(series_id, start, span_start) "
+    "WHERE seq < 0;";
+
 /* migrations[v] takes a database from version v to v + 1. */
-static const char *const migrations[] = {SCHEMA_V1};
+static const char *const migrations[] = {SCHEMA_V1, SCHEMA_V2};
 _Static_assert(sizeof migrations / sizeof migrations[0] == EMBER_SCHEMA_VERSION,
                "one migration per schema version");
 

@@ -26,6 +26,8 @@ struct ember_seg_codec {
   ember_buf_t raw;          /* uncompressed payload scratch */
   ember_seg_pair_t *pairs;  /* decoded pairs, handed out borrowed */
   size_t pairs_cap;
+  ember_buf_t span;         /* a span blob's pairs before its header goes on */
+  uint64_t totals[EMBER_SEG_SPAN_MAX]; /* a span header's, handed out borrowed */
 };
 
 ember_seg_codec_t *ember_seg_codec_new(void) {
@@ -45,6 +47,7 @@ void ember_seg_codec_free(ember_seg_codec_t *c) {
   ZSTD_freeCCtx(c->cctx);
   ZSTD_freeDCtx(c->dctx);
   ember_buf_free(&c->raw);
+  ember_buf_free(&c->span);
   free(c->pairs);
   free(c);
 }
@@ -139,20 +142,104 @@ static int parse(ember_seg_codec_t *c, size_t *n_out, uint64_t *total_out,
   return 0;
 }
 
+/* ---- Span headers ------------------------------------------------------ */
+
+static uint64_t zigzag(uint64_t d) {
+  return (d << 1) ^ (uint64_t)-(int64_t)(d >> 63);
+}
+
+static uint64_t unzigzag(uint64_t z) {
+  return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+}
+
+/* Parses the header of the span blob b. Writes h (totals into `totals`
+ * when not NULL, which must hold EMBER_SEG_SPAN_MAX entries) and the offset
+ * of the zstd frame into *frame. */
+static int span_parse(const uint8_t *b, size_t len, ember_seg_span_t *h,
+                      uint64_t *totals, size_t *frame, ember_err_t *err) {
+  const uint8_t *p = b + 1, *end = b + len;
+  uint64_t offset, length, n, prev = 0;
+  if (ember_varint_get(&p, end, &offset) != 0 || ember_varint_get(&p, end, &length) != 0 ||
+      offset > UINT32_MAX || length > UINT32_MAX || p == end)
+    return corrupt(err, "bad span header");
+  uint8_t flags = *p++;
+  if (flags > 1) return corrupt(err, "unknown span flags");
+  if (ember_varint_get(&p, end, &n) != 0 || n < 2 || n > EMBER_SEG_SPAN_MAX)
+    return corrupt(err, "bad span bucket count");
+  for (uint64_t i = 0; flags == 0 && i < n; i++) {
+    uint64_t z;
+    if (ember_varint_get(&p, end, &z) != 0) return corrupt(err, "truncated span totals");
+    prev += unzigzag(z);
+    if (totals) totals[i] = prev;
+  }
+  if (p == end) return corrupt(err, "span blob has no pairs");
+  h->offset = (uint32_t)offset;
+  h->length = (uint32_t)length;
+  h->replicate = flags == 1;
+  h->n = (size_t)n;
+  h->totals = NULL;
+  *frame = (size_t)(p - b);
+  return 0;
+}
+
+int ember_seg_span_header(ember_seg_codec_t *c, const void *blob, size_t len,
+                          ember_seg_span_t *h, ember_err_t *err) {
+  const uint8_t *b = blob;
+  size_t frame;
+  if (len < 2 || !b || b[0] != EMBER_SEG_SPAN_VERSION)
+    return corrupt(err, "not a span blob");
+  ember_seg_span_t got;
+  int rc = span_parse(b, len, &got, c->totals, &frame, err);
+  if (rc != 0) return rc;
+  if (!got.replicate) got.totals = c->totals;
+  *h = got;
+  return 0;
+}
+
+int ember_seg_encode_span(ember_seg_codec_t *c, const ember_seg_span_t *h,
+                          const ember_seg_pair_t *pairs, size_t n, ember_buf_t *out,
+                          ember_err_t *err) {
+  if (h->n < 2 || h->n > EMBER_SEG_SPAN_MAX || (!h->replicate && !h->totals))
+    return ember_err_set(err, EMBER_EINVAL, "a span of %zu buckets cannot be encoded",
+                         h->n);
+  ember_buf_reset(&c->span);
+  int rc = ember_seg_encode(c, pairs, n, &c->span, err);
+  if (rc != 0) return rc;
+  ember_buf_putc(out, EMBER_SEG_SPAN_VERSION);
+  ember_varint_put(out, h->offset);
+  ember_varint_put(out, h->length);
+  ember_buf_putc(out, h->replicate ? 1 : 0);
+  ember_varint_put(out, h->n);
+  uint64_t prev = 0;
+  for (size_t i = 0; !h->replicate && i < h->n; i++) {
+    /* Differences wrap modulo 2^64, which the decoder undoes exactly. */
+    ember_varint_put(out, zigzag(h->totals[i] - prev));
+    prev = h->totals[i];
+  }
+  /* The frame follows the version 1 byte of the scratch encoding. */
+  ember_buf_append(out, c->span.data + 1, c->span.len - 1);
+  return 0;
+}
+
 int ember_seg_decode(ember_seg_codec_t *c, const void *blob, size_t len,
                      const ember_seg_pair_t **pairs, size_t *n, uint64_t *total,
                      ember_err_t *err) {
   const uint8_t *b = blob;
   size_t count = 0;
   uint64_t sum = 0;
+  size_t skip = 1;
   if (len < 2 || !b) return corrupt(err, "blob too short");
-  if (b[0] != EMBER_SEG_VERSION) {
+  if (b[0] == EMBER_SEG_SPAN_VERSION) {
+    ember_seg_span_t h;
+    int rc = span_parse(b, len, &h, NULL, &skip, err);
+    if (rc != 0) return rc;
+  } else if (b[0] != EMBER_SEG_VERSION) {
     return ember_err_set(err, EMBER_EIO,
                          "corrupt segment: unknown format version %u "
-                         "(this build reads version %d)",
-                         b[0], EMBER_SEG_VERSION);
+                         "(this build reads versions %d and %d)",
+                         b[0], EMBER_SEG_VERSION, EMBER_SEG_SPAN_VERSION);
   }
-  int rc = inflate(c, b + 1, len - 1, err);
+  int rc = inflate(c, b + skip, len - skip, err);
   if (rc == 0) rc = parse(c, &count, &sum, err);
   if (rc != 0) return rc;
   *pairs = c->pairs;

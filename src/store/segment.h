@@ -36,7 +36,8 @@ void ember_seg_codec_free(ember_seg_codec_t *c); /* NULL is accepted */
 int ember_seg_encode(ember_seg_codec_t *c, const ember_seg_pair_t *pairs,
                      size_t n, ember_buf_t *out, ember_err_t *err);
 
-/* Decodes a blob. On success *pairs points into the codec (borrowed until
+/* Decodes a blob of either format (a span blob's header is skipped; read
+ * it with ember_seg_span_header). On success *pairs points into the codec (borrowed until
  * the next call on c), *n is the pair count and *total the saturating sum of
  * the values. Any malformed blob gives EMBER_EIO with the reason in err;
  * nothing is written to the OUT parameters then. */
@@ -49,6 +50,51 @@ int ember_seg_decode(ember_seg_codec_t *c, const void *blob, size_t len,
 void ember_seg_merge(const ember_seg_pair_t *a, size_t na,
                      const ember_seg_pair_t *b, size_t nb, ember_seg_pair_t **out,
                      size_t *nout, size_t *cap);
+
+/* ---- Span blobs ---------------------------------------------------------
+ *
+ * A span row (one pushed profile stored once for the several 10 s buckets
+ * it covers; docs/storage.md, "Span rows") has a blob of format version 2:
+ * the version byte, a header, then the same zstd frame as version 1:
+ *
+ *   uvarint  offset: seconds from the first bucket's start to the profile's
+ *            start
+ *   uvarint  length: the profile's duration in seconds
+ *   byte     flags: bit 0 set when every bucket takes the whole value
+ *            (replicate); no other bit may be set
+ *   uvarint  n, the number of buckets (2 .. EMBER_SEG_SPAN_MAX)
+ *   unless replicate, n uvarints: bucket i's total minus bucket i-1's
+ *            (bucket -1 counts as 0), as a two's complement difference,
+ *            zigzag-encoded, so evenly spread totals take a byte or two each
+ *
+ * The totals sit outside the compressed frame so that a timeline reads them
+ * without decompressing anything. What offset and length mean in time is
+ * the store's business; the codec checks only the layout. */
+
+#define EMBER_SEG_SPAN_VERSION 2
+#define EMBER_SEG_SPAN_MAX 512
+
+typedef struct {
+  uint32_t offset;
+  uint32_t length;
+  bool replicate;
+  size_t n;               /* buckets */
+  const uint64_t *totals; /* n per-bucket totals; NULL when replicate */
+} ember_seg_span_t;
+
+/* Encodes a span blob (appended to out): h's header, then the pairs as
+ * ember_seg_encode would. Same rules and errors as ember_seg_encode, plus
+ * EMBER_EINVAL for a header outside the format. */
+int ember_seg_encode_span(ember_seg_codec_t *c, const ember_seg_span_t *h,
+                          const ember_seg_pair_t *pairs, size_t n, ember_buf_t *out,
+                          ember_err_t *err);
+
+/* Reads the header of a span blob without decompressing its pairs. On
+ * success *h is written; h->totals points into the codec, borrowed until the
+ * next ember_seg_span_header on c. EMBER_EIO when blob is not a well-formed
+ * span blob. */
+int ember_seg_span_header(ember_seg_codec_t *c, const void *blob, size_t len,
+                          ember_seg_span_t *h /* OUT */, ember_err_t *err);
 
 /* Saturating addition, shared by everything that sums sample values. */
 static inline uint64_t ember_seg_add(uint64_t a, uint64_t b) {

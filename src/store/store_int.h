@@ -9,7 +9,8 @@
  *   dict.c      per-app frame and stack dictionary
  *   apply.c     what a write does inside the transaction; time placement
  *   writer.c    queue, writer thread, group commit
- *   read.c      series selection, row planning, reads
+ *   cover.c     row planning: the rows covering a range, span shares
+ *   read.c      read sessions, series selection, reads
  *   compact.c   merging rows and building rollups
  *   retention.c maintenance thread and retention
  *   store.c     open, close, stats
@@ -35,6 +36,9 @@ extern const int64_t ember_store_width[EMBER_STORE_LEVELS];
 
 /* A profile spanning more than this is stored whole in its first bucket. */
 #define EMBER_STORE_SPLIT_MAX 3600
+/* The most buckets a split profile covers, so a span row (below) reaches at
+ * most EMBER_STORE_SPLIT_MAX seconds past its first bucket's start. */
+#define EMBER_STORE_SPAN_BUCKETS (EMBER_STORE_SPLIT_MAX / EMBER_STORE_BUCKET + 1)
 #define EMBER_STORE_QUEUE_DEFAULT 1024
 /* Requests per transaction: bounds commit latency and memory. */
 #define EMBER_STORE_BATCH_MAX 256
@@ -93,7 +97,7 @@ static inline uint64_t ember_i2u(int64_t v) { return (uint64_t)v; }
 
 /* ---- Schema (schema.c) ------------------------------------------------- */
 
-#define EMBER_SCHEMA_VERSION 1
+#define EMBER_SCHEMA_VERSION 2
 #define EMBER_STORE_DB_NAME "ember.db"
 
 /* Creates dir and its parents and checks it is writable. */
@@ -207,19 +211,86 @@ typedef struct {
 int ember_place_plan(int64_t from, int64_t until, ember_aggregation_t agg,
                      ember_place_t *p /* OUT */, ember_err_t *err);
 uint64_t ember_place_share(const ember_place_t *p, size_t i, uint64_t v);
+/* The sum of ember_place_share(p, i, v) over buckets lo <= i < hi <= p->n,
+ * in O(1) (saturating when replicated). */
+uint64_t ember_place_share_range(const ember_place_t *p, size_t lo, size_t hi,
+                                 uint64_t v);
 
-/* ---- Reading rows (read.c) --------------------------------------------- */
+/* ---- Reading rows (cover.c) -------------------------------------------- */
+
+/* Span rows. A profile placed in several buckets is stored once, as a span
+ * row: level 0, seq < 0 (span rows of one key count down from -1), keyed by
+ * its LAST bucket's start (so retention, which deletes by start, drops it
+ * only once all of it has expired), with span_start the first bucket's
+ * start and a version 2 blob (segment.h) saying how it is apportioned. A
+ * read takes, per stack, exactly what the buckets it covers would have held
+ * had the profile been written as one row per bucket (ember_place_share). */
+
+/* Bucket indexes [lo, hi) of a span row that a read takes. */
+typedef struct {
+  uint32_t lo, hi;
+} ember_span_range_t;
+
+/* One row handed to an ember_row_fn; everything is borrowed for the call. */
+typedef struct {
+  int level;
+  int64_t start, seq; /* the key (a span row's start is its last bucket's) */
+  uint64_t total;     /* the whole row's */
+  int64_t profiles;
+  const void *blob; /* NULL unless the read wants it (span rows: see want) */
+  size_t len;
+  /* Span rows only (seq < 0): */
+  int64_t span_start;               /* the first bucket's start */
+  const ember_span_range_t *ranges; /* the buckets taken, at least one */
+  size_t nranges;
+} ember_row_t;
+
+typedef int (*ember_row_fn)(void *ctx, const ember_row_t *row, ember_err_t *err);
+
+typedef enum {
+  EMBER_READ_KEYS,   /* no blobs: keys, totals and profile counts */
+  EMBER_READ_TOTALS, /* blobs of span rows only (their per-bucket totals) */
+  EMBER_READ_DATA,   /* every blob */
+} ember_read_want_t;
 
 /* The rows that exactly cover [from, until) for one series, using the
- * coarsest existing rollups up to max_level. Calls fn for each chosen row
- * (level, start, total, profiles, blob); the blob is borrowed for the call
- * only and is NULL when want_data is false. */
-typedef int (*ember_row_fn)(void *ctx, int level, int64_t start, int64_t seq,
-                            uint64_t total, int64_t profiles, const void *blob,
-                            size_t len, ember_err_t *err);
-int ember_read_cover(ember_conn_t *c, int64_t series_id, int64_t from,
-                     int64_t until, int max_level, bool want_data,
-                     ember_row_fn fn, void *ctx, ember_err_t *err);
+ * coarsest existing rollups up to max_level, and the parts of span rows
+ * that fall in the level 0 stretches between them. Calls fn for each. */
+int ember_read_cover(ember_conn_t *c, int64_t series_id, int64_t from, int64_t until,
+                     int max_level, ember_read_want_t want, ember_row_fn fn, void *ctx,
+                     ember_err_t *err);
+
+/* EMBER_ETIMEOUT, with a message saying what to do, once the calling
+ * thread's deadline has passed; else 0. */
+int ember_read_deadline(ember_err_t *err);
+
+/* Only the level 0 bucket rows (no span rows) of buckets in [from, until),
+ * with their blobs: what compaction merges. */
+int ember_read_bucket_rows(ember_conn_t *c, int64_t series_id, int64_t from,
+                           int64_t until, ember_row_fn fn, void *ctx, ember_err_t *err);
+
+/* What a read takes from a row: its pairs, or a span row's share of the
+ * buckets taken (zero shares left out), checked against the row's total.
+ * *pairs (sorted) is borrowed until the next call with the same codec or
+ * scratch; *total and *profiles are what the part adds to a sum. The error
+ * says what is wrong, not where: callers name the row. */
+typedef struct {
+  ember_seg_pair_t *pairs;
+  size_t cap;
+} ember_take_t;
+
+int ember_row_take(ember_seg_codec_t *codec, const ember_row_t *row,
+                   ember_take_t *scratch, const ember_seg_pair_t **pairs /* OUT */,
+                   size_t *n /* OUT */, uint64_t *total /* OUT */,
+                   int64_t *profiles /* OUT */, ember_err_t *err);
+
+/* A span row's placement, checked against its key: p is what
+ * ember_place_plan gave when it was written, *totals its per-bucket totals
+ * (NULL when replicated; borrowed from the codec like
+ * ember_seg_span_header's). */
+int ember_span_open(ember_seg_codec_t *codec, const ember_row_t *row,
+                    ember_place_t *p /* OUT */, const uint64_t **totals /* OUT */,
+                    ember_err_t *err);
 
 /* Formats where a row lives, for error messages. */
 void ember_row_name(char *buf, size_t n, int64_t series_id, int level,
@@ -280,6 +351,10 @@ struct ember_store {
   pthread_mutex_t maint_lock;
   pthread_cond_t maint_wake;
   bool maint_stop;
+
+  /* Test hook (ember_store_test_after_tree). */
+  void (*after_tree)(void *ctx);
+  void *after_tree_ctx;
 };
 
 /* ---- Test hooks -------------------------------------------------------- */
@@ -287,5 +362,10 @@ struct ember_store {
 /* While paused the writer takes no new batch (submits still queue), so a
  * test can fill the queue. ember_store_close unpauses. */
 void ember_store_test_pause(ember_store_t *s, bool paused);
+
+/* Calls fn(ctx) at the end of every tree read, still inside its read
+ * session, so a test can land a write between the parts of one render.
+ * NULL fn removes it. Set it only while no read runs. */
+void ember_store_test_after_tree(ember_store_t *s, void (*fn)(void *ctx), void *ctx);
 
 #endif

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "query/store_fixture.h"
+#include "store/store_int.h"
 
 /* Every test's store: app.cpu with two regions, app.alloc in bytes, and
  * app.slow sampled at 19 Hz. */
@@ -479,6 +480,53 @@ static void test_diff_requires_both_queries_and_good_ranges(void **state) {
   diff_fails(state, &p, "unknown format 'collapsed'; use json, svg or html");
 }
 
+/* ---- One snapshot per request ----------------------------------------- */
+
+/* After the first tree read of a request, a push lands in the range. */
+static void push_between_reads(void *ctx) {
+  fixture_t *f = ctx;
+  ember_store_test_after_tree(f->store, NULL, NULL);
+  fixture_push(f, "app.cpu{region=eu}", T0 + 300, "pyspy", 100, "samples", "a;b 1000");
+}
+
+/* The sum of a JSON timeline (its samples are 1 + the value, or 0). */
+static long timeline_sum(json_t *tl) {
+  long sum = 0;
+  json_t *samples = json_object_get(tl, "samples");
+  for (size_t i = 0; i < json_array_size(samples); i++) {
+    long v = (long)json_integer_value(json_array_get(samples, i));
+    sum += v ? v - 1 : 0;
+  }
+  return sum;
+}
+
+static void test_render_draws_graph_and_timeline_from_one_snapshot(void **state) {
+  fixture_t *f = *state;
+  ember_store_test_after_tree(f->store, push_between_reads, f);
+  ember_render_params_t p = params("app.cpu{region=\"eu\"}");
+  p.until = "1700003599";
+  json_t *j = render(state, &p);
+  assert_int_equal(json_integer_value(get(j, "flamebearer", "numTicks")), 3);
+  assert_int_equal(timeline_sum(json_object_get(j, "timeline")), 3);
+  json_decref(j);
+  /* The next request sees the push, in both. */
+  j = render(state, &p);
+  assert_int_equal(json_integer_value(get(j, "flamebearer", "numTicks")), 1003);
+  assert_int_equal(timeline_sum(json_object_get(j, "timeline")), 1003);
+  json_decref(j);
+}
+
+static void test_diff_reads_both_sides_from_one_snapshot(void **state) {
+  fixture_t *f = *state;
+  ember_store_test_after_tree(f->store, push_between_reads, f);
+  ember_diff_params_t p = diff_params("app.cpu{region=\"eu\"}", "app.cpu{region=\"eu\"}");
+  p.left_until = p.right_until = "1700003599";
+  json_t *j = diff(state, &p);
+  assert_int_equal(json_integer_value(json_object_get(j, "leftTicks")), 3);
+  assert_int_equal(json_integer_value(json_object_get(j, "rightTicks")), 3);
+  json_decref(j);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -506,6 +554,8 @@ int main(void) {
       T(test_diff_refuses_every_format_over_the_output_limit),
       T(test_diff_gives_up_once_its_deadline_has_passed),
       T(test_render_diff_draws_svg_and_html),
+      T(test_render_draws_graph_and_timeline_from_one_snapshot),
+      T(test_diff_reads_both_sides_from_one_snapshot),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

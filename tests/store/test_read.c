@@ -5,10 +5,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "store/helpers.h"
 #include "store/store_int.h"
@@ -108,17 +110,31 @@ static void test_read_builds_the_tree_with_self_values_on_the_chosen_side(void *
 
 /* ---- Time ranges ------------------------------------------------------- */
 
-static void test_read_takes_buckets_starting_in_the_range(void **state) {
+static void test_read_takes_the_buckets_holding_from_through_until(void **state) {
   fixture_t *f = *state;
   put(f->s, "app.cpu", T0, T0 + 10, "a 1");
   put(f->s, "app.cpu", T0 + 10, T0 + 20, "a 2");
   put(f->s, "app.cpu", T0 + 20, T0 + 30, "a 4");
-  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 30), 7);
-  assert_int_equal(total_of(f->s, "app.cpu", T0 + 5, T0 + 10), 1); /* from is floored */
-  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 11), 3);     /* until exclusive */
-  assert_int_equal(total_of(f->s, "app.cpu", T0 + 10, T0 + 20), 2);
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 29), 7);
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 5, T0 + 9), 1);  /* one bucket */
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 5, T0 + 10), 3); /* until holds 2 */
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 11), 3);
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 10, T0 + 19), 2);
   assert_int_equal(total_of(f->s, "app.cpu", T0 + 30, T0 + 90), 0);
   assert_int_equal(total_of(f->s, "app.cpu", T0 + 20, T0 + 10), 0); /* empty range */
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 15, T0 + 12), 0); /* even in a bucket */
+}
+
+static void test_read_sees_a_push_that_starts_at_the_until_of_the_query(void **state) {
+  fixture_t *f = *state;
+  /* An agent pushes with from on a whole 10 s mark (and until = now), and a
+   * query with until = now runs in the same second: the push lies in the
+   * bucket holding until, which must count. */
+  put(f->s, "app.cpu", T0, T0, "a 5");
+  assert_int_equal(total_of(f->s, "app.cpu", T0 - 3600, T0), 5);
+  put(f->s, "app.cpu", T0 + 10, T0 + 20, "a 7");
+  assert_int_equal(total_of(f->s, "app.cpu", T0 - 3600, T0 + 10), 12);
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 10, T0 + 10), 7);
 }
 
 static void test_read_sums_timelines_by_step(void **state) {
@@ -272,7 +288,7 @@ static void test_read_reports_a_damaged_row_instead_of_crashing(void **state) {
   assert_non_null(strstr(err.msg, "start 4000000010, seq 0"));
   assert_non_null(strstr(err.msg, "corrupt segment"));
   /* The undamaged part still reads, and the timeline needs no blob. */
-  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 10), 1);
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 9), 1);
   uint64_t v[2];
   assert_int_equal(ember_store_timeline(f->s, &sel, T0, 10, v, 2, NULL), 0);
   assert_int_equal(v[1], 2);
@@ -321,6 +337,89 @@ static void test_read_reports_a_stack_missing_from_the_dictionary(void **state) 
     ember_tree_free(t);
   }
   ember_selector_free(&sel);
+}
+
+/* ---- Deadlines --------------------------------------------------------- */
+
+static void test_read_gives_up_at_once_when_the_deadline_has_passed(void **state) {
+  fixture_t *f = *state;
+  put_fleet(f->s);
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse("app.cpu{}", 9, &sel, NULL), 0);
+  ember_tree_t *t = ember_tree_new();
+  ember_err_t err;
+  uint64_t v[4];
+  ember_strlist_t l;
+  ember_store_reader_t *r;
+  ember_deadline_set(ember_mono_ns() - 1);
+  assert_int_equal(ember_store_read_tree(f->s, &sel, T0, T0 + 10, t, 0, &err),
+                   EMBER_ETIMEOUT);
+  assert_non_null(strstr(err.msg, "deadline"));
+  assert_non_null(strstr(err.msg, "narrow the time range"));
+  assert_int_equal(ember_tree_total(t, 0), 0);
+  assert_int_equal(ember_store_timeline(f->s, &sel, T0, 10, v, 4, &err), EMBER_ETIMEOUT);
+  assert_int_equal(ember_store_label_keys(f->s, &sel, &l, &err), EMBER_ETIMEOUT);
+  assert_int_equal(ember_store_reader_open(f->s, &r, &err), EMBER_ETIMEOUT);
+  ember_deadline_set(0);
+  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 9), 15);
+  ember_tree_free(t);
+  ember_selector_free(&sel);
+}
+
+/* A profile of stacks "main;f<k>", k < n, each with value 1 + k % 5. */
+static ember_ingest_result_t wide_result(const char *name, int64_t t, int n) {
+  ember_ingest_result_t r = make_result(name, t, t + 10, "", EMBER_AGG_SUM);
+  for (int k = 0; k < n; k++) {
+    char frame[24];
+    snprintf(frame, sizeof frame, "f%d", k);
+    ember_slice_t path[2] = {ember_slice("main", 4), ember_slice(frame, strlen(frame))};
+    ember_tree_add_stack(r.items[0].tree, path, 2, 1 + (uint64_t)(k % 5));
+  }
+  return r;
+}
+
+/* Reads app.cpu over the whole store; returns the code and the seconds. */
+static int timed_read(ember_store_t *s, uint64_t deadline_in_ns, double *took) {
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse("app.cpu", 7, &sel, NULL), 0);
+  ember_tree_t *t = ember_tree_new();
+  uint64_t start = ember_mono_ns();
+  ember_deadline_set(deadline_in_ns ? start + deadline_in_ns : 0);
+  int rc = ember_store_read_tree(s, &sel, T0, T0 + 1000, t, 0, NULL);
+  *took = (double)(ember_mono_ns() - start) / 1e9;
+  ember_deadline_set(0);
+  ember_tree_free(t);
+  ember_selector_free(&sel);
+  return rc;
+}
+
+static void test_read_stops_a_long_read_at_its_deadline(void **state) {
+  fixture_t *f = *state;
+  /* 60 rows of 80,000 stacks each: decoding and summing them takes a
+   * while on any machine. */
+  for (int i = 0; i < 60; i++) {
+    ember_ingest_result_t r = wide_result("app.cpu", T0 + 10 * i, 80000);
+    assert_int_equal(ember_store_write(f->s, &r, NULL), 0);
+    ember_ingest_result_free(&r);
+  }
+  double full, cut = 1e9, passed = 1e9, t;
+  assert_int_equal(timed_read(f->s, 0, &full), 0);
+  /* A deadline a tenth of the way in stops the read well before its end,
+   * and one already passed before it reads anything. The best of three
+   * tries, so that the machine being busy elsewhere cannot fail it. */
+  uint64_t tenth = (uint64_t)(full * 1e9 / 10);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(timed_read(f->s, tenth, &t), EMBER_ETIMEOUT);
+    cut = t < cut ? t : cut;
+    assert_int_equal(timed_read(f->s, 1, &t), EMBER_ETIMEOUT);
+    passed = t < passed ? t : passed;
+  }
+  fprintf(stderr,
+          "read of 4.8M samples: %.0f ms; stopped after %.1f ms by a deadline "
+          "at %.1f ms, after %.2f ms by one already passed\n",
+          full * 1e3, cut * 1e3, full * 1e2, passed * 1e3);
+  assert_true(cut < full / 2);
+  assert_true(passed < full / 4);
 }
 
 /* ---- Concurrency ------------------------------------------------------- */
@@ -410,32 +509,203 @@ static void test_read_runs_alongside_writers_and_sees_consistent_snapshots(void 
   assert_int_equal(total_of(f->s, "app.cpu{w=\"1\"}", T0, T0 + 200), 60);
 }
 
+static void test_read_session_sees_one_snapshot_whatever_lands_meanwhile(void **state) {
+  fixture_t *f = *state;
+  put(f->s, "app.cpu{h=a}", T0, T0 + 10, "a 1");
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse("app.cpu{}", 9, &sel, NULL), 0);
+  ember_store_reader_t *r;
+  assert_int_equal(ember_store_reader_open(f->s, &r, NULL), 0);
+  ember_tree_t *t = ember_tree_new();
+  assert_int_equal(ember_store_reader_tree(r, &sel, T0, T0 + 9, t, 0, NULL), 0);
+  assert_int_equal(ember_tree_total(t, 0), 1);
+  /* A push to the same bucket, a new series and a new app land now. */
+  put(f->s, "app.cpu{h=b}", T0, T0 + 10, "a 2");
+  put(f->s, "new.cpu", T0, T0 + 10, "a 4");
+  uint64_t v[1];
+  assert_int_equal(ember_store_reader_timeline(r, &sel, T0, 10, v, 1, NULL), 0);
+  assert_int_equal(v[0], 1);
+  ember_tree_t *again = ember_tree_new();
+  assert_int_equal(ember_store_reader_tree(r, &sel, T0, T0 + 9, again, 0, NULL), 0);
+  assert_int_equal(ember_tree_total(again, 0), 1);
+  ember_strlist_t l;
+  assert_int_equal(ember_store_reader_label_values(r, &sel, "h", &l, NULL), 0);
+  assert_list(&l, (const char *const[]){"a"}, 1);
+  ember_app_info_t a;
+  assert_int_equal(ember_store_reader_app(r, "new.cpu", &a, NULL), EMBER_ENOTFOUND);
+  ember_app_info_t *apps;
+  size_t n;
+  assert_int_equal(ember_store_reader_apps(r, &apps, &n, NULL), 0);
+  assert_int_equal(n, 1);
+  for (size_t i = 0; i < n; i++)
+    ember_app_info_free(&apps[i]);
+  free(apps);
+  ember_store_reader_close(r);
+  /* A new session sees everything. */
+  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 9), 3);
+  ember_tree_free(t);
+  ember_tree_free(again);
+  ember_selector_free(&sel);
+}
+
+/* A write job that stalls half-way: it writes its rows (new stacks
+ * included) inside the writer's open transaction, so the writer thread
+ * holds the database's write lock, then waits until released. */
+typedef struct {
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  bool inside, release, answered;
+  int rc;
+} stall_t;
+
+static int stalled_write(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
+  stall_t *x = j->ctx;
+  int rc = ember_apply_write(s, j, err);
+  pthread_mutex_lock(&x->m);
+  x->inside = true;
+  pthread_cond_broadcast(&x->c);
+  while (!x->release)
+    pthread_cond_wait(&x->c, &x->m);
+  pthread_mutex_unlock(&x->m);
+  return rc;
+}
+
+static void stall_done(void *ctx, int rc, const ember_err_t *err) {
+  stall_t *x = ctx;
+  pthread_mutex_lock(&x->m);
+  x->answered = true;
+  x->rc = rc;
+  pthread_cond_broadcast(&x->c);
+  pthread_mutex_unlock(&x->m);
+}
+
+/* What a reader thread saw, and whether it finished. */
+typedef struct {
+  ember_store_t *s;
+  stall_t *x;
+  bool finished;
+  int rc;
+  uint64_t tree, timeline;
+  size_t labels;
+} stall_reader_t;
+
+static void *read_while_stalled(void *arg) {
+  stall_reader_t *r = arg;
+  ember_selector_t sel;
+  ember_selector_parse("app.cpu{}", 9, &sel, NULL);
+  ember_tree_t *t = ember_tree_new();
+  ember_strlist_t l = {0};
+  r->rc = ember_store_read_tree(r->s, &sel, T0, T0 + 9, t, 0, NULL);
+  if (r->rc == 0) r->rc = ember_store_timeline(r->s, &sel, T0, 10, &r->timeline, 1, NULL);
+  if (r->rc == 0) r->rc = ember_store_label_values(r->s, &sel, "h", &l, NULL);
+  r->tree = ember_tree_total(t, 0);
+  r->labels = l.n;
+  ember_strlist_free(&l);
+  ember_tree_free(t);
+  ember_selector_free(&sel);
+  pthread_mutex_lock(&r->x->m);
+  r->finished = true;
+  pthread_cond_broadcast(&r->x->c);
+  pthread_mutex_unlock(&r->x->m);
+  return NULL;
+}
+
 static void test_read_does_not_wait_for_a_stalled_writer(void **state) {
   fixture_t *f = *state;
-  put(f->s, "app.cpu", T0, T0 + 10, "a 1");
-  ember_store_test_pause(f->s, true);
-  ember_ingest_result_t r = make_result("app.cpu", T0, T0 + 10, "a 5", EMBER_AGG_SUM);
-  assert_int_equal(ember_store_submit(f->s, &r, NULL, NULL, NULL), 0);
+  put(f->s, "app.cpu{h=a}", T0, T0 + 10, "a 1");
+  stall_t x = {.rc = -1};
+  pthread_mutex_init(&x.m, NULL);
+  pthread_cond_init(&x.c, NULL);
+  ember_ingest_result_t r =
+      make_result("app.cpu{h=b}", T0, T0 + 10, "a 5\nnew;stack 7", EMBER_AGG_SUM);
+  ember_job_t j;
+  memset(&j, 0, sizeof j);
+  j.run = stalled_write;
+  j.internal = j.caller_owned = true;
+  j.profiles = r.items; /* borrowed: a caller-owned job frees nothing */
+  j.nprofiles = r.n;
+  j.done = stall_done;
+  j.ctx = &x;
+  assert_int_equal(ember_writer_post(f->s, &j, NULL), 0);
+  pthread_mutex_lock(&x.m);
+  while (!x.inside)
+    pthread_cond_wait(&x.c, &x.m);
+  pthread_mutex_unlock(&x.m);
+  /* The writer now holds an open write transaction with new rows, a new
+   * series and new stacks in it. A reader must answer from the last
+   * commit without waiting; give it three seconds, far longer than any
+   * read here takes and far shorter than SQLite's busy timeout. */
+  stall_reader_t rd = {f->s, &x, false, -1, 0, 0, 0};
+  pthread_t th;
+  pthread_create(&th, NULL, read_while_stalled, &rd);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 3;
+  pthread_mutex_lock(&x.m);
+  while (!rd.finished && pthread_cond_timedwait(&x.c, &x.m, &until) == 0) {
+  }
+  bool in_time = rd.finished;
+  x.release = true;
+  pthread_cond_broadcast(&x.c);
+  while (!x.answered)
+    pthread_cond_wait(&x.c, &x.m);
+  pthread_mutex_unlock(&x.m);
+  pthread_join(th, NULL);
   ember_ingest_result_free(&r);
-  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 10), 1); /* queued is not visible */
-  ember_store_test_pause(f->s, false);
+  pthread_mutex_destroy(&x.m);
+  pthread_cond_destroy(&x.c);
+  assert_true(in_time);
+  assert_int_equal(rd.rc, 0);
+  assert_int_equal(rd.tree, 1); /* nothing uncommitted */
+  assert_int_equal(rd.timeline, 1);
+  assert_int_equal(rd.labels, 1);
+  assert_int_equal(x.rc, 0);
+  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 9), 13); /* committed now */
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_read_matches_selectors_with_every_operator, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_returns_notfound_for_an_unknown_app, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_builds_the_tree_with_self_values_on_the_chosen_side, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_takes_buckets_starting_in_the_range, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_sums_timelines_by_step, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_averages_each_series_then_adds_them, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_lists_label_keys_and_values_sorted, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_lists_apps_sorted_by_name, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_gives_back_the_same_tree_after_reopening, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_reports_a_damaged_row_instead_of_crashing, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_reports_a_stack_missing_from_the_dictionary, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_runs_alongside_writers_and_sees_consistent_snapshots, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_read_does_not_wait_for_a_stalled_writer, store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_matches_selectors_with_every_operator,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_returns_notfound_for_an_unknown_app,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_builds_the_tree_with_self_values_on_the_chosen_side, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_takes_the_buckets_holding_from_through_until, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_sees_a_push_that_starts_at_the_until_of_the_query, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_sums_timelines_by_step, store_setup,
+                                      store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_averages_each_series_then_adds_them,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_lists_label_keys_and_values_sorted,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_lists_apps_sorted_by_name, store_setup,
+                                      store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_gives_back_the_same_tree_after_reopening,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_reports_a_damaged_row_instead_of_crashing,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_reports_a_stack_missing_from_the_dictionary, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_runs_alongside_writers_and_sees_consistent_snapshots, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_session_sees_one_snapshot_whatever_lands_meanwhile, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_read_gives_up_at_once_when_the_deadline_has_passed, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_stops_a_long_read_at_its_deadline,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_read_does_not_wait_for_a_stalled_writer,
+                                      store_setup, store_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,7 +76,7 @@ static void test_retention_keeps_reads_exact_when_cutting_through_rollups(void *
   maintain(f, T0 + 3255);
   assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 3000), 75);
   assert_int_equal(total_of(f->s, "app.cpu", T0 + 2000, T0 + 3000), 75);
-  assert_int_equal(total_of(f->s, "app.cpu", T0 + 2200, T0 + 2300), 5);
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 2200, T0 + 2299), 5);
   ember_selector_t sel;
   assert_int_equal(ember_selector_parse("app.cpu", 7, &sel, NULL), 0);
   uint64_t v[3];
@@ -121,12 +121,74 @@ static void test_retention_deletes_in_chunks_until_done(void **state) {
   ember_strlist_free(&l);
 }
 
+/* Sum of the timeline of app.cpu over [from, from + 10 * n), 10 s steps:
+ * read from level 0 alone, so it checks what the rollups say. */
+static uint64_t level0_sum(ember_store_t *s, int64_t from, size_t n) {
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse("app.cpu", 7, &sel, NULL), 0);
+  uint64_t *v = calloc(n, sizeof *v), sum = 0;
+  assert_int_equal(ember_store_timeline(s, &sel, from, 10, v, n, NULL), 0);
+  for (size_t i = 0; i < n; i++)
+    sum += v[i];
+  free(v);
+  ember_selector_free(&sel);
+  return sum;
+}
+
+static void test_retention_drops_a_span_row_once_all_of_it_expired(void **state) {
+  fixture_t *f = *state;
+  f->s = open_store(f->dir, 0, 0);
+  /* One push over an hour (10 samples per bucket, 5 in the two edge
+   * buckets) and, in the same series, a push every 10 s, so rollups hold
+   * span shares next to bucket rows. */
+  put(f->s, "app.cpu", T0 + 5, T0 + 3605, "main;x 3600");
+  enum { N = 400 };
+  ember_ingest_result_t all = {calloc(N, sizeof(ember_profile_t)), N};
+  for (int i = 0; i < N; i++) {
+    ember_ingest_result_t one =
+        make_result("app.cpu", T0 + 10 * i, T0 + 10 * i + 10, "main;y 1", EMBER_AGG_SUM);
+    all.items[i] = one.items[0];
+    free(one.items);
+  }
+  assert_int_equal(ember_store_write(f->s, &all, NULL), 0);
+  ember_ingest_result_free(&all);
+  maintain(f, T0 + 100000);
+  ember_store_close(f->s);
+  /* A cutoff inside the span (T0 + 2000) keeps the whole span row: its
+   * older part stays readable until all of it expires, and the rollups
+   * after the cutoff still equal what lies below them. */
+  f->s = open_store(f->dir, 0, 1000);
+  maintain(f, T0 + 3000);
+  int rc;
+  ember_tree_t *t = get_tree(f->s, "app.cpu", T0 + 2000, T0 + 3999, &rc);
+  assert_int_equal(rc, 0);
+  assert_int_equal(self_at(t, "main;x", 0), 1605);
+  assert_int_equal(self_at(t, "main;y", 0), 200);
+  ember_tree_free(t);
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 2000, T0 + 3999),
+                   level0_sum(f->s, T0 + 2000, 200));
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 1999), 1995);
+  /* Once its last bucket is past the cutoff, it goes. */
+  maintain(f, T0 + 4610);
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 3609), 0);
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 3999), 39);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_retention_deletes_only_rows_older_than_the_limit, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_retention_keeps_reads_exact_when_cutting_through_rollups, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_retention_of_zero_keeps_everything, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_retention_deletes_in_chunks_until_done, dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_retention_deletes_only_rows_older_than_the_limit, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_retention_keeps_reads_exact_when_cutting_through_rollups, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_retention_of_zero_keeps_everything, dir_setup,
+                                      store_teardown),
+      cmocka_unit_test_setup_teardown(test_retention_deletes_in_chunks_until_done,
+                                      dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_retention_drops_a_span_row_once_all_of_it_expired, dir_setup,
+          store_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

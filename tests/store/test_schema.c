@@ -136,6 +136,41 @@ static void test_schema_reopens_an_existing_database_without_migrating(void **st
   free(dir);
 }
 
+static void test_schema_migrates_a_version_1_database_to_span_rows(void **state) {
+  char *dir = temp_dir();
+  ember_store_t *s = open_store(dir, 0, 0);
+  put(s, "app.cpu", 4000000000, 4000000010, "a 1");
+  ember_store_close(s);
+  /* Take the file back to what version 1 created. */
+  char db[600];
+  snprintf(db, sizeof db, "%s/ember.db", dir);
+  sqlite3 *h;
+  assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(h,
+                                "DROP INDEX segments_spans;"
+                                "ALTER TABLE segments DROP COLUMN span_start;"
+                                "PRAGMA user_version=1",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(h);
+  s = open_store(dir, 0, 0);
+  assert_int_equal(query_int(db, "PRAGMA user_version"), 2);
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE "
+                                 "name='segments_spans'"),
+                   1);
+  /* Old rows read as before, and a long push is stored as one span row. */
+  assert_int_equal(total_of(s, "app.cpu", 4000000000, 4000000009), 1);
+  put(s, "app.cpu", 4000000100, 4000000400, "b 30");
+  assert_int_equal(total_of(s, "app.cpu", 4000000000, 4000000400), 31);
+  assert_int_equal(total_of(s, "app.cpu", 4000000100, 4000000109), 1);
+  ember_store_close(s);
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM segments WHERE seq < 0 AND "
+                                 "span_start = 4000000100"),
+                   1);
+  rm_tree(dir);
+  free(dir);
+}
+
 static void test_schema_rejects_a_negative_retention(void **state) {
   ember_store_config_t cfg = {"/nonexistent-never-created", -5, 0};
   ember_store_t *s = NULL;
@@ -152,6 +187,7 @@ int main(void) {
       cmocka_unit_test(test_schema_refuses_an_unwritable_directory),
       cmocka_unit_test(test_schema_refuses_a_database_from_a_newer_version),
       cmocka_unit_test(test_schema_reopens_an_existing_database_without_migrating),
+      cmocka_unit_test(test_schema_migrates_a_version_1_database_to_span_rows),
       cmocka_unit_test(test_schema_rejects_a_negative_retention),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -177,6 +177,100 @@ static void test_segment_decode_rejects_non_zstd_bytes(void **state) {
   ember_seg_codec_free(c);
 }
 
+/* ---- Span blobs -------------------------------------------------------- */
+
+static void test_segment_round_trips_a_span_header_and_its_pairs(void **state) {
+  ember_seg_codec_t *c = ember_seg_codec_new();
+  ember_buf_t b = EMBER_BUF_INIT;
+  /* Totals that go up, down, to the extremes and back: the differences
+   * wrap modulo 2^64 and must come back exactly. */
+  uint64_t totals[6] = {5, 3, UINT64_MAX, 0, UINT64_MAX / 2, 7};
+  ember_seg_span_t h = {7, 3600, false, 6, totals};
+  ember_seg_pair_t p[] = {{0, 9}, {12, UINT64_MAX}, {40000, 1}};
+  assert_int_equal(ember_seg_encode_span(c, &h, p, 3, &b, NULL), 0);
+  assert_int_equal((uint8_t)b.data[0], EMBER_SEG_SPAN_VERSION);
+  ember_seg_span_t got;
+  assert_int_equal(ember_seg_span_header(c, b.data, b.len, &got, NULL), 0);
+  assert_int_equal(got.offset, 7);
+  assert_int_equal(got.length, 3600);
+  assert_false(got.replicate);
+  assert_int_equal(got.n, 6);
+  for (size_t i = 0; i < 6; i++) assert_true(got.totals[i] == totals[i]);
+  const ember_seg_pair_t *out;
+  size_t n;
+  uint64_t t;
+  assert_int_equal(ember_seg_decode(c, b.data, b.len, &out, &n, &t, NULL), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(out[1].stack, 12);
+  assert_true(out[1].value == UINT64_MAX);
+  assert_true(t == UINT64_MAX);
+  /* A replicated span carries no totals. */
+  ember_buf_reset(&b);
+  ember_seg_span_t r = {0, 25, true, 3, NULL};
+  assert_int_equal(ember_seg_encode_span(c, &r, p, 1, &b, NULL), 0);
+  assert_int_equal(ember_seg_span_header(c, b.data, b.len, &got, NULL), 0);
+  assert_true(got.replicate);
+  assert_null(got.totals);
+  assert_int_equal(got.n, 3);
+  assert_int_equal(ember_seg_decode(c, b.data, b.len, &out, &n, &t, NULL), 0);
+  assert_int_equal(n, 1);
+  ember_buf_free(&b);
+  ember_seg_codec_free(c);
+}
+
+static void test_segment_keeps_a_span_header_small_for_even_totals(void **state) {
+  ember_seg_codec_t *c = ember_seg_codec_new();
+  ember_buf_t b = EMBER_BUF_INIT;
+  uint64_t totals[361];
+  for (size_t i = 0; i < 361; i++) totals[i] = 1000000 + (i % 3); /* an even spread */
+  ember_seg_span_t h = {0, 3600, false, 361, totals};
+  ember_seg_pair_t p[] = {{1, 361000001}};
+  assert_int_equal(ember_seg_encode_span(c, &h, p, 1, &b, NULL), 0);
+  /* One varint for the first total, one byte for each difference. */
+  assert_true(b.len < 400);
+  ember_buf_free(&b);
+  ember_seg_codec_free(c);
+}
+
+static void test_segment_rejects_damaged_span_headers(void **state) {
+  ember_seg_codec_t *c = ember_seg_codec_new();
+  ember_buf_t b = EMBER_BUF_INIT;
+  uint64_t totals[2] = {1, 1};
+  ember_seg_span_t h = {0, 20, false, 2, totals};
+  ember_seg_pair_t p[] = {{1, 2}};
+  assert_int_equal(ember_seg_encode_span(c, &h, p, 1, &b, NULL), 0);
+  const ember_seg_pair_t *out;
+  size_t n;
+  uint64_t t;
+  ember_seg_span_t got;
+  ember_err_t err;
+  /* Layout: version, offset 0, length 20, flags, n 2, totals 2 and 0. */
+  assert_int_equal((uint8_t)b.data[3], 0);
+  b.data[3] = 2; /* unknown flag */
+  assert_int_equal(ember_seg_span_header(c, b.data, b.len, &got, &err), EMBER_EIO);
+  assert_non_null(strstr(err.msg, "flags"));
+  assert_int_equal(ember_seg_decode(c, b.data, b.len, &out, &n, &t, NULL), EMBER_EIO);
+  b.data[3] = 0;
+  b.data[4] = 1; /* a span of one bucket */
+  assert_int_equal(ember_seg_span_header(c, b.data, b.len, &got, &err), EMBER_EIO);
+  assert_non_null(strstr(err.msg, "bucket count"));
+  b.data[4] = 2;
+  for (size_t len = 0; len < b.len; len++) {
+    assert_int_equal(ember_seg_span_header(c, b.data, len, &got, NULL) == 0 &&
+                         ember_seg_decode(c, b.data, len, &out, &n, &t, NULL) == 0,
+                     0);
+  }
+  /* A version 1 blob is not a span. */
+  ember_buf_reset(&b);
+  assert_int_equal(ember_seg_encode(c, p, 1, &b, NULL), 0);
+  assert_int_equal(ember_seg_span_header(c, b.data, b.len, &got, &err), EMBER_EIO);
+  /* Nor can one be encoded with a bucket count outside the format. */
+  h.n = EMBER_SEG_SPAN_MAX + 1;
+  assert_int_equal(ember_seg_encode_span(c, &h, p, 1, &b, &err), EMBER_EINVAL);
+  ember_buf_free(&b);
+  ember_seg_codec_free(c);
+}
+
 static void test_segment_merge_adds_equal_ids_and_keeps_order(void **state) {
   ember_seg_pair_t a[] = {{1, 1}, {4, 2}, {9, 3}};
   ember_seg_pair_t b[] = {{0, 5}, {4, 5}, {10, 1}};
@@ -203,6 +297,9 @@ int main(void) {
       cmocka_unit_test(test_segment_decode_survives_flipped_bytes),
       cmocka_unit_test(test_segment_decode_rejects_rule_breaking_payloads),
       cmocka_unit_test(test_segment_decode_rejects_non_zstd_bytes),
+      cmocka_unit_test(test_segment_round_trips_a_span_header_and_its_pairs),
+      cmocka_unit_test(test_segment_keeps_a_span_header_small_for_even_totals),
+      cmocka_unit_test(test_segment_rejects_damaged_span_headers),
       cmocka_unit_test(test_segment_merge_adds_equal_ids_and_keeps_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

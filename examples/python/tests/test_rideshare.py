@@ -163,9 +163,10 @@ class RideshareStoryTest(unittest.TestCase):
             self.assertLessEqual(sum(orders.values()), 0.02 * mine)
 
     def test_only_eu_north_shows_mutex_lock(self):
-        # Over the two whole buckets: one with the lock contention, one without.
+        # Over the two whole buckets: one with the lock contention, one without
+        # (until is the last second read, and its bucket counts).
         for region in ("eu-north", "us-east", "ap-south"):
-            fb = self.render('{region="%s"}' % region, self.first, self.end)["flamebearer"]
+            fb = self.render('{region="%s"}' % region, self.first, self.end - 1)["flamebearer"]
             mutex = sum(n["total"] for n in flame_nodes(fb)
                         if frame_function(n["name"]) == "mutex_lock")
             report("%s: %d samples, mutex_lock %d", region, fb["numTicks"], mutex)
@@ -180,8 +181,8 @@ class RideshareStoryTest(unittest.TestCase):
         off = self.first + PERIOD if on == self.first else self.first
         sel = APP + '{region="eu-north"}'
         diff = self.ember.get("/render-diff", leftQuery=sel, rightQuery=sel,
-                              leftFrom=off, leftUntil=off + PERIOD,
-                              rightFrom=on, rightUntil=on + PERIOD, maxNodes=-1)
+                              leftFrom=off, leftUntil=off + PERIOD - 1,
+                              rightFrom=on, rightUntil=on + PERIOD - 1, maxNodes=-1)
         self.assertEqual(diff["metadata"]["format"], "double")
         nodes = flame_nodes(diff["flamebearer"], columns=7)
         left = sum(n["ltotal"] for n in nodes if frame_function(n["name"]) == "mutex_lock")
