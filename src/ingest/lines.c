@@ -6,13 +6,18 @@
  */
 #include "ingest_int.h"
 
-int ember_ingest_lines(const char *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
-  ingest_frames_t scratch = {0};
+int ingest_lines(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                 ember_err_t *err) {
   ember_slice_t line;
   size_t pos = 0;
   (void)err; /* part of the decoder signature; this format cannot fail */
   while (ingest_next_line(buf, len, &pos, &line))
-    if (line.len) ingest_add_text_stack(t, line, 1, &scratch);
-  ingest_frames_free(&scratch);
+    if (line.len) ingest_add_text_stack(t, c, line, 1);
   return EMBER_OK;
+}
+
+int ember_ingest_lines(const char *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
+  ingest_ctx_t c;
+  ingest_ctx_init(&c, NULL, SIZE_MAX, NULL);
+  return ingest_lines(buf, len, t, &c, err);
 }
