@@ -83,6 +83,20 @@ static const char serve_usage[] =
     "                       addresses, and others answer any Host\n"
     "  --tls-cert FILE      serve HTTPS with this PEM certificate (chain) ...\n"
     "  --tls-key FILE       ... and this PEM private key\n"
+    "\n"
+    "Limits of one push:\n"
+    "  --max-stack-depth N  frames kept per stack; deeper stacks keep the N-1\n"
+    "                       nearest the root and end in [truncated] (default\n"
+    "                       1000)\n"
+    "  --max-apps-per-push N\n"
+    "                       apps (pprof sample types) one push may write, else\n"
+    "                       429 (default 32)\n"
+    "  --max-series-per-push N\n"
+    "                       series (label sets times apps) one push may write,\n"
+    "                       else 429 (default 1000)\n"
+    "  --max-future-skew AGE\n"
+    "                       how far ahead of the server's clock a push may be,\n"
+    "                       else 422, e.g. 10m, 1h (default 10m)\n"
     "  -h, --help           show this help\n";
 
 static const char export_usage[] =
@@ -173,6 +187,10 @@ enum {
   OPT_TLS_CERT,
   OPT_TLS_KEY,
   OPT_MAX_NODES,
+  OPT_MAX_STACK_DEPTH,
+  OPT_MAX_APPS,
+  OPT_MAX_SERIES,
+  OPT_MAX_FUTURE_SKEW,
 };
 
 /* Parses the options of the server and its limits; returns -1 when all
@@ -217,6 +235,25 @@ static int serve_option(int c, ember_server_config_t *scfg, str_list_t *origins,
     scfg->max_nodes = (long)n;
     return -1;
   }
+  case OPT_MAX_STACK_DEPTH:
+    if (parse_count(optarg, 100000, &scfg->ingest.max_stack_depth))
+      return fail("serve", "bad --max-stack-depth", optarg,
+                  "use a number of frames from 1 to 100000");
+    return -1;
+  case OPT_MAX_APPS:
+    if (parse_count(optarg, 10000, &scfg->ingest.max_apps))
+      return fail("serve", "bad --max-apps-per-push", optarg,
+                  "use a number from 1 to 10000");
+    return -1;
+  case OPT_MAX_SERIES:
+    if (parse_count(optarg, 1000000, &scfg->ingest.max_series))
+      return fail("serve", "bad --max-series-per-push", optarg,
+                  "use a number from 1 to 1000000");
+    return -1;
+  case OPT_MAX_FUTURE_SKEW:
+    if (ember_duration_parse(optarg, &scfg->ingest.max_future_skew, NULL))
+      return fail("serve", "bad --max-future-skew", optarg, "use e.g. 10m, 1h or 90s");
+    return -1;
   default: return -2; /* not one of these */
   }
 }
@@ -291,6 +328,10 @@ static int cmd_serve(int argc, char **argv) {
       {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
       {"tls-key", required_argument, NULL, OPT_TLS_KEY},
       {"max-nodes", required_argument, NULL, OPT_MAX_NODES},
+      {"max-stack-depth", required_argument, NULL, OPT_MAX_STACK_DEPTH},
+      {"max-apps-per-push", required_argument, NULL, OPT_MAX_APPS},
+      {"max-series-per-push", required_argument, NULL, OPT_MAX_SERIES},
+      {"max-future-skew", required_argument, NULL, OPT_MAX_FUTURE_SKEW},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   ember_server_config_t scfg = {.listen = EMBER_HTTP_DEFAULT_LISTEN,

@@ -38,10 +38,12 @@ int ember_http_ingest(ember_http_req_t *req, ember_err_t *err) {
       .body_len = req->body.len,
       .max_body = ember_http_max_body(req),
       .now = ember_now(),
+      .limits = *ember_http_ingest_limits(req),
   };
   ember_ingest_result_t res = {0};
   int rc = ember_ingest_parse(&in, &res, err);
   if (rc) return rc;
+  ember_metrics_stacks_truncated(res.stacks_truncated);
   uint64_t samples = ember_ingest_result_samples(&res);
   size_t profiles = res.n;
   if (profiles == 0) { /* an empty push is valid and stores nothing */
