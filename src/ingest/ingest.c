@@ -4,8 +4,8 @@
  * format, undoes the Content-Encoding and hands the body to its decoder.
  *
  * The order of the checks is the order of the status codes a client should
- * fix first: parameters (400), then the body's size (413), then its content
- * (422).
+ * fix first: parameters (400, or 422 for times outside the accepted range),
+ * then the body's size (413), then its content (422).
  */
 #include "ingest_int.h"
 

@@ -119,6 +119,22 @@ static bool over_budget(build_t *b, uint64_t cost) {
   return false;
 }
 
+/* The 413s of work that is not stacks: text that samples or types name
+ * over and over. */
+static int too_much_label_work(ember_err_t *err) {
+  return ember_err_set(err, EMBER_ETOOBIG,
+                       "pprof body: its samples' labels repeat too much text for its "
+                       "size to be read (each sample names them anew); shorten the "
+                       "label values or send smaller pushes");
+}
+
+static int too_much_type_work(ember_err_t *err) {
+  return ember_err_set(err, EMBER_ETOOBIG,
+                       "prev_profile: its sample types repeat too much text for its "
+                       "size to be matched; send the previous profile as the agent "
+                       "wrote it");
+}
+
 /* ---- Sample types ---------------------------------------------------------- */
 
 static bool has_type(const pprof_doc_t *d, const char *name) {
@@ -188,7 +204,7 @@ static int plan_prev(build_t *b, const pprof_doc_t *prev, int *slot_of,
     slot_of[i] = -1;
     for (size_t s = 0; s < b->nslots && slot_of[i] < 0; s++) {
       if (!b->slots[s].cumulative) continue;
-      if (over_budget(b, type.len + 1)) return ingest_too_much_work("pprof", err);
+      if (over_budget(b, type.len + 1)) return too_much_type_work(err);
       if (!strcmp(b->slots[s].type, type.base)) slot_of[i] = (int)s;
     }
   }
@@ -217,7 +233,7 @@ static int insert_label(build_t *b, const pprof_doc_t *d, size_t si, label_t lb,
   while (j > 0 && !over && key_cmp(b, out[j - 1].key, lb.key, &over) > 0)
     j--;
   int same = j > 0 && !over ? key_cmp(b, out[j - 1].key, lb.key, &over) == 0 : 0;
-  if (over) return ingest_too_much_work("pprof", err);
+  if (over) return too_much_label_work(err);
   if (same) {
     out[j - 1] = lb;
     return EMBER_OK;
@@ -245,7 +261,7 @@ static int sample_labels(build_t *b, const pprof_doc_t *d, size_t si, label_t *o
     ember_slice_t k, v;
     rc = pprof_doc_slice(d, l->key, "a label key", &k, err);
     if (!rc) rc = pprof_doc_slice(d, l->str, "a label value", &v, err);
-    if (!rc && over_budget(b, k.len + v.len + 1)) rc = ingest_too_much_work("pprof", err);
+    if (!rc && over_budget(b, k.len + v.len + 1)) rc = too_much_label_work(err);
     if (!rc) {
       label_t lb = {ember_slice_trim(k), ember_slice_trim(v)};
       rc = insert_label(b, d, si, lb, out, n, err);
@@ -285,7 +301,7 @@ static int merge_labels(build_t *b, const label_t *sl, size_t n, ember_err_t *er
       j++;
     }
   }
-  return over ? ingest_too_much_work("pprof", err) : EMBER_OK;
+  return over ? too_much_label_work(err) : EMBER_OK;
 }
 
 static void gtable_put(build_t *b, size_t g) {
@@ -300,14 +316,14 @@ static void gtable_put(build_t *b, size_t g) {
  * comparison are charged. */
 static int gtable_find(build_t *b, uint32_t *out, ember_err_t *err) {
   *out = NO_GROUP;
-  if (over_budget(b, b->id.len + 1)) return ingest_too_much_work("pprof", err);
+  if (over_budget(b, b->id.len + 1)) return too_much_label_work(err);
   if (!b->gtable_cap) return EMBER_OK;
   size_t mask = b->gtable_cap - 1;
   size_t at = (size_t)ember_hash_bytes(b->id.data, b->id.len) & mask;
   for (; b->gtable[at]; at = (at + 1) & mask) {
     const group_t *g = &b->groups[b->gtable[at] - 1];
     if (g->id_len != b->id.len) continue;
-    if (over_budget(b, g->id_len + 1)) return ingest_too_much_work("pprof", err);
+    if (over_budget(b, g->id_len + 1)) return too_much_label_work(err);
     if (!memcmp(g->id, b->id.data, g->id_len)) {
       *out = b->gtable[at] - 1;
       break;
