@@ -593,8 +593,8 @@ static void emit(build_t *b, ember_ingest_result_t *out) {
   const ember_profile_t *base = b->base;
   size_t app_len = pprof_app_base_len(base->key.app);
   memset(out, 0, sizeof *out);
-  qsort(b->series, b->nseries, sizeof *b->series,
-        series_cmp); /* the table is stale now */
+  /* Sorted, the series table is stale: nothing looks a series up after. */
+  if (b->nseries) qsort(b->series, b->nseries, sizeof *b->series, series_cmp);
   out->items = ember_calloc(b->nseries + 1, sizeof *out->items);
   for (size_t i = 0; i < b->nseries; i++) {
     const series_t *s = &b->series[i];
