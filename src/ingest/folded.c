@@ -31,8 +31,8 @@ bool ingest_next_line(const char *buf, size_t len, size_t *pos, ember_slice_t *l
   return true;
 }
 
-void ingest_add_text_stack(ember_tree_t *t, ingest_ctx_t *c, ember_slice_t stack,
-                           uint64_t value) {
+int ingest_add_text_stack(ember_tree_t *t, ingest_ctx_t *c, ember_slice_t stack,
+                          uint64_t value, ember_err_t *err) {
   ingest_pos_t pos = ingest_pos_root();
   const char *p = stack.base, *end = stack.base + stack.len;
   /* Once cut, the stack's node cannot change: the rest of the line is not
@@ -44,6 +44,7 @@ void ingest_add_text_stack(ember_tree_t *t, ingest_ctx_t *c, ember_slice_t stack
     p = semi ? semi + 1 : end;
   }
   ingest_pos_add(t, c, pos, value);
+  return ingest_mem_tree(c, t, err);
 }
 
 /* ---- Folded ------------------------------------------------------------- */
@@ -93,14 +94,15 @@ int ingest_folded(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
   ember_slice_t line;
   size_t pos = 0, lineno = 0;
   int rc = EMBER_OK;
+  ingest_mem_body(c, len);
   while (ingest_next_line(buf, len, &pos, &line)) {
     ember_slice_t stack;
     uint64_t count = 0;
     lineno++;
     if (line.len == 0) continue;
     rc = split_line(line, lineno, &stack, &count, err);
+    if (rc == EMBER_OK && count) rc = ingest_add_text_stack(t, c, stack, count, err);
     if (rc) break;
-    if (count) ingest_add_text_stack(t, c, stack, count);
   }
   return rc;
 }
@@ -108,5 +110,7 @@ int ingest_folded(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
 int ember_ingest_folded(const char *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
   ingest_ctx_t c;
   ingest_ctx_init(&c, NULL, SIZE_MAX, NULL);
-  return ingest_folded(buf, len, t, &c, err);
+  int rc = ingest_folded(buf, len, t, &c, err);
+  ingest_mem_release(&c);
+  return rc;
 }

@@ -52,6 +52,46 @@ void ingest_ctx_init(ingest_ctx_t *c, const ember_ingest_limits_t *lim, size_t m
       lim && lim->max_series ? lim->max_series : EMBER_INGEST_DEFAULT_MAX_SERIES;
 }
 
+void ingest_mem_body(ingest_ctx_t *c, size_t len) {
+  size_t lim = len > (SIZE_MAX - INGEST_MEM_BASE) / INGEST_MEM_PER_BYTE
+                   ? SIZE_MAX
+                   : INGEST_MEM_BASE + len * INGEST_MEM_PER_BYTE;
+  if (lim > c->mem_limit) c->mem_limit = lim;
+}
+
+static int too_much_memory(const char *what, size_t limit, ember_err_t *err) {
+  bool mib = limit >= (size_t)1 << 20;
+  return ember_err_set(err, EMBER_ETOOBIG,
+                       "body: its profiles would take more than %zu %s of memory, %s; "
+                       "send smaller pushes",
+                       mib ? limit >> 20 : limit >> 10, mib ? "MiB" : "KiB", what);
+}
+
+int ingest_mem_grow(ingest_ctx_t *c, size_t *held, size_t now, ember_err_t *err) {
+  if (now <= *held) return EMBER_OK;
+  size_t more = now - *held;
+  if (more > c->mem_limit - c->mem_held)
+    return too_much_memory("more than its size warrants", c->mem_limit, err);
+  if (!ember_budget_take(c->budget, more)) {
+    if (c->mem_held + more > c->budget->limit)
+      return too_much_memory("more than the server holds for all pushes at once",
+                             c->budget->limit, err);
+    return ingest_busy(err);
+  }
+  c->mem_held += more;
+  *held = now;
+  return EMBER_OK;
+}
+
+int ingest_mem_tree(ingest_ctx_t *c, const ember_tree_t *t, ember_err_t *err) {
+  return ingest_mem_grow(c, &c->tree_held, ember_tree_mem(t), err);
+}
+
+void ingest_mem_release(ingest_ctx_t *c) {
+  ingest_budget_give(c, c->mem_held);
+  c->mem_held = c->tree_held = 0;
+}
+
 int ingest_busy(ember_err_t *err) {
   return ember_err_set(err, EMBER_EBUSY,
                        "server is busy: too many bytes in flight; retry");
@@ -381,6 +421,7 @@ done:
   ember_tree_free(tree);
   ember_profile_free(&base);
   ingest_buf_free(&c, &body);
+  ingest_mem_release(&c);
   return rc;
 }
 

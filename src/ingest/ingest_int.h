@@ -29,12 +29,38 @@ typedef struct {
   uint32_t max_apps;      /* apps per push, >= 1 */
   uint32_t max_series;    /* series per push, >= 1 */
   ember_budget_t *budget; /* borrowed; NULL = unlimited */
+  size_t mem_limit;       /* what the profiles may hold (ingest_mem_body) */
+  size_t mem_held;        /* what they hold, taken from budget */
+  size_t tree_held;       /* of which the tree of a one-tree format */
   uint64_t truncated;     /* OUT: stacks cut at max_depth */
 } ingest_ctx_t;
 
 /* lim may be NULL (every default). */
 void ingest_ctx_init(ingest_ctx_t *c, const ember_ingest_limits_t *lim, size_t max_body,
                      ember_budget_t *budget);
+
+/* ---- Memory of the profiles being built ---------------------------------- */
+
+/* The profiles a push builds may hold at most 16 MiB plus 32 bytes per
+ * body byte (honest profiles hold 1 to 5 per byte; a hostile folded body of
+ * one-letter frames some 45), and take what they hold from the budget as
+ * they grow, so that parsing itself can neither outgrow its body without
+ * bound nor push the server past its budget. */
+#define INGEST_MEM_BASE ((size_t)16 << 20)
+#define INGEST_MEM_PER_BYTE 32
+
+/* Raises c's memory limit to what a body of len bytes may build. */
+void ingest_mem_body(ingest_ctx_t *c, size_t len);
+
+/* Counts an object whose size went from *held to now bytes: EMBER_ETOOBIG
+ * past the limit, EMBER_EBUSY when the budget has no room now (ETOOBIG
+ * when this push alone would not fit it). *held follows on success. */
+int ingest_mem_grow(ingest_ctx_t *c, size_t *held, size_t now, ember_err_t *err);
+/* ingest_mem_grow for the tree of a one-tree format. */
+int ingest_mem_tree(ingest_ctx_t *c, const ember_tree_t *t, ember_err_t *err);
+/* Gives back everything ingest_mem_grow took (when the push is parsed:
+ * from then on the result's mem_bytes are the caller's to count). */
+void ingest_mem_release(ingest_ctx_t *c);
 
 /* Takes n bytes from c's budget; EMBER_EBUSY (ingest_busy) when they do
  * not fit. */
@@ -108,9 +134,9 @@ void ingest_pos_add(ember_tree_t *t, ingest_ctx_t *c, ingest_pos_t p, uint64_t v
 
 /* Adds the stack spelled by "a;b;c" (root first) with value to side 0 of t.
  * Empty frames (from "a;;b" or a trailing ';') are skipped; a stack with no
- * frames at all adds to the root's self. */
-void ingest_add_text_stack(ember_tree_t *t, ingest_ctx_t *c, ember_slice_t stack,
-                           uint64_t value);
+ * frames at all adds to the root's self. Fails as ingest_mem_tree. */
+int ingest_add_text_stack(ember_tree_t *t, ingest_ctx_t *c, ember_slice_t stack,
+                          uint64_t value, ember_err_t *err);
 
 /* Cuts the next line out of buf starting at *pos and advances *pos past its
  * newline. The line loses its "\n" or "\r\n" and trailing spaces and tabs.

@@ -57,6 +57,7 @@ typedef struct {
 typedef struct {
   uint32_t group, slot;
   ember_tree_t *tree; /* NULL until its first stack */
+  size_t held;        /* the tree's bytes, counted (ingest_mem_grow) */
 } series_t;
 
 /* Everything one push builds. Owns all of it. */
@@ -78,6 +79,7 @@ typedef struct {
   ember_buf_t id;         /* scratch: the label set being looked up */
   pprof_stack_t stack;
   uint64_t work, work_limit;
+  size_t keys_held; /* bytes of the series keys the result will copy */
   bool have_prev;
 } build_t;
 
@@ -414,8 +416,13 @@ static series_t *series_find(const build_t *b, uint32_t group, uint32_t slot) {
 static int series_add(build_t *b, uint32_t group, uint32_t slot, ember_err_t *err) {
   if (series_find(b, group, slot)) return EMBER_OK;
   if (b->nseries >= b->c->max_series) return too_many_series(b, err);
+  /* Every series of a group gets a copy of its key: a long label repeated
+   * across many types is memory too. */
+  size_t key = sizeof(ember_profile_t) + b->groups[group].id_len + 64;
+  int rc = ingest_mem_grow(b->c, &b->keys_held, b->keys_held + key, err);
+  if (rc) return rc;
   ember_grow((void **)&b->series, &b->scap, b->nseries + 1, sizeof *b->series);
-  b->series[b->nseries++] = (series_t){group, slot, NULL};
+  b->series[b->nseries++] = (series_t){group, slot, NULL, 0};
   if (b->nseries * 2 > b->stable_cap) {
     free(b->stable);
     b->stable_cap = b->stable_cap ? b->stable_cap * 2 : 64;
@@ -516,6 +523,8 @@ static int add_sample(build_t *b, const pprof_doc_t *d, size_t si, uint32_t g,
     if (over_budget(b, stack_cost(b))) return ingest_too_much_work("pprof", err);
     if (!s->tree) s->tree = ember_tree_new();
     add_stack(s->tree, &b->stack, side, (uint64_t)smp->value[v]);
+    rc = ingest_mem_grow(b->c, &s->held, ember_tree_mem(s->tree), err);
+    if (rc) return rc;
   }
   return EMBER_OK;
 }
@@ -711,6 +720,7 @@ int ingest_pprof(const ember_profile_t *base, const char *content_type,
     rc = pprof_doc_open(&prev, "prev_profile", fl.prev->data, fl.prev->len, c, err);
   if (rc) goto done;
   b.work_limit = work_budget(cur.size + prev.size);
+  ingest_mem_body(c, cur.size + prev.size);
   b.rate = profile_rate(&cur, base->sample_rate);
   slot_of = ember_malloc((cur.pb->n_sample_type + 1) * sizeof *slot_of);
   rc = plan_slots(&b, &cur, &cfg, slot_of, err);
@@ -744,5 +754,6 @@ int ember_ingest_pprof(const ember_profile_t *base, const char *content_type,
     out->stacks_truncated = c.truncated;
     out->mem_bytes = ingest_result_bytes(out);
   }
+  ingest_mem_release(&c);
   return rc;
 }

@@ -105,6 +105,7 @@ int ingest_tree(const uint8_t *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c
   size_t n = 0, cap = 0;
   int rc = EMBER_OK;
   if (len == 0) return EMBER_OK; /* no tree at all: no samples */
+  ingest_mem_body(c, len);
   ingest_reader_init(&r, buf, len, "tree");
   do {
     ingest_node_t nd;
@@ -120,6 +121,8 @@ int ingest_tree(const uint8_t *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c
       if (nd.name.len) pos = ingest_pos_down(t, c, pos, nd.name.base, nd.name.len);
     }
     ingest_pos_add(t, c, pos, nd.value); /* O(1): totals settle later */
+    rc = ingest_mem_tree(c, t, err);
+    if (rc) goto done;
     if (nd.nchildren) {
       ember_grow((void **)&stack, &cap, n + 1, sizeof *stack);
       stack[n++] = (open_node_t){pos, nd.nchildren};
@@ -134,5 +137,7 @@ done:
 int ember_ingest_tree(const uint8_t *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
   ingest_ctx_t c;
   ingest_ctx_init(&c, NULL, SIZE_MAX, NULL);
-  return ingest_tree(buf, len, t, &c, err);
+  int rc = ingest_tree(buf, len, t, &c, err);
+  ingest_mem_release(&c);
+  return rc;
 }

@@ -75,6 +75,7 @@ int ingest_trie(const uint8_t *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c
    * once, the buffer never moves, and positions may point into it. Pages
    * never written take no memory. */
   ember_buf_reserve(&w.key, len + 1);
+  ingest_mem_body(c, len);
   ingest_reader_init(&r, buf, len, "trie");
   do {
     ingest_node_t nd;
@@ -91,6 +92,7 @@ int ingest_trie(const uint8_t *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c
     ember_buf_append(&w.key, nd.name.base, nd.name.len);
     rc = complete_frames(&w, &st, err);
     if (rc == EMBER_OK && nd.value) rc = add_value(&w, &st, nd.value, err);
+    if (rc == EMBER_OK) rc = ingest_mem_tree(c, t, err);
     if (rc) goto done;
     if (nd.nchildren) {
       st.left = nd.nchildren;
@@ -108,5 +110,7 @@ done:
 int ember_ingest_trie(const uint8_t *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
   ingest_ctx_t c;
   ingest_ctx_init(&c, NULL, SIZE_MAX, NULL);
-  return ingest_trie(buf, len, t, &c, err);
+  int rc = ingest_trie(buf, len, t, &c, err);
+  ingest_mem_release(&c);
+  return rc;
 }

@@ -573,13 +573,18 @@ static void test_ingest_takes_decoded_bytes_from_the_budget(void **state) {
   assert_string_equal(parse_error(&r, EMBER_EBUSY),
                       "server is busy: too many bytes in flight; retry");
   assert_int_equal(ember_budget_used(&budget), 0);
-  /* An identity body is parsed where it is: no copy, no bytes taken. */
-  budget.limit = 1;
-  r = request(text);
+  /* An identity body is parsed where it is: 512 KiB of it fits a budget of
+   * 64 KiB, which holds its small tree but no copy. */
+  ember_buf_t big = EMBER_BUF_INIT;
+  while (big.len < (512 << 10)) ember_buf_puts(&big, text);
+  budget.limit = 64 << 10;
+  r = request(big.data);
   r.budget = &budget;
   res = parse_ok(&r);
   assert_int_equal(res.n, 1);
+  assert_int_equal(ember_budget_used(&budget), 0);
   ember_ingest_result_free(&res);
+  ember_buf_free(&big);
   free(gz);
 }
 
@@ -597,6 +602,34 @@ static void test_ingest_reports_the_memory_its_profiles_hold(void **state) {
   ember_ingest_result_free(&small);
   ember_ingest_result_free(&large);
   ember_buf_free(&big);
+}
+
+static void test_ingest_takes_the_memory_of_its_trees_from_the_budget(void **state) {
+  /* 2,000 distinct stacks: a tree of some 200 KB. */
+  ember_buf_t body = EMBER_BUF_INIT;
+  for (int i = 0; i < 2000; i++) ember_buf_printf(&body, "main;f%d;g%d 1\n", i, i);
+  ember_budget_t budget = {0, 64 << 20};
+  ember_ingest_request_t r = request(body.data);
+  r.budget = &budget;
+  ember_ingest_result_t res = parse_ok(&r);
+  /* Given back when the parse ends: mem_bytes is the caller's to count. */
+  assert_int_equal(ember_budget_used(&budget), 0);
+  assert_true(res.mem_bytes > 100 << 10);
+  ember_ingest_result_free(&res);
+  /* Others hold all but 64 KiB: busy, retry. */
+  budget.used = budget.limit - (64 << 10);
+  assert_string_equal(parse_error(&r, EMBER_EBUSY),
+                      "server is busy: too many bytes in flight; retry");
+  assert_int_equal(ember_budget_used(&budget), budget.limit - (64 << 10));
+  /* A budget of 64 KiB in all: this push could never fit. */
+  budget.used = 0;
+  budget.limit = 64 << 10;
+  assert_string_equal(parse_error(&r, EMBER_ETOOBIG),
+                      "body: its profiles would take more than 64 KiB of memory, more "
+                      "than the server holds for all pushes at once; send smaller "
+                      "pushes");
+  assert_int_equal(ember_budget_used(&budget), 0);
+  ember_buf_free(&body);
 }
 
 int main(void) {
@@ -627,6 +660,7 @@ int main(void) {
       cmocka_unit_test(test_ingest_refuses_times_before_2000),
       cmocka_unit_test(test_ingest_cuts_deep_stacks_in_every_format_and_counts_them),
       cmocka_unit_test(test_ingest_takes_decoded_bytes_from_the_budget),
+      cmocka_unit_test(test_ingest_takes_the_memory_of_its_trees_from_the_budget),
       cmocka_unit_test(test_ingest_reports_the_memory_its_profiles_hold),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -876,6 +876,51 @@ static void test_pprof_limits_the_work_of_expanding_stacks(void **state) {
   pb_free(&b);
 }
 
+/* 999 one-letter functions, 32 sample types, and 300 samples that each
+ * name all 999 locations, rotated so that every sample is a new path of
+ * 999 nodes in each of 32 trees: 2 KB of body per sample, 2 MB of trees.
+ * The work budget lets that through (about 32 units a byte); the memory
+ * the trees take does not. */
+static bool distinct_deep_stacks_are_refused(void *arg) {
+  const ember_buf_t *body = arg;
+  ember_ingest_result_t res;
+  ember_err_t err;
+  int rc = ingest_with(NULL, NULL, body->data, body->len, &res, NULL, &err);
+  if (rc == 0) ember_ingest_result_free(&res);
+  if (rc != EMBER_ETOOBIG) fprintf(stderr, "gave %d: %s\n", rc, rc ? err.msg : "");
+  return rc == EMBER_ETOOBIG && strstr(err.msg, "more than its size warrants");
+}
+
+static void test_pprof_trees_may_not_outgrow_their_body(void **state) {
+  enum { NFUNC = 999, NTYPES = 32, NSAMPLES = 300 };
+  ember_buf_t b = EMBER_BUF_INIT;
+  pbw_string(&b, "");
+  pbw_string(&b, "count");
+  for (int i = 0; i < NTYPES; i++) {
+    char t[16];
+    snprintf(t, sizeof t, "t%d", i);
+    pbw_string(&b, t);
+    pbw_value_type(&b, 2 + i, 1);
+  }
+  for (int i = 0; i < NFUNC; i++) {
+    char f[16];
+    snprintf(f, sizeof f, "%c%d", 'a' + i % 26, i / 26);
+    pbw_string(&b, f);
+    pbw_function(&b, (uint64_t)i + 1, 2 + NTYPES + i);
+    pbw_location(&b, (uint64_t)i + 1, (uint64_t)i + 1, 1);
+  }
+  for (int s = 0; s < NSAMPLES; s++) {
+    ember_buf_t m = EMBER_BUF_INIT, ids = EMBER_BUF_INIT, vals = EMBER_BUF_INIT;
+    for (int k = 0; k < NFUNC; k++) ember_varint_put(&ids, (uint64_t)((s + k) % NFUNC) + 1);
+    for (int k = 0; k < NTYPES; k++) ember_varint_put(&vals, 1);
+    pbw_msg(&m, PB_SAMPLE_LOCATION_ID, &ids);
+    pbw_msg(&m, PB_SAMPLE_VALUE, &vals);
+    pbw_msg(&b, PB_PROFILE_SAMPLE, &m);
+  }
+  assert_true(run_bounded(distinct_deep_stacks_are_refused, &b, 256, 20));
+  ember_buf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pprof_go_cpu_profile_matches_go_tool_pprof),
@@ -911,6 +956,7 @@ int main(void) {
       cmocka_unit_test(
           test_pprof_prev_profile_type_fan_out_is_charged_to_the_work_budget),
       cmocka_unit_test(test_pprof_limits_the_work_of_expanding_stacks),
+      cmocka_unit_test(test_pprof_trees_may_not_outgrow_their_body),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,8 +120,9 @@ static void test_trie_stops_when_keys_make_the_work_quadratic(void **state) {
   ember_buf_t b = EMBER_BUF_INIT;
   put_node(&b, "", 0, 1);
   for (int i = 0; i < DEPTH; i++) put_node(&b, "a", 1, i < DEPTH - 1);
-  assert_non_null(strstr(trie_error(b.data, b.len, EMBER_ETOOBIG),
-                         "trie body: its stacks are too deep or too many"));
+  /* Refused for the work or for the memory of the names, whichever comes
+   * first. */
+  assert_non_null(strstr(trie_error(b.data, b.len, EMBER_ETOOBIG), "smaller pushes"));
   ember_buf_free(&b);
 }
 
