@@ -47,11 +47,16 @@ typedef Perftools__Profiles__Mapping pb_mapping_t;
 /* ---- Allocation budget ---------------------------------------------------- */
 
 /* protobuf-c's allocations, counted against a limit of the profile's own
- * and against the request's byte budget (c may be NULL). protobuf-c frees
- * nothing it allocated while an unpack succeeds, so what was counted is
- * given back when the profile is freed. */
+ * and against the request's byte budget (c may be NULL), from which they
+ * are taken a chunk at a time: an unpack makes an allocation per element,
+ * and the budget is shared by every thread. protobuf-c frees nothing it
+ * allocated while an unpack succeeds, so what was taken is given back
+ * when the profile is freed. */
+#define UNPACK_CHUNK ((size_t)1 << 20)
+
 typedef struct {
   size_t used, limit;
+  size_t taken; /* from c's budget, >= used */
   bool over, busy;
   const ingest_ctx_t *c;
 } budget_t;
@@ -62,9 +67,20 @@ static void *budget_alloc(void *ctx, size_t n) {
     b->over = true;
     return NULL;
   }
-  if (b->c && ingest_budget_take(b->c, n, NULL)) {
-    b->busy = true;
-    return NULL;
+  if (b->c && n > b->taken - b->used) {
+    size_t need = n - (b->taken - b->used);
+    size_t more = need > UNPACK_CHUNK ? need : UNPACK_CHUNK;
+    if (more > b->limit - b->taken) more = need;
+    bool ok = ingest_budget_take(b->c, more, NULL) == EMBER_OK;
+    if (!ok && more > need) { /* a chunk is a convenience: try what is needed */
+      more = need;
+      ok = ingest_budget_take(b->c, more, NULL) == EMBER_OK;
+    }
+    if (!ok) {
+      b->busy = true;
+      return NULL;
+    }
+    b->taken += more;
   }
   b->used += n;
   return malloc(n ? n : 1);
@@ -412,14 +428,14 @@ void pprof_stack_free(pprof_stack_t *st) {
 
 static int unpack(pprof_doc_t *d, const uint8_t *buf, size_t len, const ingest_ctx_t *c,
                   ember_err_t *err) {
-  budget_t b = {0, scaled(UNPACK_BASE, UNPACK_PER_BYTE, len), false, false, c};
+  budget_t b = {0, scaled(UNPACK_BASE, UNPACK_PER_BYTE, len), 0, false, false, c};
   ProtobufCAllocator a = {budget_alloc, budget_free, &b};
   d->pb = perftools__profiles__profile__unpack(&a, len, buf);
   if (d->pb) {
-    d->unpacked = b.used;
+    d->unpacked = b.taken;
     return EMBER_OK;
   }
-  ingest_budget_give(c, b.used); /* protobuf-c has freed it all */
+  ingest_budget_give(c, b.taken); /* protobuf-c has freed it all */
   if (b.busy) return ingest_busy(err);
   if (b.over)
     return ember_err_set(err, EMBER_ETOOBIG,
