@@ -74,7 +74,8 @@ int ingest_mem_grow(ingest_ctx_t *c, size_t *held, size_t now, ember_err_t *err)
     return too_much_memory("more than its size warrants", c->mem_limit, err);
   if (!ember_budget_take(c->budget, more)) {
     if (c->mem_held + more > c->budget->limit)
-      return too_much_memory("more than the server holds for all pushes at once",
+      return too_much_memory("more than the server holds for all pushes at once "
+                             "(--max-inflight)",
                              c->budget->limit, err);
     return ingest_busy(err);
   }

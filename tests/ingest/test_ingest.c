@@ -626,8 +626,8 @@ static void test_ingest_takes_the_memory_of_its_trees_from_the_budget(void **sta
   budget.limit = 64 << 10;
   assert_string_equal(parse_error(&r, EMBER_ETOOBIG),
                       "body: its profiles would take more than 64 KiB of memory, more "
-                      "than the server holds for all pushes at once; send smaller "
-                      "pushes");
+                      "than the server holds for all pushes at once (--max-inflight); "
+                      "send smaller pushes");
   assert_int_equal(ember_budget_used(&budget), 0);
   ember_buf_free(&body);
 }
