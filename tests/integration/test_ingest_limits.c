@@ -256,12 +256,36 @@ static void test_hostile_pprof_and_config_parts_leave_memory_small(void **state)
   ember_buf_free(&b);
 }
 
+static void test_trees_that_outgrow_the_inflight_budget_are_refused(void **state) {
+  /* 20,000 distinct stacks in 440 KB: the body fits a 2 MiB budget, its
+   * tree (some 4 MB) does not. */
+  it_server_t small;
+  memset(&small, 0, sizeof small);
+  const char *args[] = {"--max-inflight", "2MiB", NULL};
+  it_start(&small, args);
+  ember_buf_t body = EMBER_BUF_INIT;
+  for (int i = 0; i < 20000; i++) ember_buf_printf(&body, "main;f%d;g%d 1\n", i, i);
+  it_resp_t r;
+  assert_int_equal(it_http(&small, "POST", "/ingest?name=big.cpu", NULL, body.data,
+                           body.len, &r),
+                   0);
+  if (r.status != 413) fail_msg("expected 413, got %d: %s", r.status, r.body);
+  assert_contains(r.body, "--max-inflight");
+  it_resp_free(&r);
+  /* A small push still goes in: nothing was left held. */
+  assert_int_equal(it_ingest(&small, "big.cpu", T0, T0 + 10, "main;f 1\n"), 200);
+  ember_buf_free(&body);
+  assert_int_equal(it_stop(&small), 0);
+  it_cleanup(&small);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_deep_stacks_are_cut_at_the_flag_and_counted_in_metrics),
       cmocka_unit_test(test_pushes_beyond_the_future_skew_or_before_2000_are_422),
       cmocka_unit_test(test_too_many_apps_or_series_in_one_push_are_429),
       cmocka_unit_test(test_hostile_pprof_and_config_parts_leave_memory_small),
+      cmocka_unit_test(test_trees_that_outgrow_the_inflight_budget_are_refused),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
