@@ -19,24 +19,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pos += len + (nl != NULL);
   }
   ember_budget_t budget = {0, (size_t)256 << 20};
-  ember_ingest_request_t req = {.name = fields[0],
-                                .from = fields[1],
-                                .until = fields[2],
-                                .format = fields[3],
-                                .sample_rate = fields[4],
-                                .spy_name = fields[5],
-                                .units = fields[6],
-                                .aggregation = fields[7],
-                                .content_type = fields[8],
-                                .content_encoding = fields[9],
-                                .body = data + pos,
-                                .body_len = size - pos,
-                                .max_body = 1u << 20,
-                                .now = INT64_C(1700000000),
-                                .limits = {.max_stack_depth = MAX_DEPTH,
-                                           .max_apps = 4,
-                                           .max_series = 16},
-                                .budget = &budget};
+  ember_ingest_request_t req = {
+      .name = fields[0],
+      .from = fields[1],
+      .until = fields[2],
+      .format = fields[3],
+      .sample_rate = fields[4],
+      .spy_name = fields[5],
+      .units = fields[6],
+      .aggregation = fields[7],
+      .content_type = fields[8],
+      .content_encoding = fields[9],
+      .body = data + pos,
+      .body_len = size - pos,
+      .max_body = 1u << 20,
+      .now = INT64_C(1700000000),
+      .limits = {.max_stack_depth = MAX_DEPTH, .max_apps = 4, .max_series = 16},
+      .budget = &budget};
   ember_ingest_result_t res;
   ember_err_t err;
   int rc = ember_ingest_parse(&req, &res, &err);
@@ -47,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       const ember_profile_t *p = &res.items[i];
       FUZZ_CHECK(p->key.app && p->spy_name && p->units && p->tree);
       FUZZ_CHECK(p->from <= p->until);
-      FUZZ_CHECK(p->from >= EMBER_INGEST_MIN_TIME && p->until <= INT64_C(1700000000) + 600);
+      FUZZ_CHECK(p->from >= EMBER_INGEST_MIN_TIME &&
+                 p->until <= INT64_C(1700000000) + 600);
       FUZZ_CHECK(p->sample_rate >= 1 && p->sample_rate <= 1000000000);
       FUZZ_CHECK(ember_tree_total(p->tree, 0) > 0);
       fuzz_check_tree(p->tree);

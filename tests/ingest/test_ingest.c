@@ -576,7 +576,8 @@ static void test_ingest_takes_decoded_bytes_from_the_budget(void **state) {
   /* An identity body is parsed where it is: 512 KiB of it fits a budget of
    * 64 KiB, which holds its small tree but no copy. */
   ember_buf_t big = EMBER_BUF_INIT;
-  while (big.len < (512 << 10)) ember_buf_puts(&big, text);
+  while (big.len < (512 << 10))
+    ember_buf_puts(&big, text);
   budget.limit = 64 << 10;
   r = request(big.data);
   r.budget = &budget;
@@ -607,7 +608,8 @@ static void test_ingest_reports_the_memory_its_profiles_hold(void **state) {
 static void test_ingest_takes_the_memory_of_its_trees_from_the_budget(void **state) {
   /* 2,000 distinct stacks: a tree of some 200 KB. */
   ember_buf_t body = EMBER_BUF_INIT;
-  for (int i = 0; i < 2000; i++) ember_buf_printf(&body, "main;f%d;g%d 1\n", i, i);
+  for (int i = 0; i < 2000; i++)
+    ember_buf_printf(&body, "main;f%d;g%d 1\n", i, i);
   ember_budget_t budget = {0, 64 << 20};
   ember_ingest_request_t r = request(body.data);
   r.budget = &budget;

@@ -911,8 +911,10 @@ static void test_pprof_trees_may_not_outgrow_their_body(void **state) {
   }
   for (int s = 0; s < NSAMPLES; s++) {
     ember_buf_t m = EMBER_BUF_INIT, ids = EMBER_BUF_INIT, vals = EMBER_BUF_INIT;
-    for (int k = 0; k < NFUNC; k++) ember_varint_put(&ids, (uint64_t)((s + k) % NFUNC) + 1);
-    for (int k = 0; k < NTYPES; k++) ember_varint_put(&vals, 1);
+    for (int k = 0; k < NFUNC; k++)
+      ember_varint_put(&ids, (uint64_t)((s + k) % NFUNC) + 1);
+    for (int k = 0; k < NTYPES; k++)
+      ember_varint_put(&vals, 1);
     pbw_msg(&m, PB_SAMPLE_LOCATION_ID, &ids);
     pbw_msg(&m, PB_SAMPLE_VALUE, &vals);
     pbw_msg(&b, PB_PROFILE_SAMPLE, &m);
