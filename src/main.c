@@ -56,6 +56,9 @@ static const char serve_usage[] =
     "                       (default: two per core)\n"
     "  --write-queue N      pushes waiting for the disk before /ingest answers\n"
     "                       429 (default 1024)\n"
+    "  --shutdown-grace S   on SIGTERM, seconds to let requests finish before\n"
+    "                       what still waits is answered 503; pushes already\n"
+    "                       with the disk are always committed (default 30)\n"
     "\n"
     "Limits (what one client, or all together, may hold):\n"
     "  --max-inflight SIZE  bytes of request bodies and parsed profiles held at\n"
@@ -83,9 +86,20 @@ static const char serve_usage[] =
     "                       addresses, and others answer any Host\n"
     "  --tls-cert FILE      serve HTTPS with this PEM certificate (chain) ...\n"
     "  --tls-key FILE       ... and this PEM private key\n"
-    "  --shutdown-grace S   on SIGTERM, seconds to let requests finish before\n"
-    "                       what still waits is answered 503; pushes already\n"
-    "                       with the disk are always committed (default 30)\n"
+    "\n"
+    "Limits of one push:\n"
+    "  --max-stack-depth N  frames kept per stack; deeper stacks keep the N-1\n"
+    "                       nearest the root and end in [truncated] (default\n"
+    "                       1000)\n"
+    "  --max-apps-per-push N\n"
+    "                       apps (pprof sample types) one push may write, else\n"
+    "                       429 (default 32)\n"
+    "  --max-series-per-push N\n"
+    "                       series (label sets times apps) one push may write,\n"
+    "                       else 429 (default 1000)\n"
+    "  --max-future-skew AGE\n"
+    "                       how far ahead of the server's clock a push may be,\n"
+    "                       else 422, e.g. 10m, 1h (default 10m)\n"
     "  -h, --help           show this help\n";
 
 static const char export_usage[] =
@@ -177,6 +191,10 @@ enum {
   OPT_TLS_KEY,
   OPT_MAX_NODES,
   OPT_SHUTDOWN_GRACE,
+  OPT_MAX_STACK_DEPTH,
+  OPT_MAX_APPS,
+  OPT_MAX_SERIES,
+  OPT_MAX_FUTURE_SKEW,
 };
 
 /* Parses the options of the server and its limits; returns -1 when all
@@ -232,6 +250,25 @@ static int serve_option(int c, serve_opts_t *o) {
     scfg->max_nodes = (long)n;
     return -1;
   }
+  case OPT_MAX_STACK_DEPTH:
+    if (parse_count(optarg, 100000, &scfg->ingest.max_stack_depth))
+      return fail("serve", "bad --max-stack-depth", optarg,
+                  "use a number of frames from 1 to 100000");
+    return -1;
+  case OPT_MAX_APPS:
+    if (parse_count(optarg, 10000, &scfg->ingest.max_apps))
+      return fail("serve", "bad --max-apps-per-push", optarg,
+                  "use a number from 1 to 10000");
+    return -1;
+  case OPT_MAX_SERIES:
+    if (parse_count(optarg, 1000000, &scfg->ingest.max_series))
+      return fail("serve", "bad --max-series-per-push", optarg,
+                  "use a number from 1 to 1000000");
+    return -1;
+  case OPT_MAX_FUTURE_SKEW:
+    if (ember_duration_parse(optarg, &scfg->ingest.max_future_skew, NULL))
+      return fail("serve", "bad --max-future-skew", optarg, "use e.g. 10m, 1h or 90s");
+    return -1;
   default: return -2; /* not one of these */
   }
 }
@@ -307,6 +344,10 @@ static int cmd_serve(int argc, char **argv) {
       {"tls-key", required_argument, NULL, OPT_TLS_KEY},
       {"max-nodes", required_argument, NULL, OPT_MAX_NODES},
       {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+      {"max-stack-depth", required_argument, NULL, OPT_MAX_STACK_DEPTH},
+      {"max-apps-per-push", required_argument, NULL, OPT_MAX_APPS},
+      {"max-series-per-push", required_argument, NULL, OPT_MAX_SERIES},
+      {"max-future-skew", required_argument, NULL, OPT_MAX_FUTURE_SKEW},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   serve_opts_t o = {.scfg = {.listen = EMBER_HTTP_DEFAULT_LISTEN,

@@ -11,6 +11,7 @@
 #define EMBER_HTTP_H
 
 #include "ember/common.h"
+#include "ember/ingest.h"
 #include "ember/store.h"
 
 typedef struct ember_server ember_server_t;
@@ -40,6 +41,7 @@ typedef struct {
   const char *tls_cert;
   const char *tls_key;
   long max_nodes;      /* most nodes a render draws; 0 = EMBER_QUERY_MAX_NODES_LIMIT */
+  ember_ingest_limits_t ingest; /* per push; a field left 0 takes the default */
 } ember_server_config_t;
 
 #define EMBER_HTTP_DEFAULT_LISTEN "127.0.0.1:4040"

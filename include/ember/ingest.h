@@ -22,6 +22,32 @@ typedef enum {
   EMBER_AGG_AVERAGE = 1,
 } ember_aggregation_t;
 
+/* ---- Limits ------------------------------------------------------------ */
+
+/* What one push may hold (docs/API.md, "Limits"). A field left 0 takes the
+ * default below, so a request built without limits is still bounded. */
+typedef struct {
+  uint32_t max_stack_depth; /* frames kept per stack; deeper ones are cut */
+  uint32_t max_apps;        /* apps (pprof sample types) one push may write */
+  uint32_t max_series;      /* distinct series one push may write */
+  int64_t max_future_skew;  /* seconds from/until may be ahead of now */
+} ember_ingest_limits_t;
+
+#define EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH 1000u
+#define EMBER_INGEST_DEFAULT_MAX_APPS 32u
+#define EMBER_INGEST_DEFAULT_MAX_SERIES 1000u
+#define EMBER_INGEST_DEFAULT_MAX_FUTURE_SKEW INT64_C(600)
+
+/* The frame that stands for the frames cut from a stack deeper than
+ * max_stack_depth: the stack keeps its max_stack_depth - 1 frames nearest
+ * the root and ends in this one, so every stack cut below one node lands in
+ * one bar of the flame graph. */
+#define EMBER_INGEST_TRUNCATED_FRAME "[truncated]"
+
+/* The earliest time a push may cover, 2000-01-01T00:00:00Z: anything
+ * before is a clock or unit error, not a profile. */
+#define EMBER_INGEST_MIN_TIME INT64_C(946684800)
+
 /* One /ingest request as the HTTP layer saw it. Every string is borrowed
  * and may be NULL when the parameter or header was absent. */
 typedef struct {
@@ -39,6 +65,12 @@ typedef struct {
   size_t body_len;
   size_t max_body; /* limit for the decompressed body, bytes */
   int64_t now;     /* Unix seconds, for relative times and defaults */
+  ember_ingest_limits_t limits;
+  /* Bytes in flight across the server, borrowed; NULL = unlimited. Every
+   * buffer decoding makes (a Content-Encoding undone, a gzipped profile
+   * inflated, a profile unpacked) takes its bytes from it first and gives
+   * them back when it is freed, before ember_ingest_parse returns. */
+  ember_budget_t *budget;
 } ember_ingest_request_t;
 
 /* One series' worth of samples over [from, until]. Owns key, strings, tree. */
@@ -57,6 +89,8 @@ typedef struct {
 typedef struct {
   ember_profile_t *items;
   size_t n;
+  uint64_t stacks_truncated; /* stacks cut at max_stack_depth */
+  size_t mem_bytes;          /* estimate of the memory the profiles hold */
 } ember_ingest_result_t;
 
 /* Parses a whole request. On success *out owns the profiles (free with

@@ -77,6 +77,9 @@ uint32_t ember_tree_add_stack(ember_tree_t *t, const ember_slice_t *frames,
 
 /* Number of nodes, root included. */
 size_t ember_tree_count(const ember_tree_t *t);
+/* Bytes the tree has allocated (its arrays' capacities), in O(1): what
+ * holding it costs while it waits, say, for the disk. NULL gives 0. */
+size_t ember_tree_mem(const ember_tree_t *t);
 /* Node by id, borrowed until the next call that adds nodes. */
 const ember_tree_node_t *ember_tree_node(const ember_tree_t *t, uint32_t id);
 /* Total of the root on one side: the sum of every value in the tree. */

@@ -38,10 +38,22 @@ int ember_http_ingest(ember_http_req_t *req, ember_err_t *err) {
       .body_len = req->body.len,
       .max_body = ember_http_max_body(req),
       .now = ember_now(),
+      .limits = *ember_http_ingest_limits(req),
+      .budget = ember_http_budget(req),
   };
   ember_ingest_result_t res = {0};
   int rc = ember_ingest_parse(&in, &res, err);
   if (rc) return rc;
+  ember_metrics_stacks_truncated(res.stacks_truncated);
+  /* The parsed profiles stay in memory until the writer has them on disk:
+   * they are held against the budget as long as the request lives. */
+  if (!ember_http_charge(req, res.mem_bytes)) {
+    ember_ingest_result_free(&res);
+    ember_metrics_refused(METRIC_REFUSED_BUDGET);
+    return ember_err_set(err, EMBER_EBUSY,
+                         "the server holds too many bytes in flight; retry in a moment "
+                         "(the limit is --max-inflight)");
+  }
   uint64_t samples = ember_ingest_result_samples(&res);
   size_t profiles = res.n;
   if (profiles == 0) { /* an empty push is valid and stores nothing */

@@ -249,6 +249,8 @@ void ember_http_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ember_http_vlog(const char *fmt, va_list ap);
 /* The --max-nodes limit of renders, 0 for the default. */
 long ember_http_max_nodes(const ember_http_req_t *req);
+/* The limits of one push (--max-stack-depth and the like). Borrowed. */
+const ember_ingest_limits_t *ember_http_ingest_limits(const ember_http_req_t *req);
 
 /* ---- Worker pool (jobs.c) ---------------------------------------------- */
 
@@ -310,5 +312,7 @@ void ember_http_gauges(const ember_http_req_t *req, ember_server_gauges_t *g);
  * server's and the store's figures. */
 void ember_metrics_render(ember_buf_t *out, const ember_server_gauges_t *g,
                           ember_store_t *store);
+/* Stacks an ingest cut at the depth limit (ember_ingest_result_t). */
+void ember_metrics_stacks_truncated(uint64_t stacks);
 
 #endif

@@ -23,6 +23,7 @@ static atomic_ullong requests[METRIC_ROUTE_COUNT][NSTATUS + 1]; /* last: other *
 static atomic_ullong latency[METRIC_ROUTE_COUNT][NBUCKETS + 1]; /* last: +Inf */
 static atomic_ullong latency_sum_ns[METRIC_ROUTE_COUNT];
 static atomic_ullong ingest_bytes, ingest_profiles, ingest_samples;
+static atomic_ullong ingest_truncated;
 static atomic_ullong refused[METRIC_REFUSED_COUNT];
 static const char *refused_names[METRIC_REFUSED_COUNT] = {"auth", "policy", "budget",
                                                           "queries", "timeout"};
@@ -49,6 +50,10 @@ void ember_metrics_ingest(uint64_t bytes, uint64_t profiles, uint64_t samples) {
   atomic_fetch_add(&ingest_bytes, bytes);
   atomic_fetch_add(&ingest_profiles, profiles);
   atomic_fetch_add(&ingest_samples, samples);
+}
+
+void ember_metrics_stacks_truncated(uint64_t stacks) {
+  atomic_fetch_add(&ingest_truncated, stacks);
 }
 
 static void header(ember_buf_t *b, const char *name, const char *type, const char *help) {
@@ -139,6 +144,8 @@ void ember_metrics_render(ember_buf_t *b, const ember_server_gauges_t *g,
         "Profiles (series pushes) accepted by /ingest.", atomic_load(&ingest_profiles));
   gauge(b, "ember_ingest_samples_total", "counter",
         "Sum of sample values accepted by /ingest.", atomic_load(&ingest_samples));
+  gauge(b, "ember_ingest_stacks_truncated_total", "counter",
+        "Stacks cut at --max-stack-depth by /ingest.", atomic_load(&ingest_truncated));
   ember_store_stats_t st = {0};
   ember_store_stats(store, &st);
   gauge(b, "ember_write_queue_depth", "gauge", "Requests waiting for the storage writer.",

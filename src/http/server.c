@@ -44,6 +44,7 @@ struct ember_server {
   size_t max_body;
   uint64_t query_timeout_ns;
   long max_nodes;
+  ember_ingest_limits_t ingest_limits;
   uint16_t port;
   int listen_fd;
   char *tls_cert, *tls_key; /* PEM, alive while the daemon runs */
@@ -163,6 +164,10 @@ void ember_http_gauges(const ember_http_req_t *req, ember_server_gauges_t *g) {
 
 long ember_http_max_nodes(const ember_http_req_t *req) {
   return req->srv->max_nodes;
+}
+
+const ember_ingest_limits_t *ember_http_ingest_limits(const ember_http_req_t *req) {
+  return &req->srv->ingest_limits;
 }
 
 /* ---- Request lifecycle ------------------------------------------------- */
@@ -686,6 +691,7 @@ int ember_server_start(const ember_server_config_t *cfg, ember_store_t *store,
   srv->query_timeout_ns =
       (uint64_t)OR(cfg->query_timeout, EMBER_HTTP_DEFAULT_QUERY_TIMEOUT) * 1000000000u;
   srv->max_nodes = cfg->max_nodes; /* 0: the query module's default */
+  srv->ingest_limits = cfg->ingest;
   srv->listen_fd = -1;
   srv->accepting_work = true;
   pthread_mutex_init(&srv->gate, NULL);

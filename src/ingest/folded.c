@@ -31,28 +31,20 @@ bool ingest_next_line(const char *buf, size_t len, size_t *pos, ember_slice_t *l
   return true;
 }
 
-void ingest_add_text_stack(ember_tree_t *t, ember_slice_t stack, uint64_t value,
-                           ingest_frames_t *scratch) {
-  size_t n = 0;
+int ingest_add_text_stack(ember_tree_t *t, ingest_ctx_t *c, ember_slice_t stack,
+                          uint64_t value, ember_err_t *err) {
+  ingest_pos_t pos = ingest_pos_root();
   const char *p = stack.base, *end = stack.base + stack.len;
-  while (p < end) {
+  /* Once cut, the stack's node cannot change: the rest of the line is not
+   * read. */
+  while (p < end && pos.depth <= c->max_depth) {
     const char *semi = memchr(p, ';', (size_t)(end - p));
     const char *stop = semi ? semi : end;
-    if (stop > p) {
-      ember_grow((void **)&scratch->frames, &scratch->cap, n + 1,
-                 sizeof *scratch->frames);
-      scratch->frames[n++] = ember_slice(p, (size_t)(stop - p));
-    }
+    if (stop > p) pos = ingest_pos_down(t, c, pos, p, (size_t)(stop - p));
     p = semi ? semi + 1 : end;
   }
-  ember_tree_add_stack(t, scratch->frames, n, value);
-}
-
-void ingest_frames_free(ingest_frames_t *f) {
-  if (!f) return;
-  free(f->frames);
-  f->frames = NULL;
-  f->cap = 0;
+  ingest_pos_add(t, c, pos, value);
+  return ingest_mem_tree(c, t, err);
 }
 
 /* ---- Folded ------------------------------------------------------------- */
@@ -97,21 +89,28 @@ static int split_line(ember_slice_t line, size_t lineno, ember_slice_t *stack,
   return EMBER_OK;
 }
 
-int ember_ingest_folded(const char *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
-  ingest_frames_t scratch = {0};
+int ingest_folded(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                  ember_err_t *err) {
   ember_slice_t line;
   size_t pos = 0, lineno = 0;
   int rc = EMBER_OK;
+  ingest_mem_body(c, len);
   while (ingest_next_line(buf, len, &pos, &line)) {
     ember_slice_t stack;
     uint64_t count = 0;
     lineno++;
     if (line.len == 0) continue;
     rc = split_line(line, lineno, &stack, &count, err);
-    if (rc) goto done;
-    if (count) ingest_add_text_stack(t, stack, count, &scratch);
+    if (rc == EMBER_OK && count) rc = ingest_add_text_stack(t, c, stack, count, err);
+    if (rc) break;
   }
-done:
-  ingest_frames_free(&scratch);
+  return rc;
+}
+
+int ember_ingest_folded(const char *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
+  ingest_ctx_t c;
+  ingest_ctx_init(&c, NULL, SIZE_MAX, NULL);
+  int rc = ingest_folded(buf, len, t, &c, err);
+  ingest_mem_release(&c);
   return rc;
 }

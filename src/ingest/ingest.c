@@ -4,8 +4,8 @@
  * format, undoes the Content-Encoding and hands the body to its decoder.
  *
  * The order of the checks is the order of the status codes a client should
- * fix first: parameters (400), then the body's size (413), then its content
- * (422).
+ * fix first: parameters (400, or 422 for times outside the accepted range),
+ * then the body's size (413), then its content (422).
  */
 #include "ingest_int.h"
 
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define SAMPLE_RATE_DEFAULT 100
 #define SAMPLE_RATE_MAX 1000000000u
@@ -37,30 +38,125 @@ static int with_param(ember_err_t *err, const char *param, int rc) {
   return rc;
 }
 
+/* ---- Limits, budget and stack depth ------------------------------------ */
+
+void ingest_ctx_init(ingest_ctx_t *c, const ember_ingest_limits_t *lim, size_t max_body,
+                     ember_budget_t *budget) {
+  memset(c, 0, sizeof *c);
+  c->max_body = max_body;
+  c->budget = budget;
+  c->max_depth = lim && lim->max_stack_depth ? lim->max_stack_depth
+                                             : EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH;
+  c->max_apps = lim && lim->max_apps ? lim->max_apps : EMBER_INGEST_DEFAULT_MAX_APPS;
+  c->max_series =
+      lim && lim->max_series ? lim->max_series : EMBER_INGEST_DEFAULT_MAX_SERIES;
+}
+
+void ingest_mem_body(ingest_ctx_t *c, size_t len) {
+  size_t lim = len > (SIZE_MAX - INGEST_MEM_BASE) / INGEST_MEM_PER_BYTE
+                   ? SIZE_MAX
+                   : INGEST_MEM_BASE + len * INGEST_MEM_PER_BYTE;
+  if (lim > c->mem_limit) c->mem_limit = lim;
+}
+
+static int too_much_memory(const char *what, size_t limit, ember_err_t *err) {
+  bool mib = limit >= (size_t)1 << 20;
+  return ember_err_set(err, EMBER_ETOOBIG,
+                       "body: its profiles would take more than %zu %s of memory, %s; "
+                       "send smaller pushes",
+                       mib ? limit >> 20 : limit >> 10, mib ? "MiB" : "KiB", what);
+}
+
+int ingest_mem_grow(ingest_ctx_t *c, size_t *held, size_t now, ember_err_t *err) {
+  if (now <= *held) return EMBER_OK;
+  size_t more = now - *held;
+  if (more > c->mem_limit - c->mem_held)
+    return too_much_memory("more than its size warrants", c->mem_limit, err);
+  if (!ember_budget_take(c->budget, more)) {
+    if (c->mem_held + more > c->budget->limit)
+      return too_much_memory("more than the server holds for all pushes at once "
+                             "(--max-inflight)",
+                             c->budget->limit, err);
+    return ingest_busy(err);
+  }
+  c->mem_held += more;
+  *held = now;
+  return EMBER_OK;
+}
+
+int ingest_mem_tree(ingest_ctx_t *c, const ember_tree_t *t, ember_err_t *err) {
+  return ingest_mem_grow(c, &c->tree_held, ember_tree_mem(t), err);
+}
+
+void ingest_mem_release(ingest_ctx_t *c) {
+  ingest_budget_give(c, c->mem_held);
+  c->mem_held = c->tree_held = 0;
+}
+
+int ingest_busy(ember_err_t *err) {
+  return ember_err_set(err, EMBER_EBUSY,
+                       "server is busy: too many bytes in flight; retry");
+}
+
+int ingest_budget_take(const ingest_ctx_t *c, size_t n, ember_err_t *err) {
+  return ember_budget_take(c->budget, n) ? EMBER_OK : ingest_busy(err);
+}
+
+void ingest_budget_give(const ingest_ctx_t *c, size_t n) {
+  if (n) ember_budget_give(c->budget, n);
+}
+
+ingest_pos_t ingest_pos_down(ember_tree_t *t, const ingest_ctx_t *c, ingest_pos_t p,
+                             const char *name, size_t len) {
+  static const char marker[] = EMBER_INGEST_TRUNCATED_FRAME;
+  p.depth++;
+  if (p.depth < c->max_depth) {
+    p.node = ember_tree_child(t, p.node, ember_tree_intern(t, name, len));
+  } else if (p.depth == c->max_depth) {
+    p.last = ember_slice(name, len);
+  } else if (p.depth == (uint64_t)c->max_depth + 1) {
+    /* One frame too many: the one held aside goes too, and the marker takes
+     * its place, so a cut stack is max_depth frames deep. */
+    p.node = ember_tree_child(t, p.node, ember_tree_intern(t, marker, sizeof marker - 1));
+    p.last = ember_slice(NULL, 0);
+  }
+  return p;
+}
+
+void ingest_pos_add(ember_tree_t *t, ingest_ctx_t *c, ingest_pos_t p, uint64_t value) {
+  if (!value) return;
+  if (p.depth == c->max_depth)
+    p.node = ember_tree_child(t, p.node, ember_tree_intern(t, p.last.base, p.last.len));
+  if (p.depth > c->max_depth) c->truncated++;
+  ember_tree_add(t, p.node, 0, value);
+}
+
 /* ---- Formats ----------------------------------------------------------- */
 
 typedef int (*tree_decoder_t)(const uint8_t *buf, size_t len, ember_tree_t *t,
-                              ember_err_t *err);
+                              ingest_ctx_t *c, ember_err_t *err);
 /* For formats that may give several profiles from one body (pprof: one per
  * sample type and label set). base holds the request's parameters; buf is
  * the body after its Content-Encoding. */
 typedef int (*profiles_decoder_t)(const ember_ingest_request_t *req,
                                   const ember_profile_t *base, const uint8_t *buf,
-                                  size_t len, ember_ingest_result_t *out,
+                                  size_t len, ingest_ctx_t *c, ember_ingest_result_t *out,
                                   ember_err_t *err);
 
-static int folded(const uint8_t *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
-  return ember_ingest_folded((const char *)buf, len, t, err);
+static int folded(const uint8_t *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                  ember_err_t *err) {
+  return ingest_folded((const char *)buf, len, t, c, err);
 }
 
-static int lines(const uint8_t *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
-  return ember_ingest_lines((const char *)buf, len, t, err);
+static int lines(const uint8_t *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                 ember_err_t *err) {
+  return ingest_lines((const char *)buf, len, t, c, err);
 }
 
 static int pprof(const ember_ingest_request_t *req, const ember_profile_t *base,
-                 const uint8_t *buf, size_t len, ember_ingest_result_t *out,
-                 ember_err_t *err) {
-  return ember_ingest_pprof(base, req->content_type, buf, len, req->max_body, out, err);
+                 const uint8_t *buf, size_t len, ingest_ctx_t *c,
+                 ember_ingest_result_t *out, ember_err_t *err) {
+  return ingest_pprof(base, req->content_type, buf, len, c, out, err);
 }
 
 /* A format and what selects it. Exactly one decoder is set. */
@@ -74,8 +170,8 @@ typedef struct {
 /* In order of precedence: the first entry whose name or content type
  * matches wins; the last one is the default. */
 static const format_t FORMATS[] = {
-    {"trie", "binary/octet-stream+trie", ember_ingest_trie, NULL},
-    {"tree", "binary/octet-stream+tree", ember_ingest_tree, NULL},
+    {"trie", "binary/octet-stream+trie", ingest_trie, NULL},
+    {"tree", "binary/octet-stream+tree", ingest_tree, NULL},
     {"lines", NULL, lines, NULL},
     {"pprof", "multipart/form-data", NULL, pprof},
     {"folded", NULL, folded, NULL},
@@ -153,9 +249,58 @@ static int parse_label_param(const char *pname, ember_slice_t s, const char *dfl
   return EMBER_OK;
 }
 
+/* "2023-11-14T22:13:20Z", or the number when the year has no 4 digits. */
+static const char *iso_time(char buf[32], int64_t t) {
+  struct tm tm;
+  time_t tt = (time_t)t;
+  if (t < 0 || t > INT64_C(253402300799) || !gmtime_r(&tt, &tm) ||
+      !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    snprintf(buf, 32, "%" PRId64, t);
+  return buf;
+}
+
+/* A number of seconds as the largest whole unit: "10m", "2h", "90s". */
+static const char *span_str(char buf[32], int64_t secs) {
+  static const struct {
+    int64_t s;
+    char unit;
+  } UNITS[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
+  for (size_t i = 0; i < sizeof UNITS / sizeof *UNITS; i++) {
+    if (secs % UNITS[i].s == 0) {
+      snprintf(buf, 32, "%" PRId64 "%c", secs / UNITS[i].s, UNITS[i].unit);
+      return buf;
+    }
+  }
+  snprintf(buf, 32, "%" PRId64 "s", secs);
+  return buf;
+}
+
+/* A time a push may cover: from 2000-01-01 (anything earlier is a clock or
+ * unit error) to now plus the allowed skew (anything later would sit past
+ * the newest data, where retention never reaches it). */
+static int check_time(const char *param, int64_t t, int64_t now, int64_t skew,
+                      ember_err_t *err) {
+  char tb[32], nb[32], lb[32], sb[32];
+  int64_t latest = now > INT64_MAX - skew ? INT64_MAX : now + skew;
+  if (t >= EMBER_INGEST_MIN_TIME && t <= latest) return EMBER_OK;
+  return ember_err_set(
+      err, EMBER_ERANGE,
+      "%s: %" PRId64 " (%s) is %s; a push may cover times from %s to "
+      "now+%s (%s by the server's clock); check the agent's clock and "
+      "time unit%s",
+      param, t, iso_time(tb, t),
+      t < EMBER_INGEST_MIN_TIME ? "before the year 2000" : "too far in the future",
+      iso_time(nb, EMBER_INGEST_MIN_TIME), span_str(sb, skew), iso_time(lb, latest),
+      t < EMBER_INGEST_MIN_TIME ? ""
+                                : ", or raise the server's "
+                                  "--max-future-skew");
+}
+
 static int parse_times(const ember_ingest_request_t *req, ember_profile_t *p,
                        ember_err_t *err) {
   int rc;
+  int64_t skew = req->limits.max_future_skew > 0 ? req->limits.max_future_skew
+                                                 : EMBER_INGEST_DEFAULT_MAX_FUTURE_SKEW;
   p->until = req->now;
   if (param(req->until).len) {
     rc = ember_time_parse(req->until, req->now, &p->until, err);
@@ -166,6 +311,9 @@ static int parse_times(const ember_ingest_request_t *req, ember_profile_t *p,
     rc = ember_time_parse(req->from, req->now, &p->from, err);
     if (rc) return with_param(err, "from", rc);
   }
+  rc = check_time("from", p->from, req->now, skew, err);
+  if (rc == EMBER_OK) rc = check_time("until", p->until, req->now, skew, err);
+  if (rc) return rc;
   if (p->until < p->from)
     return ember_err_set(err, EMBER_EINVAL,
                          "'until' (%" PRId64 ") is before 'from' (%" PRId64
@@ -231,32 +379,50 @@ static void one_profile(ember_profile_t *base, ember_tree_t *tree,
   memset(base, 0, sizeof *base);
 }
 
+size_t ingest_result_bytes(const ember_ingest_result_t *r) {
+  size_t sum = r->n * sizeof *r->items;
+  for (size_t i = 0; i < r->n; i++) {
+    const ember_profile_t *p = &r->items[i];
+    sum += ember_tree_mem(p->tree) + strlen(p->key.app) + 1 + strlen(p->spy_name) + 1 +
+           strlen(p->units) + 1 + p->key.nlabels * sizeof *p->key.labels;
+    for (size_t l = 0; l < p->key.nlabels; l++)
+      sum += strlen(p->key.labels[l].key) + strlen(p->key.labels[l].value) + 2;
+  }
+  return sum;
+}
+
 int ember_ingest_parse(const ember_ingest_request_t *req, ember_ingest_result_t *out,
                        ember_err_t *err) {
   ember_profile_t base = {0};
   ember_tree_t *tree = NULL;
-  uint8_t *body = NULL;
-  size_t body_len = 0;
+  ingest_buf_t body = {NULL, 0, NULL, 0};
+  ingest_ctx_t c;
   const format_t *fmt = NULL;
+  ingest_ctx_init(&c, &req->limits, req->max_body, req->budget);
   int rc = parse_params(req, &base, err);
   if (rc == EMBER_OK) rc = pick_format(req, &fmt, err);
   if (rc == EMBER_OK)
-    rc = ember_ingest_decode(req->content_encoding, req->body, req->body_len,
-                             req->max_body, &body, &body_len, err);
+    rc = ingest_decode(req->content_encoding, req->body, req->body_len, &c, &body, err);
   if (rc) goto done;
   if (fmt->profiles) {
-    rc = fmt->profiles(req, &base, body, body_len, out, err);
-    goto done;
+    rc = fmt->profiles(req, &base, body.data, body.len, &c, out, err);
+  } else {
+    tree = ember_tree_new();
+    rc = fmt->tree(body.data, body.len, tree, &c, err);
+    if (rc == EMBER_OK) {
+      one_profile(&base, tree, out);
+      tree = NULL;
+    }
   }
-  tree = ember_tree_new();
-  rc = fmt->tree(body, body_len, tree, err);
-  if (rc) goto done;
-  one_profile(&base, tree, out);
-  tree = NULL;
+  if (rc == EMBER_OK) {
+    out->stacks_truncated = c.truncated;
+    out->mem_bytes = ingest_result_bytes(out);
+  }
 done:
   ember_tree_free(tree);
   ember_profile_free(&base);
-  free(body);
+  ingest_buf_free(&c, &body);
+  ingest_mem_release(&c);
   return rc;
 }
 

@@ -19,22 +19,124 @@ typedef ember_excerpt_t ingest_excerpt_t;
 
 const char *ingest_excerpt(ingest_excerpt_t *e, const char *s, size_t n);
 
-/* ---- Text stacks ------------------------------------------------------- */
+/* ---- One request's limits, budget and counters ------------------------ */
 
-/* Scratch space for splitting stacks, reused from line to line so a body is
- * parsed without an allocation per line. Owns frames; free with
- * ingest_frames_free. */
+/* What the decoders of one request share: its limits with the defaults
+ * filled in, the byte budget, and what they count on the way. */
 typedef struct {
-  ember_slice_t *frames;
-  size_t cap;
-} ingest_frames_t;
+  size_t max_body;        /* a decoded body or inflated profile, bytes */
+  uint32_t max_depth;     /* frames per stack, >= 1 */
+  uint32_t max_apps;      /* apps per push, >= 1 */
+  uint32_t max_series;    /* series per push, >= 1 */
+  ember_budget_t *budget; /* borrowed; NULL = unlimited */
+  size_t mem_limit;       /* what the profiles may hold (ingest_mem_body) */
+  size_t mem_held;        /* what they hold, taken from budget */
+  size_t tree_held;       /* of which the tree of a one-tree format */
+  uint64_t truncated;     /* OUT: stacks cut at max_depth */
+} ingest_ctx_t;
+
+/* lim may be NULL (every default). */
+void ingest_ctx_init(ingest_ctx_t *c, const ember_ingest_limits_t *lim, size_t max_body,
+                     ember_budget_t *budget);
+
+/* ---- Memory of the profiles being built ---------------------------------- */
+
+/* The profiles a push builds may hold at most 16 MiB plus 32 bytes per
+ * body byte (honest profiles hold 1 to 5 per byte; a hostile folded body of
+ * one-letter frames some 45), and take what they hold from the budget as
+ * they grow, so that parsing itself can neither outgrow its body without
+ * bound nor push the server past its budget. */
+#define INGEST_MEM_BASE ((size_t)16 << 20)
+#define INGEST_MEM_PER_BYTE 32
+
+/* Raises c's memory limit to what a body of len bytes may build. */
+void ingest_mem_body(ingest_ctx_t *c, size_t len);
+
+/* Counts an object whose size went from *held to now bytes: EMBER_ETOOBIG
+ * past the limit, EMBER_EBUSY when the budget has no room now (ETOOBIG
+ * when this push alone would not fit it). *held follows on success. */
+int ingest_mem_grow(ingest_ctx_t *c, size_t *held, size_t now, ember_err_t *err);
+/* ingest_mem_grow for the tree of a one-tree format. */
+int ingest_mem_tree(ingest_ctx_t *c, const ember_tree_t *t, ember_err_t *err);
+/* Gives back everything ingest_mem_grow took (when the push is parsed:
+ * from then on the result's mem_bytes are the caller's to count). */
+void ingest_mem_release(ingest_ctx_t *c);
+
+/* Takes n bytes from c's budget; EMBER_EBUSY (ingest_busy) when they do
+ * not fit. */
+int ingest_budget_take(const ingest_ctx_t *c, size_t n, ember_err_t *err);
+int ingest_busy(ember_err_t *err);
+void ingest_budget_give(const ingest_ctx_t *c, size_t n);
+
+/* ---- Decoders with the request's limits ------------------------------- */
+
+/* The public ember_ingest_<format> functions run these with the default
+ * limits; ember_ingest_parse runs them with the request's. Each adds to
+ * side 0 of t and counts what it cuts in c. */
+int ingest_folded(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                  ember_err_t *err);
+int ingest_lines(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                 ember_err_t *err);
+int ingest_tree(const uint8_t *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                ember_err_t *err);
+int ingest_trie(const uint8_t *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                ember_err_t *err);
+int ingest_pprof(const ember_profile_t *base, const char *content_type,
+                 const uint8_t *body, size_t len, ingest_ctx_t *c,
+                 ember_ingest_result_t *out, ember_err_t *err);
+
+/* An estimate of the bytes r's profiles hold: trees, keys, strings. */
+size_t ingest_result_bytes(const ember_ingest_result_t *r);
+
+/* A body after its Content-Encoding: either the input itself (owned NULL)
+ * or a new buffer whose capacity was taken from the request's budget. */
+typedef struct {
+  const uint8_t *data;
+  size_t len;
+  uint8_t *owned; /* free with ingest_buf_free */
+  size_t taken;   /* bytes taken from the budget */
+} ingest_buf_t;
+
+/* ember_ingest_decode without the copy for identity, with c's limit
+ * (max_body) and budget: EMBER_EBUSY when the budget cannot hold the
+ * output. On success free *out with ingest_buf_free. */
+int ingest_decode(const char *encoding, const uint8_t *in, size_t len,
+                  const ingest_ctx_t *c, ingest_buf_t *out, ember_err_t *err);
+void ingest_buf_free(const ingest_ctx_t *c, ingest_buf_t *b);
+
+/* ---- Stacks and their depth --------------------------------------------- */
+
+/* How far down the tree a stack being added has got. A stack deeper than
+ * max_depth keeps its first max_depth - 1 frames and ends in one marker
+ * frame (EMBER_INGEST_TRUNCATED_FRAME), so the memory a stack takes is
+ * bounded whatever its depth on the wire. Whether the frame at max_depth
+ * stays or gives way to the marker is known only when the stack ends, so
+ * that frame is held aside (last) until then and never made a node in
+ * vain. */
+typedef struct {
+  uint32_t node;      /* the tree node of the frames so far (or the marker) */
+  ember_slice_t last; /* the frame at max_depth, not in the tree yet */
+  uint64_t depth;     /* frames so far, the ones cut off included */
+} ingest_pos_t;
+
+static inline ingest_pos_t ingest_pos_root(void) {
+  ingest_pos_t p = {EMBER_TREE_ROOT, {NULL, 0}, 0};
+  return p;
+}
+
+/* The position one frame (name, which must stay valid as long as the
+ * position is used) below p. */
+ingest_pos_t ingest_pos_down(ember_tree_t *t, const ingest_ctx_t *c, ingest_pos_t p,
+                             const char *name, size_t len);
+
+/* Adds value to p's node on side 0, counting a cut stack in c. */
+void ingest_pos_add(ember_tree_t *t, ingest_ctx_t *c, ingest_pos_t p, uint64_t value);
 
 /* Adds the stack spelled by "a;b;c" (root first) with value to side 0 of t.
  * Empty frames (from "a;;b" or a trailing ';') are skipped; a stack with no
- * frames at all adds to the root's self. */
-void ingest_add_text_stack(ember_tree_t *t, ember_slice_t stack, uint64_t value,
-                           ingest_frames_t *scratch);
-void ingest_frames_free(ingest_frames_t *f);
+ * frames at all adds to the root's self. Fails as ingest_mem_tree. */
+int ingest_add_text_stack(ember_tree_t *t, ingest_ctx_t *c, ember_slice_t stack,
+                          uint64_t value, ember_err_t *err);
 
 /* Cuts the next line out of buf starting at *pos and advances *pos past its
  * newline. The line loses its "\n" or "\r\n" and trailing spaces and tabs.
@@ -148,6 +250,9 @@ typedef struct {
   size_t n;
 } pprof_config_t;
 
+/* The largest sample_type_config accepted (EMBER_ETOOBIG past it). */
+#define PPROF_CONFIG_MAX (64 << 10)
+
 /* Parses the sample_type_config JSON: {"<type>": {"units": "bytes",
  * "aggregation": "sum"|"average", "display-name": "...", "cumulative":
  * bool}, ...}; other members are ignored. EMBER_EPARSE names what is wrong.
@@ -191,9 +296,12 @@ typedef struct {
 /* An unpacked, checked profile and the frames of each location. Owns
  * everything; see pprof.c for its invariants. */
 typedef struct {
-  const char *what; /* "profile" or "prev_profile", for messages */
-  size_t size;      /* bytes of protobuf, after decompression */
+  const char *what;      /* "profile" or "prev_profile", for messages */
+  const ingest_ctx_t *c; /* borrowed: the budget the unpacked bytes came from */
+  size_t size;           /* bytes of protobuf, after decompression */
+  size_t unpacked;       /* bytes protobuf-c allocated, taken from c's budget */
   struct Perftools__Profiles__Profile *pb;
+  size_t *str_len; /* the length of each string of the table */
   pprof_idmap_t locations, functions, mappings;
   size_t *first;         /* location i's frames: frames[first[i]..first[i+1]) */
   ember_slice_t *frames; /* leaf first within a location */
@@ -201,30 +309,42 @@ typedef struct {
   ember_buf_t arena;     /* names made up for frames without symbols */
 } pprof_doc_t;
 
-/* The frames of one sample, root first. Owns frames (not the names). */
+/* The frames of one sample, root first, at most the depth limit of them.
+ * Owns frames (not the names). */
 typedef struct {
   ember_slice_t *frames;
   size_t n, cap;
-  uint64_t bytes; /* sum of the names' lengths */
+  uint64_t bytes;  /* sum of the kept names' lengths */
+  uint64_t depth;  /* frames of the whole stack, before it was cut */
+  uint64_t walked; /* location ids read to find them */
 } pprof_stack_t;
 
-/* Decompresses buf when it starts with the gzip magic (up to max_body
- * bytes: EMBER_ETOOBIG past it), unpacks and checks it. Errors start with
- * what. On failure *d is left empty; else close it with pprof_doc_close. */
+/* Decompresses buf when it starts with the gzip magic (up to c->max_body
+ * bytes), unpacks and checks it; the inflated bytes and what protobuf-c
+ * allocates are taken from c's budget (EMBER_EBUSY when it has no room)
+ * until pprof_doc_close. Errors start with what. On failure *d is left
+ * empty; else close it with pprof_doc_close. c is borrowed until then. */
 int pprof_doc_open(pprof_doc_t *d, const char *what, const uint8_t *buf, size_t len,
-                   size_t max_body, ember_err_t *err);
+                   const ingest_ctx_t *c, ember_err_t *err);
 void pprof_doc_close(pprof_doc_t *d);
 
 /* String idx of the table, field naming its use in the message when the
  * index is out of range (EMBER_EPARSE). Index 0 is "" even in an empty
- * table. *out borrowed from d. */
+ * table. *out borrowed from d. pprof_doc_slice gives its length too, in
+ * O(1). */
 int pprof_doc_string(const pprof_doc_t *d, int64_t idx, const char *field,
                      const char **out, ember_err_t *err);
+int pprof_doc_slice(const pprof_doc_t *d, int64_t idx, const char *field,
+                    ember_slice_t *out, ember_err_t *err);
 
-/* Fills st with the frames of sample i, root first. EMBER_EPARSE when the
- * sample names a location that does not exist. */
-int pprof_doc_stack(const pprof_doc_t *d, size_t sample, pprof_stack_t *st,
-                    ember_err_t *err);
+/* Fills st with the frames of sample i, root first. A stack deeper than
+ * max_depth (>= 1) keeps its max_depth - 1 frames nearest the root and
+ * ends in EMBER_INGEST_TRUNCATED_FRAME; st->depth says how deep it was.
+ * Takes O(location ids + max_depth) time and at most max_depth + 1 frames
+ * of memory, however many frames the locations expand to. EMBER_EPARSE
+ * when the sample names a location that does not exist. */
+int pprof_doc_stack(const pprof_doc_t *d, size_t sample, uint32_t max_depth,
+                    pprof_stack_t *st, ember_err_t *err);
 void pprof_stack_free(pprof_stack_t *st);
 
 #endif

@@ -2,17 +2,26 @@
  * lines.c - the "lines" format: one stack per line (`a;b;c`, root first),
  * each line one sample. It is what a sampler writes when it does not
  * aggregate; duplicate lines simply sum in the tree. Nothing in it can be
- * malformed: every non-empty line is a stack.
+ * malformed: every non-empty line is a stack, and it fails only when the
+ * tree would take more memory than the body warrants.
  */
 #include "ingest_int.h"
 
-int ember_ingest_lines(const char *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
-  ingest_frames_t scratch = {0};
+int ingest_lines(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                 ember_err_t *err) {
   ember_slice_t line;
   size_t pos = 0;
-  (void)err; /* part of the decoder signature; this format cannot fail */
-  while (ingest_next_line(buf, len, &pos, &line))
-    if (line.len) ingest_add_text_stack(t, line, 1, &scratch);
-  ingest_frames_free(&scratch);
-  return EMBER_OK;
+  int rc = EMBER_OK;
+  ingest_mem_body(c, len);
+  while (rc == EMBER_OK && ingest_next_line(buf, len, &pos, &line))
+    if (line.len) rc = ingest_add_text_stack(t, c, line, 1, err);
+  return rc;
+}
+
+int ember_ingest_lines(const char *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
+  ingest_ctx_t c;
+  ingest_ctx_init(&c, NULL, SIZE_MAX, NULL);
+  int rc = ingest_lines(buf, len, t, &c, err);
+  ingest_mem_release(&c);
+  return rc;
 }

@@ -46,9 +46,19 @@ typedef Perftools__Profiles__Mapping pb_mapping_t;
 
 /* ---- Allocation budget ---------------------------------------------------- */
 
+/* protobuf-c's allocations, counted against a limit of the profile's own
+ * and against the request's byte budget (c may be NULL), from which they
+ * are taken a chunk at a time: an unpack makes an allocation per element,
+ * and the budget is shared by every thread. protobuf-c frees nothing it
+ * allocated while an unpack succeeds, so what was taken is given back
+ * when the profile is freed. */
+#define UNPACK_CHUNK ((size_t)1 << 20)
+
 typedef struct {
   size_t used, limit;
-  bool over;
+  size_t taken; /* from c's budget, >= used */
+  bool over, busy;
+  const ingest_ctx_t *c;
 } budget_t;
 
 static void *budget_alloc(void *ctx, size_t n) {
@@ -56,6 +66,21 @@ static void *budget_alloc(void *ctx, size_t n) {
   if (n > b->limit - b->used) {
     b->over = true;
     return NULL;
+  }
+  if (b->c && n > b->taken - b->used) {
+    size_t need = n - (b->taken - b->used);
+    size_t more = need > UNPACK_CHUNK ? need : UNPACK_CHUNK;
+    if (more > b->limit - b->taken) more = need;
+    bool ok = ingest_budget_take(b->c, more, NULL) == EMBER_OK;
+    if (!ok && more > need) { /* a chunk is a convenience: try what is needed */
+      more = need;
+      ok = ingest_budget_take(b->c, more, NULL) == EMBER_OK;
+    }
+    if (!ok) {
+      b->busy = true;
+      return NULL;
+    }
+    b->taken += more;
   }
   b->used += n;
   return malloc(n ? n : 1);
@@ -91,14 +116,32 @@ static int bad_string(const pprof_doc_t *d, const char *field, int64_t idx,
 
 int pprof_doc_string(const pprof_doc_t *d, int64_t idx, const char *field,
                      const char **out, ember_err_t *err) {
+  ember_slice_t s = {"", 0};
+  int rc = pprof_doc_slice(d, idx, field, &s, err);
+  if (rc == EMBER_OK) *out = s.base;
+  return rc;
+}
+
+int pprof_doc_slice(const pprof_doc_t *d, int64_t idx, const char *field,
+                    ember_slice_t *out, ember_err_t *err) {
   size_t n = d->pb->n_string_table;
   if (idx == 0 && n == 0) {
-    *out = "";
+    *out = ember_slice("", 0);
     return EMBER_OK;
   }
   if (idx < 0 || (uint64_t)idx >= n) return bad_string(d, field, idx, err);
-  *out = d->pb->string_table[idx];
+  *out = ember_slice(d->pb->string_table[idx], d->str_len[idx]);
   return EMBER_OK;
+}
+
+/* Every string's length, once: a string may be named by any number of
+ * frames and labels, and measuring it at each use would cost its length
+ * that many times. */
+static void measure_strings(pprof_doc_t *d) {
+  size_t n = d->pb->n_string_table;
+  d->str_len = ember_malloc((n + 1) * sizeof *d->str_len);
+  for (size_t i = 0; i < n; i++)
+    d->str_len[i] = strlen(d->pb->string_table[i]);
 }
 
 /* ---- Id maps ---------------------------------------------------------------- */
@@ -217,9 +260,9 @@ typedef struct {
   size_t arena_limit;
 } frames_t;
 
-static void push_str(frames_t *f, const char *s) {
+static void push_str(frames_t *f, ember_slice_t s) {
   ember_grow((void **)&f->refs, &f->cap, f->n + 1, sizeof *f->refs);
-  f->refs[f->n++] = (frame_ref_t){s, 0, strlen(s)};
+  f->refs[f->n++] = (frame_ref_t){s.base, 0, s.len};
 }
 
 /* Appends a made-up name (printf format) to the arena. */
@@ -282,16 +325,16 @@ static int line_frame(pprof_doc_t *d, const pb_location_t *loc, const pb_line_t 
                          ", which does not exist; the profile is corrupt",
                          d->what, loc->id, ln->function_id);
   const pb_function_t *fn = d->pb->function[fi];
-  const char *name, *sys, *file;
-  pprof_doc_string(d, fn->name, "", &name, NULL); /* checked by check_strings */
-  pprof_doc_string(d, fn->system_name, "", &sys, NULL);
-  pprof_doc_string(d, fn->filename, "", &file, NULL);
-  if (*name) {
+  ember_slice_t name, sys, file;
+  pprof_doc_slice(d, fn->name, "", &name, NULL); /* checked by check_strings */
+  pprof_doc_slice(d, fn->system_name, "", &sys, NULL);
+  pprof_doc_slice(d, fn->filename, "", &file, NULL);
+  if (name.len) {
     push_str(f, name);
-  } else if (*sys) {
+  } else if (sys.len) {
     push_str(f, sys);
-  } else if (*file) {
-    return push_made(d, f, err, "%s:%" PRId64, file, ln->line);
+  } else if (file.len) {
+    return push_made(d, f, err, "%s:%" PRId64, file.base, ln->line);
   } else {
     return address_frame(d, loc, f, err);
   }
@@ -328,30 +371,50 @@ static int build_frames(pprof_doc_t *d, size_t in_len, ember_err_t *err) {
 
 /* ---- Stacks --------------------------------------------------------------- */
 
-int pprof_doc_stack(const pprof_doc_t *d, size_t sample, pprof_stack_t *st,
-                    ember_err_t *err) {
+/* The location of sample s's i-th location id, or an error. */
+static int sample_loc(const pprof_doc_t *d, size_t sample, size_t i, size_t *out,
+                      ember_err_t *err) {
   const Perftools__Profiles__Sample *s = d->pb->sample[sample];
+  *out = idmap_find(&d->locations, s->location_id[i]);
+  if (*out != SIZE_MAX) return EMBER_OK;
+  return ember_err_set(err, EMBER_EPARSE,
+                       "%s: sample %zu names location %" PRIu64
+                       ", which does not exist; the profile is corrupt",
+                       d->what, sample + 1, s->location_id[i]);
+}
+
+int pprof_doc_stack(const pprof_doc_t *d, size_t sample, uint32_t max_depth,
+                    pprof_stack_t *st, ember_err_t *err) {
+  static const char marker[] = EMBER_INGEST_TRUNCATED_FRAME;
+  const Perftools__Profiles__Sample *s = d->pb->sample[sample];
+  size_t li;
+  int rc = EMBER_OK;
   st->n = 0;
   st->bytes = 0;
-  for (size_t i = 0; i < s->n_location_id; i++) {
-    size_t li = idmap_find(&d->locations, s->location_id[i]);
-    if (li == SIZE_MAX)
-      return ember_err_set(err, EMBER_EPARSE,
-                           "%s: sample %zu names location %" PRIu64
-                           ", which does not exist; the profile is corrupt",
-                           d->what, sample + 1, s->location_id[i]);
-    size_t from = d->first[li], to = d->first[li + 1];
-    ember_grow((void **)&st->frames, &st->cap, st->n + (to - from), sizeof *st->frames);
-    for (size_t k = from; k < to; k++) {
+  st->depth = 0;
+  st->walked = s->n_location_id;
+  /* Count first: a location may stand for thousands of inlined frames and
+   * a sample may name it thousands of times, so only the frames that are
+   * kept are ever copied. */
+  for (size_t i = 0; i < s->n_location_id && rc == EMBER_OK; i++) {
+    rc = sample_loc(d, sample, i, &li, err);
+    if (rc == EMBER_OK) st->depth += d->first[li + 1] - d->first[li];
+  }
+  if (rc) return rc;
+  uint64_t keep = st->depth <= max_depth ? st->depth : max_depth - 1;
+  ember_grow((void **)&st->frames, &st->cap, (size_t)keep + 1, sizeof *st->frames);
+  /* pprof lists the leaf first; Ember's stacks start at the root, and a
+   * stack that is cut keeps the frames nearest the root. */
+  for (size_t i = s->n_location_id; i-- > 0 && st->n < keep;) {
+    sample_loc(d, sample, i, &li, NULL); /* checked above */
+    for (size_t k = d->first[li + 1]; k-- > d->first[li] && st->n < keep;) {
       st->frames[st->n++] = d->frames[k];
       st->bytes += d->frames[k].len;
     }
   }
-  /* pprof lists the leaf first; Ember's stacks start at the root. */
-  for (size_t i = 0, j = st->n; i + 1 < j; i++, j--) {
-    ember_slice_t tmp = st->frames[i];
-    st->frames[i] = st->frames[j - 1];
-    st->frames[j - 1] = tmp;
+  if (st->depth > max_depth) {
+    st->frames[st->n++] = ember_slice(marker, sizeof marker - 1);
+    st->bytes += sizeof marker - 1;
   }
   return EMBER_OK;
 }
@@ -363,11 +426,17 @@ void pprof_stack_free(pprof_stack_t *st) {
 
 /* ---- Open and close ------------------------------------------------------- */
 
-static int unpack(pprof_doc_t *d, const uint8_t *buf, size_t len, ember_err_t *err) {
-  budget_t b = {0, scaled(UNPACK_BASE, UNPACK_PER_BYTE, len), false};
+static int unpack(pprof_doc_t *d, const uint8_t *buf, size_t len, const ingest_ctx_t *c,
+                  ember_err_t *err) {
+  budget_t b = {0, scaled(UNPACK_BASE, UNPACK_PER_BYTE, len), 0, false, false, c};
   ProtobufCAllocator a = {budget_alloc, budget_free, &b};
   d->pb = perftools__profiles__profile__unpack(&a, len, buf);
-  if (d->pb) return EMBER_OK;
+  if (d->pb) {
+    d->unpacked = b.taken;
+    return EMBER_OK;
+  }
+  ingest_budget_give(c, b.taken); /* protobuf-c has freed it all */
+  if (b.busy) return ingest_busy(err);
   if (b.over)
     return ember_err_set(err, EMBER_ETOOBIG,
                          "%s: the profile holds too many elements for its size to be "
@@ -381,22 +450,23 @@ static int unpack(pprof_doc_t *d, const uint8_t *buf, size_t len, ember_err_t *e
 }
 
 int pprof_doc_open(pprof_doc_t *d, const char *what, const uint8_t *buf, size_t len,
-                   size_t max_body, ember_err_t *err) {
-  uint8_t *plain = NULL;
+                   const ingest_ctx_t *c, ember_err_t *err) {
+  ingest_buf_t plain = {buf, len, NULL, 0};
   memset(d, 0, sizeof *d);
   d->what = what;
+  d->c = c;
   int rc = EMBER_OK;
   if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
-    rc = ember_ingest_decode("gzip", buf, len, max_body, &plain, &len, err);
+    rc = ingest_decode("gzip", buf, len, c, &plain, err);
     if (rc) return reprefix(err, what, rc);
-    buf = plain;
   }
-  d->size = len;
-  rc = unpack(d, buf, len, err);
+  d->size = plain.len;
+  rc = unpack(d, plain.data, plain.len, c, err);
+  ingest_buf_free(c, &plain); /* protobuf-c copied everything it keeps */
+  if (rc == EMBER_OK) measure_strings(d);
   if (rc == EMBER_OK) rc = check_strings(d, err);
   if (rc == EMBER_OK) rc = build_idmaps(d, err);
-  if (rc == EMBER_OK) rc = build_frames(d, len, err);
-  free(plain); /* protobuf-c copied everything it keeps */
+  if (rc == EMBER_OK) rc = build_frames(d, d->size, err);
   if (rc) pprof_doc_close(d);
   return rc;
 }
@@ -406,7 +476,9 @@ void pprof_doc_close(pprof_doc_t *d) {
   if (d->pb) {
     ProtobufCAllocator a = {budget_alloc, budget_free, NULL};
     perftools__profiles__profile__free_unpacked(d->pb, &a);
+    ingest_budget_give(d->c, d->unpacked);
   }
+  free(d->str_len);
   free(d->locations.pairs);
   free(d->functions.pairs);
   free(d->mappings.pairs);

@@ -153,6 +153,15 @@ int pprof_config_parse(const uint8_t *buf, size_t len, pprof_config_t *out,
   json_error_t jerr;
   pprof_config_t c = {NULL, 0};
   int rc = EMBER_OK;
+  /* jansson takes some 80 bytes per byte of a dense document: the cap
+   * keeps that to a few MiB, while a config for every type there is fits in
+   * a few hundred bytes. */
+  if (len > PPROF_CONFIG_MAX)
+    return ember_err_set(err, EMBER_ETOOBIG,
+                         "sample_type_config: %zu bytes is over this field's limit of "
+                         "%d KiB; send only the settings of the sample types the "
+                         "profile has",
+                         len, PPROF_CONFIG_MAX >> 10);
   json_t *root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!root)
     return ember_err_set(err, EMBER_EPARSE,

@@ -94,42 +94,50 @@ int ingest_too_much_work(const char *format, ember_err_t *err) {
 
 /* A node whose children are still being read. */
 typedef struct {
-  uint32_t node;  /* in the ember tree */
-  uint64_t left;  /* children not read yet */
+  ingest_pos_t pos; /* where the node is in the ember tree */
+  uint64_t left;    /* children not read yet */
 } open_node_t;
 
-int ember_ingest_tree(const uint8_t *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
+int ingest_tree(const uint8_t *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                ember_err_t *err) {
   ingest_reader_t r;
   open_node_t *stack = NULL;
   size_t n = 0, cap = 0;
   int rc = EMBER_OK;
   if (len == 0) return EMBER_OK; /* no tree at all: no samples */
+  ingest_mem_body(c, len);
   ingest_reader_init(&r, buf, len, "tree");
   do {
     ingest_node_t nd;
-    uint32_t node = EMBER_TREE_ROOT;
+    ingest_pos_t pos = ingest_pos_root();
     rc = ingest_read_node(&r, &nd, err);
     if (rc) goto done;
     if (n) {
-      open_node_t *parent = &stack[n - 1];
-      parent->left--;
-      node = parent->node;
+      pos = stack[n - 1].pos;
+      /* A parent whose last child this is is not needed any more: a chain
+       * of only children keeps the stack at one entry, however deep. */
+      if (--stack[n - 1].left == 0) n--;
       /* An unnamed node adds nothing to the stack, as "a;;b" in folded. */
-      if (nd.name.len) {
-        node = ember_tree_child(t, node, ember_tree_intern(t, nd.name.base, nd.name.len));
-      }
+      if (nd.name.len) pos = ingest_pos_down(t, c, pos, nd.name.base, nd.name.len);
     }
-    ember_tree_add(t, node, 0, nd.value); /* O(1): totals settle later */
+    ingest_pos_add(t, c, pos, nd.value); /* O(1): totals settle later */
+    rc = ingest_mem_tree(c, t, err);
+    if (rc) goto done;
     if (nd.nchildren) {
       ember_grow((void **)&stack, &cap, n + 1, sizeof *stack);
-      stack[n++] = (open_node_t){node, nd.nchildren};
-    } else {
-      while (n && stack[n - 1].left == 0)
-        n--;
+      stack[n++] = (open_node_t){pos, nd.nchildren};
     }
   } while (n);
   rc = ingest_reader_finish(&r, err);
 done:
   free(stack);
+  return rc;
+}
+
+int ember_ingest_tree(const uint8_t *buf, size_t len, ember_tree_t *t, ember_err_t *err) {
+  ingest_ctx_t c;
+  ingest_ctx_init(&c, NULL, SIZE_MAX, NULL);
+  int rc = ingest_tree(buf, len, t, &c, err);
+  ingest_mem_release(&c);
   return rc;
 }

@@ -213,6 +213,13 @@ void ember_tree_free(ember_tree_t *t) {
 
 size_t ember_tree_count(const ember_tree_t *t) { return t->nnodes; }
 
+size_t ember_tree_mem(const ember_tree_t *t) {
+  if (!t) return 0;
+  return sizeof *t + t->nodes_cap * sizeof *t->nodes + t->arena_cap +
+         t->names_cap * sizeof *t->names +
+         (t->name_slots_cap + t->child_slots_cap) * sizeof(uint32_t);
+}
+
 const ember_tree_node_t *ember_tree_node(const ember_tree_t *t, uint32_t id) {
   settle(t);
   return &t->nodes[id];

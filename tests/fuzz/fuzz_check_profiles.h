@@ -38,6 +38,7 @@ static inline void fuzz_check_profiles(ember_ingest_result_t *res) {
     FUZZ_CHECK(p->from == 1700000000 && p->until == 1700000010);
     FUZZ_CHECK(ember_tree_total(p->tree, 0) > 0);
     fuzz_check_tree(p->tree);
+    fuzz_check_depth(p->tree, EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH);
   }
   ember_ingest_result_free(res);
 }

@@ -9,6 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_check_message(rc, &err);
   FUZZ_CHECK(rc == 0 || rc == EMBER_EPARSE);
   fuzz_check_tree(t);
+  fuzz_check_depth(t, EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH);
   ember_tree_free(t);
   return 0;
 }

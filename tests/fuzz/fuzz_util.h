@@ -27,6 +27,19 @@ static inline void fuzz_check_tree(const ember_tree_t *t) {
   }
 }
 
+/* No stack of t is deeper than max_depth frames. */
+static inline void fuzz_check_depth(const ember_tree_t *t, uint32_t max_depth) {
+  size_t n = ember_tree_count(t);
+  uint32_t *depth = malloc((n + 1) * sizeof *depth);
+  FUZZ_CHECK(depth);
+  depth[0] = 0;
+  for (size_t id = 1; id < n; id++) { /* parents have smaller ids */
+    depth[id] = depth[ember_tree_node(t, (uint32_t)id)->parent] + 1;
+    FUZZ_CHECK(depth[id] <= max_depth);
+  }
+  free(depth);
+}
+
 /* A NUL-terminated copy of data (caller frees). */
 static inline char *fuzz_cstr(const uint8_t *data, size_t size) {
   char *s = malloc(size + 1);

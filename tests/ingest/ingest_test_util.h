@@ -1,12 +1,18 @@
 /* Helpers the ingest tests share: a canonical text dump of a call tree
  * (sorted "frame;frame self" lines, as the fixtures' .expected files hold),
- * fixture loading and a little varint encoder for hand-made bodies. */
+ * fixture loading, a little varint encoder for hand-made bodies, and a way
+ * to run a hostile input with a ceiling on memory and CPU time. */
 #ifndef EMBER_INGEST_TEST_UTIL_H
 #define EMBER_INGEST_TEST_UTIL_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ember/tree.h"
 
@@ -80,6 +86,44 @@ static inline void put_node(ember_buf_t *b, const char *name, uint64_t value,
   ember_buf_puts(b, name);
   ember_varint_put(b, value);
   ember_varint_put(b, nchildren);
+}
+
+/* The calling process's address space, in bytes (0 when unknown). */
+static inline size_t vm_size(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  size_t kb = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmSize: %zu kB", &kb) == 1) break;
+  if (f) fclose(f);
+  return kb * 1024;
+}
+
+/* Runs fn(arg) in a child process that may map at most mem_mb MiB more
+ * than it has at the start and use at most cpu_s seconds of CPU: an input
+ * that makes the code allocate past that aborts the child (allocation
+ * failure is fatal in Ember), one that makes it loop is stopped. True when
+ * fn returned true within both; the reason is printed otherwise. */
+static inline bool run_bounded(bool (*fn)(void *), void *arg, size_t mem_mb,
+                               unsigned cpu_s) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    struct rlimit as = {vm_size() + (mem_mb << 20), RLIM_INFINITY};
+    struct rlimit cpu = {cpu_s, cpu_s + 1};
+    if (setrlimit(RLIMIT_AS, &as) || setrlimit(RLIMIT_CPU, &cpu)) _exit(3);
+    _exit(fn(arg) ? 0 : 1); /* _exit: the parent owns what is left */
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return false;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
+  if (WIFSIGNALED(status))
+    fprintf(stderr, "bounded run killed by signal %d (%s)\n", WTERMSIG(status),
+            WTERMSIG(status) == SIGXCPU ? "over its CPU time" : "over its memory?");
+  else
+    fprintf(stderr, "bounded run exited with %d\n", WEXITSTATUS(status));
+  return false;
 }
 
 #endif

@@ -176,6 +176,121 @@ static inline uint8_t *gzip_bytes(const void *buf, size_t len, size_t *out_len) 
   return out;
 }
 
+/* ---- Hand-encoded profiles too big for pb_t -------------------------------- */
+
+/* Field numbers of profile.proto. */
+enum {
+  PB_PROFILE_SAMPLE_TYPE = 1,
+  PB_PROFILE_SAMPLE = 2,
+  PB_PROFILE_LOCATION = 4,
+  PB_PROFILE_FUNCTION = 5,
+  PB_PROFILE_STRING = 6,
+  PB_SAMPLE_LOCATION_ID = 1,
+  PB_SAMPLE_VALUE = 2,
+  PB_SAMPLE_LABEL = 3,
+  PB_LABEL_KEY = 1,
+  PB_LABEL_STR = 2,
+  PB_LOCATION_ID = 1,
+  PB_LOCATION_LINE = 4,
+  PB_LINE_FUNCTION_ID = 1,
+  PB_FUNCTION_ID = 1,
+  PB_FUNCTION_NAME = 2,
+  PB_VALUE_TYPE_TYPE = 1,
+  PB_VALUE_TYPE_UNIT = 2,
+};
+
+static inline void pbw_varint(ember_buf_t *b, uint32_t field, uint64_t v) {
+  ember_varint_put(b, (uint64_t)field << 3);
+  ember_varint_put(b, v);
+}
+
+static inline void pbw_bytes(ember_buf_t *b, uint32_t field, const void *p, size_t n) {
+  ember_varint_put(b, (uint64_t)field << 3 | 2);
+  ember_varint_put(b, n);
+  ember_buf_append(b, p, n);
+}
+
+/* Appends message m as field of b and frees m. */
+static inline void pbw_msg(ember_buf_t *b, uint32_t field, ember_buf_t *m) {
+  pbw_bytes(b, field, m->data ? m->data : "", m->len);
+  ember_buf_free(m);
+}
+
+static inline void pbw_string(ember_buf_t *b, const char *s) {
+  pbw_bytes(b, PB_PROFILE_STRING, s, strlen(s));
+}
+
+static inline void pbw_value_type(ember_buf_t *b, int64_t type, int64_t unit) {
+  ember_buf_t m = EMBER_BUF_INIT;
+  pbw_varint(&m, PB_VALUE_TYPE_TYPE, (uint64_t)type);
+  pbw_varint(&m, PB_VALUE_TYPE_UNIT, (uint64_t)unit);
+  pbw_msg(b, PB_PROFILE_SAMPLE_TYPE, &m);
+}
+
+/* Function id, named by string name. */
+static inline void pbw_function(ember_buf_t *b, uint64_t id, int64_t name) {
+  ember_buf_t m = EMBER_BUF_INIT;
+  pbw_varint(&m, PB_FUNCTION_ID, id);
+  pbw_varint(&m, PB_FUNCTION_NAME, (uint64_t)name);
+  pbw_msg(b, PB_PROFILE_FUNCTION, &m);
+}
+
+/* Location id whose nlines inlined lines all call function func. */
+static inline void pbw_location(ember_buf_t *b, uint64_t id, uint64_t func,
+                                size_t nlines) {
+  ember_buf_t m = EMBER_BUF_INIT, line = EMBER_BUF_INIT;
+  pbw_varint(&m, PB_LOCATION_ID, id);
+  pbw_varint(&line, PB_LINE_FUNCTION_ID, func);
+  for (size_t i = 0; i < nlines; i++)
+    pbw_bytes(&m, PB_LOCATION_LINE, line.data, line.len);
+  ember_buf_free(&line);
+  pbw_msg(b, PB_PROFILE_LOCATION, &m);
+}
+
+/* A sample naming location loc nrefs times, with nvalues values of 1 and,
+ * when label_key is non-zero, one string label. */
+static inline void pbw_sample(ember_buf_t *b, uint64_t loc, size_t nrefs, size_t nvalues,
+                              int64_t label_key, int64_t label_str) {
+  ember_buf_t m = EMBER_BUF_INIT, ids = EMBER_BUF_INIT, vals = EMBER_BUF_INIT;
+  for (size_t i = 0; i < nrefs; i++)
+    ember_varint_put(&ids, loc);
+  for (size_t i = 0; i < nvalues; i++)
+    ember_varint_put(&vals, 1);
+  pbw_bytes(&m, PB_SAMPLE_LOCATION_ID, ids.data ? ids.data : "", ids.len);
+  pbw_bytes(&m, PB_SAMPLE_VALUE, vals.data ? vals.data : "", vals.len);
+  if (label_key) {
+    ember_buf_t l = EMBER_BUF_INIT;
+    pbw_varint(&l, PB_LABEL_KEY, (uint64_t)label_key);
+    pbw_varint(&l, PB_LABEL_STR, (uint64_t)label_str);
+    pbw_msg(&m, PB_SAMPLE_LABEL, &l);
+  }
+  ember_buf_free(&ids);
+  ember_buf_free(&vals);
+  pbw_msg(b, PB_PROFILE_SAMPLE, &m);
+}
+
+/* The inline fan-out: strings "", "count", "f", "t0", "t1", ...; ntypes
+ * sample types; one function f; one location of nlines inlined calls of f;
+ * nsamples samples that each name the location nrefs times and have a
+ * value of 1 for every type. A stack of nlines * nrefs frames per sample,
+ * from a few bytes per sample. */
+static inline void pbw_fanout(ember_buf_t *b, size_t nlines, size_t nrefs,
+                              size_t nsamples, size_t ntypes) {
+  pbw_string(b, "");
+  pbw_string(b, "count");
+  pbw_string(b, "f");
+  for (size_t i = 0; i < ntypes; i++) {
+    char t[32];
+    snprintf(t, sizeof t, "t%zu", i);
+    pbw_string(b, t);
+    pbw_value_type(b, 3 + (int64_t)i, 1);
+  }
+  pbw_function(b, 1, 2);
+  pbw_location(b, 1, 1, nlines);
+  for (size_t i = 0; i < nsamples; i++)
+    pbw_sample(b, 1, nrefs, ntypes, 0, 0);
+}
+
 /* Every stack of every profile as "app{labels} a;b;c value\n", sorted.
  * Caller frees. */
 static inline char *result_dump(const ember_ingest_result_t *r) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ember/ingest.h"
+#include "ingest/ingest_int.h"
 #include "ingest/ingest_test_util.h"
 
 /* Parses s, which must succeed, and returns the tree's dump (static). */
@@ -160,6 +161,59 @@ static void test_folded_parses_a_realistic_profile(void **state) {
   ember_tree_free(t);
 }
 
+/* ---- Deep stacks ------------------------------------------------------------ */
+
+/* The dump of a folded body cut at max_depth frames; *truncated gets the
+ * count of cut stacks. Static buffer. */
+static const char *folded_cut(const char *s, uint32_t max_depth, uint64_t *truncated) {
+  static char out[4096];
+  ember_ingest_limits_t lim = {.max_stack_depth = max_depth};
+  ingest_ctx_t c;
+  ingest_ctx_init(&c, &lim, SIZE_MAX, NULL);
+  ember_tree_t *t = ember_tree_new();
+  ember_err_t err;
+  if (ingest_folded(s, strlen(s), t, &c, &err)) fail_msg("failed: %s", err.msg);
+  char *d = tree_dump(t);
+  snprintf(out, sizeof out, "%s", d);
+  free(d);
+  ember_tree_free(t);
+  *truncated = c.truncated;
+  return out;
+}
+
+static void test_folded_cuts_stacks_deeper_than_the_limit(void **state) {
+  uint64_t n = 0;
+  assert_string_equal(folded_cut("a;b;c;d 1\na;b;x;y;z 2\na;b;c 4\na;b 8\n"
+                                 "a;;b;;c;;d 16\na;b;c;d 0\n",
+                                 3, &n),
+                      "a;b 8\na;b;[truncated] 19\na;b;c 4\n");
+  assert_int_equal(n, 3); /* the line with no samples cuts nothing */
+  assert_string_equal(folded_cut("a;b;c;d 1\n", 1, &n), "[truncated] 1\n");
+  assert_int_equal(n, 1);
+  assert_string_equal(folded_cut("a;b;c;d 1\n", 4, &n), "a;b;c;d 1\n");
+  assert_int_equal(n, 0);
+}
+
+/* 3 million frames on one line: 6 MB that made 3 million tree nodes. */
+static bool deep_line_is_cut(void *arg) {
+  const ember_buf_t *body = arg;
+  ember_tree_t *t = ember_tree_new();
+  bool ok = ember_ingest_folded(body->data, body->len, t, NULL) == 0 &&
+            ember_tree_count(t) == EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH + 1 &&
+            ember_tree_total(t, 0) == 1;
+  ember_tree_free(t);
+  return ok;
+}
+
+static void test_folded_cuts_a_3_million_frame_stack_in_bounded_memory(void **state) {
+  ember_buf_t body = EMBER_BUF_INIT;
+  for (int i = 0; i < 3000000; i++)
+    ember_buf_append(&body, "f;", 2);
+  ember_buf_puts(&body, " 1\n");
+  assert_true(run_bounded(deep_line_is_cut, &body, 64, 10));
+  ember_buf_free(&body);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_folded_builds_the_tree_of_each_line),
@@ -178,6 +232,8 @@ int main(void) {
       cmocka_unit_test(test_folded_reads_only_the_given_length),
       cmocka_unit_test(test_folded_keeps_odd_bytes_in_frame_names),
       cmocka_unit_test(test_folded_parses_a_realistic_profile),
+      cmocka_unit_test(test_folded_cuts_stacks_deeper_than_the_limit),
+      cmocka_unit_test(test_folded_cuts_a_3_million_frame_stack_in_bounded_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

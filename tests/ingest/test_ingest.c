@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "ember/ingest.h"
 #include "ingest/ingest_test_util.h"
@@ -54,7 +55,7 @@ static const char *parse_dump(const ember_ingest_request_t *r) {
 
 static const char *parse_error(const ember_ingest_request_t *r, int code) {
   static ember_err_t err;
-  ember_ingest_result_t res = {(ember_profile_t *)&res, 77};
+  ember_ingest_result_t res = {.items = (ember_profile_t *)&res, .n = 77};
   int rc = ember_ingest_parse(r, &res, &err);
   if (rc != code) fail_msg("gave %d (%s), want %d", rc, err.msg, code);
   /* Nothing written to the result on failure. */
@@ -428,11 +429,209 @@ static void test_ingest_realistic_bodies_agree_across_formats(void **state) {
 static void test_ingest_free_functions_accept_null_and_empty(void **state) {
   ember_ingest_result_free(NULL);
   ember_profile_free(NULL);
-  ember_ingest_result_t res = {NULL, 0};
+  ember_ingest_result_t res = {0};
   ember_ingest_result_free(&res);
   ember_profile_t p;
   memset(&p, 0, sizeof p);
   ember_profile_free(&p);
+}
+
+/* ---- Limits ------------------------------------------------------------------ */
+
+static void test_ingest_refuses_times_beyond_the_future_skew(void **state) {
+  ember_ingest_request_t r = request("a 1\n");
+  r.from = "now+100y";
+  r.until = "now+100y";
+  assert_string_equal(parse_error(&r, EMBER_ERANGE),
+                      "from: 4853600000 (2123-10-21T22:13:20Z) is too far in the future; "
+                      "a push may cover times from 2000-01-01T00:00:00Z to now+10m "
+                      "(2023-11-14T22:23:20Z by the server's clock); check the agent's "
+                      "clock and time unit, or raise the server's --max-future-skew");
+  r.from = "now";
+  r.until = "now+601s";
+  assert_contains(parse_error(&r, EMBER_ERANGE), "until: 1700000601 (");
+  r.until = "now+10m"; /* a clock a little ahead is fine */
+  ember_ingest_result_t res = parse_ok(&r);
+  assert_int_equal(res.items[0].until, NOW + 600);
+  ember_ingest_result_free(&res);
+  r.until = "now+1h";
+  r.limits.max_future_skew = 3600;
+  res = parse_ok(&r);
+  ember_ingest_result_free(&res);
+  r.until = "now+61m";
+  assert_contains(parse_error(&r, EMBER_ERANGE), "to now+1h (");
+  /* pprof too: its times are the request's. */
+  size_t len;
+  uint8_t *pb = pprof_fg(&len);
+  r = request("");
+  r.format = "pprof";
+  r.body = pb;
+  r.body_len = len;
+  r.from = "now+1d";
+  r.until = "now+1d";
+  assert_contains(parse_error(&r, EMBER_ERANGE), "from: 1700086400 (");
+  free(pb);
+}
+
+static void test_ingest_refuses_times_before_2000(void **state) {
+  ember_ingest_request_t r = request("a 1\n");
+  r.from = "0";
+  assert_string_equal(
+      parse_error(&r, EMBER_ERANGE),
+      "from: 0 (1970-01-01T00:00:00Z) is before the year 2000; a push may "
+      "cover times from 2000-01-01T00:00:00Z to now+10m "
+      "(2023-11-14T22:23:20Z by the server's clock); check the agent's "
+      "clock and time unit");
+  r.from = "946684799";
+  assert_contains(parse_error(&r, EMBER_ERANGE), "before the year 2000");
+  r.from = "now-30y"; /* far back means time 0 */
+  assert_contains(parse_error(&r, EMBER_ERANGE), "before the year 2000");
+  r.from = "946684800";
+  ember_ingest_result_t res = parse_ok(&r);
+  assert_int_equal(res.items[0].from, 946684800);
+  ember_ingest_result_free(&res);
+}
+
+/* One body per format, each of the stacks a;b;c;d (1) and a;b (2). */
+static void test_ingest_cuts_deep_stacks_in_every_format_and_counts_them(void **state) {
+  static const uint8_t tree[] = {0, 0, 1,   1, 'a', 0, 1,   1, 'b', 2,
+                                 1, 1, 'c', 0, 1,   1, 'd', 1, 0};
+  static const uint8_t trie[] = {0, 0, 1, 4,   'a', ';', 'b', ';',
+                                 2, 1, 3, 'c', ';', 'd', 1,   0};
+  pb_t b;
+  pb_init(&b);
+  pb_type(&b, "samples", "count");
+  uint64_t la = pb_loc1(&b, pb_func(&b, "a", "")), lb = pb_loc1(&b, pb_func(&b, "b", ""));
+  uint64_t lc = pb_loc1(&b, pb_func(&b, "c", "")), ld = pb_loc1(&b, pb_func(&b, "d", ""));
+  pb_sample(&b, 4, (uint64_t[]){ld, lc, lb, la}, (int64_t[]){1}, NULL);
+  pb_sample(&b, 2, (uint64_t[]){lb, la}, (int64_t[]){2}, NULL);
+  size_t pblen;
+  uint8_t *pb = pb_pack(&b, &pblen);
+  const struct {
+    const char *format;
+    const void *body;
+    size_t len;
+  } cases[] = {
+      {"folded", "a;b;c;d 1\na;b 2\n", 16},
+      {"lines", "a;b;c;d\na;b\na;b\n", 16},
+      {"tree", tree, sizeof tree},
+      {"trie", trie, sizeof trie},
+      {"pprof", pb, pblen},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    ember_ingest_request_t r = request("");
+    r.format = cases[i].format;
+    r.body = cases[i].body;
+    r.body_len = cases[i].len;
+    r.limits.max_stack_depth = 3;
+    ember_ingest_result_t res = parse_ok(&r);
+    assert_int_equal(res.n, 1);
+    char *d = tree_dump(res.items[0].tree);
+    if (strcmp(d, "a;b 2\na;b;[truncated] 1\n"))
+      fail_msg("%s: got '%s'", cases[i].format, d);
+    assert_int_equal(res.stacks_truncated, 1);
+    free(d);
+    ember_ingest_result_free(&res);
+    r.limits.max_stack_depth = 4;
+    res = parse_ok(&r);
+    assert_int_equal(res.stacks_truncated, 0);
+    ember_ingest_result_free(&res);
+  }
+  free(pb);
+  pb_free(&b);
+}
+
+static void test_ingest_takes_decoded_bytes_from_the_budget(void **state) {
+  static const char text[] = "a;b 1\na;c 2\n";
+  size_t zlen;
+  uint8_t *gz = gzip_bytes(text, strlen(text), &zlen);
+  uint8_t zs[256];
+  size_t zslen = ZSTD_compress(zs, sizeof zs, text, strlen(text), 3);
+  assert_false(ZSTD_isError(zslen));
+  ember_budget_t budget = {0, 1 << 20};
+  ember_ingest_request_t r = request("");
+  r.budget = &budget;
+  r.body = gz;
+  r.body_len = zlen;
+  r.content_encoding = "gzip";
+  ember_ingest_result_t res = parse_ok(&r);
+  assert_int_equal(ember_budget_used(&budget), 0); /* all given back */
+  ember_ingest_result_free(&res);
+  r.body = zs;
+  r.body_len = zslen;
+  r.content_encoding = "zstd";
+  res = parse_ok(&r);
+  assert_int_equal(ember_budget_used(&budget), 0);
+  ember_ingest_result_free(&res);
+  /* The decoded body starts at 4 KiB: with less room, a 429 to retry. */
+  budget.limit = 4095;
+  assert_string_equal(parse_error(&r, EMBER_EBUSY),
+                      "server is busy: too many bytes in flight; retry");
+  r.body = gz;
+  r.body_len = zlen;
+  r.content_encoding = "gzip";
+  assert_string_equal(parse_error(&r, EMBER_EBUSY),
+                      "server is busy: too many bytes in flight; retry");
+  assert_int_equal(ember_budget_used(&budget), 0);
+  /* An identity body is parsed where it is: 512 KiB of it fits a budget of
+   * 64 KiB, which holds its small tree but no copy. */
+  ember_buf_t big = EMBER_BUF_INIT;
+  while (big.len < (512 << 10))
+    ember_buf_puts(&big, text);
+  budget.limit = 64 << 10;
+  r = request(big.data);
+  r.budget = &budget;
+  res = parse_ok(&r);
+  assert_int_equal(res.n, 1);
+  assert_int_equal(ember_budget_used(&budget), 0);
+  ember_ingest_result_free(&res);
+  ember_buf_free(&big);
+  free(gz);
+}
+
+static void test_ingest_reports_the_memory_its_profiles_hold(void **state) {
+  ember_ingest_request_t r = request("a;b 1\n");
+  ember_ingest_result_t small = parse_ok(&r);
+  assert_true(small.mem_bytes >=
+              ember_tree_mem(small.items[0].tree) + sizeof(ember_profile_t));
+  ember_buf_t big = EMBER_BUF_INIT;
+  for (int i = 0; i < 1000; i++)
+    ember_buf_printf(&big, "a;b%d 1\n", i);
+  r = request(big.data);
+  ember_ingest_result_t large = parse_ok(&r);
+  assert_true(large.mem_bytes > small.mem_bytes + 1000 * sizeof(ember_tree_node_t));
+  ember_ingest_result_free(&small);
+  ember_ingest_result_free(&large);
+  ember_buf_free(&big);
+}
+
+static void test_ingest_takes_the_memory_of_its_trees_from_the_budget(void **state) {
+  /* 2,000 distinct stacks: a tree of some 200 KB. */
+  ember_buf_t body = EMBER_BUF_INIT;
+  for (int i = 0; i < 2000; i++)
+    ember_buf_printf(&body, "main;f%d;g%d 1\n", i, i);
+  ember_budget_t budget = {0, 64 << 20};
+  ember_ingest_request_t r = request(body.data);
+  r.budget = &budget;
+  ember_ingest_result_t res = parse_ok(&r);
+  /* Given back when the parse ends: mem_bytes is the caller's to count. */
+  assert_int_equal(ember_budget_used(&budget), 0);
+  assert_true(res.mem_bytes > 100 << 10);
+  ember_ingest_result_free(&res);
+  /* Others hold all but 64 KiB: busy, retry. */
+  budget.used = budget.limit - (64 << 10);
+  assert_string_equal(parse_error(&r, EMBER_EBUSY),
+                      "server is busy: too many bytes in flight; retry");
+  assert_int_equal(ember_budget_used(&budget), budget.limit - (64 << 10));
+  /* A budget of 64 KiB in all: this push could never fit. */
+  budget.used = 0;
+  budget.limit = 64 << 10;
+  assert_string_equal(parse_error(&r, EMBER_ETOOBIG),
+                      "body: its profiles would take more than 64 KiB of memory, more "
+                      "than the server holds for all pushes at once (--max-inflight); "
+                      "send smaller pushes");
+  assert_int_equal(ember_budget_used(&budget), 0);
+  ember_buf_free(&body);
 }
 
 int main(void) {
@@ -459,6 +658,12 @@ int main(void) {
       cmocka_unit_test(test_ingest_reports_parameters_before_the_body),
       cmocka_unit_test(test_ingest_realistic_bodies_agree_across_formats),
       cmocka_unit_test(test_ingest_free_functions_accept_null_and_empty),
+      cmocka_unit_test(test_ingest_refuses_times_beyond_the_future_skew),
+      cmocka_unit_test(test_ingest_refuses_times_before_2000),
+      cmocka_unit_test(test_ingest_cuts_deep_stacks_in_every_format_and_counts_them),
+      cmocka_unit_test(test_ingest_takes_decoded_bytes_from_the_budget),
+      cmocka_unit_test(test_ingest_takes_the_memory_of_its_trees_from_the_budget),
+      cmocka_unit_test(test_ingest_reports_the_memory_its_profiles_hold),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ember/ingest.h"
+#include "ingest/ingest_int.h"
 #include "ingest/ingest_test_util.h"
 
 static const char *lines_ok(const char *s, size_t len) {
@@ -63,6 +64,20 @@ static void test_lines_parses_a_realistic_body(void **state) {
   ember_tree_free(t);
 }
 
+static void test_lines_cut_stacks_deeper_than_the_limit(void **state) {
+  static const char body[] = "a;b;c;d\na;b;x;y\na;b;c\na;b;c;d\n";
+  ember_ingest_limits_t lim = {.max_stack_depth = 3};
+  ingest_ctx_t c;
+  ingest_ctx_init(&c, &lim, SIZE_MAX, NULL);
+  ember_tree_t *t = ember_tree_new();
+  assert_int_equal(ingest_lines(body, strlen(body), t, &c, NULL), 0);
+  char *d = tree_dump(t);
+  assert_string_equal(d, "a;b;[truncated] 3\na;b;c 1\n");
+  assert_int_equal(c.truncated, 3);
+  free(d);
+  ember_tree_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lines_counts_one_sample_per_line),
@@ -71,6 +86,7 @@ int main(void) {
       cmocka_unit_test(test_lines_skip_empty_frames),
       cmocka_unit_test(test_lines_reads_only_the_given_length),
       cmocka_unit_test(test_lines_parses_a_realistic_body),
+      cmocka_unit_test(test_lines_cut_stacks_deeper_than_the_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,16 +15,24 @@
 
 #define MAX_BODY ((size_t)1 << 20)
 
+/* The limits a document is opened with; it borrows them until closed. */
+static const ingest_ctx_t *limits(size_t max_body) {
+  static ingest_ctx_t c;
+  ingest_ctx_init(&c, NULL, max_body, NULL);
+  return &c;
+}
+
 static void assert_contains(const char *hay, const char *needle) {
   if (!strstr(hay, needle)) fail_msg("'%s' does not contain '%s'", hay, needle);
 }
 
-/* The stack of sample i as "root;...;leaf". Static buffer. */
-static const char *stack_of(const pprof_doc_t *d, size_t i) {
+/* The stack of sample i as "root;...;leaf", cut at max_depth frames.
+ * Static buffer. */
+static const char *stack_cut(const pprof_doc_t *d, size_t i, uint32_t max_depth) {
   static char out[2048];
-  pprof_stack_t st = {NULL, 0, 0, 0};
+  pprof_stack_t st = {0};
   ember_err_t err;
-  if (pprof_doc_stack(d, i, &st, &err)) fail_msg("%s", err.msg);
+  if (pprof_doc_stack(d, i, max_depth, &st, &err)) fail_msg("%s", err.msg);
   size_t o = 0;
   out[0] = '\0';
   for (size_t k = 0; k < st.n; k++)
@@ -34,18 +42,23 @@ static const char *stack_of(const pprof_doc_t *d, size_t i) {
   return out;
 }
 
+static const char *stack_of(const pprof_doc_t *d, size_t i) {
+  return stack_cut(d, i, EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH);
+}
+
 static void open_ok(pprof_doc_t *d, const pb_t *b) {
   size_t len;
   uint8_t *buf = pb_pack(b, &len);
   ember_err_t err;
-  if (pprof_doc_open(d, "profile", buf, len, MAX_BODY, &err)) fail_msg("%s", err.msg);
+  if (pprof_doc_open(d, "profile", buf, len, limits(MAX_BODY), &err))
+    fail_msg("%s", err.msg);
   free(buf);
 }
 
 static const char *open_error(const void *buf, size_t len, int code) {
   static ember_err_t err;
   pprof_doc_t d;
-  int rc = pprof_doc_open(&d, "profile", buf, len, MAX_BODY, &err);
+  int rc = pprof_doc_open(&d, "profile", buf, len, limits(MAX_BODY), &err);
   if (rc != code) fail_msg("gave %d (%s), want %d", rc, err.msg, code);
   assert_null(d.pb); /* left empty */
   return err.msg;
@@ -153,10 +166,139 @@ static void test_pprof_reads_gzipped_profiles(void **state) {
   uint8_t *z = gzip_bytes(buf, len, &zlen);
   pprof_doc_t d;
   ember_err_t err;
-  assert_int_equal(pprof_doc_open(&d, "profile", z, zlen, MAX_BODY, &err), 0);
+  assert_int_equal(pprof_doc_open(&d, "profile", z, zlen, limits(MAX_BODY), &err), 0);
   assert_int_equal(d.size, len);
   assert_string_equal(stack_of(&d, 0), "f");
   pprof_doc_close(&d);
+  free(buf);
+  free(z);
+  pb_free(&b);
+}
+
+/* ---- Deep stacks and fan-out ---------------------------------------------- */
+
+static void
+test_pprof_cuts_deep_stacks_keeping_the_frames_nearest_the_root(void **state) {
+  /* main -> outer -> mid -> leaf (the last three one inlined location),
+   * then a leaf of its own: five frames. */
+  pb_t b;
+  pb_init(&b);
+  pb_type(&b, "samples", "count");
+  uint64_t leaf = pb_func(&b, "leaf", ""), mid = pb_func(&b, "mid", "");
+  uint64_t outer = pb_func(&b, "outer", ""), root = pb_func(&b, "main", "");
+  uint64_t l1 = pb_loc(&b, 0x10, 0, 3, (uint64_t[]){leaf, mid, outer}, NULL);
+  uint64_t l2 = pb_loc1(&b, root), l0 = pb_loc1(&b, pb_func(&b, "memcpy", ""));
+  pb_sample(&b, 3, (uint64_t[]){l0, l1, l2}, (int64_t[]){1}, NULL);
+  pprof_doc_t d;
+  open_ok(&d, &b);
+  assert_string_equal(stack_cut(&d, 0, 5), "main;outer;mid;leaf;memcpy");
+  assert_string_equal(stack_cut(&d, 0, 4), "main;outer;mid;[truncated]");
+  assert_string_equal(stack_cut(&d, 0, 3), "main;outer;[truncated]");
+  assert_string_equal(stack_cut(&d, 0, 1), "[truncated]");
+  pprof_stack_t st = {0};
+  assert_int_equal(pprof_doc_stack(&d, 0, 2, &st, NULL), 0);
+  assert_int_equal(st.depth, 5);
+  assert_int_equal(st.n, 2);
+  assert_int_equal(st.bytes, strlen("main") + strlen("[truncated]"));
+  pprof_stack_free(&st);
+  pprof_doc_close(&d);
+  pb_free(&b);
+}
+
+/* The inline fan-out: a 107 KB profile whose one sample names a location
+ * of 1,000 inlined lines 100,000 times, a stack of 10^8 frames (1.6 GB of
+ * frame slices if it were expanded before being cut). */
+static bool fanout_stack_is_cut_without_expanding(void *arg) {
+  ember_buf_t *body = arg;
+  pprof_doc_t d;
+  pprof_stack_t st = {0};
+  ember_err_t err;
+  if (pprof_doc_open(&d, "profile", (uint8_t *)body->data, body->len, limits(MAX_BODY),
+                     &err) ||
+      pprof_doc_stack(&d, 0, EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH, &st, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    return false;
+  }
+  bool ok = st.depth == UINT64_C(100000000) && st.n == 1000 && st.cap <= 2048 &&
+            ember_slice_eq(st.frames[999], "[truncated]") &&
+            ember_slice_eq(st.frames[998], "f");
+  pprof_stack_free(&st);
+  pprof_doc_close(&d);
+  return ok;
+}
+
+static void test_pprof_expands_an_inline_fan_out_only_as_deep_as_it_keeps(void **state) {
+  ember_buf_t body = EMBER_BUF_INIT;
+  pbw_fanout(&body, 1000, 100000, 1, 1);
+  assert_true(body.len < 110000);
+  assert_true(run_bounded(fanout_stack_is_cut_without_expanding, &body, 64, 10));
+  ember_buf_free(&body);
+}
+
+/* One function with a 1 MB name, named by a location of a million inlined
+ * lines: measuring the name at every line would read a terabyte. */
+static bool long_names_are_measured_once(void *arg) {
+  ember_buf_t *body = arg;
+  pprof_doc_t d;
+  ember_err_t err;
+  if (pprof_doc_open(&d, "profile", (uint8_t *)body->data, body->len, limits(SIZE_MAX),
+                     &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    return false;
+  }
+  bool ok = d.nframes == 1000000 && d.frames[999999].len == 1 << 20;
+  pprof_doc_close(&d);
+  return ok;
+}
+
+static void test_pprof_measures_each_string_once(void **state) {
+  ember_buf_t body = EMBER_BUF_INIT;
+  char *name = malloc((1 << 20) + 1);
+  memset(name, 'f', 1 << 20);
+  name[1 << 20] = '\0';
+  pbw_string(&body, "");
+  pbw_string(&body, name);
+  pbw_function(&body, 1, 1);
+  pbw_location(&body, 1, 1, 1000000);
+  assert_true(run_bounded(long_names_are_measured_once, &body, 512, 10));
+  free(name);
+  ember_buf_free(&body);
+}
+
+/* ---- Byte budget ------------------------------------------------------------ */
+
+static void test_pprof_takes_inflated_and_unpacked_bytes_from_the_budget(void **state) {
+  pb_t b;
+  pb_init(&b);
+  pb_type(&b, "samples", "count");
+  uint64_t l = pb_loc1(&b, pb_func(&b, "f", ""));
+  pb_sample(&b, 1, &l, (int64_t[]){1}, NULL);
+  size_t len, zlen;
+  uint8_t *buf = pb_pack(&b, &len);
+  uint8_t *z = gzip_bytes(buf, len, &zlen);
+  ember_budget_t budget = {0, 1 << 20};
+  ingest_ctx_t c;
+  ingest_ctx_init(&c, NULL, MAX_BODY, &budget);
+  pprof_doc_t d;
+  ember_err_t err;
+  assert_int_equal(pprof_doc_open(&d, "profile", z, zlen, &c, &err), 0);
+  /* The inflated copy is gone; what protobuf-c built stays until close. */
+  assert_true(d.unpacked > 0);
+  assert_int_equal(ember_budget_used(&budget), d.unpacked);
+  pprof_doc_close(&d);
+  assert_int_equal(ember_budget_used(&budget), 0);
+  /* No room for the inflated body (its buffer starts at 4 KiB). */
+  budget.limit = 1024;
+  assert_int_equal(pprof_doc_open(&d, "profile", z, zlen, &c, &err), EMBER_EBUSY);
+  assert_string_equal(err.msg,
+                      "profile: server is busy: too many bytes in flight; retry");
+  assert_int_equal(ember_budget_used(&budget), 0);
+  /* Room to read it raw, but not to unpack it. */
+  budget.limit = 8;
+  assert_int_equal(pprof_doc_open(&d, "profile", buf, len, &c, &err), EMBER_EBUSY);
+  assert_string_equal(err.msg, "server is busy: too many bytes in flight; retry");
+  assert_int_equal(ember_budget_used(&budget), 0);
+  assert_null(d.pb);
   free(buf);
   free(z);
   pb_free(&b);
@@ -247,9 +389,11 @@ static void test_pprof_refuses_samples_at_missing_locations(void **state) {
   pb_sample(&b, 2, (uint64_t[]){l, 77}, (int64_t[]){1}, NULL);
   pprof_doc_t d;
   open_ok(&d, &b);
-  pprof_stack_t st = {NULL, 0, 0, 0};
+  pprof_stack_t st = {0};
   ember_err_t err;
-  assert_int_equal(pprof_doc_stack(&d, 0, &st, &err), EMBER_EPARSE);
+  assert_int_equal(
+      pprof_doc_stack(&d, 0, EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH, &st, &err),
+      EMBER_EPARSE);
   assert_string_equal(err.msg, "profile: sample 1 names location 77, which does not "
                                "exist; the profile is corrupt");
   pprof_stack_free(&st);
@@ -286,7 +430,7 @@ static void test_pprof_limits_what_unpacking_may_allocate(void **state) {
   ember_err_t err;
   pprof_doc_t d;
   assert_int_equal(pprof_doc_open(&d, "profile", (uint8_t *)body.data, body.len,
-                                  SIZE_MAX, &err),
+                                  limits(SIZE_MAX), &err),
                    EMBER_ETOOBIG);
   assert_contains(err.msg, "too many elements for its size to be unpacked");
   ember_buf_free(&loc);
@@ -307,6 +451,10 @@ int main(void) {
       cmocka_unit_test(test_pprof_names_frames_without_function_names),
       cmocka_unit_test(test_pprof_finds_ids_in_any_order),
       cmocka_unit_test(test_pprof_reads_gzipped_profiles),
+      cmocka_unit_test(test_pprof_cuts_deep_stacks_keeping_the_frames_nearest_the_root),
+      cmocka_unit_test(test_pprof_expands_an_inline_fan_out_only_as_deep_as_it_keeps),
+      cmocka_unit_test(test_pprof_measures_each_string_once),
+      cmocka_unit_test(test_pprof_takes_inflated_and_unpacked_bytes_from_the_budget),
       cmocka_unit_test(test_pprof_refuses_bytes_that_are_not_a_profile),
       cmocka_unit_test(test_pprof_refuses_truncated_gzip),
       cmocka_unit_test(test_pprof_refuses_gzip_that_inflates_past_the_limit),

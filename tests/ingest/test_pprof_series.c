@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ember/ingest.h"
+#include "ingest/ingest_int.h"
 #include "ingest/pprof_test_util.h"
 
 #define MAX_BODY ((size_t)32 << 20)
@@ -49,12 +50,27 @@ static const char *ingest_error(const char *name, const void *body, size_t len,
   static ember_err_t err;
   base_t b;
   base_init(&b, name);
-  ember_ingest_result_t res = {NULL, 77};
+  ember_ingest_result_t res = {.items = NULL, .n = 77};
   int rc = ember_ingest_pprof(&b.p, NULL, body, len, MAX_BODY, &res, &err);
   ember_profile_free(&b.p);
   if (rc != code) fail_msg("gave %d (%s), want %d", rc, err.msg, code);
   assert_int_equal(res.n, 77); /* untouched on failure */
   return err.msg;
+}
+
+/* A push with the given limits (NULL: the defaults); *truncated gets the
+ * count of cut stacks. The error, if any, is in err. */
+static int ingest_with(const ember_ingest_limits_t *lim, const char *content_type,
+                       const void *body, size_t len, ember_ingest_result_t *res,
+                       uint64_t *truncated, ember_err_t *err) {
+  base_t b;
+  base_init(&b, "app");
+  ingest_ctx_t c;
+  ingest_ctx_init(&c, lim, MAX_BODY, NULL);
+  int rc = ingest_pprof(&b.p, content_type, body, len, &c, res, err);
+  ember_profile_free(&b.p);
+  if (truncated) *truncated = c.truncated;
+  return rc;
 }
 
 /* The dump of a fixture pushed raw (or as a form when a .type file is
@@ -509,41 +525,332 @@ static void test_pprof_prev_profile_matches_stacks_by_name_and_labels(void **sta
   pb_free(&prev);
 }
 
-static void test_pprof_refuses_too_many_label_sets(void **state) {
-  /* Hand-encoded: strings "", "samples", "count", "k", "f", then one
-   * sample per label value. */
+/* ---- Limits ----------------------------------------------------------------- */
+
+/* Three label sets (n=0, n=1, n=2) of two types: six series. */
+static uint8_t *six_series(size_t *len) {
+  pb_t b;
+  pb_init(&b);
+  pb_type(&b, "alpha", "count");
+  pb_type(&b, "beta", "count");
+  uint64_t l = pb_loc1(&b, pb_func(&b, "f", ""));
+  static const char *const labels[] = {"n=0", "n=1", "n=2"};
+  for (int i = 0; i < 6; i++)
+    pb_sample(&b, 1, &l, (int64_t[]){1, 1}, (const char *[]){labels[i % 3], NULL});
+  uint8_t *out = pb_pack(&b, len);
+  pb_free(&b);
+  return out;
+}
+
+static void test_pprof_refuses_more_apps_than_the_limit(void **state) {
+  size_t len;
+  uint8_t *pb = six_series(&len);
+  ember_ingest_result_t res;
+  ember_err_t err;
+  ember_ingest_limits_t lim = {.max_apps = 1};
+  assert_int_equal(ingest_with(&lim, NULL, pb, len, &res, NULL, &err), EMBER_ELIMIT);
+  assert_string_equal(err.msg,
+                      "profile: it has more than 1 sample types to store, and each is an "
+                      "app; a push may write at most 1 apps (the server's "
+                      "--max-apps-per-push): send fewer sample types per push, or raise "
+                      "the limit");
+  lim.max_apps = 2;
+  assert_int_equal(ingest_with(&lim, NULL, pb, len, &res, NULL, &err), 0);
+  assert_int_equal(res.n, 6);
+  ember_ingest_result_free(&res);
+  free(pb);
+  /* 10,000 sample types in 180 KB: one app each, were they let in. */
   ember_buf_t b = EMBER_BUF_INIT;
-  static const char *const strs[] = {"", "samples", "count", "k", "f"};
-  for (size_t i = 0; i < 5; i++) {
-    ember_buf_putc(&b, 0x32); /* field 6, string */
-    ember_varint_put(&b, strlen(strs[i]));
-    ember_buf_puts(&b, strs[i]);
-  }
-  ember_buf_append(&b, "\x0a\x04\x08\x01\x10\x02", 6);         /* samples/count */
-  ember_buf_append(&b, "\x2a\x04\x08\x01\x10\x04", 6);         /* function 1 "f" */
-  ember_buf_append(&b, "\x22\x06\x08\x01\x22\x02\x08\x01", 8); /* location 1 */
-  for (int i = 0; i < 4100; i++) {
-    char v[16];
-    int n = snprintf(v, sizeof v, "%d", i);
-    ember_buf_putc(&b, 0x32);
-    ember_buf_putc(&b, (char)n);
-    ember_buf_append(&b, v, (size_t)n);
-    ember_buf_t s = EMBER_BUF_INIT; /* sample: location 1, value 1, k=v */
-    ember_buf_append(&s, "\x0a\x01\x01\x12\x01\x01\x1a", 7);
-    ember_buf_t l = EMBER_BUF_INIT;
-    ember_buf_append(&l, "\x08\x03\x10", 3);
-    ember_varint_put(&l, 5 + (uint64_t)i);
-    ember_varint_put(&s, l.len);
-    ember_buf_append(&s, l.data, l.len);
-    ember_buf_putc(&b, 0x12);
-    ember_varint_put(&b, s.len);
-    ember_buf_append(&b, s.data, s.len);
-    ember_buf_free(&s);
-    ember_buf_free(&l);
-  }
-  assert_contains(ingest_error("app", b.data, b.len, EMBER_EPARSE),
-                  "more than 4096 distinct label sets");
+  pbw_fanout(&b, 1, 1, 1, 10000);
+  assert_contains(ingest_error("app", b.data, b.len, EMBER_ELIMIT),
+                  "more than 32 sample types");
   ember_buf_free(&b);
+}
+
+static void test_pprof_refuses_more_series_than_the_limit(void **state) {
+  size_t len;
+  uint8_t *pb = six_series(&len);
+  ember_ingest_result_t res;
+  ember_err_t err;
+  ember_ingest_limits_t lim = {.max_series = 5};
+  assert_int_equal(ingest_with(&lim, NULL, pb, len, &res, NULL, &err), EMBER_ELIMIT);
+  assert_string_equal(err.msg,
+                      "profile: the push would write more than 5 series (distinct label "
+                      "sets times sample types); a push may write at most 5 (the "
+                      "server's --max-series-per-push): drop high-cardinality labels "
+                      "(such as request or span ids) from the profile, or raise the "
+                      "limit");
+  lim.max_series = 6;
+  assert_int_equal(ingest_with(&lim, NULL, pb, len, &res, NULL, &err), 0);
+  assert_int_equal(res.n, 6);
+  ember_ingest_result_free(&res);
+  free(pb);
+  /* One sample per label value: 1,001 label sets of one type. */
+  ember_buf_t b = EMBER_BUF_INIT;
+  pbw_string(&b, "");
+  pbw_string(&b, "samples");
+  pbw_string(&b, "count");
+  pbw_string(&b, "f");
+  pbw_string(&b, "k");
+  pbw_value_type(&b, 1, 2);
+  pbw_function(&b, 1, 3);
+  pbw_location(&b, 1, 1, 1);
+  for (int i = 0; i < 1001; i++) {
+    char v[16];
+    snprintf(v, sizeof v, "%d", i);
+    pbw_string(&b, v);
+    pbw_sample(&b, 1, 1, 1, 4, 5 + i);
+  }
+  assert_contains(ingest_error("app", b.data, b.len, EMBER_ELIMIT),
+                  "more than 1000 series");
+  ember_buf_free(&b);
+}
+
+static void test_pprof_refuses_too_many_series_before_building_any(void **state) {
+  /* Ten costly samples of one label set (each hashes 64 copies of a
+   * 300 KB name: past the work budget together), then six label sets. A
+   * push that built trees as it read would stop at the work (413); the
+   * series are counted first, so the answer is the limit (429). */
+  pb_t b;
+  pb_init(&b);
+  pb_type(&b, "samples", "count");
+  char *name = malloc(300001);
+  memset(name, 'f', 300000);
+  name[300000] = '\0';
+  uint64_t l = pb_loc1(&b, pb_func(&b, name, ""));
+  uint64_t locs[64];
+  for (int i = 0; i < 64; i++)
+    locs[i] = l;
+  for (int i = 0; i < 10; i++)
+    pb_sample(&b, 64, locs, (int64_t[]){1}, NULL);
+  static const char *const labels[] = {"n=1", "n=2", "n=3", "n=4", "n=5", "n=6"};
+  for (int i = 0; i < 6; i++)
+    pb_sample(&b, 1, &l, (int64_t[]){1}, (const char *[]){labels[i], NULL});
+  size_t len;
+  uint8_t *pb = pb_pack(&b, &len);
+  ember_ingest_result_t res;
+  ember_err_t err;
+  ember_ingest_limits_t lim = {.max_series = 5};
+  assert_int_equal(ingest_with(&lim, NULL, pb, len, &res, NULL, &err), EMBER_ELIMIT);
+  lim.max_series = 7;
+  assert_int_equal(ingest_with(&lim, NULL, pb, len, &res, NULL, &err), EMBER_ETOOBIG);
+  free(pb);
+  free(name);
+  pb_free(&b);
+}
+
+static void test_pprof_prev_profile_makes_no_series_of_its_own(void **state) {
+  /* The previous profile has label sets the current one does not: they
+   * would subtract from nothing, so they neither count nor come out. */
+  pb_t cur, prev;
+  pb_init(&cur);
+  pb_type(&cur, "alloc_space", "bytes");
+  uint64_t f = pb_loc1(&cur, pb_func(&cur, "f", ""));
+  pb_sample(&cur, 1, &f, (int64_t[]){10}, NULL);
+  pb_init(&prev);
+  pb_type(&prev, "alloc_space", "bytes");
+  uint64_t pf = pb_loc1(&prev, pb_func(&prev, "f", ""));
+  static const char *const labels[] = {"n=1", "n=2", "n=3"};
+  pb_sample(&prev, 1, &pf, (int64_t[]){4}, NULL);
+  for (int i = 0; i < 3; i++)
+    pb_sample(&prev, 1, &pf, (int64_t[]){50}, (const char *[]){labels[i], NULL});
+  size_t clen, plen;
+  uint8_t *cpb = pb_pack(&cur, &clen), *ppb = pb_pack(&prev, &plen);
+  ember_buf_t body = EMBER_BUF_INIT;
+  ember_buf_puts(&body, "--b\nContent-Disposition: form-data; name=\"profile\"\n\n");
+  ember_buf_append(&body, cpb, clen);
+  ember_buf_puts(&body,
+                 "\n--b\nContent-Disposition: form-data; name=\"prev_profile\"\n\n");
+  ember_buf_append(&body, ppb, plen);
+  ember_buf_puts(&body, "\n--b--\n");
+  ember_ingest_limits_t lim = {.max_series = 1};
+  ember_ingest_result_t res;
+  ember_err_t err;
+  assert_int_equal(ingest_with(&lim, "multipart/form-data; boundary=b", body.data,
+                               body.len, &res, NULL, &err),
+                   0);
+  char *dump = result_dump(&res);
+  assert_string_equal(dump, "app.alloc_space{} f 6\n");
+  free(dump);
+  ember_ingest_result_free(&res);
+  ember_buf_free(&body);
+  free(cpb);
+  free(ppb);
+  pb_free(&cur);
+  pb_free(&prev);
+}
+
+/* ---- Deep stacks and fan-out ------------------------------------------------- */
+
+static void test_pprof_cuts_deep_stacks_and_counts_them(void **state) {
+  /* Three-frame limit: a;b;c;d;e is cut to a;b;[truncated] (once, though
+   * it has values of two types), a;b;x;y merges into the same marker,
+   * a;b;c stays whole, and a cut stack without values counts for
+   * nothing. */
+  pb_t b;
+  pb_init(&b);
+  pb_type(&b, "alpha", "count");
+  pb_type(&b, "beta", "count");
+  uint64_t la = pb_loc1(&b, pb_func(&b, "a", "")), lb = pb_loc1(&b, pb_func(&b, "b", ""));
+  uint64_t lc = pb_loc1(&b, pb_func(&b, "c", "")), ld = pb_loc1(&b, pb_func(&b, "d", ""));
+  uint64_t le = pb_loc1(&b, pb_func(&b, "e", "")), lx = pb_loc1(&b, pb_func(&b, "x", ""));
+  uint64_t ly = pb_loc1(&b, pb_func(&b, "y", ""));
+  pb_sample(&b, 5, (uint64_t[]){le, ld, lc, lb, la}, (int64_t[]){2, 3}, NULL);
+  pb_sample(&b, 4, (uint64_t[]){ly, lx, lb, la}, (int64_t[]){5, 0}, NULL);
+  pb_sample(&b, 3, (uint64_t[]){lc, lb, la}, (int64_t[]){7, 0}, NULL);
+  pb_sample(&b, 4, (uint64_t[]){ld, lc, lb, la}, (int64_t[]){0, 0}, NULL);
+  size_t len;
+  uint8_t *pb = pb_pack(&b, &len);
+  ember_ingest_limits_t lim = {.max_stack_depth = 3};
+  ember_ingest_result_t res;
+  ember_err_t err;
+  uint64_t truncated = 0;
+  assert_int_equal(ingest_with(&lim, NULL, pb, len, &res, &truncated, &err), 0);
+  char *dump = result_dump(&res);
+  assert_string_equal(dump, "app.alpha{} a;b;[truncated] 7\n"
+                            "app.alpha{} a;b;c 7\n"
+                            "app.beta{} a;b;[truncated] 3\n");
+  assert_int_equal(truncated, 2);
+  free(dump);
+  ember_ingest_result_free(&res);
+  free(pb);
+  pb_free(&b);
+}
+
+/* The inline fan-out of the issue: one location of 1,000 inlined lines,
+ * named 100,000 times by one sample: 107 KB that would expand to 10^8
+ * frames (1.6 GB of slices before anything was checked). */
+static bool fanout_is_cut(void *arg) {
+  const ember_buf_t *body = arg;
+  ember_ingest_result_t res;
+  ember_err_t err;
+  uint64_t truncated = 0;
+  if (ingest_with(NULL, NULL, body->data, body->len, &res, &truncated, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    return false;
+  }
+  bool ok =
+      res.n == 1 && truncated == 1 &&
+      ember_tree_count(res.items[0].tree) == EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH + 1;
+  ember_ingest_result_free(&res);
+  return ok;
+}
+
+static void test_pprof_inline_fan_out_is_cut_in_bounded_memory(void **state) {
+  ember_buf_t body = EMBER_BUF_INIT;
+  pbw_fanout(&body, 1000, 100000, 1, 1);
+  assert_true(run_bounded(fanout_is_cut, &body, 64, 10));
+  ember_buf_free(&body);
+}
+
+/* The fan-out again, then 30,000 samples that name the location once
+ * with a value in each of 32 types: each is a 1,000-frame stack hashed
+ * into 32 trees, far more work than 1.3 MB warrants. */
+static bool fanout_is_refused(void *arg) {
+  const ember_buf_t *body = arg;
+  ember_ingest_result_t res;
+  ember_err_t err;
+  int rc = ingest_with(NULL, NULL, body->data, body->len, &res, NULL, &err);
+  if (rc != EMBER_ETOOBIG) fprintf(stderr, "gave %d: %s\n", rc, err.msg);
+  if (rc == 0) ember_ingest_result_free(&res);
+  return rc == EMBER_ETOOBIG && strstr(err.msg, "too deep or too many");
+}
+
+static void test_pprof_inline_fan_out_past_the_work_budget_is_refused_in_bounded_memory(
+    void **state) {
+  ember_buf_t body = EMBER_BUF_INIT;
+  pbw_fanout(&body, 1000, 100000, 1, 32);
+  for (int i = 0; i < 30000; i++)
+    pbw_sample(&body, 1, 1, 32, 0, 0);
+  assert_true(run_bounded(fanout_is_refused, &body, 256, 20));
+  ember_buf_free(&body);
+}
+
+/* One label of a 1 MB value, on 100,000 samples of a few bytes each:
+ * merging and hashing it per sample would be 100 GB of work. */
+static bool label_fan_out_is_refused(void *arg) {
+  const ember_buf_t *body = arg;
+  ember_ingest_result_t res;
+  ember_err_t err;
+  int rc = ingest_with(NULL, NULL, body->data, body->len, &res, NULL, &err);
+  if (rc == 0) ember_ingest_result_free(&res);
+  return rc == EMBER_ETOOBIG && strstr(err.msg, "labels repeat too much text");
+}
+
+static void test_pprof_label_fan_out_is_charged_to_the_work_budget(void **state) {
+  ember_buf_t body = EMBER_BUF_INIT;
+  char *value = malloc((1 << 20) + 1);
+  memset(value, 'v', 1 << 20);
+  value[1 << 20] = '\0';
+  pbw_string(&body, "");
+  pbw_string(&body, "samples");
+  pbw_string(&body, "count");
+  pbw_string(&body, "f");
+  pbw_string(&body, "k");
+  pbw_string(&body, value);
+  pbw_value_type(&body, 1, 2);
+  pbw_function(&body, 1, 3);
+  pbw_location(&body, 1, 1, 1);
+  for (int i = 0; i < 100000; i++)
+    pbw_sample(&body, 1, 1, 1, 4, 5);
+  assert_true(run_bounded(label_fan_out_is_refused, &body, 512, 10));
+  free(value);
+  ember_buf_free(&body);
+}
+
+/* A cumulative type with a 60 KB name, and a previous profile that lists
+ * that name as two million sample types: matching them compares 120 GB. */
+static bool prev_type_fan_out_is_refused(void *arg) {
+  const ember_buf_t *body = arg;
+  ember_ingest_result_t res;
+  ember_err_t err;
+  base_t b;
+  base_init(&b, "app");
+  ingest_ctx_t c;
+  ingest_ctx_init(&c, NULL, (size_t)64 << 20, NULL);
+  int rc = ingest_pprof(&b.p, "multipart/form-data; boundary=b", (uint8_t *)body->data,
+                        body->len, &c, &res, &err);
+  ember_profile_free(&b.p);
+  if (rc == 0) ember_ingest_result_free(&res);
+  if (rc != EMBER_ETOOBIG) fprintf(stderr, "gave %d: %s\n", rc, err.msg);
+  return rc == EMBER_ETOOBIG && strstr(err.msg, "prev_profile: its sample types repeat");
+}
+
+static void
+test_pprof_prev_profile_type_fan_out_is_charged_to_the_work_budget(void **state) {
+  size_t n = 60000;
+  char *type = malloc(n + 1);
+  memset(type, 't', n);
+  type[n] = '\0';
+  ember_buf_t cur = EMBER_BUF_INIT, prev = EMBER_BUF_INIT, body = EMBER_BUF_INIT;
+  pbw_string(&cur, "");
+  pbw_string(&cur, "count");
+  pbw_string(&cur, "f");
+  pbw_string(&cur, type);
+  pbw_value_type(&cur, 3, 1);
+  pbw_function(&cur, 1, 2);
+  pbw_location(&cur, 1, 1, 1);
+  pbw_sample(&cur, 1, 1, 1, 0, 0);
+  pbw_string(&prev, "");
+  pbw_string(&prev, "count");
+  pbw_string(&prev, type);
+  for (int i = 0; i < 2000000; i++)
+    pbw_value_type(&prev, 2, 1);
+  ember_buf_puts(&body,
+                 "--b\nContent-Disposition: form-data; name=\"sample_type_config\"\n\n");
+  ember_buf_printf(&body, "{\"%s\": {\"display-name\": \"big\", \"cumulative\": true}}",
+                   type);
+  ember_buf_puts(&body, "\n--b\nContent-Disposition: form-data; name=\"profile\"\n\n");
+  ember_buf_append(&body, cur.data, cur.len);
+  ember_buf_puts(&body,
+                 "\n--b\nContent-Disposition: form-data; name=\"prev_profile\"\n\n");
+  ember_buf_append(&body, prev.data, prev.len);
+  ember_buf_puts(&body, "\n--b--\n");
+  assert_true(run_bounded(prev_type_fan_out_is_refused, &body, 1024, 10));
+  free(type);
+  ember_buf_free(&cur);
+  ember_buf_free(&prev);
+  ember_buf_free(&body);
 }
 
 static void test_pprof_limits_the_work_of_expanding_stacks(void **state) {
@@ -569,6 +876,53 @@ static void test_pprof_limits_the_work_of_expanding_stacks(void **state) {
   pb_free(&b);
 }
 
+/* 999 one-letter functions, 32 sample types, and 300 samples that each
+ * name all 999 locations, rotated so that every sample is a new path of
+ * 999 nodes in each of 32 trees: 2 KB of body per sample, 2 MB of trees.
+ * The work budget lets that through (about 32 units a byte); the memory
+ * the trees take does not. */
+static bool distinct_deep_stacks_are_refused(void *arg) {
+  const ember_buf_t *body = arg;
+  ember_ingest_result_t res;
+  ember_err_t err;
+  int rc = ingest_with(NULL, NULL, body->data, body->len, &res, NULL, &err);
+  if (rc == 0) ember_ingest_result_free(&res);
+  if (rc != EMBER_ETOOBIG) fprintf(stderr, "gave %d: %s\n", rc, rc ? err.msg : "");
+  return rc == EMBER_ETOOBIG && strstr(err.msg, "more than its size warrants");
+}
+
+static void test_pprof_trees_may_not_outgrow_their_body(void **state) {
+  enum { NFUNC = 999, NTYPES = 32, NSAMPLES = 300 };
+  ember_buf_t b = EMBER_BUF_INIT;
+  pbw_string(&b, "");
+  pbw_string(&b, "count");
+  for (int i = 0; i < NTYPES; i++) {
+    char t[16];
+    snprintf(t, sizeof t, "t%d", i);
+    pbw_string(&b, t);
+    pbw_value_type(&b, 2 + i, 1);
+  }
+  for (int i = 0; i < NFUNC; i++) {
+    char f[16];
+    snprintf(f, sizeof f, "%c%d", 'a' + i % 26, i / 26);
+    pbw_string(&b, f);
+    pbw_function(&b, (uint64_t)i + 1, 2 + NTYPES + i);
+    pbw_location(&b, (uint64_t)i + 1, (uint64_t)i + 1, 1);
+  }
+  for (int s = 0; s < NSAMPLES; s++) {
+    ember_buf_t m = EMBER_BUF_INIT, ids = EMBER_BUF_INIT, vals = EMBER_BUF_INIT;
+    for (int k = 0; k < NFUNC; k++)
+      ember_varint_put(&ids, (uint64_t)((s + k) % NFUNC) + 1);
+    for (int k = 0; k < NTYPES; k++)
+      ember_varint_put(&vals, 1);
+    pbw_msg(&m, PB_SAMPLE_LOCATION_ID, &ids);
+    pbw_msg(&m, PB_SAMPLE_VALUE, &vals);
+    pbw_msg(&b, PB_PROFILE_SAMPLE, &m);
+  }
+  assert_true(run_bounded(distinct_deep_stacks_are_refused, &b, 256, 20));
+  ember_buf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pprof_go_cpu_profile_matches_go_tool_pprof),
@@ -592,8 +946,19 @@ int main(void) {
       cmocka_unit_test(test_pprof_period_in_a_time_unit_gives_the_rate),
       cmocka_unit_test(test_pprof_zero_and_negative_values_store_nothing),
       cmocka_unit_test(test_pprof_prev_profile_matches_stacks_by_name_and_labels),
-      cmocka_unit_test(test_pprof_refuses_too_many_label_sets),
+      cmocka_unit_test(test_pprof_refuses_more_apps_than_the_limit),
+      cmocka_unit_test(test_pprof_refuses_more_series_than_the_limit),
+      cmocka_unit_test(test_pprof_refuses_too_many_series_before_building_any),
+      cmocka_unit_test(test_pprof_prev_profile_makes_no_series_of_its_own),
+      cmocka_unit_test(test_pprof_cuts_deep_stacks_and_counts_them),
+      cmocka_unit_test(test_pprof_inline_fan_out_is_cut_in_bounded_memory),
+      cmocka_unit_test(
+          test_pprof_inline_fan_out_past_the_work_budget_is_refused_in_bounded_memory),
+      cmocka_unit_test(test_pprof_label_fan_out_is_charged_to_the_work_budget),
+      cmocka_unit_test(
+          test_pprof_prev_profile_type_fan_out_is_charged_to_the_work_budget),
       cmocka_unit_test(test_pprof_limits_the_work_of_expanding_stacks),
+      cmocka_unit_test(test_pprof_trees_may_not_outgrow_their_body),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ingest/ingest_int.h"
+#include "ingest/ingest_test_util.h"
 
 static void assert_contains(const char *hay, const char *needle) {
   if (!strstr(hay, needle)) fail_msg("'%s' does not contain '%s'", hay, needle);
@@ -134,6 +135,43 @@ static void test_pprof_types_strips_one_known_suffix(void **state) {
   assert_int_equal(pprof_app_base_len("cpu"), 3);
 }
 
+/* A 10 MB config of small numbers: jansson builds some 80 times its size
+ * in values (810 MB) before anything could look at them. */
+static bool big_config_is_refused(void *arg) {
+  const ember_buf_t *json = arg;
+  pprof_config_t cfg;
+  ember_err_t err;
+  int rc = pprof_config_parse((const uint8_t *)json->data, json->len, &cfg, &err);
+  if (rc == 0) pprof_config_free(&cfg);
+  return rc == EMBER_ETOOBIG &&
+         !strcmp(err.msg, "sample_type_config: 10485762 bytes is over this field's limit "
+                          "of 64 KiB; send only the settings of the sample types the "
+                          "profile has");
+}
+
+static void test_pprof_types_config_has_a_small_cap_of_its_own(void **state) {
+  ember_buf_t json = EMBER_BUF_INIT;
+  ember_buf_putc(&json, '[');
+  for (int i = 0; i < 5242880; i++)
+    ember_buf_puts(&json, i ? ",1" : "1 ");
+  ember_buf_putc(&json, ']');
+  assert_int_equal(json.len, 10485762);
+  assert_true(run_bounded(big_config_is_refused, &json, 64, 10));
+  /* 64 KiB exactly is read. */
+  ember_buf_reset(&json);
+  ember_buf_puts(&json, "{\"alloc_space\": {\"units\": \"bytes\"}");
+  while (json.len < PPROF_CONFIG_MAX - 1)
+    ember_buf_putc(&json, ' ');
+  ember_buf_putc(&json, '}');
+  pprof_config_t cfg = config_ok(json.data);
+  assert_int_equal(cfg.n, 1);
+  pprof_config_free(&cfg);
+  ember_buf_putc(&json, ' ');
+  assert_int_equal(pprof_config_parse((const uint8_t *)json.data, json.len, &cfg, NULL),
+                   EMBER_ETOOBIG);
+  ember_buf_free(&json);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pprof_types_table_covers_go_and_node_types),
@@ -142,6 +180,7 @@ int main(void) {
       cmocka_unit_test(test_pprof_types_config_errors_say_what_is_wrong),
       cmocka_unit_test(test_pprof_types_rate_comes_from_time_periods),
       cmocka_unit_test(test_pprof_types_strips_one_known_suffix),
+      cmocka_unit_test(test_pprof_types_config_has_a_small_cap_of_its_own),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

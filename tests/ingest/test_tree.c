@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ember/ingest.h"
+#include "ingest/ingest_int.h"
 #include "ingest/ingest_test_util.h"
 
 static const char *tree_ok(const void *buf, size_t len) {
@@ -149,7 +150,8 @@ static void test_tree_handles_deep_trees_without_recursion(void **state) {
   for (int i = 0; i < DEPTH; i++) put_node(&b, i % 2 ? "f" : "g", i == DEPTH - 1, i < DEPTH - 1);
   ember_tree_t *t = ember_tree_new();
   assert_int_equal(ember_ingest_tree((const uint8_t *)b.data, b.len, t, NULL), 0);
-  assert_int_equal(ember_tree_count(t), DEPTH + 1);
+  /* Cut at the default depth: the root, 999 frames and the marker. */
+  assert_int_equal(ember_tree_count(t), EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH + 1);
   assert_int_equal(ember_tree_total(t, 0), 1);
   assert_int_equal(ember_tree_check(t, NULL), 0);
   ember_tree_free(t);
@@ -187,6 +189,58 @@ static void test_tree_decodes_a_realistic_profile(void **state) {
   ember_tree_free(t);
 }
 
+/* ---- Deep stacks ------------------------------------------------------------ */
+
+static void test_tree_cuts_stacks_deeper_than_the_limit(void **state) {
+  /* a;b;c 1, a;b;c;d 2, a;b;c;d;e 4, a;b;x 8, a;b;x;y 16, and a;b;z;w 32
+   * through a z of no value of its own. */
+  ember_buf_t b = EMBER_BUF_INIT;
+  put_node(&b, "", 0, 1);
+  put_node(&b, "a", 0, 1);
+  put_node(&b, "b", 0, 3);
+  put_node(&b, "c", 1, 1);
+  put_node(&b, "d", 2, 1);
+  put_node(&b, "e", 4, 0);
+  put_node(&b, "x", 8, 1);
+  put_node(&b, "y", 16, 0);
+  put_node(&b, "z", 0, 1);
+  put_node(&b, "w", 32, 0);
+  ember_ingest_limits_t lim = {.max_stack_depth = 3};
+  ingest_ctx_t c;
+  ingest_ctx_init(&c, &lim, SIZE_MAX, NULL);
+  ember_tree_t *t = ember_tree_new();
+  assert_int_equal(ingest_tree((const uint8_t *)b.data, b.len, t, &c, NULL), 0);
+  char *d = tree_dump(t);
+  assert_string_equal(d, "a;b;[truncated] 54\na;b;c 1\na;b;x 8\n");
+  assert_int_equal(c.truncated, 4);
+  /* Nothing else: z, whose stacks all go past the limit, is no node. */
+  assert_int_equal(ember_tree_count(t), 6);
+  free(d);
+  ember_tree_free(t);
+  ember_buf_free(&b);
+}
+
+/* A chain of 3 million nodes, each the only child of the one before and
+ * each with a value: the root, 1,000 frames and the marker. */
+static bool deep_chain_is_cut(void *arg) {
+  const ember_buf_t *body = arg;
+  ember_tree_t *t = ember_tree_new();
+  bool ok = ember_ingest_tree((const uint8_t *)body->data, body->len, t, NULL) == 0 &&
+            ember_tree_count(t) == EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH + 2 &&
+            ember_tree_total(t, 0) == 3000000;
+  ember_tree_free(t);
+  return ok;
+}
+
+static void test_tree_reads_a_3_million_node_chain_in_bounded_memory(void **state) {
+  ember_buf_t b = EMBER_BUF_INIT;
+  put_node(&b, "", 0, 1);
+  for (int i = 0; i < 3000000; i++)
+    put_node(&b, "f", 1, i < 3000000 - 1);
+  assert_true(run_bounded(deep_chain_is_cut, &b, 64, 10));
+  ember_buf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tree_decodes_a_hand_encoded_body),
@@ -202,6 +256,8 @@ int main(void) {
       cmocka_unit_test(test_tree_handles_deep_trees_without_recursion),
       cmocka_unit_test(test_tree_takes_a_value_on_every_node_of_a_deep_chain),
       cmocka_unit_test(test_tree_decodes_a_realistic_profile),
+      cmocka_unit_test(test_tree_cuts_stacks_deeper_than_the_limit),
+      cmocka_unit_test(test_tree_reads_a_3_million_node_chain_in_bounded_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,6 +138,23 @@ static void test_tree_values_along_a_deep_chain_settle_in_one_pass(void **state)
   ember_tree_free(t);
 }
 
+static void test_tree_mem_counts_what_the_tree_has_allocated(void **state) {
+  assert_int_equal(ember_tree_mem(NULL), 0);
+  ember_tree_t *t = ember_tree_new();
+  size_t empty = ember_tree_mem(t);
+  assert_true(empty >= sizeof(ember_tree_node_t));
+  char name[32];
+  for (int i = 0; i < 10000; i++) {
+    snprintf(name, sizeof name, "frame%d", i);
+    add(t, "main", name, 1);
+  }
+  /* 10,001 nodes, 10,001 names of 5 to 9 bytes and their hash slots. */
+  assert_true(ember_tree_mem(t) >=
+              empty + 10000 * (sizeof(ember_tree_node_t) + 5 + 2 * 4));
+  assert_true(ember_tree_mem(t) < 4 * 10002 * (sizeof(ember_tree_node_t) + 9 + 8 + 8));
+  ember_tree_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tree_starts_with_a_root_named_total),
@@ -148,6 +165,7 @@ int main(void) {
       cmocka_unit_test(test_tree_merge_matches_nodes_by_path_and_side),
       cmocka_unit_test(test_tree_handles_many_nodes),
       cmocka_unit_test(test_tree_values_along_a_deep_chain_settle_in_one_pass),
+      cmocka_unit_test(test_tree_mem_counts_what_the_tree_has_allocated),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,7 +66,7 @@ static inline void fixture_push(fixture_t *f, const char *name, int64_t from,
                                 const char *spy, uint32_t rate, const char *units,
                                 const char *folded) {
   ember_err_t err;
-  ember_ingest_result_t r = {calloc(1, sizeof(ember_profile_t)), 1};
+  ember_ingest_result_t r = {.items = calloc(1, sizeof(ember_profile_t)), .n = 1};
   ember_profile_t *p = &r.items[0];
   assert_int_equal(ember_series_key_parse(name, strlen(name), &p->key, &err), 0);
   p->from = from;

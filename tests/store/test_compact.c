@@ -42,7 +42,7 @@ static void maintain(fixture_t *f, int64_t now) {
 static uint64_t put_span(fixture_t *f, const char *name, int64_t from, int64_t until,
                          ember_aggregation_t agg) {
   size_t n = (size_t)((until - from) / 10);
-  ember_ingest_result_t all = {calloc(n, sizeof(ember_profile_t)), n};
+  ember_ingest_result_t all = {.items = calloc(n, sizeof(ember_profile_t)), .n = n};
   uint64_t total = 0;
   char stacks[128];
   for (size_t i = 0; i < n; i++) {

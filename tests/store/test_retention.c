@@ -59,7 +59,7 @@ static void test_retention_keeps_reads_exact_when_cutting_through_rollups(void *
   f->s = open_store(f->dir, 0, 0);
   /* One push per bucket over 3000 s, value 1 each, then rollups. */
   enum { N = 300 };
-  ember_ingest_result_t all = {calloc(N, sizeof(ember_profile_t)), N};
+  ember_ingest_result_t all = {.items = calloc(N, sizeof(ember_profile_t)), .n = N};
   for (int i = 0; i < N; i++) {
     ember_ingest_result_t one = make_result("app.cpu", T0 + 10 * i, T0 + 10 * i + 10,
                                             "main;x 1", EMBER_AGG_SUM);
@@ -99,7 +99,7 @@ static void test_retention_deletes_in_chunks_until_done(void **state) {
   fixture_t *f = *state;
   f->s = open_store(f->dir, 0, 60);
   enum { N = 4500 }; /* more than two chunks of rows */
-  ember_ingest_result_t all = {calloc(N, sizeof(ember_profile_t)), N};
+  ember_ingest_result_t all = {.items = calloc(N, sizeof(ember_profile_t)), .n = N};
   for (int i = 0; i < N; i++) {
     char name[32];
     snprintf(name, sizeof name, "app.cpu{i=%d}", i % 50);
@@ -143,7 +143,7 @@ static void test_retention_drops_a_span_row_once_all_of_it_expired(void **state)
    * span shares next to bucket rows. */
   put(f->s, "app.cpu", T0 + 5, T0 + 3605, "main;x 3600");
   enum { N = 400 };
-  ember_ingest_result_t all = {calloc(N, sizeof(ember_profile_t)), N};
+  ember_ingest_result_t all = {.items = calloc(N, sizeof(ember_profile_t)), .n = N};
   for (int i = 0; i < N; i++) {
     ember_ingest_result_t one =
         make_result("app.cpu", T0 + 10 * i, T0 + 10 * i + 10, "main;y 1", EMBER_AGG_SUM);
