@@ -31,7 +31,9 @@ ember_timeline_grid_t ember_timeline_grid(int64_t from, int64_t until) {
    * span in 19 steps, so the loop always ends. */
   for (int64_t step = 10;; step = step == 10 ? 100 : step * 10) {
     int64_t start = floor_to(from, step);
-    uint64_t n = steps(start, until, step);
+    /* Reads take the bucket that holds `until` (the range is whole seconds,
+     * until included), so the grid covers it too. */
+    uint64_t n = steps(start, until < INT64_MAX ? until + 1 : until, step);
     if (n <= EMBER_TIMELINE_MAX_POINTS || step >= INT64_MAX / 10) {
       g.start = start;
       g.step = step;

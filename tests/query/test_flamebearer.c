@@ -36,7 +36,7 @@ static ember_render_meta_t meta(void) {
   m.sample_rate = 100;
   m.units = "samples";
   m.from = 1000;
-  m.until = 1030;
+  m.until = 1029; /* included: three 10 s buckets */
   m.max_nodes = 8192;
   m.grid = ember_timeline_grid(m.from, m.until);
   return m;
@@ -88,7 +88,7 @@ static void test_single_matches_the_documented_example_byte_for_byte(void **stat
       "\"levels\":[[0,3,0,0],[0,3,0,1],[0,1,1,3,0,2,2,2]],\"numTicks\":3,"
       "\"maxSelf\":2},\"metadata\":{\"format\":\"single\",\"spyName\":\"pyspy\","
       "\"sampleRate\":100,\"units\":\"samples\",\"name\":\"app.cpu\","
-      "\"appName\":\"app.cpu\",\"startTime\":1000,\"endTime\":1030,"
+      "\"appName\":\"app.cpu\",\"startTime\":1000,\"endTime\":1029,"
       "\"query\":\"app.cpu{}\",\"maxNodes\":8192},\"timeline\":{\"startTime\":1000,"
       "\"samples\":[0,4,0],\"durationDelta\":10}}");
   assert_int_equal(b.len, strlen(b.data));
@@ -307,7 +307,7 @@ static void test_double_encodes_both_sides_of_the_union_tree(void **state) {
   ember_render_meta_t lm = meta(), rm = meta();
   lm.query = "app.cpu{side=\"left\"}";
   rm.from = 2000;
-  rm.until = 2020;
+  rm.until = 2019;
   rm.grid = ember_timeline_grid(rm.from, rm.until);
   uint64_t ltl[3] = {3, 0, 0}, rtl[2] = {0, 4};
   lm.timeline = ltl;

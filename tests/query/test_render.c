@@ -88,10 +88,10 @@ static void test_render_answers_the_documented_example(void **state) {
   assert_int_equal(json_integer_value(json_object_get(md, "endTime")), T0 + 3600);
   assert_int_equal(json_integer_value(json_object_get(md, "maxNodes")), 8192);
   json_t *samples = get(j, "timeline", "samples");
-  assert_int_equal(json_array_size(samples), 360);
+  assert_int_equal(json_array_size(samples), 361); /* until's bucket counts */
   assert_int_equal(json_integer_value(get(j, "timeline", "startTime")), T0);
   assert_int_equal(json_integer_value(get(j, "timeline", "durationDelta")), 10);
-  for (size_t i = 0; i < 360; i++)
+  for (size_t i = 0; i < 361; i++)
     assert_int_equal(json_integer_value(json_array_get(samples, i)), i == 10 ? 4 : 0);
   json_decref(j);
 }
@@ -139,7 +139,7 @@ static void test_render_of_an_unknown_app_is_empty_not_an_error(void **state) {
   assert_string_equal(json_string_value(get(j, "metadata", "spyName")), "unknown");
   assert_int_equal(json_integer_value(get(j, "metadata", "sampleRate")), 100);
   assert_string_equal(json_string_value(get(j, "metadata", "units")), "samples");
-  assert_int_equal(json_array_size(get(j, "timeline", "samples")), 360);
+  assert_int_equal(json_array_size(get(j, "timeline", "samples")), 361);
   json_decref(j);
 }
 
@@ -431,7 +431,7 @@ static void test_diff_puts_left_and_right_side_by_side(void **state) {
   assert_string_equal(json_string_value(get(j, "metadata", "format")), "double");
   assert_string_equal(json_string_value(get(j, "metadata", "leftQuery")),
                       "app.cpu{region=\"eu\"}");
-  assert_int_equal(json_array_size(get(j, "leftTimeline", "samples")), 360);
+  assert_int_equal(json_array_size(get(j, "leftTimeline", "samples")), 361);
   assert_int_equal(json_integer_value(json_array_get(get(j, "leftTimeline", "samples"), 10)), 4);
   assert_int_equal(json_integer_value(json_array_get(get(j, "rightTimeline", "samples"), 20)), 11);
   assert_int_equal(json_integer_value(json_array_get(get(j, "timeline", "samples"), 20)), 11);

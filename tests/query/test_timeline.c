@@ -22,24 +22,28 @@ static void assert_grid(int64_t from, int64_t until, int64_t start, int64_t step
 }
 
 static void test_grid_uses_10s_steps_for_an_hour(void **state) {
-  assert_grid(1700000000, 1700003600, 1700000000, 10, 360);
+  /* until is included (to the second): an hour from a 10 s mark to
+   * another touches 361 buckets. */
+  assert_grid(1700000000, 1700003600, 1700000000, 10, 361);
+  assert_grid(1700000000, 1700003599, 1700000000, 10, 360);
 }
 
 static void test_grid_rounds_from_down_and_covers_until(void **state) {
   assert_grid(1005, 1015, 1000, 10, 2);
-  assert_grid(1005, 1010, 1000, 10, 1);
+  assert_grid(1005, 1009, 1000, 10, 1);
+  assert_grid(1005, 1010, 1000, 10, 2); /* the bucket holding until counts */
   assert_grid(1005, 1011, 1000, 10, 2);
   assert_grid(1000, 1001, 1000, 10, 1);
 }
 
 static void test_grid_keeps_10s_up_to_the_point_budget(void **state) {
-  assert_grid(0, 10 * EMBER_TIMELINE_MAX_POINTS, 0, 10, EMBER_TIMELINE_MAX_POINTS);
-  assert_grid(0, 10 * EMBER_TIMELINE_MAX_POINTS + 1, 0, 100,
+  assert_grid(0, 10 * EMBER_TIMELINE_MAX_POINTS - 1, 0, 10, EMBER_TIMELINE_MAX_POINTS);
+  assert_grid(0, 10 * EMBER_TIMELINE_MAX_POINTS, 0, 100,
               EMBER_TIMELINE_MAX_POINTS / 10 + 1);
 }
 
 static void test_grid_widens_by_powers_of_ten(void **state) {
-  assert_grid(1700000000, 1700000000 + 86400, 1700000000, 100, 864);
+  assert_grid(1700000000, 1700000000 + 86400, 1700000000, 100, 865);
   /* 7 days: 6048 steps of 100 s, 605 of 1000 s (from rounds down). */
   assert_grid(1700000050, 1700000050 + 7 * 86400, 1700000000, 1000, 605);
   assert_grid(1700000000, 1700000000 + 30 * 86400, 1700000000, 10000, 260);
@@ -64,7 +68,7 @@ static void test_grid_of_the_widest_range_stays_in_budget(void **state) {
 }
 
 static void test_timeline_json_shifts_data_by_one_and_keeps_zero(void **state) {
-  ember_timeline_grid_t g = ember_timeline_grid(100, 140);
+  ember_timeline_grid_t g = ember_timeline_grid(100, 139);
   uint64_t v[4] = {0, 1, 41, UINT64_MAX};
   ember_buf_t b = EMBER_BUF_INIT;
   ember_timeline_put_json(&b, g, v);
