@@ -4,19 +4,26 @@
  *
  * A request moves through three phases (http_int.h):
  *
- *   READING --(body complete, cheap route)----------------> DONE
- *   READING --(body complete, offloaded: suspend, queue)--> RUNNING
- *   RUNNING --(worker or store done: ember_http_finish)---> DONE
- *   DONE    --(network thread queues the response)--------> freed on completion
+ *   on_uri: created, query string decoded ---------------> READING
+ *   READING --(refused before or while reading the body)-> DONE
+ *   READING --(body complete, cheap route)---------------> DONE
+ *   READING --(body complete, handed on: suspend, queue)-> RUNNING
+ *   RUNNING --(worker or store done: ember_http_finish)--> DONE
+ *   DONE    --(network thread queues the response)-------> freed on completion
  *
  * Invariants:
  *  1. Only the network thread calls MHD functions on a connection, except
  *     MHD_resume_connection, which ember_http_finish calls exactly once per
  *     suspended request, as its very last access to the request.
- *  2. A request is suspended exactly while its phase is RUNNING.
- *  3. srv->inflight counts requests from their first callback to their
- *     completion notice; shutdown waits for it to reach zero, so every
- *     request in flight gets its answer.
+ *  2. A request is suspended exactly while its phase is RUNNING, and
+ *     srv->suspended counts those requests; a request is suspended only
+ *     under srv->gate while accepting_work holds.
+ *  3. srv->inflight counts requests from on_uri to their completion notice.
+ *  4. MHD_stop_daemon runs only once accepting_work is false and
+ *     srv->suspended is zero (libmicrohttpd aborts on a suspended
+ *     connection), so every request handed on is answered first.
+ *  5. Every byte a request takes from the budget (req->charged) is given
+ *     back at its completion notice.
  */
 #include <arpa/inet.h>
 #include <errno.h>
