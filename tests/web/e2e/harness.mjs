@@ -112,13 +112,33 @@ export async function launchBrowser({ dark = false, width = 1440, height = 900 }
     if (host === '127.0.0.1' || route.request().url().startsWith('blob:') || route.request().url().startsWith('data:')) route.continue();
     else route.abort();
   });
+  // Content-Security-Policy violations of every page, from the event the
+  // page fires and from the console line Chromium writes for each.
+  const csp = [];
+  await context.exposeBinding('emberReportCSP', (source, text) => csp.push(text));
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.emberReportCSP(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`);
+    });
+  });
+  const watched = new WeakSet();
+  const watch = (p) => {
+    if (watched.has(p)) return;
+    watched.add(p);
+    p.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) csp.push(m.text());
+    });
+  };
+  context.on('page', watch);
   const errors = [];
   const page = context.pages()[0] || (await context.newPage());
   page.on('pageerror', (e) => errors.push(e.message));
+  watch(page);
   return {
     context,
     page,
     errors,
+    csp,
     async close() {
       await context.close();
       rmSync(userDir, { recursive: true, force: true });
