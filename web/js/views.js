@@ -204,13 +204,20 @@ export class View {
   accept(results, st, plan) {
     let status = 'ready';
     let network = null;
+    let auth = null;
     for (const r of results) {
       if (r.error && r.error.name === 'AbortError') return 'aborted';
       if (r.error && r.error.kind === 'network') network = r.error;
+      if (r.error && r.error.kind === 'auth') auth = r.error;
     }
+    // Neither is remembered: the next load asks again.
     if (network) {
       this.ctx.banner(network);
       return 'offline';
+    }
+    if (auth) {
+      this.ctx.banner(auth);
+      return 'auth';
     }
     this.ctx.banner(null);
     for (const r of results) {
