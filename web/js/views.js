@@ -219,7 +219,10 @@ export class View {
       this.ctx.banner(auth);
       return 'auth';
     }
-    this.ctx.banner(null);
+    // A token whose role cannot read: the banner offers another one, and
+    // the panels below say what failed.
+    const denied = results.find((r) => r.error && r.error.status === 403);
+    this.ctx.banner(denied ? denied.error : null);
     for (const r of results) {
       r.slot.key = r.k;
       r.slot.value = r.error ? { error: r.error } : { raw: r.value };
