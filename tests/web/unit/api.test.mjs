@@ -189,3 +189,15 @@ test('forgetting the token sends the next call without one', async () => {
   await api.apps();
   assert.deepEqual(s.sent.map((r) => r.auth), ['Bearer good', '']);
 });
+
+test('only api.js talks to the server, so every call carries the token', async () => {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const dir = new URL('../../../web/js/', import.meta.url);
+  const offenders = [];
+  for (const f of await readdir(dir)) {
+    if (!f.endsWith('.js') || f === 'api.js') continue;
+    const src = await readFile(new URL(f, dir), 'utf8');
+    for (const m of src.matchAll(/\b(fetch\s*\(|XMLHttpRequest|EventSource|sendBeacon|WebSocket)/g)) offenders.push(`${f}: ${m[0]}`);
+  }
+  assert.deepEqual(offenders, []);
+});
