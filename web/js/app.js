@@ -3,13 +3,14 @@
 // through navigate(), which writes the URL first, so a link reproduces what
 // is on screen and back/forward walk through it.
 
-import { api, serverBase } from './api.js';
+import { api, serverBase, token, setTokenPrompt, askForToken, forgetToken } from './api.js';
 import { parseState, serializeState, sameState } from './state.js';
 import { PRESETS, presetOf, describeRange, parseTime, fromLocalInput } from './time.js';
 import { appOf } from './query.js';
 import { compileMatcher } from './search.js';
 import { Tooltip, escapeHTML } from './tooltip.js';
 import { View } from './views.js';
+import { SignIn } from './signin.js';
 
 const $ = (id) => document.getElementById(id);
 const LAST_APP = 'ember.app';
@@ -18,6 +19,7 @@ const REFRESH_MS = 10000;
 const WELCOME_POLL_MS = 5000;
 
 const tooltip = new Tooltip($('tooltip'));
+const signIn = new SignIn($('auth-dialog'));
 let state = parseState(location.search);
 let apps = null;
 let view = null;
@@ -169,26 +171,53 @@ function scheduleRefresh() {
 }
 
 // The banner over the page: null hides it; an ApiError of kind 'network'
-// says the server is unreachable; anything else is shown as its message.
+// says the server is unreachable, one of kind 'auth' that it needs a token
+// the person has not given, a 403 that the token's role is too weak;
+// anything else is shown as its message.
 function banner(err) {
   const el = $('banner');
   if (!err) {
     el.hidden = true;
     return;
   }
+  let action = ['Try again', refresh];
   if (err.kind === 'network') {
     el.innerHTML =
       `<span><strong>Cannot reach the Ember server</strong> at <code>${escapeHTML(serverBase())}</code>. ` +
       'Is <code>ember serve</code> running? The page shows the last data it received.</span>';
+  } else if (err.kind === 'auth') {
+    el.innerHTML =
+      '<span><strong>This server requires a token</strong> to show profiles; its operator keeps them in the file given to ' +
+      '<code>ember serve --auth-token-file</code>.</span>';
+    action = ['Enter a token', signInAgain];
   } else {
     el.innerHTML = `<span>${escapeHTML(err.message || String(err))}</span>`;
+    if (err.status === 403 && token.get()) action = ['Use another token', signOut];
   }
   const b = document.createElement('button');
   b.type = 'button';
-  b.textContent = 'Try again';
-  b.addEventListener('click', refresh);
+  b.textContent = action[0];
+  b.addEventListener('click', action[1]);
   el.append(b);
   el.hidden = false;
+}
+
+// ---- Token ---------------------------------------------------------------
+
+function signInAgain() {
+  askForToken();
+  refresh();
+}
+
+// Forgets the token and starts the page over, so that nothing fetched with
+// it stays on screen; the server then asks for a token again.
+function signOut() {
+  forgetToken();
+  location.reload();
+}
+
+function syncTokenControl() {
+  $('forget-token').hidden = !token.get();
 }
 
 // ---- Controls ------------------------------------------------------------
@@ -327,6 +356,7 @@ function resetZoom() {
 }
 
 function onKey(e) {
+  if (e.target.closest && e.target.closest('dialog')) return;
   const typing = e.target.closest && e.target.closest('input, select, textarea');
   if (e.key === 'Escape') {
     if (document.querySelector('details[open]')) {
@@ -361,8 +391,11 @@ async function loadApps(quiet = false) {
       banner(e);
       setStatus('offline');
       retrySoon();
+    } else if (e.kind === 'auth') {
+      banner(e);
+      setStatus('auth');
     } else if (!quiet) {
-      banner(new Error(`The list of apps could not be loaded: ${e.message}`));
+      banner(Object.assign(new Error(`The list of apps could not be loaded: ${e.message}`), { status: e.status }));
     }
     return false;
   }
@@ -389,14 +422,21 @@ function showWelcome() {
   setStatus('welcome');
   const el = $('welcome');
   const base = serverBase();
+  // With auth on, a push needs a token of role ingest or admin, which may
+  // not be the one this tab reads with: the command names it, not the value.
+  const auth = token.get() ? '-H "Authorization: Bearer $EMBER_TOKEN" ' : '';
   const cmd =
     "printf 'main;handle_request;parse_json 120\\nmain;handle_request;db_query;mutex_lock 75\\nmain;idle 3\\n' > cpu.folded\n" +
-    `curl -g -X POST --data-binary @cpu.folded \\\n  "${base}ingest?name=my-app.cpu{host=$(hostname)}&from=$(date +%s)&format=folded&sampleRate=100"`;
+    `curl -g -X POST ${auth}--data-binary @cpu.folded \\\n  "${base}ingest?name=my-app.cpu{host=$(hostname)}&from=$(date +%s)&format=folded&sampleRate=100"`;
+  const tokenHint = auth
+    ? '<p class="hint">This server requires a token: set <code>EMBER_TOKEN</code> to one of role <code>ingest</code> or <code>admin</code> from its token file.</p>'
+    : '';
   el.innerHTML = `
     <h2>No profiles yet</h2>
     <p>This Ember server has not received any data. Point an agent at <code>${escapeHTML(base)}</code>
     (any agent that speaks Pyroscope's <code>/ingest</code> API works), or send a first profile by hand:</p>
     <pre><code id="welcome-cmd">${escapeHTML(cmd)}</code></pre>
+    ${tokenHint}
     <p><button type="button" id="copy-cmd">Copy the commands</button>
     <span class="hint">This page checks for data every few seconds and opens the first app as soon as one arrives.</span></p>`;
   el.querySelector('#copy-cmd').addEventListener('click', async (e) => {
@@ -440,7 +480,14 @@ window.emberUI = {
   navigate,
 };
 
+setTokenPrompt((o) => signIn.ask(o));
+token.onChange(syncTokenControl);
+$('forget-token').addEventListener('click', signOut);
+syncTokenControl();
 bindControls();
+// The range shows what will load, even while the first answer waits (for
+// a token, say).
+syncRange();
 themeChanged();
 setStatus('loading');
 if (state.query) render();

@@ -204,15 +204,25 @@ export class View {
   accept(results, st, plan) {
     let status = 'ready';
     let network = null;
+    let auth = null;
     for (const r of results) {
       if (r.error && r.error.name === 'AbortError') return 'aborted';
       if (r.error && r.error.kind === 'network') network = r.error;
+      if (r.error && r.error.kind === 'auth') auth = r.error;
     }
+    // Neither is remembered: the next load asks again.
     if (network) {
       this.ctx.banner(network);
       return 'offline';
     }
-    this.ctx.banner(null);
+    if (auth) {
+      this.ctx.banner(auth);
+      return 'auth';
+    }
+    // A token whose role cannot read: the banner offers another one, and
+    // the panels below say what failed.
+    const denied = results.find((r) => r.error && r.error.status === 403);
+    this.ctx.banner(denied ? denied.error : null);
     for (const r of results) {
       r.slot.key = r.k;
       r.slot.value = r.error ? { error: r.error } : { raw: r.value };

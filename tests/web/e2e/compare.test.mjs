@@ -123,3 +123,7 @@ test('the diff graph alone takes the whole width', async () => {
 test('the page raised no script errors', () => {
   assert.deepEqual(browser.errors, []);
 });
+
+test('nothing on the page broke its Content-Security-Policy', () => {
+  assert.deepEqual(browser.csp, []);
+});

@@ -82,3 +82,7 @@ test('a server that went away is reported, and the view comes back with it', asy
 test('the page raised no script errors', () => {
   assert.deepEqual(browser.errors, []);
 });
+
+test('nothing on the page broke its Content-Security-Policy', () => {
+  assert.deepEqual(browser.csp, []);
+});

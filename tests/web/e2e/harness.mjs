@@ -5,7 +5,7 @@
 
 import { spawn, execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,10 +33,21 @@ export function emberBinary() {
 }
 
 // Starts `ember serve` and resolves once it prints its address.
-// dataDir: reuse a data directory (kept on stop); port: a fixed port.
-export async function startEmber({ dataDir, port = 0 } = {}) {
+// dataDir: reuse a data directory (kept on stop); port: a fixed port;
+// tokens: lines of a token file ('TOKEN [role]'), which turns auth on;
+// ingestToken: the token ingest() sends.
+export async function startEmber({ dataDir, port = 0, tokens = null, ingestToken = '' } = {}) {
   const dir = dataDir || mkdtempSync(path.join(tmpdir(), 'ember-e2e-'));
-  const child = spawn(emberBinary(), ['serve', '--listen', `127.0.0.1:${port}`, '--data', dir], {
+  const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data', dir];
+  let tokenDir = null;
+  if (tokens) {
+    // Outside the data directory, as an operator would keep it.
+    tokenDir = mkdtempSync(path.join(tmpdir(), 'ember-e2e-tokens-'));
+    const file = path.join(tokenDir, 'tokens');
+    writeFileSync(file, `${tokens.join('\n')}\n`, { mode: 0o600 });
+    args.push('--auth-token-file', file);
+  }
+  const child = spawn(emberBinary(), args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -68,7 +79,8 @@ export async function startEmber({ dataDir, port = 0 } = {}) {
     // Sends folded stacks to /ingest; at is the Unix second the push covers.
     async ingest(name, folded, at, extra = {}) {
       const q = new URLSearchParams({ name, from: String(at), until: String(at + 10), format: 'folded', sampleRate: '100', ...extra });
-      const r = await fetch(`${url}ingest?${q}`, { method: 'POST', body: folded });
+      const headers = ingestToken ? { Authorization: `Bearer ${ingestToken}` } : {};
+      const r = await fetch(`${url}ingest?${q}`, { method: 'POST', body: folded, headers });
       if (r.status !== 200) throw new Error(`ingest of ${name} answered ${r.status}: ${await r.text()}`);
     },
     async stop({ keepData = false } = {}) {
@@ -82,6 +94,7 @@ export async function startEmber({ dataDir, port = 0 } = {}) {
         clearTimeout(timer);
       }
       if (!keepData && !dataDir) rmSync(dir, { recursive: true, force: true });
+      if (tokenDir) rmSync(tokenDir, { recursive: true, force: true });
     },
   };
   return server;
@@ -112,13 +125,33 @@ export async function launchBrowser({ dark = false, width = 1440, height = 900 }
     if (host === '127.0.0.1' || route.request().url().startsWith('blob:') || route.request().url().startsWith('data:')) route.continue();
     else route.abort();
   });
+  // Content-Security-Policy violations of every page, from the event the
+  // page fires and from the console line Chromium writes for each.
+  const csp = [];
+  await context.exposeBinding('emberReportCSP', (source, text) => csp.push(text));
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.emberReportCSP(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`);
+    });
+  });
+  const watched = new WeakSet();
+  const watch = (p) => {
+    if (watched.has(p)) return;
+    watched.add(p);
+    p.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) csp.push(m.text());
+    });
+  };
+  context.on('page', watch);
   const errors = [];
   const page = context.pages()[0] || (await context.newPage());
   page.on('pageerror', (e) => errors.push(e.message));
+  watch(page);
   return {
     context,
     page,
     errors,
+    csp,
     async close() {
       await context.close();
       rmSync(userDir, { recursive: true, force: true });

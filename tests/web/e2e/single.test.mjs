@@ -340,3 +340,7 @@ test('the UI works under a path prefix behind a proxy', async () => {
 test('the page raised no script errors', () => {
   assert.deepEqual(browser.errors, []);
 });
+
+test('nothing on the page broke its Content-Security-Policy', () => {
+  assert.deepEqual(browser.csp, []);
+});
