@@ -356,6 +356,21 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def sockets(self):
+        """How many sockets the server holds open (its listening socket
+        among them)."""
+        n = 0
+        try:
+            for fd in os.listdir(f"/proc/{self.proc.pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{self.proc.pid}/fd/{fd}").startswith("socket:"):
+                        n += 1
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        return n
+
     def stderr_text(self):
         try:
             with open(self.err_path, "rb") as f:
@@ -820,6 +835,7 @@ def attack_conn_flood(ctx):
     s = ctx.server([("--max-conns-per-ip", "128"), ("--request-timeout", str(timeout))])
     results = []
     stop = threading.Event()
+    baseline = s.sockets()
     prober = threading.Thread(target=probe_loop,
                               args=(s.port, stop, results, time.monotonic() + 1.0))
     prober.start()
@@ -845,7 +861,9 @@ def attack_conn_flood(ctx):
             ctx.hold(sock)
         ctx.note(f"{len(idle)} idle and {len(half)} half-sent connections opened in "
                  f"{time.monotonic() - started:.2f} s")
-        time.sleep(2.0)  # the flood held while the probes run
+        time.sleep(1.0)
+        held = s.sockets() - baseline
+        time.sleep(1.0)  # the flood held while the probes run
     finally:
         stop.set()
         prober.join()
@@ -855,12 +873,18 @@ def attack_conn_flood(ctx):
     ctx.expect(not slow, f"{len(slow)} of {len(results)} probes from 127.0.0.1 "
                f"failed or took 1 s or more, e.g. {slow[:3]}")
     ctx.expect(any(w == "push" for w, _ in results), "the probe push never ran")
-    ctx.note(f"slowest probe {max(r.seconds for _, r in results):.3f} s")
-    # The server closes what it let in once the request deadline passes
-    # (the sweep runs every 0.25 s), and refused the rest at once.
-    left = wait_closed(idle + half, started + timeout + 2.0)
-    ctx.saw(f"open-after-{timeout + 2}s:{left}")
-    ctx.expect(left == 0, f"{left} flood connections still open "
+    ctx.note(f"slowest probe {max(r.seconds for _, r in results):.3f} s; the "
+             f"server held {held} flood connections")
+    # The server lets go of what it let in once the request deadline
+    # passes (the sweep runs every 0.25 s); the client keeps its ends open.
+    # Counted on the server's side: connections the kernel never handed
+    # over (a full accept queue) look open to the client, yet cost nothing.
+    deadline = started + timeout + 2.5
+    while s.sockets() > baseline and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = s.sockets() - baseline
+    ctx.saw(f"held-after-{time.monotonic() - started:.0f}s:{left}")
+    ctx.expect(left <= 0, f"the server still holds {left} connections "
                f"{time.monotonic() - started:.1f} s after the flood began")
     ctx.close_socks()
     time.sleep(0.5)
