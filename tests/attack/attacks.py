@@ -974,10 +974,10 @@ def seed_wide(port, name, pushes, stacks, span):
         "--max-queries 2; a 6-byte push beside them answers within 2 s, "
         "renders past the limit get 503 with Retry-After")
 def attack_queries_vs_ingest(ctx):
-    # Reported: 12 renders held up a 6-byte push for 12 s. The seed (32
-    # pushes of 15,000 stacks over 24 h) makes each render merge about half
-    # a million stack counts; the 12 go out at the same moment, so the two
-    # running and the eight waiting leave two to refuse.
+    # Reported: 12 renders held up a 6-byte push for 12 s. The seed (48
+    # pushes of 20,000 stacks over 24 h) makes each render merge about a
+    # million stack counts; the 12 go out at the same moment, so two run, up
+    # to eight wait and the rest are refused.
     s = ctx.server([("--max-queries", "2")])
     seed_wide(s.port, "busy.cpu", 48, 20000, 86400)
     t = now()
