@@ -20,7 +20,8 @@
  *
  *   open() -> SENDING --reading()--> READING --busy()--> BUSY --idle()--> IDLE
  *   IDLE --(sweep sees new bytes)--> SENDING
- *   SENDING, READING --(request_s passed)--> CLOSED (socket shut down)
+ *   SENDING, READING --(request_s passed, or the client shut its side)-->
+ *                       CLOSED (socket shut down)
  *   IDLE --(idle_s passed)--> CLOSED
  *
  * Invariants:
@@ -44,6 +45,11 @@
 #include "http/http_int.h"
 
 #define SWEEP_MS 250
+
+/* The kernel's number for a socket whose peer sent FIN (include/net/
+ * tcp_states.h); glibc names it only in netinet/tcp.h, whose struct
+ * tcp_info lacks the byte counts that linux/tcp.h has. */
+#define KERNEL_TCP_CLOSE_WAIT 8
 
 typedef enum {
   CONN_SENDING,
@@ -73,14 +79,22 @@ struct http_guard {
   atomic_ullong closed;
 };
 
-static uint64_t bytes_received(int fd) {
+/* What the kernel knows of the connection: bytes received so far, and
+ * whether the client has closed its side (it can send nothing more). */
+static uint64_t tcp_state(int fd, bool *peer_closed) {
   struct tcp_info ti;
   socklen_t len = sizeof ti;
+  *peer_closed = false;
   if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
-      len <
-          offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
+      len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
     return 0;
+  *peer_closed = ti.tcpi_state == KERNEL_TCP_CLOSE_WAIT;
   return ti.tcpi_bytes_received;
+}
+
+static uint64_t bytes_received(int fd) {
+  bool closed;
+  return tcp_state(fd, &closed);
 }
 
 static void shut(http_guard_t *g, http_conn_t *c, const char *why, uint64_t limit_ns) {
@@ -89,8 +103,11 @@ static void shut(http_guard_t *g, http_conn_t *c, const char *why, uint64_t limi
   shutdown(c->fd, SHUT_RDWR);
   c->state = CONN_CLOSED;
   atomic_fetch_add(&g->closed, 1);
-  ember_http_log("closed a connection that %s within %llu s\n", why,
-                 (unsigned long long)(limit_ns / 1000000000u));
+  if (limit_ns)
+    ember_http_log("closed a connection that %s within %llu s\n", why,
+                   (unsigned long long)(limit_ns / 1000000000u));
+  else
+    ember_http_log("closed a connection that %s\n", why);
 }
 
 static void sweep(http_guard_t *g, uint64_t now) {
@@ -105,10 +122,17 @@ static void sweep(http_guard_t *g, uint64_t now) {
       }
       break;
     case CONN_SENDING:
-    case CONN_READING:
-      if (now - c->since_ns > g->request_ns)
+    case CONN_READING: {
+      /* A client that closed its side in the middle of a request will
+       * never finish it; libmicrohttpd 0.9.75 does not always notice. */
+      bool peer_closed;
+      tcp_state(c->fd, &peer_closed);
+      if (peer_closed)
+        shut(g, c, "closed its side before sending a whole request", 0);
+      else if (now - c->since_ns > g->request_ns)
         shut(g, c, "did not send a whole request", g->request_ns);
       break;
+    }
     default: break;
     }
   }

@@ -770,17 +770,20 @@ bool ember_server_tls(const ember_server_t *srv) {
   return srv->tls_cert != NULL;
 }
 
-/* Waits until pred(srv) holds or deadline (monotonic ns; 0: no deadline)
- * passes; every 5 s says what it waits for. */
-static bool wait_for(ember_server_t *srv, bool (*pred)(ember_server_t *),
+static int count_inflight(ember_server_t *srv) { return atomic_load(&srv->inflight); }
+static int count_suspended(ember_server_t *srv) { return atomic_load(&srv->suspended); }
+
+/* Waits until count(srv) is zero or deadline (monotonic ns; 0: none)
+ * passes; every 5 s says how many `what` it still waits for. */
+static bool wait_for(ember_server_t *srv, int (*count)(ember_server_t *),
                      uint64_t deadline, const char *what) {
   uint64_t next_note = ember_mono_ns() + 5000000000ull;
-  while (!pred(srv)) {
+  int n;
+  while ((n = count(srv)) > 0) {
     uint64_t now = ember_mono_ns();
     if (deadline && now >= deadline) return false;
     if (now >= next_note) {
-      fprintf(stderr, "ember: still waiting for %d %s\n", atomic_load(&srv->suspended),
-              what);
+      fprintf(stderr, "ember: still waiting for %d %s\n", n, what);
       next_note = now + 5000000000ull;
     }
     struct timespec ts = {0, 10 * 1000 * 1000};
@@ -789,20 +792,13 @@ static bool wait_for(ember_server_t *srv, bool (*pred)(ember_server_t *),
   return true;
 }
 
-static bool none_inflight(ember_server_t *srv) {
-  return atomic_load(&srv->inflight) == 0;
-}
-static bool none_suspended(ember_server_t *srv) {
-  return atomic_load(&srv->suspended) == 0;
-}
-
 void ember_server_stop(ember_server_t *srv, unsigned grace_ms) {
   if (!srv) return;
   atomic_store(&srv->draining, true);
   MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
   if (lfd != MHD_INVALID_SOCKET) close(lfd);
   uint64_t deadline = ember_mono_ns() + (uint64_t)grace_ms * 1000000u;
-  if (!wait_for(srv, none_inflight, deadline, "requests"))
+  if (!wait_for(srv, count_inflight, deadline, "request(s) in flight"))
     fprintf(stderr,
             "ember: %d request(s) still open after %u ms; answering what "
             "waits with 503\n",
@@ -816,9 +812,9 @@ void ember_server_stop(ember_server_t *srv, unsigned grace_ms) {
   ember_jobs_stop(srv->ingest_jobs, job_cancel);
   ember_jobs_stop(srv->query_jobs, job_cancel);
   srv->ingest_jobs = srv->query_jobs = NULL;
-  wait_for(srv, none_suspended, 0, "request(s) waiting for the disk");
+  wait_for(srv, count_suspended, 0, "request(s) still being worked on or waiting for the disk");
   /* Give the answers just resumed a moment to go out. */
-  wait_for(srv, none_inflight, ember_mono_ns() + 2000000000ull, "responses");
+  wait_for(srv, count_inflight, ember_mono_ns() + 2000000000ull, "response(s)");
   MHD_stop_daemon(srv->daemon);
   server_free(srv);
 }

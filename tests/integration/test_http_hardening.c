@@ -234,6 +234,30 @@ static void test_slow_requests_and_idle_connections_are_closed_on_time(void **st
   it_cleanup(&s);
 }
 
+static void test_a_request_cut_short_by_its_client_is_let_go_at_once(void **state) {
+  it_server_t s = {0};
+  const char *args[] = {"--request-timeout", "20", NULL};
+  it_start(&s, args);
+  int fd = it_connect(&s);
+  const char half[] = "POST /ingest?name=cut.cpu HTTP/1.1\r\nHost: localhost\r\n"
+                      "Content-Length: 1000\r\n\r\nmain;a 1\n";
+  it_send(fd, half, sizeof half - 1);
+  shutdown(fd, SHUT_WR); /* the rest can never come */
+  double t0 = now_s();
+  assert_true(closed_within(fd, 3000));
+  assert_true(now_s() - t0 < 3);
+  close(fd);
+  /* Nor does it hold up a stop. */
+  int fd2 = it_connect(&s);
+  it_send(fd2, half, sizeof half - 1);
+  shutdown(fd2, SHUT_WR);
+  t0 = now_s();
+  assert_int_equal(it_stop(&s), 0);
+  assert_true(now_s() - t0 < 5);
+  close(fd2);
+  it_cleanup(&s);
+}
+
 static void test_one_address_cannot_take_every_connection(void **state) {
   it_server_t s = {0};
   const char *args[] = {"--max-conns-per-ip", "4", NULL};
@@ -536,6 +560,7 @@ int main(void) {
       cmocka_unit_test(test_a_control_endpoint_refuses_a_large_body_before_reading_it),
       cmocka_unit_test(test_bytes_in_flight_past_the_budget_get_429),
       cmocka_unit_test(test_slow_requests_and_idle_connections_are_closed_on_time),
+      cmocka_unit_test(test_a_request_cut_short_by_its_client_is_let_go_at_once),
       cmocka_unit_test(test_one_address_cannot_take_every_connection),
       cmocka_unit_test(test_a_loopback_server_refuses_rebound_names),
       cmocka_unit_test(test_a_server_on_every_interface_answers_service_names),
