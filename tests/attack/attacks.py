@@ -36,21 +36,8 @@ used.
 
 Attacks still to add, once the server side of each is merged (the bound and
 the expected status go with the fix):
-  - pprof-inline: one location with 1,000 inline lines referenced 100,000
-    times by one sample (a 107 KB body; 514 KB for the 16 GB variant)
-    -> 413/422, RSS bounded.
-  - concurrent-pushes: 16 concurrent 26 MB folded pushes -> 200 or 429 with
-    Retry-After, never an OOM under a 4 GB cap.
-  - sample-type-config: a 10 MB sample_type_config form part -> 413 at once.
-  - sample-types: one 200 KB pprof push with 10,000 sample types -> 429
-    naming the apps-per-push limit; the app count does not grow.
-  - far-future: from=now+100y, and a nonsensical past -> 422.
   - two-servers: a second server on the same data directory fails at start,
     naming the process that holds it.
-  - disk-amplification: a push spanning 1 h grows the database by about its
-    own size, not 360 copies of it.
-  - visible-at-once: a push with `from` on a whole 10 s mark shows in an
-    immediate /render with until=now.
   - failing-disk: readiness turns 503 when the store cannot write (disk
     full, read-only).
   - huge-push-writer: a 32 MiB folded push does not hold the writer for
@@ -1122,6 +1109,223 @@ def attack_auth(ctx):
 
 
 # ---- Main -------------------------------------------------------------------
+
+
+# ---- pprof, by hand ---------------------------------------------------------
+#
+# A perftools.profiles.Profile is a protobuf; a few encoder helpers are
+# enough to build the hostile shapes (field numbers from profile.proto).
+
+
+def pb_varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def pb_field(num, payload):
+    """A length-delimited field."""
+    return pb_varint(num << 3 | 2) + pb_varint(len(payload)) + payload
+
+
+def pb_uint(num, v):
+    return pb_varint(num << 3) + pb_varint(v)
+
+
+def pb_packed(num, values):
+    return pb_field(num, b"".join(pb_varint(v) for v in values))
+
+
+def pprof(strings, sample_types, samples, locations=(), functions=()):
+    """strings[0] must be ""; sample_types are (type, unit) string indexes;
+    samples are (location ids, values); locations are (id, [function ids of
+    its lines]); functions are (id, name index)."""
+    out = bytearray()
+    for t, u in sample_types:
+        out += pb_field(1, pb_uint(1, t) + pb_uint(2, u))
+    for locs, values in samples:
+        out += pb_field(2, pb_packed(1, locs) + pb_packed(2, values))
+    for lid, fids in locations:
+        body = pb_uint(1, lid) + b"".join(pb_field(4, pb_uint(1, f)) for f in fids)
+        out += pb_field(4, body)
+    for fid, name in functions:
+        out += pb_field(5, pb_uint(1, fid) + pb_uint(2, name))
+    for st in strings:
+        out += pb_field(6, st.encode())
+    out += pb_uint(9, now() * 1_000_000_000) + pb_uint(10, 10_000_000_000)
+    return bytes(out)
+
+
+def pprof_target(name):
+    t = now()
+    return "/ingest?" + q(name=name, format="pprof", **{"from": str(t - 20),
+                                                        "until": str(t - 10)})
+
+
+@attack("pprof-inline", 64, "one pprof location with 1,000 inlined lines, "
+        "named 100,000 times by one sample -> cut at --max-stack-depth in "
+        "bounded memory, or 413")
+def attack_pprof_inline(ctx):
+    # Full size, as sent: a 107 KB body that made the server allocate 1.6 GB
+    # before its work budget was looked at; 514 KB (500,000 references)
+    # needed about 16 GB.
+    s = ctx.server()
+    for refs in (100_000, 500_000):
+        body = pprof(["", "cpu", "nanoseconds", "inlined_fn"], [(1, 2)],
+                     [([1] * refs, [1])], [(1, [1] * 1000)], [(1, 3)])
+        r = ctx.saw(http(s.port, "POST", pprof_target("fanout"), body=body, timeout=30))
+        if r.status != 200:
+            ctx.expect_error(r, (413,), f"{len(body) // KiB} KB inline fan-out")
+
+
+@attack("sample-types", 64, "one pprof push with 10,000 sample types -> 429 "
+        "naming --max-apps-per-push; no app is created")
+def attack_sample_types(ctx):
+    # Full size: a 200 KB push that created 10,000 apps.
+    s = ctx.server()
+    n = 10_000
+    strings = ["", "unit", "fn"] + [f"type{i}" for i in range(n)]
+    body = pprof(strings, [(3 + i, 1) for i in range(n)], [([1], [1] * n)],
+                 [(1, [1])], [(1, 2)])
+    r = http(s.port, "POST", pprof_target("types"), body=body, timeout=30)
+    ctx.expect_error(r, (429,), "10,000 sample types")
+    msg = r.error_message() or ""
+    ctx.expect("--max-apps-per-push" in msg, f"the 429 does not name the flag: {msg!r}")
+    r, names = apps(s.port)
+    ctx.saw(r)
+    ctx.expect(names == [], f"apps after the refused push: {names and names[:5]}")
+
+
+@attack("sample-type-config", 64, "a 10 MB sample_type_config form part -> 413 "
+        "at once")
+def attack_sample_type_config(ctx):
+    # Full size, as sent: jansson peaked at 810 MB on this part before.
+    s = ctx.server()
+    profile = pprof(["", "cpu", "nanoseconds", "f"], [(1, 2)], [([1], [1])],
+                    [(1, [1])], [(1, 3)])
+    config = b'{"cpu": {"units": "nanoseconds", "x": "' + b"a" * (10 * MiB) + b'"}}'
+    boundary = "attackboundary42"
+    parts = []
+    for field, data in (("profile", profile), ("sample_type_config", config)):
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+                     f'filename="{field}"\r\n\r\n'.encode() + data + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    t = now()
+    r = http(s.port, "POST", ingest_target("config", t - 20, t - 10),
+             {"Content-Type": f"multipart/form-data; boundary={boundary}"}, body,
+             timeout=30)
+    ctx.expect_error(r, (413,), "a 10 MB sample_type_config")
+
+
+@attack("far-future", 64, "from=now+100y, or before 2000 -> 422; nothing stored")
+def attack_far_future(ctx):
+    s = ctx.server()
+    t = now()
+    # (A from of many digits is read as milliseconds, microseconds or
+    # nanoseconds, as Pyroscope reads it, so it is no attack.)
+    for frm, what in ((t + 100 * 365 * 86400, "now+100y"), (100, "1970"),
+                      (946684799, "1999-12-31")):
+        r = push(s.port, "future.cpu", b"main;a 1\n", frm, frm + 10)
+        ctx.expect_error(r, (422,), f"from={what}")
+    r, names = apps(s.port)
+    ctx.saw(r)
+    ctx.expect(names == [], f"apps after the refused pushes: {names}")
+
+
+@attack("concurrent-pushes", 400, "16 concurrent 6 MB folded pushes with "
+        "--max-inflight 64MiB -> each 200 or 429 with Retry-After; what got "
+        "200 is stored")
+def attack_concurrent_pushes(ctx):
+    # Full size: 16 concurrent 26 MB pushes OOM-killed a server capped at
+    # 4 GB; with the default --max-inflight (512 MiB) the same pushes get 3
+    # x 200 and 13 x 429 at a 619 MB peak. Scaled down here (6 MB each and
+    # a 64 MiB budget) to keep the suite short.
+    s = ctx.server([("--max-inflight", "64MiB")])
+    body = folded_lines(120_000, prefix="main;handler", depth=8)
+    t = now()
+    results = [None] * 16
+
+    def one(i):
+        results[i] = push(s.port, f"big{i}.cpu", body, t - 100, t - 90, timeout=120)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    ok = 0
+    for i, r in enumerate(results):
+        if r.status == 200:
+            ctx.saw(r)
+            ok += 1
+        else:
+            ctx.expect_error(r, (429,), f"push {i}")
+            ctx.expect(r.headers.get("retry-after") is not None,
+                       f"push {i}: 429 without Retry-After")
+    ctx.expect(ok >= 1, "no push got through")
+    r, names = apps(s.port)
+    ctx.saw(r)
+    ctx.expect(names is not None and len(names) == ok,
+               f"{ok} pushes answered 200 but {len(names or [])} apps are stored")
+
+
+def db_bytes(s):
+    total = 0
+    for f in ("ember.db", "ember.db-wal"):
+        try:
+            total += os.path.getsize(os.path.join(s.data, f))
+        except OSError:
+            pass
+    return total
+
+
+@attack("disk-amplification", 128, "a push spanning 1 h costs about the disk of "
+        "one spanning 10 s, not 360 copies")
+def attack_disk_amplification(ctx):
+    # Full size: a 3.46 MB body over an hour added 408 MB. Scaled: 30,000
+    # distinct stacks (about 1.9 MB).
+    body = folded_lines(30_000, prefix="main;handler", depth=8)
+    sizes = []
+    t = now() - 7200
+    for span in (10, 3600):
+        s = ctx.server()
+        before = db_bytes(s)
+        r = ctx.saw(push(s.port, "span.cpu", body, t, t + span, timeout=60))
+        ctx.expect(r.status == 200, f"a push over {span} s: {r!r}")
+        sizes.append(db_bytes(s) - before)
+    ctx.note(f"10 s: {sizes[0] / MiB:.1f} MB on disk, 1 h: {sizes[1] / MiB:.1f} MB, "
+             f"body {len(body) / MiB:.1f} MB")
+    ctx.expect(sizes[1] <= 2 * sizes[0] + MiB, f"the hour-long push took "
+               f"{sizes[1] / MiB:.1f} MB against {sizes[0] / MiB:.1f} MB")
+
+
+@attack("visible-at-once", 64, "a push from a whole 10 s mark shows in a render "
+        "until=now in the same second")
+def attack_visible_at_once(ctx):
+    s = ctx.server()
+    seen = []
+    for _ in range(3):  # three marks: one could be lost to a slow second
+        time.sleep(10 - time.time() % 10 + 0.05)
+        mark = now()
+        if mark % 10:
+            continue
+        ctx.saw(push(s.port, "fresh.cpu", b"main;a 5\n", mark, mark + 10))
+        r = http(s.port, "GET", "/render?" + q(query="fresh.cpu{}",
+                                                **{"from": "now-1m"}, until="now"))
+        same_second = now() == mark
+        doc = r.json() if r.status == 200 else None
+        ticks = doc.get("flamebearer", {}).get("numTicks") if isinstance(doc, dict) else None
+        if same_second:
+            seen.append(ticks)
+            break
+    if not seen:
+        raise Skip("could not push and render within one second three times")
+    ctx.expect(seen[0] and seen[0] >= 5, f"the render in the push's second saw "
+               f"{seen[0]} ticks, expected 5")
 
 
 def parse_args(argv):
