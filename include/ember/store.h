@@ -29,6 +29,16 @@ typedef struct {
   const char *data_dir;      /* created if missing */
   int64_t retention_seconds; /* 0 keeps data forever */
   size_t queue_max;          /* requests waiting for the writer; 0 = default */
+  /* Limits; 0 means the default named in brackets. A write over one fails
+   * with EMBER_ELIMIT and stores nothing. */
+  size_t max_new_stacks;     /* distinct stacks one push may add [100000] */
+  size_t max_series_per_app; /* [10000] */
+  size_t max_apps;           /* [10000] */
+  size_t dict_cache;         /* bytes of stack dictionaries kept in memory
+                                [256 MiB]; least recently used apps' are
+                                dropped beyond it and reloaded when needed */
+  uint64_t min_free_disk;    /* bytes free below which the store reports
+                                itself not ready [64 MiB] */
 } ember_store_config_t;
 
 /* Opens (creating or migrating) the store in cfg->data_dir and starts its

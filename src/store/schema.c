@@ -10,8 +10,11 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +50,60 @@ int ember_schema_prepare_dir(const char *dir, ember_err_t *err) {
   if (!S_ISDIR(st.st_mode)) return dir_error(dir, "it exists and is not a directory", 0, err);
   if (access(dir, W_OK | X_OK) != 0)
     return dir_error(dir, "it is not writable", errno, err);
+  return 0;
+}
+
+/* ---- Owning the directory ---------------------------------------------- */
+
+/* The pid written in the lock file, or -1 when it cannot be read (the
+ * owner may not have written it yet). */
+static long lock_owner(int fd) {
+  char buf[32];
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  char *end;
+  long pid = strtol(buf, &end, 10);
+  return end != buf && pid > 0 ? pid : -1;
+}
+
+int ember_schema_lock_dir(const char *dir, int *out, ember_err_t *err) {
+  char path[4096 + sizeof "/" EMBER_STORE_LOCK_NAME];
+  snprintf(path, sizeof path, "%s/%s", dir, EMBER_STORE_LOCK_NAME);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return ember_err_set(err, EMBER_EIO,
+                         "cannot open the lock file %s: %s; make the data "
+                         "directory writable or pass --data to choose another",
+                         path, strerror(errno));
+  /* SQLite's own locks only keep two writers from interleaving
+   * transactions; each server's dictionary cache would still hand out ids
+   * the other already used. The kernel drops a flock when its holder dies,
+   * so a crash never leaves a stale lock behind. */
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    long pid = e == EWOULDBLOCK ? lock_owner(fd) : -1;
+    close(fd);
+    if (e != EWOULDBLOCK)
+      return ember_err_set(err, EMBER_EIO, "cannot lock %s: %s", path, strerror(e));
+    char who[48] = "pid unknown";
+    if (pid > 0) snprintf(who, sizeof who, "pid %ld", pid);
+    return ember_err_set(err, EMBER_EBUSY,
+                         "data directory %s is in use by another ember process "
+                         "(%s); two servers on one directory would corrupt each "
+                         "other's writes: stop that one, or pass --data to choose "
+                         "another directory",
+                         dir, who);
+  }
+  char pid[32];
+  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+    int e = errno;
+    close(fd);
+    return ember_err_set(err, EMBER_EIO, "cannot write the lock file %s: %s", path,
+                         strerror(e));
+  }
+  *out = fd;
   return 0;
 }
 

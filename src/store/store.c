@@ -2,7 +2,8 @@
  * store.c - opening and closing the SQLite store, its statistics, and the
  * small value types of store.h.
  *
- * Opening: create the data directory, open the writer's connection (which
+ * Opening: create the data directory, take its lock (one process per
+ * directory, see ember_schema_lock_dir), open the writer's connection (which
  * switches the file to WAL), migrate the schema, then start the writer and
  * the maintenance thread. Closing runs the same steps backwards: stop the
  * maintenance thread (it only posts jobs), stop accepting writes and let the
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 const int64_t ember_store_width[EMBER_STORE_LEVELS] = {10, 100, 1000, 10000};
 
@@ -29,6 +31,7 @@ static void store_free(ember_store_t *s) {
   pthread_cond_destroy(&s->maint_wake);
   free(s->dir);
   free(s->db_path);
+  if (s->lock_fd >= 0) close(s->lock_fd); /* last: the directory is free now */
   free(s);
 }
 
@@ -41,6 +44,7 @@ int ember_store_open(const ember_store_config_t *cfg, ember_store_t **out,
   int rc = ember_schema_prepare_dir(cfg->data_dir, err);
   if (rc != 0) return rc;
   ember_store_t *s = ember_calloc(1, sizeof *s);
+  s->lock_fd = -1;
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->wake, NULL);
   pthread_mutex_init(&s->pool_lock, NULL);
@@ -57,7 +61,8 @@ int ember_store_open(const ember_store_config_t *cfg, ember_store_t **out,
   s->retention = cfg->retention_seconds;
   s->queue_max = cfg->queue_max ? cfg->queue_max : EMBER_STORE_QUEUE_DEFAULT;
   s->dicts = ember_dicts_new();
-  if ((rc = ember_conn_open(s->db_path, true, &s->wconn, err)) != 0 ||
+  if ((rc = ember_schema_lock_dir(s->dir, &s->lock_fd, err)) != 0 ||
+      (rc = ember_conn_open(s->db_path, true, &s->wconn, err)) != 0 ||
       (rc = ember_schema_migrate(s->wconn, err)) != 0 ||
       (rc = ember_writer_start(s, err)) != 0 ||
       (rc = ember_maint_start(s, err)) != 0)

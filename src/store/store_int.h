@@ -99,9 +99,14 @@ static inline uint64_t ember_i2u(int64_t v) { return (uint64_t)v; }
 
 #define EMBER_SCHEMA_VERSION 2
 #define EMBER_STORE_DB_NAME "ember.db"
+#define EMBER_STORE_LOCK_NAME "ember.lock"
 
 /* Creates dir and its parents and checks it is writable. */
 int ember_schema_prepare_dir(const char *dir, ember_err_t *err);
+/* Makes this process the only user of dir: an exclusive lock on its lock
+ * file, which records our pid. *fd (OUT) holds the lock until closed.
+ * EMBER_EBUSY, naming the other process, when another process holds it. */
+int ember_schema_lock_dir(const char *dir, int *fd, ember_err_t *err);
 /* Brings the database to EMBER_SCHEMA_VERSION (creating it when new). */
 int ember_schema_migrate(ember_conn_t *c, ember_err_t *err);
 
@@ -318,6 +323,7 @@ void ember_pool_close(ember_store_t *s);
 struct ember_store {
   char *dir;
   char *db_path;
+  int lock_fd; /* holds the data directory's lock while open; -1 = none */
   int64_t retention; /* seconds, 0 = forever */
   ember_dicts_t *dicts;
 

@@ -106,6 +106,39 @@ static void test_acknowledged_writes_survive_kill_9(void **state) {
   it_cleanup(&s);
 }
 
+/* ---- one server per data directory ------------------------------------- */
+
+static void test_a_second_server_on_the_same_directory_exits_naming_the_first(void **state) {
+  it_server_t s = {0};
+  it_start(&s, NULL);
+  assert_int_equal(it_ingest(&s, "owner.cpu", T0, T0 + 10, "main;a 2\n"), 200);
+  /* Were the directory not locked, this one would serve (and be killed by
+   * the timeout, giving -1). */
+  const char *bin = getenv("EMBER_BIN");
+  assert_non_null(bin);
+  const char *argv[] = {bin, "serve", "--listen", "127.0.0.1:0", "--data", s.data_dir,
+                        NULL};
+  char *out = NULL;
+  int rc = it_exec(argv, NULL, NULL, 10, &out);
+  char who[64];
+  snprintf(who, sizeof who, "in use by another ember process (pid %ld)", (long)s.pid);
+  if (rc != 1 || !strstr(out, who)) {
+    it_kill9(&s); /* a failed test must not leave a server behind */
+    it_cleanup(&s);
+    fail_msg("second server: exit %d, output: %s", rc, out);
+  }
+  free(out);
+  /* The first keeps serving, reads and writes alike. */
+  assert_int_equal(it_ingest(&s, "owner.cpu", T0 + 10, T0 + 20, "main;b 3\n"), 200);
+  assert_int_equal(ticks(&s, "owner.cpu{}"), 5);
+  assert_int_equal(it_stop(&s), 0);
+  /* Stopped, it lets go: the next server takes the directory. */
+  it_start(&s, NULL);
+  assert_int_equal(ticks(&s, "owner.cpu{}"), 5);
+  assert_int_equal(it_stop(&s), 0);
+  it_cleanup(&s);
+}
+
 /* ---- graceful stop ----------------------------------------------------- */
 
 static void test_sigterm_finishes_requests_in_flight_and_refuses_new_ones(void **state) {
@@ -159,6 +192,7 @@ int main(void) {
       cmocka_unit_test(test_data_survives_a_restart),
       cmocka_unit_test(test_acknowledged_writes_survive_kill_9),
       cmocka_unit_test(test_sigterm_finishes_requests_in_flight_and_refuses_new_ones),
+      cmocka_unit_test(test_a_second_server_on_the_same_directory_exits_naming_the_first),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

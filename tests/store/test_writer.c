@@ -247,7 +247,7 @@ static void test_writer_counts_every_row_it_writes(void **state) {
  * acknowledged write on a pipe; it is killed with SIGKILL mid-stream; every
  * write it reported must be in the database afterwards. */
 static void child_writes_until_killed(const char *dir, int fd) {
-  ember_store_config_t cfg = {dir, 0, 0};
+  ember_store_config_t cfg = {.data_dir = dir};
   ember_store_t *s;
   if (ember_store_open(&cfg, &s, NULL) != 0) _exit(2);
   for (int32_t i = 0;; i++) {
