@@ -27,6 +27,17 @@ void ember_dicts_free(ember_dicts_t *r);
 ember_dict_t *ember_dicts_get(ember_dicts_t *r, int64_t app_id);
 void ember_dicts_put(ember_dicts_t *r, ember_dict_t *d);
 
+static long vm_kib(const char *key) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  size_t n = strlen(key);
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, key, n) && line[n] == ':') v = atol(line + n + 1);
+  if (f) fclose(f);
+  return v;
+}
+
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next_rand(void) { /* xorshift64: fixed, portable sequence */
   rng ^= rng << 13;
@@ -111,7 +122,11 @@ int main(int argc, char **argv) {
   }
   for (size_t n = 1000; n < apps; n *= 10) bench_lookup(n);
   bench_lookup(apps);
+  printf("resident after the lookups: %ld MiB, peak %ld MiB\n", vm_kib("VmRSS") / 1024,
+         vm_kib("VmHWM") / 1024);
   bench_push(dir, apps, push);
+  printf("resident after the pushes: %ld MiB, peak %ld MiB\n", vm_kib("VmRSS") / 1024,
+         vm_kib("VmHWM") / 1024);
   if (argc <= 3) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

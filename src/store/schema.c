@@ -49,7 +49,27 @@ int ember_schema_prepare_dir(const char *dir, ember_err_t *err) {
   if (stat(dir, &st) != 0) return dir_error(dir, "cannot stat it", errno, err);
   if (!S_ISDIR(st.st_mode)) return dir_error(dir, "it exists and is not a directory", 0, err);
   if (access(dir, W_OK | X_OK) != 0)
-    return dir_error(dir, "it is not writable", errno, err);
+    return ember_err_set(err, EMBER_EIO,
+                         "data directory %s is not writable: %s; make it writable "
+                         "by the user running ember, or pass --data to choose "
+                         "another",
+                         dir, strerror(errno));
+  return 0;
+}
+
+int ember_schema_check_files(const char *dir, ember_err_t *err) {
+  static const char *const names[] = {EMBER_STORE_DB_NAME, EMBER_STORE_DB_NAME "-wal",
+                                      EMBER_STORE_DB_NAME "-shm"};
+  char path[4096 + 16];
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    if (access(path, F_OK) != 0 || access(path, R_OK | W_OK) == 0) continue;
+    return ember_err_set(err, EMBER_EIO,
+                         "the database file %s cannot be written: %s; make it "
+                         "writable by the user running ember, or pass --data to "
+                         "choose another directory",
+                         path, strerror(errno));
+  }
   return 0;
 }
 
@@ -173,8 +193,24 @@ static const char SCHEMA_V2[] =
     "CREATE INDEX segments_spans ON segments(series_id, start, span_start) "
     "WHERE seq < 0;";
 
+/* Version 3. Deleting a big app takes many small transactions (apply.c),
+ * and readers must not see it half-deleted: the app rows move to app_rows,
+ * with a deleting flag, and `apps` becomes the view of those not being
+ * deleted, which is all readers ever query. The writer writes app_rows.
+ * Renaming the table carries the other tables' foreign keys along.
+ * probe is the one row the writer rewrites to learn whether the disk takes
+ * writes again after a failure (ember_store_health). */
+static const char SCHEMA_V3[] =
+    "ALTER TABLE apps RENAME TO app_rows;"
+    "ALTER TABLE app_rows ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;"
+    "CREATE VIEW apps AS SELECT id, name, spy_name, units, sample_rate, aggregation"
+    "  FROM app_rows WHERE deleting = 0;"
+    "CREATE TABLE probe("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  at INTEGER NOT NULL);";
+
 /* migrations[v] takes a database from version v to v + 1. */
-static const char *const migrations[] = {SCHEMA_V1, SCHEMA_V2};
+static const char *const migrations[] = {SCHEMA_V1, SCHEMA_V2, SCHEMA_V3};
 _Static_assert(sizeof migrations / sizeof migrations[0] == EMBER_SCHEMA_VERSION,
                "one migration per schema version");
 
