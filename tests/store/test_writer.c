@@ -30,19 +30,72 @@ static void on_done(void *ctx, int rc, const ember_err_t *err) {
   atomic_fetch_add(&a->calls, 1);
 }
 
+/* What a done callback saw of the database when it was called. */
+typedef struct {
+  const char *dir;
+  atomic_int calls;
+  atomic_int rc;
+  atomic_llong rows_seen; /* segment rows a second connection saw */
+} observer_t;
+
+/* Looks at the database through a connection of its own, as another
+ * process would: only committed data is visible to it. */
+static void on_done_look(void *ctx, int rc, const ember_err_t *err) {
+  observer_t *o = ctx;
+  char path[600];
+  snprintf(path, sizeof path, "%s/ember.db", o->dir);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  long long n = -1;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2(db,
+                         "SELECT COUNT(*) FROM segments g JOIN series s ON "
+                         "s.id = g.series_id WHERE s.labels = 'host=a'",
+                         -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  atomic_store(&o->rows_seen, n);
+  atomic_store(&o->rc, rc);
+  atomic_fetch_add(&o->calls, 1);
+}
+
+/* The done callback is what sends the 200: when it runs, the data must
+ * already be committed, which another connection can tell. Three writes
+ * share one transaction here, so each callback must see all three. */
 static void test_writer_answers_a_write_only_after_it_is_committed(void **state) {
   fixture_t *f = *state;
   f->s = open_store(f->dir, 0, 0);
-  put(f->s, "app.cpu{host=a}", T0, T0 + 10, "main;work 3\nmain;idle 1");
+  ember_store_test_pause(f->s, true); /* so the three share one batch */
+  observer_t o[3];
+  for (int i = 0; i < 3; i++) {
+    o[i].dir = f->dir;
+    atomic_init(&o[i].calls, 0);
+    atomic_init(&o[i].rc, -1);
+    atomic_init(&o[i].rows_seen, -1);
+    ember_ingest_result_t r = make_result("app.cpu{host=a}", T0 + 10 * i, T0 + 10 * i + 10,
+                                          "main;work 3\nmain;idle 1", EMBER_AGG_SUM);
+    assert_int_equal(ember_store_submit(f->s, &r, on_done_look, &o[i], NULL), 0);
+    ember_ingest_result_free(&r);
+  }
+  ember_store_test_pause(f->s, false);
+  put(f->s, "app.cpu{host=b}", T0, T0 + 10, "x 1"); /* after the three */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(atomic_load(&o[i].calls), 1);
+    assert_int_equal(atomic_load(&o[i].rc), 0);
+    if (atomic_load(&o[i].rows_seen) != 3)
+      fail_msg("write %d was answered while another connection saw %lld of its 3 "
+               "rows: answered before its commit",
+               i, (long long)atomic_load(&o[i].rows_seen));
+  }
   ember_store_stats_t st;
   ember_store_stats(f->s, &st);
-  assert_true(st.commits >= 1);
-  assert_int_equal(st.rows_written, 1);
+  assert_int_equal(st.rows_written, 4);
   assert_int_equal(st.queue_depth, 0);
   assert_int_equal(st.queue_max, 1024);
   assert_true(st.db_bytes > 0);
-  /* Committed means visible to a fresh reader. */
-  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 10), 4);
+  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 30), 13);
 }
 
 typedef struct {
