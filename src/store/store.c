@@ -81,9 +81,10 @@ int ember_store_open(const ember_store_config_t *cfg, ember_store_t **out,
       (rc = ember_schema_check_files(s->dir, err)) != 0 ||
       (rc = ember_conn_open(s->db_path, true, &s->wconn, err)) != 0 ||
       (rc = ember_schema_migrate(s->wconn, err)) != 0 ||
-      (rc = ember_store_probe_write(s->wconn, err)) != 0 ||
-      (rc = ember_writer_start(s, err)) != 0 ||
-      (rc = ember_maint_start(s, err)) != 0)
+      (rc = ember_store_probe_write(s->wconn, err)) != 0)
+    goto fail;
+  s->last_commit_unix = ember_now(); /* the probe row; no thread runs yet */
+  if ((rc = ember_writer_start(s, err)) != 0 || (rc = ember_maint_start(s, err)) != 0)
     goto fail;
   *out = s;
   return 0;
