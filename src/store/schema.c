@@ -22,9 +22,10 @@
 
 static int dir_error(const char *dir, const char *why, int e, ember_err_t *err) {
   return ember_err_set(err, EMBER_EIO,
-                       "cannot create data directory %s: %s%s%s; pass --data to "
+                       "cannot create data directory %s: %s%s%s%s; pass --data to "
                        "choose another",
-                       dir, why, e ? ": " : "", e ? strerror(e) : "");
+                       dir, e == ENOSPC ? "disk full: " : "", why, e ? ": " : "",
+                       e ? strerror(e) : "");
 }
 
 int ember_schema_prepare_dir(const char *dir, ember_err_t *err) {
@@ -120,8 +121,9 @@ int ember_schema_lock_dir(const char *dir, int *out, ember_err_t *err) {
   if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
     int e = errno;
     close(fd);
-    return ember_err_set(err, EMBER_EIO, "cannot write the lock file %s: %s", path,
-                         strerror(e));
+    return ember_err_set(err, EMBER_EIO, "%scannot write the lock file %s: %s%s",
+                         e == ENOSPC ? "disk full: " : "", path, strerror(e),
+                         e == ENOSPC ? "; free space on that disk" : "");
   }
   *out = fd;
   return 0;

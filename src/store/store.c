@@ -164,14 +164,15 @@ void ember_store_health(ember_store_t *s, ember_store_health_t *out) {
   pthread_mutex_unlock(&s->lock);
   out->min_free_bytes = s->min_free_disk;
   out->disk_free_bytes = disk_free(s->dir);
+  size_t n = 0;
   if (out->last_write_failed)
-    snprintf(out->reason, sizeof out->reason, "last write failed: %.400s",
-             out->last_write_error);
-  else if (out->disk_free_bytes < out->min_free_bytes)
-    snprintf(out->reason, sizeof out->reason,
-             "disk nearly full: %llu MiB free for %s, below the %llu MiB of "
-             "--min-free-disk; free space on that disk",
-             (unsigned long long)(out->disk_free_bytes >> 20), s->dir,
+    n = (size_t)snprintf(out->reason, sizeof out->reason, "last write failed: %.300s",
+                         out->last_write_error);
+  if (out->disk_free_bytes < out->min_free_bytes && n < sizeof out->reason)
+    snprintf(out->reason + n, sizeof out->reason - n,
+             "%sdisk nearly full: %llu MiB free on the data directory's disk, "
+             "below the %llu MiB of --min-free-disk; free space on that disk",
+             n ? "; " : "", (unsigned long long)(out->disk_free_bytes >> 20),
              (unsigned long long)(out->min_free_bytes >> 20));
   out->ready = out->reason[0] == '\0';
 }

@@ -338,6 +338,8 @@ void ember_row_name(char *buf, size_t n, int64_t series_id, int level,
  * write. Called on the writer's connection before the writer thread runs,
  * and as a job afterwards. */
 int ember_store_probe_write(ember_conn_t *c, ember_err_t *err);
+/* Wakes the maintenance thread so it reconsiders when to probe. */
+void ember_maint_poke(ember_store_t *s);
 /* Posts a probe job and waits for it (maintenance, while unhealthy). */
 int ember_store_probe(ember_store_t *s, ember_err_t *err);
 /* True when the last write failed (the maintenance thread probes then). */
@@ -407,6 +409,7 @@ struct ember_store {
   pthread_mutex_t maint_lock;
   pthread_cond_t maint_wake;
   bool maint_stop;
+  bool maint_poke; /* a write failed: the sleeping thread must start probing */
 
   /* Test hook (ember_store_test_after_tree). */
   void (*after_tree)(void *ctx);

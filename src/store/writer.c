@@ -171,6 +171,7 @@ static void record_health(ember_store_t *s, ember_job_t *batch, bool ok, bool wr
   if (!bad && !wrote) return;
   int64_t now = ember_now();
   pthread_mutex_lock(&s->lock);
+  bool newly_failed = bad && !s->write_failed;
   s->write_failed = bad != NULL;
   if (bad) {
     memcpy(s->write_error, bad->msg, sizeof s->write_error);
@@ -180,6 +181,7 @@ static void record_health(ember_store_t *s, ember_job_t *batch, bool ok, bool wr
     s->last_commit_unix = now;
   }
   pthread_mutex_unlock(&s->lock);
+  if (newly_failed) ember_maint_poke(s); /* it may be asleep for a minute */
 }
 
 static void run_batch(ember_store_t *s, ember_job_t *batch) {
