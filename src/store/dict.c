@@ -36,6 +36,11 @@
  * counted (ember_dicts_t.bytes, detached ones included until freed); beyond
  * the configured bound the least recently used ones that nobody holds are
  * detached, exactly as after a deletion, and reloaded when next needed.
+ * The most recently used one is spared when it alone passes the bound:
+ * reloading a big app's dictionary for each of its pushes would cost
+ * seconds each time. It goes at the next trim (ember_dicts_trim, every
+ * maintenance pass) that finds it unused since the previous one, so a big
+ * dictionary outlives the bound only while its app is busy.
  *
  * Locking: a registry mutex guards the hash table, the use list and the
  * reference counts; each dictionary has a writer-preferring rwlock so a
@@ -70,6 +75,7 @@ struct ember_dict {
   int refs;      /* holders other than the registry */
   bool attached; /* the registry holds it */
   ember_dict_t *newer, *older; /* use list, while attached */
+  uint64_t used;               /* the registry's epoch at its last get */
 
   pthread_rwlock_t lock;
   bool complete;
@@ -96,6 +102,7 @@ struct ember_dicts {
   ember_dict_t *newest, *oldest;
   size_t max_bytes; /* 0 = no bound */
   uint64_t evictions;
+  uint64_t epoch; /* trims so far */
   atomic_size_t bytes;    /* every live dictionary, attached or not */
   atomic_ullong changes;  /* entries published by the writer */
 };
@@ -622,12 +629,15 @@ static void detach(ember_dicts_t *r, ember_dict_t *d, size_t i) {
 }
 
 /* Detaches least recently used dictionaries nobody holds until the bound
- * is met. One held right now stays: detaching it would free nothing. */
-static void evict(ember_dicts_t *r) {
+ * is met. One held right now stays: detaching it would free nothing. So
+ * does the most recently used one unless `trim`; at a trim, only those not
+ * used since the previous trim go. */
+static void evict(ember_dicts_t *r, bool trim) {
   ember_dict_t *d = r->oldest;
   while (r->max_bytes && d && atomic_load(&r->bytes) > r->max_bytes) {
     ember_dict_t *newer = d->newer;
-    if (d->refs == 0) {
+    bool spared = trim ? d->used >= r->epoch : d == r->newest;
+    if (d->refs == 0 && !spared) {
       detach(r, d, find_slot(r, d->app_id));
       r->evictions++;
     }
@@ -674,7 +684,8 @@ ember_dict_t *ember_dicts_get(ember_dicts_t *r, int64_t app_id) {
   }
   lru_push(r, d);
   d->refs++;
-  evict(r);
+  d->used = r->epoch;
+  evict(r, false);
   pthread_mutex_unlock(&r->lock);
   return d;
 }
@@ -683,7 +694,7 @@ void ember_dicts_put(ember_dicts_t *r, ember_dict_t *d) {
   if (!d) return;
   pthread_mutex_lock(&r->lock);
   bool last = --d->refs == 0 && !d->attached;
-  if (d->attached) evict(r);
+  if (d->attached) evict(r, false);
   pthread_mutex_unlock(&r->lock);
   if (last) dict_free(d);
 }
@@ -707,6 +718,13 @@ void ember_dicts_drop(ember_dicts_t *r, int64_t app_id) {
   pthread_mutex_lock(&r->lock);
   size_t i = find_slot(r, app_id);
   if (r->slots[i]) detach(r, r->slots[i], i);
+  pthread_mutex_unlock(&r->lock);
+}
+
+void ember_dicts_trim(ember_dicts_t *r) {
+  pthread_mutex_lock(&r->lock);
+  evict(r, true);
+  r->epoch++;
   pthread_mutex_unlock(&r->lock);
 }
 

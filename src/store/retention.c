@@ -181,6 +181,7 @@ int ember_maint_pass(ember_store_t *s, int64_t now, ember_err_t *err) {
   int rc = ember_apply_purge_hidden(s, err); /* deletions a stop interrupted */
   if (rc == 0) rc = retention(s, now, err);
   if (rc == 0) rc = ember_compact_pass(s, now, err);
+  ember_dicts_trim(s->dicts); /* big dictionaries of apps gone quiet */
   return rc;
 }
 

@@ -131,7 +131,9 @@ typedef struct ember_dicts ember_dicts_t;
 
 /* A registry keeping dictionaries of at most max_bytes in memory (0: no
  * bound): beyond it, the least recently used ones nobody holds are dropped
- * (as ember_dicts_drop does) and reloaded when next needed. */
+ * (as ember_dicts_drop does) and reloaded when next needed; the most
+ * recently used one only by ember_dicts_trim, once unused for a trim
+ * period. */
 ember_dicts_t *ember_dicts_new(size_t max_bytes);
 void ember_dicts_free(ember_dicts_t *r); /* NULL is accepted */
 /* The dictionary of app_id (created empty if absent), referenced: give it
@@ -143,6 +145,9 @@ void ember_dicts_put(ember_dicts_t *r, ember_dict_t *d);
  * reference keep a valid, detached object. */
 void ember_dicts_drop_all(ember_dicts_t *r);
 void ember_dicts_drop(ember_dicts_t *r, int64_t app_id);
+/* Drops what is over the bound and was not used since the last trim,
+ * the most recently used dictionary included (maintenance, periodically). */
+void ember_dicts_trim(ember_dicts_t *r);
 /* A counter the writer's mapping bumps whenever it adds entries to a
  * cache: if it did not move during a job, a rollback of that job left no
  * ids behind and the caches may stay. */

@@ -411,14 +411,23 @@ static void test_dict_cache_drops_least_recently_used_apps_beyond_its_bound(void
   assert_int_equal(ember_tree_count(back), 2002);
   assert_int_equal(self_at(back, "main;f1999", 0), 1);
   ember_dicts_put(r, a1);
-  /* A dictionary in use is never dropped, even alone over the bound. */
+  /* A dictionary in use is never dropped, even alone over the bound; the
+   * most recently used one waits for a trim that finds it unused since the
+   * one before (reloading it for each of its app's pushes would be slow). */
   ember_dicts_t *tiny = ember_dicts_new(1);
   ember_dict_t *held = ember_dicts_get(tiny, 1);
   ember_dict_t *other = ember_dicts_get(tiny, 2);
   ember_dicts_put(tiny, other);
   assert_ptr_equal(ember_dicts_get(tiny, 1), held); /* still attached */
   ember_dicts_put(tiny, held);
-  ember_dicts_put(tiny, held); /* now nobody holds it: dropped */
+  ember_dicts_put(tiny, held); /* nobody holds it; app 2 was dropped for it */
+  ember_dicts_stats(tiny, NULL, &count, &evictions);
+  assert_int_equal(count, 1);
+  assert_int_equal(evictions, 1);
+  ember_dicts_trim(tiny); /* used since the last trim: stays */
+  ember_dicts_stats(tiny, NULL, &count, NULL);
+  assert_int_equal(count, 1);
+  ember_dicts_trim(tiny); /* a whole trim period unused: goes */
   ember_dicts_stats(tiny, NULL, &count, NULL);
   assert_int_equal(count, 0);
   assert_int_equal(dict_bytes(tiny), 0);

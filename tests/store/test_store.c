@@ -149,17 +149,27 @@ static void test_store_refuses_to_open_a_database_it_cannot_write(void **state) 
   chown_tree(f->dir, geteuid());
 }
 
-static void test_store_counts_its_dictionary_memory(void **state) {
+static void test_store_keeps_its_dictionaries_within_the_cache_bound(void **state) {
   fixture_t *f = *state;
   ember_store_config_t cfg = {.data_dir = f->dir, .dict_cache = 1};
   f->s = open_store_cfg(&cfg);
-  put(f->s, "app.cpu", T0, T0 + 10, "a;b 1\na;c 2");
+  put(f->s, "one.cpu", T0, T0 + 10, "a;b 1\na;c 2");
   ember_store_stats_t st;
   ember_store_stats(f->s, &st);
-  /* Bounded at one byte, every dictionary is dropped once put back. */
-  assert_int_equal(st.dict_bytes, 0);
+  assert_true(st.dict_bytes > 0);
+  uint64_t one = st.dict_bytes;
+  put(f->s, "two.cpu", T0, T0 + 10, "x;y 4");
+  ember_store_stats(f->s, &st);
+  /* Bounded at one byte, only the most recently used dictionary stays... */
   assert_true(st.dict_evictions >= 1);
-  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 10), 3); /* reloaded */
+  assert_true(st.dict_bytes <= one);
+  /* ...until two maintenance passes find it unused. */
+  assert_int_equal(ember_maint_pass(f->s, 0, NULL), 0);
+  assert_int_equal(ember_maint_pass(f->s, 0, NULL), 0);
+  ember_store_stats(f->s, &st);
+  assert_int_equal(st.dict_bytes, 0);
+  assert_int_equal(total_of(f->s, "one.cpu", T0, T0 + 10), 3); /* reloaded */
+  assert_int_equal(total_of(f->s, "two.cpu", T0, T0 + 10), 4);
 }
 
 int main(void) {
@@ -168,7 +178,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store_is_not_ready_below_the_free_disk_threshold, dir_setup, store_teardown),
       cmocka_unit_test_setup_teardown(test_store_is_not_ready_after_a_failed_write_until_one_succeeds, dir_setup, store_teardown),
       cmocka_unit_test_setup_teardown(test_store_refuses_to_open_a_database_it_cannot_write, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_store_counts_its_dictionary_memory, dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_store_keeps_its_dictionaries_within_the_cache_bound, dir_setup, store_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
