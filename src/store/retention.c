@@ -22,7 +22,8 @@
  * scan over every series never holds up the writer) and deleted in jobs that
  * re-check each one. Apps and their dictionaries stay until the app is
  * deleted. Each pass first finishes deleting apps whose deletion a stop
- * interrupted (apply.c, "Deleting an app").
+ * interrupted (apply.c, "Deleting an app"), and ends by dropping the
+ * dictionaries of quiet apps that are over the cache bound (dict.c).
  */
 #include "store/store_int.h"
 
