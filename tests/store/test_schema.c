@@ -137,6 +137,49 @@ static void test_schema_reopens_an_existing_database_without_migrating(void **st
   free(dir);
 }
 
+/* What version 3 added, taken away again: a version 2 file. */
+#define UNDO_V3                                                                  \
+  "DROP VIEW apps; DROP TABLE probe; ALTER TABLE app_rows DROP COLUMN deleting;" \
+  "ALTER TABLE app_rows RENAME TO apps; PRAGMA user_version=2;"
+
+/* Version 3 moves the apps to app_rows behind the view apps: every app, its
+ * data and its dictionary must come through, and the foreign keys must
+ * follow, or deleting an app would break. */
+static void test_schema_migrates_a_version_2_database_keeping_every_app(void **state) {
+  char *dir = temp_dir();
+  ember_store_t *s = open_store(dir, 0, 0);
+  put(s, "one.cpu{pod=a}", 4000000000, 4000000010, "a;b 1");
+  put(s, "two.cpu", 4000000000, 4000000010, "c 2");
+  ember_store_close(s);
+  char db[600];
+  snprintf(db, sizeof db, "%s/ember.db", dir);
+  sqlite3 *h;
+  assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(h, UNDO_V3, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE "
+                                 "sql LIKE '%app_rows%'"),
+                   0);
+  s = open_store(dir, 0, 0);
+  assert_int_equal(query_int(db, "PRAGMA user_version"), EMBER_SCHEMA_VERSION);
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM apps"), 2);
+  /* The dictionary and series tables now point at app_rows. */
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN "
+                                 "('series','frames','stacks') AND "
+                                 "sql LIKE '%REFERENCES \"app_rows\"%'"),
+                   3);
+  assert_int_equal(total_of(s, "one.cpu{}", 4000000000, 4000000010), 1);
+  assert_int_equal(ember_store_delete_app(s, "one.cpu", NULL), 0);
+  put(s, "three.cpu", 4000000000, 4000000010, "d 3");
+  assert_int_equal(total_of(s, "two.cpu", 4000000000, 4000000010), 2);
+  assert_int_equal(total_of(s, "three.cpu", 4000000000, 4000000010), 3);
+  ember_store_close(s);
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM app_rows"), 2);
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
+  rm_tree(dir);
+  free(dir);
+}
+
 static void test_schema_migrates_a_version_1_database_to_span_rows(void **state) {
   char *dir = temp_dir();
   ember_store_t *s = open_store(dir, 0, 0);
@@ -147,6 +190,7 @@ static void test_schema_migrates_a_version_1_database_to_span_rows(void **state)
   snprintf(db, sizeof db, "%s/ember.db", dir);
   sqlite3 *h;
   assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(h, UNDO_V3, NULL, NULL, NULL), SQLITE_OK);
   assert_int_equal(sqlite3_exec(h,
                                 "DROP INDEX segments_spans;"
                                 "ALTER TABLE segments DROP COLUMN span_start;"
@@ -155,7 +199,7 @@ static void test_schema_migrates_a_version_1_database_to_span_rows(void **state)
                    SQLITE_OK);
   sqlite3_close(h);
   s = open_store(dir, 0, 0);
-  assert_int_equal(query_int(db, "PRAGMA user_version"), 2);
+  assert_int_equal(query_int(db, "PRAGMA user_version"), EMBER_SCHEMA_VERSION);
   assert_int_equal(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE "
                                  "name='segments_spans'"),
                    1);
@@ -249,6 +293,7 @@ int main(void) {
       cmocka_unit_test(test_schema_refuses_a_database_from_a_newer_version),
       cmocka_unit_test(test_schema_reopens_an_existing_database_without_migrating),
       cmocka_unit_test(test_schema_migrates_a_version_1_database_to_span_rows),
+      cmocka_unit_test(test_schema_migrates_a_version_2_database_keeping_every_app),
       cmocka_unit_test(test_schema_refuses_a_directory_another_process_holds),
       cmocka_unit_test(test_schema_refuses_a_second_open_in_the_same_process),
       cmocka_unit_test(test_schema_rejects_a_negative_retention),
