@@ -49,7 +49,8 @@ static uint64_t next_rand(void) { /* xorshift64: fixed, portable sequence */
 static void bench_lookup(size_t apps) {
   ember_dicts_t *r = ember_dicts_new(0);
   uint64_t t0 = ember_mono_ns();
-  for (size_t i = 1; i <= apps; i++) ember_dicts_put(r, ember_dicts_get(r, (int64_t)i));
+  for (size_t i = 1; i <= apps; i++)
+    ember_dicts_put(r, ember_dicts_get(r, (int64_t)i));
   uint64_t fill = ember_mono_ns() - t0;
   /* Enough lookups to time, few enough that a linear scan finishes. */
   size_t n = apps >= 100000 ? 2000 : 20000;
@@ -120,7 +121,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: store_apps [apps] [push] [dir]\n");
     return 2;
   }
-  for (size_t n = 1000; n < apps; n *= 10) bench_lookup(n);
+  for (size_t n = 1000; n < apps; n *= 10)
+    bench_lookup(n);
   bench_lookup(apps);
   printf("resident after the lookups: %ld MiB, peak %ld MiB\n", vm_kib("VmRSS") / 1024,
          vm_kib("VmHWM") / 1024);

@@ -117,7 +117,8 @@ int main(int argc, char **argv) {
   if (argc <= 4) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "store_dict_memory: could not remove %s\n", dir);
+    if (system(cmd) != 0)
+      fprintf(stderr, "store_dict_memory: could not remove %s\n", dir);
   }
   return 0;
 }

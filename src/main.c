@@ -349,7 +349,8 @@ static int serve_run(const ember_server_config_t *scfg, const ember_store_config
   }
   ember_store_health_t health;
   ember_store_health(store, &health);
-  if (!health.ready) fprintf(stderr, "ember serve: warning: not ready: %s\n", health.reason);
+  if (!health.ready)
+    fprintf(stderr, "ember serve: warning: not ready: %s\n", health.reason);
   if (ember_server_start(scfg, store, &srv, &err)) {
     fprintf(stderr, "ember serve: %s\n", err.msg);
     ember_store_close(store);

@@ -182,17 +182,17 @@ void ember_store_stats(ember_store_t *s, ember_store_stats_t *out);
 /* Whether writes can be expected to succeed, and why not. Liveness is not
  * this: a store that is not ready still answers reads. */
 typedef struct {
-  bool ready;       /* the last write succeeded and disk space is enough */
+  bool ready;                     /* the last write succeeded and disk space is enough */
   char reason[EMBER_ERR_MSG_MAX]; /* why not ready ("" when ready) */
   bool last_write_failed;
   char last_write_error[EMBER_ERR_MSG_MAX]; /* its message */
-  int64_t last_commit_unix;  /* wall clock of the last commit that stored
-                                something; 0 = none since open */
-  int64_t last_failure_unix; /* of the last failed write; 0 = none */
-  uint64_t disk_free_bytes;  /* what may still be written where the data
-                                lives; UINT64_MAX when the backend cannot
-                                tell */
-  uint64_t min_free_bytes;   /* below this the store is not ready */
+  int64_t last_commit_unix;                 /* wall clock of the last commit that stored
+                                               something; 0 = none since open */
+  int64_t last_failure_unix;                /* of the last failed write; 0 = none */
+  uint64_t disk_free_bytes;                 /* what may still be written where the data
+                                               lives; UINT64_MAX when the backend cannot
+                                               tell */
+  uint64_t min_free_bytes;                  /* below this the store is not ready */
 } ember_store_health_t;
 
 /* Fills *out (never fails; cheap enough for every health check). A store

@@ -98,7 +98,8 @@ void ember_grow(void **arr, size_t *cap, size_t need, size_t elem_size) {
   if (need > max) oom_elems(need, elem_size);
   size_t c = *cap ? *cap : 8;
   /* Doubling past max would wrap; then exactly need is what there is. */
-  while (c < need) c = c > max / 2 ? need : c * 2;
+  while (c < need)
+    c = c > max / 2 ? need : c * 2;
   *arr = ember_realloc(*arr, c * elem_size);
   *cap = c;
 }

@@ -18,8 +18,7 @@ int ember_http_healthz(ember_http_req_t *req, ember_err_t *err) {
 int ember_http_readyz(ember_http_req_t *req, ember_err_t *err) {
   ember_store_health_t h;
   ember_store_health(ember_http_store(req), &h);
-  if (!h.ready)
-    return ember_err_set(err, EMBER_EUNAVAIL, "not ready: %.480s", h.reason);
+  if (!h.ready) return ember_err_set(err, EMBER_EUNAVAIL, "not ready: %.480s", h.reason);
   req->content_type = "text/plain; charset=utf-8";
   ember_buf_puts(&req->resp, "ready\n");
   return EMBER_OK;

@@ -188,15 +188,16 @@ static int count_rows(ember_conn_t *c, const char *sql, int64_t arg, int64_t *ou
   int rc = ember_conn_prepare(c, sql, &st, err);
   if (rc != 0) return rc;
   if (sql == SQL_SERIES_COUNT) sqlite3_bind_int64(st, 1, arg);
-  if (sqlite3_step(st) == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
-  else rc = ember_conn_fail(c, err, "counting against a limit");
+  if (sqlite3_step(st) == SQLITE_ROW)
+    *out = sqlite3_column_int64(st, 0);
+  else
+    rc = ember_conn_fail(c, err, "counting against a limit");
   sqlite3_reset(st);
   return rc;
 }
 
 /* Room for one more app, or EMBER_ELIMIT. */
-static int room_for_app(ember_store_t *s, quota_t *q, const char *app,
-                        ember_err_t *err) {
+static int room_for_app(ember_store_t *s, quota_t *q, const char *app, ember_err_t *err) {
   int rc = q->napps < 0 ? count_rows(s->wconn, SQL_APP_COUNT, 0, &q->napps, err) : 0;
   if (rc != 0) return rc;
   if ((uint64_t)q->napps >= s->max_apps)
@@ -210,8 +211,8 @@ static int room_for_app(ember_store_t *s, quota_t *q, const char *app,
 }
 
 /* Room for one more series of app_id, or EMBER_ELIMIT. */
-static int room_for_series(ember_store_t *s, quota_t *q, int64_t app_id,
-                           const char *app, ember_err_t *err) {
+static int room_for_series(ember_store_t *s, quota_t *q, int64_t app_id, const char *app,
+                           ember_err_t *err) {
   series_count_t *e = NULL;
   for (size_t i = 0; i < q->nseries && !e; i++)
     if (q->series[i].app_id == app_id) e = &q->series[i];
@@ -448,14 +449,14 @@ static int cmp_pairs(const void *a, const void *b) {
 
 /* The profile's (stack id, self value) pairs, sorted. Caller frees. */
 static int profile_pairs(ember_store_t *s, quota_t *q, int64_t app_id,
-                         const ember_profile_t *p, ember_seg_pair_t **out,
-                         size_t *nout, ember_err_t *err) {
+                         const ember_profile_t *p, ember_seg_pair_t **out, size_t *nout,
+                         ember_err_t *err) {
   ember_conn_t *c = s->wconn;
   size_t nn = ember_tree_count(p->tree), added = 0;
   uint32_t *stack_of = ember_malloc(nn * sizeof *stack_of);
   ember_dict_t *d = ember_dicts_get(s->dicts, app_id);
-  int rc = ember_dict_map_tree(d, c, p->tree, s->max_new_stacks - q->new_stacks,
-                               stack_of, &added, err);
+  int rc = ember_dict_map_tree(d, c, p->tree, s->max_new_stacks - q->new_stacks, stack_of,
+                               &added, err);
   ember_dicts_put(s->dicts, d);
   q->new_stacks += added;
   if (rc == EMBER_ELIMIT)
@@ -564,8 +565,8 @@ static const struct {
     {"DELETE FROM series_labels WHERE (app_id, key, value, series_id) IN (SELECT "
      "app_id, key, value, series_id FROM series_labels WHERE app_id=?1 LIMIT ?2)",
      1, false},
-    {"DELETE FROM series WHERE id IN (SELECT id FROM series WHERE app_id=?1 LIMIT ?2)",
-     1, false},
+    {"DELETE FROM series WHERE id IN (SELECT id FROM series WHERE app_id=?1 LIMIT ?2)", 1,
+     false},
     {"DELETE FROM stacks WHERE app_id=?1 AND id IN (SELECT id FROM stacks WHERE "
      "app_id=?1 LIMIT ?2)",
      1, false},
@@ -661,7 +662,8 @@ int ember_apply_purge_hidden(ember_store_t *s, ember_err_t *err) {
     sqlite3_reset(st);
   }
   ember_pool_put(s, c);
-  for (size_t i = 0; rc == 0 && i < n; i++) rc = ember_apply_purge_app(s, ids[i], err);
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = ember_apply_purge_app(s, ids[i], err);
   free(ids);
   return rc;
 }

@@ -72,8 +72,8 @@ struct ember_dict {
   ember_dicts_t *reg; /* the registry that made it; outlives it */
 
   /* Registry lock. */
-  int refs;      /* holders other than the registry */
-  bool attached; /* the registry holds it */
+  int refs;                    /* holders other than the registry */
+  bool attached;               /* the registry holds it */
   ember_dict_t *newer, *older; /* use list, while attached */
   uint64_t used;               /* the registry's epoch at its last get */
 
@@ -102,9 +102,9 @@ struct ember_dicts {
   ember_dict_t *newest, *oldest;
   size_t max_bytes; /* 0 = no bound */
   uint64_t evictions;
-  uint64_t epoch; /* trims so far */
-  atomic_size_t bytes;    /* every live dictionary, attached or not */
-  atomic_ullong changes;  /* entries published by the writer */
+  uint64_t epoch;        /* trims so far */
+  atomic_size_t bytes;   /* every live dictionary, attached or not */
+  atomic_ullong changes; /* entries published by the writer */
 };
 
 static const char SQL_FRAMES_FROM[] =
@@ -191,8 +191,10 @@ static void account(ember_dict_t *d) {
   size_t now = sizeof *d + d->arena_cap + d->frames_cap * sizeof *d->frames +
                d->fslots_cap * sizeof *d->fslots + d->stacks_cap * sizeof *d->stacks +
                d->sslots_cap * sizeof *d->sslots;
-  if (now >= d->bytes) atomic_fetch_add(&d->reg->bytes, now - d->bytes);
-  else atomic_fetch_sub(&d->reg->bytes, d->bytes - now);
+  if (now >= d->bytes)
+    atomic_fetch_add(&d->reg->bytes, now - d->bytes);
+  else
+    atomic_fetch_sub(&d->reg->bytes, d->bytes - now);
   d->bytes = now;
 }
 
@@ -319,8 +321,8 @@ static int sync(ember_dict_t *d, ember_conn_t *c, uint32_t need, bool mark_compl
  * published, which phase 3 checks. */
 typedef struct {
   const ember_tree_t *t;
-  uint32_t *frame_of; /* tree name -> frame id, UINT32_MAX = not yet */
-  uint32_t *stack_of; /* tree node -> stack id, UINT32_MAX = not stored */
+  uint32_t *frame_of;  /* tree name -> frame id, UINT32_MAX = not yet */
+  uint32_t *stack_of;  /* tree node -> stack id, UINT32_MAX = not stored */
   uint32_t *new_names; /* tree names of new frames, in id order */
   size_t nnew_names;
   uint32_t *new_nodes; /* tree nodes of new stacks, in id order */
@@ -570,7 +572,8 @@ static size_t home(const ember_dicts_t *r, int64_t app_id) {
 /* The slot holding app_id, or the empty slot where it would go. */
 static size_t find_slot(const ember_dicts_t *r, int64_t app_id) {
   size_t i = home(r, app_id), mask = r->nslots - 1;
-  while (r->slots[i] && r->slots[i]->app_id != app_id) i = (i + 1) & mask;
+  while (r->slots[i] && r->slots[i]->app_id != app_id)
+    i = (i + 1) & mask;
   return i;
 }
 
@@ -603,18 +606,24 @@ static void table_remove(ember_dicts_t *r, size_t i) {
 /* ---- Registry: use order and eviction ---------------------------------- */
 
 static void lru_unlink(ember_dicts_t *r, ember_dict_t *d) {
-  if (d->newer) d->newer->older = d->older;
-  else r->newest = d->older;
-  if (d->older) d->older->newer = d->newer;
-  else r->oldest = d->newer;
+  if (d->newer)
+    d->newer->older = d->older;
+  else
+    r->newest = d->older;
+  if (d->older)
+    d->older->newer = d->newer;
+  else
+    r->oldest = d->newer;
   d->newer = d->older = NULL;
 }
 
 static void lru_push(ember_dicts_t *r, ember_dict_t *d) {
   d->newer = NULL;
   d->older = r->newest;
-  if (r->newest) r->newest->newer = d;
-  else r->oldest = d;
+  if (r->newest)
+    r->newest->newer = d;
+  else
+    r->oldest = d;
   r->newest = d;
 }
 
@@ -728,7 +737,9 @@ void ember_dicts_trim(ember_dicts_t *r) {
   pthread_mutex_unlock(&r->lock);
 }
 
-uint64_t ember_dicts_changes(ember_dicts_t *r) { return atomic_load(&r->changes); }
+uint64_t ember_dicts_changes(ember_dicts_t *r) {
+  return atomic_load(&r->changes);
+}
 
 void ember_dicts_stats(ember_dicts_t *r, size_t *bytes, size_t *count,
                        uint64_t *evictions) {

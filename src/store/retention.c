@@ -232,7 +232,8 @@ static void *maint_main(void *arg) {
       next_probe = ember_mono_ns() + EMBER_STORE_PROBE_PERIOD * sec;
     }
     bool now_failed = ember_store_write_failed(s);
-    if (now_failed && !failed) next_probe = ember_mono_ns() + EMBER_STORE_PROBE_PERIOD * sec;
+    if (now_failed && !failed)
+      next_probe = ember_mono_ns() + EMBER_STORE_PROBE_PERIOD * sec;
     failed = now_failed;
     if (sleep_until(s, failed && next_probe < next_pass ? next_probe : next_pass)) break;
   }

@@ -71,7 +71,8 @@ int ember_store_open(const ember_store_config_t *cfg, ember_store_t **out,
   snprintf(s->db_path, n, "%s/%s", s->dir, EMBER_STORE_DB_NAME);
   s->retention = cfg->retention_seconds;
   s->queue_max = cfg->queue_max ? cfg->queue_max : EMBER_STORE_QUEUE_DEFAULT;
-  s->max_new_stacks = cfg->max_new_stacks ? cfg->max_new_stacks : EMBER_STORE_MAX_NEW_STACKS;
+  s->max_new_stacks =
+      cfg->max_new_stacks ? cfg->max_new_stacks : EMBER_STORE_MAX_NEW_STACKS;
   s->max_series_per_app =
       cfg->max_series_per_app ? cfg->max_series_per_app : EMBER_STORE_MAX_SERIES_PER_APP;
   s->max_apps = cfg->max_apps ? cfg->max_apps : EMBER_STORE_MAX_APPS;

@@ -372,7 +372,7 @@ void ember_pool_close(ember_store_t *s);
 struct ember_store {
   char *dir;
   char *db_path;
-  int lock_fd; /* holds the data directory's lock while open; -1 = none */
+  int lock_fd;       /* holds the data directory's lock while open; -1 = none */
   int64_t retention; /* seconds, 0 = forever */
   ember_dicts_t *dicts;
   size_t max_new_stacks, max_series_per_app, max_apps; /* per push, per app, all */

@@ -131,8 +131,7 @@ static void fail_all(ember_job_t *batch, const ember_err_t *err) {
 /* Runs one job in its own savepoint; *wrote is set when it succeeded and
  * changed rows. Returns -1 when the whole transaction is lost (SQLite
  * rolled it back), else 0 whatever the job's outcome. */
-static int run_job(ember_store_t *s, ember_job_t *j, bool *wrote,
-                   ember_err_t *txn_err) {
+static int run_job(ember_store_t *s, ember_job_t *j, bool *wrote, ember_err_t *txn_err) {
   ember_conn_t *c = s->wconn;
   ember_err_clear(&j->err);
   if (ember_conn_exec(c, "SAVEPOINT job", txn_err) != 0) return -1;

@@ -17,7 +17,9 @@
 /* Under AddressSanitizer an impossible allocation ends in its own report;
  * these tests want to see what Ember does when malloc says no. */
 const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+const char *__asan_default_options(void) {
+  return "allocator_may_return_null=1";
+}
 
 /* Runs ember_grow(need, size) on an empty array in a child process, which
  * gets 5 s; returns its wait status and its stderr in msg. */
@@ -76,12 +78,14 @@ static void test_grow_doubles_and_keeps_the_contents(void **state) {
   size_t cap = 0;
   ember_grow((void **)&a, &cap, 5, sizeof *a);
   assert_int_equal(cap, 8);
-  for (uint32_t i = 0; i < 8; i++) a[i] = i;
+  for (uint32_t i = 0; i < 8; i++)
+    a[i] = i;
   ember_grow((void **)&a, &cap, 9, sizeof *a);
   assert_int_equal(cap, 16);
   ember_grow((void **)&a, &cap, 100, sizeof *a);
   assert_int_equal(cap, 128);
-  for (uint32_t i = 0; i < 8; i++) assert_int_equal(a[i], i);
+  for (uint32_t i = 0; i < 8; i++)
+    assert_int_equal(a[i], i);
   ember_grow((void **)&a, &cap, 50, sizeof *a); /* never shrinks */
   assert_int_equal(cap, 128);
   free(a);

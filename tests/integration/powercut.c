@@ -45,8 +45,10 @@ static void snapshot(const char *path) {
   ok = ok && n == 0;
   if (in >= 0) close(in);
   if (out >= 0) close(out);
-  if (ok) rename(tmp, dst);
-  else unlink(tmp);
+  if (ok)
+    rename(tmp, dst);
+  else
+    unlink(tmp);
 }
 
 static void after_sync(int fd) {

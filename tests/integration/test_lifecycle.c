@@ -143,7 +143,8 @@ static void test_acknowledged_writes_survive_kill_9_and_a_power_cut(void **state
 
 /* ---- one server per data directory ------------------------------------- */
 
-static void test_a_second_server_on_the_same_directory_exits_naming_the_first(void **state) {
+static void
+test_a_second_server_on_the_same_directory_exits_naming_the_first(void **state) {
   it_server_t s = {0};
   it_start(&s, NULL);
   assert_int_equal(it_ingest(&s, "owner.cpu", T0, T0 + 10, "main;a 2\n"), 200);
@@ -151,8 +152,8 @@ static void test_a_second_server_on_the_same_directory_exits_naming_the_first(vo
    * the timeout, giving -1). */
   const char *bin = getenv("EMBER_BIN");
   assert_non_null(bin);
-  const char *argv[] = {bin, "serve", "--listen", "127.0.0.1:0", "--data", s.data_dir,
-                        NULL};
+  const char *argv[] = {bin,      "serve",    "--listen", "127.0.0.1:0",
+                        "--data", s.data_dir, NULL};
   char *out = NULL;
   int rc = it_exec(argv, NULL, NULL, 10, &out);
   char who[64];

@@ -18,7 +18,9 @@
 
 #include "harness.h"
 
-static long now_minus(long s) { return (long)time(NULL) - s; }
+static long now_minus(long s) {
+  return (long)time(NULL) - s;
+}
 
 /* Folded text of n distinct stacks under root. Caller frees. */
 static char *stacks(const char *root, int n) {
@@ -62,7 +64,8 @@ static void test_readyz_answers_ready_while_writes_succeed(void **state) {
   it_server_t s = {0};
   it_start(&s, NULL);
   expect_ready(&s);
-  assert_int_equal(it_ingest(&s, "ready.cpu", now_minus(20), now_minus(10), "a;b 1\n"), 200);
+  assert_int_equal(it_ingest(&s, "ready.cpu", now_minus(20), now_minus(10), "a;b 1\n"),
+                   200);
   expect_ready(&s);
   assert_true(metric_is(&s, "\nember_store_ready 1\n"));
   assert_true(metric_is(&s, "\nember_store_disk_free_bytes "));
@@ -227,7 +230,8 @@ static void test_a_server_on_a_read_only_disk_refuses_to_start(void **state) {
   mount_small(&f->m, "8m");
   snprintf(f->s.data_dir, sizeof f->s.data_dir, "%s/data", f->m.dir);
   it_start(&f->s, NULL);
-  assert_int_equal(it_ingest(&f->s, "ro.cpu", now_minus(30), now_minus(20), "a 1\n"), 200);
+  assert_int_equal(it_ingest(&f->s, "ro.cpu", now_minus(30), now_minus(20), "a 1\n"),
+                   200);
   assert_int_equal(it_stop(&f->s), 0);
   if (mount(NULL, f->m.dir, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0)
     fail_msg("remount read-only: %s", strerror(errno));
@@ -239,8 +243,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_readyz_answers_ready_while_writes_succeed),
       cmocka_unit_test(test_readyz_answers_503_when_the_disk_is_nearly_full),
-      cmocka_unit_test_setup_teardown(test_a_full_disk_makes_readyz_say_so_until_space_is_freed,
-                                      disk_setup, disk_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_full_disk_makes_readyz_say_so_until_space_is_freed, disk_setup,
+          disk_teardown),
       cmocka_unit_test_setup_teardown(
           test_a_server_on_a_full_disk_refuses_to_start_saying_disk_full, disk_setup,
           disk_teardown),

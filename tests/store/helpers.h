@@ -169,7 +169,8 @@ static inline uint64_t total_of(ember_store_t *s, const char *query, int64_t fro
 
 static inline ember_store_t *open_store(const char *dir, size_t queue_max,
                                         int64_t retention) {
-  ember_store_config_t cfg = {.data_dir = dir, .retention_seconds = retention, .queue_max = queue_max};
+  ember_store_config_t cfg = {
+      .data_dir = dir, .retention_seconds = retention, .queue_max = queue_max};
   ember_store_t *s = NULL;
   ember_err_t err = {0};
   int rc = ember_store_open(&cfg, &s, &err);

@@ -234,7 +234,8 @@ static void test_apply_refuses_a_request_whose_new_series_pass_the_limit(void **
   ember_store_config_t cfg = {.data_dir = f->dir, .max_series_per_app = 3};
   f->s = open_store_cfg(&cfg);
   put(f->s, "app.cpu{pod=a}", T0, T0 + 10, "x 1");
-  ember_ingest_result_t r = make_result("app.cpu{pod=b}", T0, T0 + 10, "x 1", EMBER_AGG_SUM);
+  ember_ingest_result_t r =
+      make_result("app.cpu{pod=b}", T0, T0 + 10, "x 1", EMBER_AGG_SUM);
   const char *more[] = {"app.cpu{pod=c}", "app.cpu{pod=d}"};
   for (int i = 0; i < 2; i++) {
     ember_ingest_result_t m = make_result(more[i], T0, T0 + 10, "x 1", EMBER_AGG_SUM);
@@ -267,7 +268,8 @@ static void test_apply_refuses_an_app_beyond_the_limit(void **state) {
   size_t n;
   assert_int_equal(ember_store_apps(f->s, &apps, &n, NULL), 0);
   assert_int_equal(n, 2);
-  for (size_t i = 0; i < n; i++) ember_app_info_free(&apps[i]);
+  for (size_t i = 0; i < n; i++)
+    ember_app_info_free(&apps[i]);
   free(apps);
   /* Known apps go on; deleting one makes room at once. */
   put(f->s, "one.cpu", T0 + 10, T0 + 20, "x 1");
@@ -287,15 +289,27 @@ int main(void) {
       cmocka_unit_test(test_place_replicates_average_values_instead_of_splitting),
       cmocka_unit_test(test_place_rejects_a_profile_that_ends_before_it_starts),
       cmocka_unit_test(test_place_rejects_times_beyond_any_calendar),
-      cmocka_unit_test_setup_teardown(test_apply_reads_the_widest_range_safely, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_splits_a_long_push_across_the_timeline, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_keeps_the_latest_app_metadata, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_treats_reordered_labels_as_one_series, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_appends_a_row_per_push_to_one_bucket, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_stores_a_profile_without_samples_as_no_rows, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_refuses_a_series_beyond_the_limit_per_app, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_refuses_a_request_whose_new_series_pass_the_limit, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_refuses_an_app_beyond_the_limit, dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_reads_the_widest_range_safely,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_splits_a_long_push_across_the_timeline,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_keeps_the_latest_app_metadata,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_treats_reordered_labels_as_one_series,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_appends_a_row_per_push_to_one_bucket,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_apply_stores_a_profile_without_samples_as_no_rows, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_apply_refuses_a_series_beyond_the_limit_per_app, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_apply_refuses_a_request_whose_new_series_pass_the_limit, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_refuses_an_app_beyond_the_limit,
+                                      dir_setup, store_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -247,7 +247,6 @@ static void test_dict_stores_names_as_bytes(void **state) {
   ember_tree_free(t);
 }
 
-
 /* A tree of n distinct stacks "main;fK" (K < n), each with value 1. */
 static ember_tree_t *wide_tree(size_t n) {
   ember_tree_t *t = ember_tree_new();
@@ -291,7 +290,8 @@ static void map_or_fail(dict_fixture_t *f, ember_dict_t *d, const ember_tree_t *
   free(stack_of);
 }
 
-static void test_dict_refuses_more_new_stacks_than_allowed_and_adds_nothing(void **state) {
+static void
+test_dict_refuses_more_new_stacks_than_allowed_and_adds_nothing(void **state) {
   dict_fixture_t *f = *state;
   ember_tree_t *t = sample_tree(); /* six stacks */
   ember_dict_t *d = ember_dicts_get(f->r, 1);
@@ -322,7 +322,8 @@ static void test_dict_refuses_more_new_stacks_than_allowed_and_adds_nothing(void
 static void test_dict_finds_one_app_among_many_in_constant_time(void **state) {
   dict_fixture_t *f = *state;
   enum { APPS = 100000, LOOKUPS = 20000 };
-  for (int64_t id = 1; id <= APPS; id++) ember_dicts_put(f->r, ember_dicts_get(f->r, id));
+  for (int64_t id = 1; id <= APPS; id++)
+    ember_dicts_put(f->r, ember_dicts_get(f->r, id));
   ember_dict_t *first = ember_dicts_get(f->r, 1);
   uint64_t t0 = ember_mono_ns();
   uint64_t x = 1;
@@ -348,12 +349,16 @@ static void test_dict_finds_every_remaining_app_after_drops(void **state) {
   dict_fixture_t *f = *state;
   enum { APPS = 5000 };
   ember_dict_t **held = calloc(APPS + 1, sizeof *held);
-  for (int64_t id = 1; id <= APPS; id++) held[id] = ember_dicts_get(f->r, id);
-  for (int64_t id = 1; id <= APPS; id += 3) ember_dicts_drop(f->r, id);
+  for (int64_t id = 1; id <= APPS; id++)
+    held[id] = ember_dicts_get(f->r, id);
+  for (int64_t id = 1; id <= APPS; id += 3)
+    ember_dicts_drop(f->r, id);
   for (int64_t id = 1; id <= APPS; id++) {
     ember_dict_t *d = ember_dicts_get(f->r, id);
-    if ((id - 1) % 3 == 0) assert_ptr_not_equal(d, held[id]); /* a fresh one */
-    else assert_ptr_equal(d, held[id]);
+    if ((id - 1) % 3 == 0)
+      assert_ptr_not_equal(d, held[id]); /* a fresh one */
+    else
+      assert_ptr_equal(d, held[id]);
     ember_dicts_put(f->r, d);
     ember_dicts_put(f->r, held[id]); /* frees the dropped ones */
   }
@@ -371,7 +376,8 @@ static size_t dict_bytes(ember_dicts_t *r) {
 
 /* Beyond the bound the least recently used dictionaries nobody holds go,
  * and come back from the database, identical, when needed. */
-static void test_dict_cache_drops_least_recently_used_apps_beyond_its_bound(void **state) {
+static void
+test_dict_cache_drops_least_recently_used_apps_beyond_its_bound(void **state) {
   dict_fixture_t *f = *state;
   add_apps(f, 2, 3);
   ember_tree_t *t = wide_tree(2000);
@@ -404,7 +410,8 @@ static void test_dict_cache_drops_least_recently_used_apps_beyond_its_bound(void
   a1 = ember_dicts_get(r, 1);
   assert_int_equal(ember_dict_ensure(a1, f->c, 2002, NULL), 0);
   uint64_t *v = calloc(2002, sizeof *v);
-  for (size_t i = 2; i < 2002; i++) v[i] = 1;
+  for (size_t i = 2; i < 2002; i++)
+    v[i] = 1;
   ember_tree_t *back = ember_tree_new();
   ember_dict_build_tree(a1, v, 2002, back, 0);
   assert_int_equal(ember_tree_total(back, 0), 2000);
@@ -488,19 +495,32 @@ static void test_dict_lets_readers_in_while_a_big_push_is_mapped(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_dict_maps_a_tree_and_builds_it_back, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_dict_gives_the_same_ids_to_the_same_stacks, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_dict_loads_lazily_from_the_database, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dict_maps_a_tree_and_builds_it_back, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_dict_gives_the_same_ids_to_the_same_stacks,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dict_loads_lazily_from_the_database, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_dict_forgets_rolled_back_ids, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_dict_keeps_a_detached_cache_valid_for_its_holder, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_dict_rejects_a_damaged_stack_row, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_dict_handles_very_deep_stacks_without_recursion, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_dict_keeps_a_detached_cache_valid_for_its_holder, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dict_rejects_a_damaged_stack_row, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(
+          test_dict_handles_very_deep_stacks_without_recursion, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dict_stores_names_as_bytes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_dict_refuses_more_new_stacks_than_allowed_and_adds_nothing, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_dict_finds_one_app_among_many_in_constant_time, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_dict_finds_every_remaining_app_after_drops, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_dict_cache_drops_least_recently_used_apps_beyond_its_bound, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_dict_lets_readers_in_while_a_big_push_is_mapped, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_dict_refuses_more_new_stacks_than_allowed_and_adds_nothing, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(test_dict_finds_one_app_among_many_in_constant_time,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dict_finds_every_remaining_app_after_drops,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_dict_cache_drops_least_recently_used_apps_beyond_its_bound, setup,
+          teardown),
+      cmocka_unit_test_setup_teardown(
+          test_dict_lets_readers_in_while_a_big_push_is_mapped, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,8 +138,8 @@ static void test_schema_reopens_an_existing_database_without_migrating(void **st
 }
 
 /* What version 3 added, taken away again: a version 2 file. */
-#define UNDO_V3                                                                  \
-  "DROP VIEW apps; DROP TABLE probe; ALTER TABLE app_rows DROP COLUMN deleting;" \
+#define UNDO_V3                                                                          \
+  "DROP VIEW apps; DROP TABLE probe; ALTER TABLE app_rows DROP COLUMN deleting;"         \
   "ALTER TABLE app_rows RENAME TO apps; PRAGMA user_version=2;"
 
 /* Version 3 moves the apps to app_rows behind the view apps: every app, its
@@ -277,7 +277,8 @@ static void test_schema_refuses_a_second_open_in_the_same_process(void **state) 
 }
 
 static void test_schema_rejects_a_negative_retention(void **state) {
-  ember_store_config_t cfg = {.data_dir = "/nonexistent-never-created", .retention_seconds = -5, .queue_max = 0};
+  ember_store_config_t cfg = {
+      .data_dir = "/nonexistent-never-created", .retention_seconds = -5, .queue_max = 0};
   ember_store_t *s = NULL;
   ember_err_t err;
   assert_int_equal(ember_store_open(&cfg, &s, &err), EMBER_EINVAL);

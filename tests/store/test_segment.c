@@ -91,7 +91,8 @@ static void test_segment_encode_rejects_unsorted_or_zero_pairs(void **state) {
 
 static size_t uvarint_len(uint64_t v) {
   size_t n = 1;
-  while (v >= 0x80) v >>= 7, n++;
+  while (v >= 0x80)
+    v >>= 7, n++;
   return n;
 }
 
@@ -104,7 +105,8 @@ static void test_segment_encode_refuses_a_row_the_decoder_would_refuse(void **st
   ember_seg_codec_t *c = ember_seg_codec_new();
   ember_seg_codec_set_max_raw(c, MAX);
   ember_seg_pair_t p[N];
-  for (size_t i = 0; i < N; i++) p[i] = (ember_seg_pair_t){(uint32_t)i, UINT64_MAX - i};
+  for (size_t i = 0; i < N; i++)
+    p[i] = (ember_seg_pair_t){(uint32_t)i, UINT64_MAX - i};
   size_t refused = 0;
   for (size_t n = 0; n <= N; n++) {
     size_t raw = uvarint_len(n); /* the payload the encoder builds */

@@ -50,7 +50,8 @@ static int failing_job(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
 /* A failed write makes the store not ready; with no push coming (a load
  * balancer stopped sending them), its own probe makes it ready again once
  * writes succeed. */
-static void test_store_is_not_ready_after_a_failed_write_until_one_succeeds(void **state) {
+static void
+test_store_is_not_ready_after_a_failed_write_until_one_succeeds(void **state) {
   fixture_t *f = *state;
   f->s = open_store(f->dir, 0, 0);
   ember_job_t j;
@@ -115,7 +116,8 @@ static int open_as(const char *dir, uid_t uid, char *msg, size_t n) {
 }
 
 static void chown_tree(const char *dir, uid_t uid) {
-  const char *names[] = {"", "/ember.db", "/ember.db-wal", "/ember.db-shm", "/ember.lock"};
+  const char *names[] = {"", "/ember.db", "/ember.db-wal", "/ember.db-shm",
+                         "/ember.lock"};
   char p[700];
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     snprintf(p, sizeof p, "%s%s", dir, names[i]);
@@ -174,11 +176,21 @@ static void test_store_keeps_its_dictionaries_within_the_cache_bound(void **stat
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_store_is_ready_after_open_and_tells_the_free_disk_space, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_store_is_not_ready_below_the_free_disk_threshold, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_store_is_not_ready_after_a_failed_write_until_one_succeeds, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_store_refuses_to_open_a_database_it_cannot_write, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_store_keeps_its_dictionaries_within_the_cache_bound, dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_store_is_ready_after_open_and_tells_the_free_disk_space, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_store_is_not_ready_below_the_free_disk_threshold, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_store_is_not_ready_after_a_failed_write_until_one_succeeds, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_store_refuses_to_open_a_database_it_cannot_write, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_store_keeps_its_dictionaries_within_the_cache_bound, dir_setup,
+          store_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

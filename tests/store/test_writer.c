@@ -74,8 +74,9 @@ static void test_writer_answers_a_write_only_after_it_is_committed(void **state)
     atomic_init(&o[i].calls, 0);
     atomic_init(&o[i].rc, -1);
     atomic_init(&o[i].rows_seen, -1);
-    ember_ingest_result_t r = make_result("app.cpu{host=a}", T0 + 10 * i, T0 + 10 * i + 10,
-                                          "main;work 3\nmain;idle 1", EMBER_AGG_SUM);
+    ember_ingest_result_t r =
+        make_result("app.cpu{host=a}", T0 + 10 * i, T0 + 10 * i + 10,
+                    "main;work 3\nmain;idle 1", EMBER_AGG_SUM);
     assert_int_equal(ember_store_submit(f->s, &r, on_done_look, &o[i], NULL), 0);
     ember_ingest_result_free(&r);
   }
@@ -302,7 +303,8 @@ static void test_writer_counts_every_row_it_writes(void **state) {
 /* Folded text of n distinct stacks "root;sK 1". Caller frees. */
 static char *many_stacks(const char *root, int first, int n) {
   ember_buf_t b = EMBER_BUF_INIT;
-  for (int i = first; i < first + n; i++) ember_buf_printf(&b, "%s;s%d 1\n", root, i);
+  for (int i = first; i < first + n; i++)
+    ember_buf_printf(&b, "%s;s%d 1\n", root, i);
   return ember_buf_take(&b, NULL);
 }
 
@@ -392,7 +394,8 @@ static void *delete_in_background(void *arg) {
 /* One transaction for a big app would hold every push up for its whole
  * length: the deletion must commit in chunks, and a push that arrives
  * meanwhile must be answered before the deletion ends. */
-static void test_writer_deletes_a_big_app_in_chunks_that_let_pushes_through(void **state) {
+static void
+test_writer_deletes_a_big_app_in_chunks_that_let_pushes_through(void **state) {
   fixture_t *f = *state;
   f->s = open_store(f->dir, 0, 0);
   make_big_app(f->s, "big.cpu", 6000, 40000);
@@ -544,19 +547,39 @@ static void test_writer_keeps_every_acknowledged_write_across_kill_9(void **stat
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_writer_answers_a_write_only_after_it_is_committed, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_answers_every_concurrent_submit_exactly_once, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_refuses_with_ebusy_when_the_queue_is_full, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_close_commits_and_answers_pending_work, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_refuses_submits_once_shutting_down, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_fails_a_bad_request_alone_in_its_batch, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_deletes_an_app_and_all_its_data, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_counts_every_row_it_writes, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_keeps_every_acknowledged_write_across_kill_9, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_refuses_a_push_adding_too_many_new_stacks, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_deletes_a_big_app_in_chunks_that_let_pushes_through, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_hides_an_app_from_the_first_step_of_its_deletion, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_finishes_a_deletion_a_stop_interrupted, dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_answers_a_write_only_after_it_is_committed, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_answers_every_concurrent_submit_exactly_once, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_refuses_with_ebusy_when_the_queue_is_full, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_close_commits_and_answers_pending_work,
+                                      dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_refuses_submits_once_shutting_down,
+                                      dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_fails_a_bad_request_alone_in_its_batch,
+                                      dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_deletes_an_app_and_all_its_data,
+                                      dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_counts_every_row_it_writes, dir_setup,
+                                      store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_keeps_every_acknowledged_write_across_kill_9, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_refuses_a_push_adding_too_many_new_stacks, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_deletes_a_big_app_in_chunks_that_let_pushes_through, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_hides_an_app_from_the_first_step_of_its_deletion, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_finishes_a_deletion_a_stop_interrupted,
+                                      dir_setup, store_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
