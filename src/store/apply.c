@@ -182,12 +182,13 @@ typedef struct {
   size_t new_stacks; /* added by the request so far */
 } quota_t;
 
-static int count_rows(ember_conn_t *c, const char *sql, int64_t arg, int64_t *out,
+/* Runs a COUNT(*) query; app_id > 0 is bound as its ?1. */
+static int count_rows(ember_conn_t *c, const char *sql, int64_t app_id, int64_t *out,
                       ember_err_t *err) {
   sqlite3_stmt *st;
   int rc = ember_conn_prepare(c, sql, &st, err);
   if (rc != 0) return rc;
-  if (sql == SQL_SERIES_COUNT) sqlite3_bind_int64(st, 1, arg);
+  if (app_id > 0) sqlite3_bind_int64(st, 1, app_id);
   if (sqlite3_step(st) == SQLITE_ROW)
     *out = sqlite3_column_int64(st, 0);
   else

@@ -295,6 +295,12 @@ static int load_stacks(ember_dict_t *d, ember_conn_t *c, size_t *got, ember_err_
  * complete once nothing is left. */
 static int sync(ember_dict_t *d, ember_conn_t *c, uint32_t need, bool mark_complete,
                 ember_err_t *err) {
+  /* Most calls find nothing to do: ask under the read lock first, so that
+   * a push to a loaded app never waits for readers to make room. */
+  pthread_rwlock_rdlock(&d->lock);
+  bool loaded = d->complete || (need && d->nstacks >= need);
+  pthread_rwlock_unlock(&d->lock);
+  if (loaded) return 0;
   for (bool frames = true;;) {
     size_t got = 0;
     pthread_rwlock_wrlock(&d->lock);
