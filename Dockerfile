@@ -34,8 +34,10 @@ COPY --from=build /build/ember /usr/local/bin/ember
 USER ember
 VOLUME /var/lib/ember
 EXPOSE 4040
+# Readiness, not liveness: a server whose disk is full or whose writes fail
+# is marked unhealthy (GET /healthz only says the process answers).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:4040/healthz || exit 1
+  CMD curl -fsS http://127.0.0.1:4040/readyz || exit 1
 # Inside the container Ember listens on every interface; publish the port
 # on the host as narrowly as you need (127.0.0.1:4040:4040 for this host only).
 ENTRYPOINT ["ember", "serve"]

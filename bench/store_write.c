@@ -126,7 +126,7 @@ static uint64_t dir_bytes(const char *dir) {
 }
 
 static ember_store_t *open_or_die(const char *dir) {
-  ember_store_config_t cfg = {dir, 0, 0};
+  ember_store_config_t cfg = {.data_dir = dir};
   ember_store_t *s;
   ember_err_t err;
   if (ember_store_open(&cfg, &s, &err) != 0) {

@@ -75,6 +75,16 @@ static const char serve_usage[] =
     "  --max-nodes N        most nodes a flame graph may draw: maxNodes=-1 means\n"
     "                       this many, larger values are lowered to it\n"
     "                       (default 65536)\n"
+    "  --max-new-stacks N   distinct stacks one push may add to the store; more\n"
+    "                       is answered 429 and nothing is stored (default 100000)\n"
+    "  --max-series-per-app N  series (label sets) one app may have (default\n"
+    "                       10000)\n"
+    "  --max-apps N         apps the server holds (default 10000)\n"
+    "  --dict-cache SIZE    memory for cached stack dictionaries; the least\n"
+    "                       recently used apps' are dropped beyond it and reloaded\n"
+    "                       when needed (default 256MiB)\n"
+    "  --min-free-disk SIZE free space on the data's disk below which /readyz\n"
+    "                       answers 503 (default 64MiB)\n"
     "\n"
     "Access (docs/API.md, \"Auth\" and \"Browser safety\"):\n"
     "  --auth-token-file F  require tokens: one per line, 'TOKEN [ingest|read|\n"
@@ -273,6 +283,51 @@ static int serve_option(int c, serve_opts_t *o) {
   }
 }
 
+/* The store's limits, numbered apart from the server's options. */
+enum {
+  OPT_STORE_MAX_NEW_STACKS = 512,
+  OPT_STORE_MAX_SERIES_PER_APP,
+  OPT_STORE_MAX_APPS,
+  OPT_STORE_DICT_CACHE,
+  OPT_STORE_MIN_FREE_DISK,
+};
+
+/* Parses the options of the store; -1 when good, -2 when c is not one of
+ * them, else the exit code. */
+static int store_option(int c, ember_store_config_t *cfg) {
+  unsigned n;
+  size_t size;
+  switch (c) {
+  case OPT_STORE_MAX_NEW_STACKS:
+    if (parse_count(optarg, 100000000, &n))
+      return fail("serve", "bad --max-new-stacks", optarg,
+                  "use a number from 1 to 100000000");
+    cfg->max_new_stacks = n;
+    return -1;
+  case OPT_STORE_MAX_SERIES_PER_APP:
+    if (parse_count(optarg, 100000000, &n))
+      return fail("serve", "bad --max-series-per-app", optarg,
+                  "use a number from 1 to 100000000");
+    cfg->max_series_per_app = n;
+    return -1;
+  case OPT_STORE_MAX_APPS:
+    if (parse_count(optarg, 100000000, &n))
+      return fail("serve", "bad --max-apps", optarg, "use a number from 1 to 100000000");
+    cfg->max_apps = n;
+    return -1;
+  case OPT_STORE_DICT_CACHE:
+    if (parse_size(optarg, &cfg->dict_cache))
+      return fail("serve", "bad --dict-cache", optarg, "use e.g. 256MiB or 2GiB");
+    return -1;
+  case OPT_STORE_MIN_FREE_DISK:
+    if (parse_size(optarg, &size))
+      return fail("serve", "bad --min-free-disk", optarg, "use e.g. 64MiB or 1GiB");
+    cfg->min_free_disk = size;
+    return -1;
+  default: return -2;
+  }
+}
+
 /* Runs the server until a signal; returns the exit code. */
 static int serve_run(const ember_server_config_t *scfg, const ember_store_config_t *stcfg,
                      unsigned grace_s) {
@@ -292,6 +347,10 @@ static int serve_run(const ember_server_config_t *scfg, const ember_store_config
     fprintf(stderr, "ember serve: %s\n", err.msg);
     return 1;
   }
+  ember_store_health_t health;
+  ember_store_health(store, &health);
+  if (!health.ready)
+    fprintf(stderr, "ember serve: warning: not ready: %s\n", health.reason);
   if (ember_server_start(scfg, store, &srv, &err)) {
     fprintf(stderr, "ember serve: %s\n", err.msg);
     ember_store_close(store);
@@ -348,6 +407,11 @@ static int cmd_serve(int argc, char **argv) {
       {"max-apps-per-push", required_argument, NULL, OPT_MAX_APPS},
       {"max-series-per-push", required_argument, NULL, OPT_MAX_SERIES},
       {"max-future-skew", required_argument, NULL, OPT_MAX_FUTURE_SKEW},
+      {"max-new-stacks", required_argument, NULL, OPT_STORE_MAX_NEW_STACKS},
+      {"max-series-per-app", required_argument, NULL, OPT_STORE_MAX_SERIES_PER_APP},
+      {"max-apps", required_argument, NULL, OPT_STORE_MAX_APPS},
+      {"dict-cache", required_argument, NULL, OPT_STORE_DICT_CACHE},
+      {"min-free-disk", required_argument, NULL, OPT_STORE_MIN_FREE_DISK},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   serve_opts_t o = {.scfg = {.listen = EMBER_HTTP_DEFAULT_LISTEN,
@@ -361,6 +425,7 @@ static int cmd_serve(int argc, char **argv) {
   opterr = 0;
   while (rc < 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     rc = serve_option(c, &o);
+    if (rc == -2) rc = store_option(c, &stcfg);
     if (rc != -2) continue;
     rc = -1;
     switch (c) {

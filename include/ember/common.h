@@ -63,7 +63,8 @@ void *ember_realloc(void *p, size_t n);
 char *ember_strdup(const char *s);
 char *ember_strndup(const char *s, size_t n);
 /* Grows *arr (of *cap elements of elem_size) so it holds at least need
- * elements, doubling; zero-fills nothing. */
+ * elements, doubling; zero-fills nothing. A need whose size in bytes does
+ * not fit size_t aborts like any other allocation that cannot be met. */
 void ember_grow(void **arr, size_t *cap, size_t need, size_t elem_size);
 
 /* ---- Byte budget ------------------------------------------------------ */

@@ -29,6 +29,16 @@ typedef struct {
   const char *data_dir;      /* created if missing */
   int64_t retention_seconds; /* 0 keeps data forever */
   size_t queue_max;          /* requests waiting for the writer; 0 = default */
+  /* Limits; 0 means the default named in brackets. A write over one fails
+   * with EMBER_ELIMIT and stores nothing. */
+  size_t max_new_stacks;     /* distinct stacks one push may add [100000] */
+  size_t max_series_per_app; /* [10000] */
+  size_t max_apps;           /* [10000] */
+  size_t dict_cache;         /* bytes of stack dictionaries kept in memory
+                                [256 MiB]; least recently used apps' are
+                                dropped beyond it and reloaded when needed */
+  uint64_t min_free_disk;    /* bytes free below which the store reports
+                                itself not ready [64 MiB] */
 } ember_store_config_t;
 
 /* Opens (creating or migrating) the store in cfg->data_dir and starts its
@@ -161,8 +171,33 @@ typedef struct {
   uint64_t rows_written;    /* segment rows */
   uint64_t rows_deleted;    /* by retention or app deletion */
   uint64_t last_commit_ns;  /* duration of the last commit */
+  uint64_t dict_bytes;      /* memory of the cached stack dictionaries */
+  uint64_t dict_evictions;  /* dictionaries dropped to stay within dict_cache */
 } ember_store_stats_t;
 
 void ember_store_stats(ember_store_t *s, ember_store_stats_t *out);
+
+/* ---- Health (for readiness checks) ------------------------------------- */
+
+/* Whether writes can be expected to succeed, and why not. Liveness is not
+ * this: a store that is not ready still answers reads. */
+typedef struct {
+  bool ready;                     /* the last write succeeded and disk space is enough */
+  char reason[EMBER_ERR_MSG_MAX]; /* why not ready ("" when ready) */
+  bool last_write_failed;
+  char last_write_error[EMBER_ERR_MSG_MAX]; /* its message */
+  int64_t last_commit_unix;                 /* wall clock of the last commit that stored
+                                               something; 0 = none since open */
+  int64_t last_failure_unix;                /* of the last failed write; 0 = none */
+  uint64_t disk_free_bytes;                 /* what may still be written where the data
+                                               lives; UINT64_MAX when the backend cannot
+                                               tell */
+  uint64_t min_free_bytes;                  /* below this the store is not ready */
+} ember_store_health_t;
+
+/* Fills *out (never fails; cheap enough for every health check). A store
+ * whose last write failed keeps probing the disk, so it becomes ready again
+ * by itself once writes succeed. */
+void ember_store_health(ember_store_t *s, ember_store_health_t *out);
 
 #endif

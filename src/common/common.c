@@ -83,10 +83,23 @@ char *ember_strndup(const char *s, size_t n) {
   return d;
 }
 
+/* Counts often come from the wire: an array whose size in bytes does not
+ * even fit size_t is a request no allocator can meet, so it ends as one
+ * that fails does, never in a wrapped-around small buffer. */
+static void oom_elems(size_t count, size_t size) {
+  fprintf(stderr, "ember: out of memory allocating %zu elements of %zu bytes\n", count,
+          size);
+  abort();
+}
+
 void ember_grow(void **arr, size_t *cap, size_t need, size_t elem_size) {
   if (need <= *cap) return;
+  size_t max = elem_size ? SIZE_MAX / elem_size : SIZE_MAX;
+  if (need > max) oom_elems(need, elem_size);
   size_t c = *cap ? *cap : 8;
-  while (c < need) c *= 2;
+  /* Doubling past max would wrap; then exactly need is what there is. */
+  while (c < need)
+    c = c > max / 2 ? need : c * 2;
   *arr = ember_realloc(*arr, c * elem_size);
   *cap = c;
 }

@@ -1,6 +1,6 @@
 /*
- * handlers_misc.c - the small endpoints: /healthz, /metrics and the
- * embedded web UI files.
+ * handlers_misc.c - the small endpoints: /healthz, /readyz, /metrics and
+ * the embedded web UI files.
  */
 #include "ember/web.h"
 #include "http/http_int.h"
@@ -8,6 +8,19 @@
 int ember_http_healthz(ember_http_req_t *req, ember_err_t *err) {
   req->content_type = "text/plain; charset=utf-8";
   ember_buf_puts(&req->resp, "server is ready\n");
+  return EMBER_OK;
+}
+
+/* Liveness (/healthz) says the process answers; readiness says pushes can
+ * be expected to be stored: the store's last write succeeded and its disk
+ * has room. A load balancer or orchestrator sends traffic elsewhere on 503
+ * without restarting a server that still answers reads. */
+int ember_http_readyz(ember_http_req_t *req, ember_err_t *err) {
+  ember_store_health_t h;
+  ember_store_health(ember_http_store(req), &h);
+  if (!h.ready) return ember_err_set(err, EMBER_EUNAVAIL, "not ready: %.480s", h.reason);
+  req->content_type = "text/plain; charset=utf-8";
+  ember_buf_puts(&req->resp, "ready\n");
   return EMBER_OK;
 }
 

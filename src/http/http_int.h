@@ -158,6 +158,7 @@ int ember_http_labels(ember_http_req_t *req, ember_err_t *err);
 int ember_http_label_values(ember_http_req_t *req, ember_err_t *err);
 int ember_http_apps(ember_http_req_t *req, ember_err_t *err);
 int ember_http_healthz(ember_http_req_t *req, ember_err_t *err);
+int ember_http_readyz(ember_http_req_t *req, ember_err_t *err);
 int ember_http_metrics(ember_http_req_t *req, ember_err_t *err);
 int ember_http_asset(ember_http_req_t *req, ember_err_t *err);
 
@@ -281,6 +282,7 @@ enum {
   METRIC_ROUTE_LABEL_VALUES,
   METRIC_ROUTE_APPS,
   METRIC_ROUTE_HEALTHZ,
+  METRIC_ROUTE_READYZ,
   METRIC_ROUTE_METRICS,
   METRIC_ROUTE_UI,
   METRIC_ROUTE_OTHER,

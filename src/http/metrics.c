@@ -8,8 +8,8 @@
 #include "http/http_int.h"
 
 static const char *route_names[METRIC_ROUTE_COUNT] = {
-    "/ingest",   "/render",  "/render-diff", "/labels", "/label-values",
-    "/api/apps", "/healthz", "/metrics",     "ui",      "other"};
+    "/ingest",  "/render", "/render-diff", "/labels", "/label-values", "/api/apps",
+    "/healthz", "/readyz", "/metrics",     "ui",      "other"};
 
 static const int statuses[] = {200, 304, 400, 401, 403, 404, 405,
                                413, 422, 429, 431, 500, 503, 504};
@@ -162,6 +162,24 @@ void ember_metrics_render(ember_buf_t *b, const ember_server_gauges_t *g,
          "Duration of the last storage commit.");
   ember_buf_printf(b, "ember_store_last_commit_seconds %.6f\n",
                    (double)st.last_commit_ns / 1e9);
+  gauge(b, "ember_store_dict_cache_bytes", "gauge",
+        "Memory of the cached stack dictionaries (bounded by --dict-cache).",
+        st.dict_bytes);
+  gauge(b, "ember_store_dict_evictions_total", "counter",
+        "Dictionaries dropped from memory to stay within --dict-cache.",
+        st.dict_evictions);
+  ember_store_health_t h;
+  ember_store_health(store, &h);
+  gauge(b, "ember_store_ready", "gauge",
+        "1 when the last write succeeded and the disk has room (GET /readyz), "
+        "else 0.",
+        h.ready);
+  gauge(b, "ember_store_disk_free_bytes", "gauge",
+        "Bytes the server may still write on the data directory's disk.",
+        h.disk_free_bytes);
+  gauge(b, "ember_store_last_success_timestamp_seconds", "gauge",
+        "When a write was last committed (Unix time; 0: none since start).",
+        (unsigned long long)h.last_commit_unix);
   gauge(b, "ember_db_size_bytes", "gauge",
         "Size of the database files on disk (including the WAL).", st.db_bytes);
 }

@@ -25,6 +25,8 @@ static const route_t routes[] = {
      METRIC_ROUTE_APPS, HTTP_ROLE_READ, false},
     {"/healthz", false, READ, HTTP_RUN_INLINE, ember_http_healthz, METRIC_ROUTE_HEALTHZ,
      HTTP_ROLE_NONE, false},
+    {"/readyz", false, READ, HTTP_RUN_INLINE, ember_http_readyz, METRIC_ROUTE_READYZ,
+     HTTP_ROLE_NONE, false},
     {"/metrics", false, READ, HTTP_RUN_INLINE, ember_http_metrics, METRIC_ROUTE_METRICS,
      HTTP_ROLE_READ, false},
 };

@@ -17,6 +17,11 @@
  *    each overlapped bucket gets the whole value, counted as one profile, so
  *    the average over any window stays the value the agent reported.
  *
+ * Limits, each refused with EMBER_ELIMIT before anything of the request is
+ * kept (the job's savepoint undoes what was done): apps in all
+ * (max_apps), series per app (max_series_per_app) and new stacks per
+ * request (max_new_stacks, counted over all its profiles).
+ *
  * A profile placed in one bucket is written as a bucket row. One placed in
  * several is written once, as a span row (store_int.h) carrying its
  * placement and per-bucket totals; reads apportion it exactly as the
@@ -38,13 +43,15 @@
 static const char SQL_APP_GET[] =
     "SELECT id, spy_name, units, sample_rate, aggregation FROM apps WHERE name=?1";
 static const char SQL_APP_ADD[] =
-    "INSERT INTO apps(name, spy_name, units, sample_rate, aggregation) "
+    "INSERT INTO app_rows(name, spy_name, units, sample_rate, aggregation) "
     "VALUES(?1, ?2, ?3, ?4, ?5)";
 static const char SQL_APP_SET[] =
-    "UPDATE apps SET spy_name=?2, units=?3, sample_rate=?4, aggregation=?5 "
+    "UPDATE app_rows SET spy_name=?2, units=?3, sample_rate=?4, aggregation=?5 "
     "WHERE id=?1";
+static const char SQL_APP_COUNT[] = "SELECT COUNT(*) FROM apps";
 static const char SQL_SERIES_GET[] =
     "SELECT id FROM series WHERE app_id=?1 AND labels=?2";
+static const char SQL_SERIES_COUNT[] = "SELECT COUNT(*) FROM series WHERE app_id=?1";
 static const char SQL_SERIES_ADD[] = "INSERT INTO series(app_id, labels) VALUES(?1, ?2)";
 static const char SQL_LABEL_ADD[] =
     "INSERT INTO series_labels(app_id, key, value, series_id) VALUES(?1, ?2, ?3, ?4)";
@@ -159,6 +166,76 @@ static void span_totals(const ember_place_t *p, const ember_seg_pair_t *pairs, s
 
 /* ---- Apps and series --------------------------------------------------- */
 
+/* What one job has used of the store's limits. Counts are read once per
+ * job (on the first new app or series) and then kept up to date, so a
+ * request creating many series costs one count, not one per series. They
+ * are valid for the job only: its savepoint may undo what it counted. */
+typedef struct {
+  int64_t app_id;
+  int64_t nseries;
+} series_count_t;
+
+typedef struct {
+  int64_t napps; /* -1 until counted */
+  series_count_t *series;
+  size_t nseries, series_cap;
+  size_t new_stacks; /* added by the request so far */
+} quota_t;
+
+/* Runs a COUNT(*) query; app_id > 0 is bound as its ?1. */
+static int count_rows(ember_conn_t *c, const char *sql, int64_t app_id, int64_t *out,
+                      ember_err_t *err) {
+  sqlite3_stmt *st;
+  int rc = ember_conn_prepare(c, sql, &st, err);
+  if (rc != 0) return rc;
+  if (app_id > 0) sqlite3_bind_int64(st, 1, app_id);
+  if (sqlite3_step(st) == SQLITE_ROW)
+    *out = sqlite3_column_int64(st, 0);
+  else
+    rc = ember_conn_fail(c, err, "counting against a limit");
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* Room for one more app, or EMBER_ELIMIT. */
+static int room_for_app(ember_store_t *s, quota_t *q, const char *app, ember_err_t *err) {
+  int rc = q->napps < 0 ? count_rows(s->wconn, SQL_APP_COUNT, 0, &q->napps, err) : 0;
+  if (rc != 0) return rc;
+  if ((uint64_t)q->napps >= s->max_apps)
+    return ember_err_set(err, EMBER_ELIMIT,
+                         "cannot create app '%s': the server holds %lld apps, its "
+                         "limit (--max-apps %zu); delete apps that are no longer "
+                         "used (DELETE /api/apps) or raise the limit",
+                         app, (long long)q->napps, s->max_apps);
+  q->napps++;
+  return 0;
+}
+
+/* Room for one more series of app_id, or EMBER_ELIMIT. */
+static int room_for_series(ember_store_t *s, quota_t *q, int64_t app_id, const char *app,
+                           ember_err_t *err) {
+  series_count_t *e = NULL;
+  for (size_t i = 0; i < q->nseries && !e; i++)
+    if (q->series[i].app_id == app_id) e = &q->series[i];
+  if (!e) {
+    int64_t n = 0;
+    int rc = count_rows(s->wconn, SQL_SERIES_COUNT, app_id, &n, err);
+    if (rc != 0) return rc;
+    ember_grow((void **)&q->series, &q->series_cap, q->nseries + 1, sizeof *q->series);
+    e = &q->series[q->nseries++];
+    *e = (series_count_t){app_id, n};
+  }
+  if ((uint64_t)e->nseries >= s->max_series_per_app)
+    return ember_err_set(err, EMBER_ELIMIT,
+                         "cannot create another series of app '%s': it has %lld, "
+                         "the limit (--max-series-per-app %zu); each distinct set "
+                         "of labels is a series, so drop labels with many values "
+                         "(request ids, timestamps) or raise the limit",
+                         app, (long long)e->nseries, s->max_series_per_app);
+  e->nseries++;
+  return 0;
+}
+
 static const char *or_default(const char *s, const char *d) {
   return s && *s ? s : d;
 }
@@ -177,8 +254,9 @@ static bool text_is(sqlite3_stmt *st, int col, const char *s) {
 
 /* Finds or creates p's app and brings its metadata up to date with p (the
  * latest push wins). */
-static int upsert_app(ember_conn_t *c, const ember_profile_t *p, int64_t *app_id,
-                      ember_err_t *err) {
+static int upsert_app(ember_store_t *s, quota_t *q, const ember_profile_t *p,
+                      int64_t *app_id, ember_err_t *err) {
+  ember_conn_t *c = s->wconn;
   const char *spy = or_default(p->spy_name, "unknown");
   const char *units = or_default(p->units, "samples");
   sqlite3_stmt *st;
@@ -197,6 +275,7 @@ static int upsert_app(ember_conn_t *c, const ember_profile_t *p, int64_t *app_id
     *app_id = id;
     return 0;
   }
+  if (!id && (rc = room_for_app(s, q, p->key.app, err)) != 0) return rc;
   if ((rc = ember_conn_prepare(c, id ? SQL_APP_SET : SQL_APP_ADD, &st, err)) != 0)
     return rc;
   if (id) sqlite3_bind_int64(st, 1, id);
@@ -226,8 +305,10 @@ static int add_labels(ember_conn_t *c, int64_t app_id, int64_t series_id,
 }
 
 /* Finds or creates the series (app, canonical labels). */
-static int upsert_series(ember_conn_t *c, int64_t app_id, const ember_series_key_t *k,
-                         int64_t *series_id, ember_err_t *err) {
+static int upsert_series(ember_store_t *s, quota_t *q, int64_t app_id,
+                         const ember_series_key_t *k, int64_t *series_id,
+                         ember_err_t *err) {
+  ember_conn_t *c = s->wconn;
   ember_buf_t labels = EMBER_BUF_INIT;
   ember_series_key_labels(k, &labels);
   sqlite3_stmt *st;
@@ -243,6 +324,7 @@ static int upsert_series(ember_conn_t *c, int64_t app_id, const ember_series_key
     goto done;
   }
   if (!id) {
+    if ((rc = room_for_series(s, q, app_id, k->app, err)) != 0) goto done;
     if ((rc = ember_conn_prepare(c, SQL_SERIES_ADD, &st, err)) != 0) goto done;
     sqlite3_bind_int64(st, 1, app_id);
     sqlite3_bind_text(st, 2, labels.data, (int)labels.len, SQLITE_STATIC);
@@ -367,14 +449,23 @@ static int cmp_pairs(const void *a, const void *b) {
 }
 
 /* The profile's (stack id, self value) pairs, sorted. Caller frees. */
-static int profile_pairs(ember_store_t *s, ember_conn_t *c, int64_t app_id,
-                         const ember_profile_t *p, ember_seg_pair_t **out,
-                         size_t *nout, ember_err_t *err) {
-  size_t nn = ember_tree_count(p->tree);
+static int profile_pairs(ember_store_t *s, quota_t *q, int64_t app_id,
+                         const ember_profile_t *p, ember_seg_pair_t **out, size_t *nout,
+                         ember_err_t *err) {
+  ember_conn_t *c = s->wconn;
+  size_t nn = ember_tree_count(p->tree), added = 0;
   uint32_t *stack_of = ember_malloc(nn * sizeof *stack_of);
   ember_dict_t *d = ember_dicts_get(s->dicts, app_id);
-  int rc = ember_dict_map_tree(d, c, p->tree, stack_of, err);
+  int rc = ember_dict_map_tree(d, c, p->tree, s->max_new_stacks - q->new_stacks, stack_of,
+                               &added, err);
   ember_dicts_put(s->dicts, d);
+  q->new_stacks += added;
+  if (rc == EMBER_ELIMIT)
+    ember_err_set(err, rc,
+                  "the push adds more than %zu new distinct stacks to app '%s', "
+                  "the limit one push may add (--max-new-stacks); send the profile "
+                  "in smaller pieces, trim its stacks, or raise the limit",
+                  s->max_new_stacks, p->key.app);
   ember_seg_pair_t *pairs = NULL;
   size_t n = 0;
   if (rc == 0) {
@@ -410,8 +501,9 @@ static int write_rows(ember_conn_t *c, int64_t series_id, const ember_profile_t 
   return rc;
 }
 
-static int apply_profile(ember_store_t *s, ember_conn_t *c, const ember_profile_t *p,
+static int apply_profile(ember_store_t *s, quota_t *q, const ember_profile_t *p,
                          uint64_t *rows, ember_err_t *err) {
+  ember_conn_t *c = s->wconn;
   if (!p->key.app || !ember_app_name_valid(p->key.app, strlen(p->key.app)) ||
       !p->tree)
     return ember_err_set(err, EMBER_EINVAL,
@@ -420,39 +512,72 @@ static int apply_profile(ember_store_t *s, ember_conn_t *c, const ember_profile_
   int64_t app_id = 0, series_id = 0;
   ember_seg_pair_t *pairs = NULL;
   size_t n = 0;
-  int rc = upsert_app(c, p, &app_id, err);
-  if (rc == 0) rc = upsert_series(c, app_id, &p->key, &series_id, err);
-  if (rc == 0) rc = profile_pairs(s, c, app_id, p, &pairs, &n, err);
+  int rc = upsert_app(s, q, p, &app_id, err);
+  if (rc == 0) rc = upsert_series(s, q, app_id, &p->key, &series_id, err);
+  if (rc == 0) rc = profile_pairs(s, q, app_id, p, &pairs, &n, err);
   if (rc == 0 && n > 0) rc = write_rows(c, series_id, p, pairs, n, rows, err);
   free(pairs);
   return rc;
 }
 
 int ember_apply_write(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
-  for (size_t i = 0; i < j->nprofiles; i++) {
-    int rc = apply_profile(s, s->wconn, &j->profiles[i], &j->counts.rows_written, err);
-    if (rc != 0) return rc;
-  }
-  return 0;
+  quota_t q = {.napps = -1};
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < j->nprofiles; i++)
+    rc = apply_profile(s, &q, &j->profiles[i], &j->counts.rows_written, err);
+  free(q.series);
+  return rc;
 }
 
 /* ---- Deleting an app --------------------------------------------------- */
 
+/* An app with millions of rows cannot go in one transaction without
+ * holding up every push for its length. So deletion is one small job that
+ * hides the app (it leaves the view `apps`, which is all readers look at,
+ * and gives its name back for a new app at once), then jobs that each
+ * delete a bounded chunk of its rows, children before parents, and the app
+ * row last. Each chunk commits on its own, so pushes queued meanwhile wait
+ * for a chunk, not for the whole app. If the process stops half-way, the
+ * maintenance pass finishes the job (ember_apply_purge_hidden). */
+
+/* Cost units per job; a segment row (a blob, often kilobytes) costs more
+ * than a dictionary or label row. */
+#define PURGE_BUDGET 20000
+
 static const char SQL_APP_ID[] = "SELECT id FROM apps WHERE name=?1";
-/* In dependency order; ?1 is the app id. The first one's changes count as
- * deleted rows. */
-static const char *const SQL_APP_PURGE[] = {
-    "DELETE FROM segments WHERE series_id IN (SELECT id FROM series WHERE app_id=?1)",
-    "DELETE FROM rollup_todo WHERE series_id IN "
-    "(SELECT id FROM series WHERE app_id=?1)",
-    "DELETE FROM series_labels WHERE app_id=?1",
-    "DELETE FROM series WHERE app_id=?1",
-    "DELETE FROM stacks WHERE app_id=?1",
-    "DELETE FROM frames WHERE app_id=?1",
-    "DELETE FROM apps WHERE id=?1",
+static const char SQL_APP_HIDE[] =
+    "UPDATE app_rows SET deleting=1, name='#deleted-' || id WHERE id=?1";
+static const char SQL_APP_DROP[] = "DELETE FROM app_rows WHERE id=?1 AND deleting=1";
+static const char SQL_HIDDEN_APPS[] = "SELECT id FROM app_rows WHERE deleting=1";
+
+/* In dependency order; ?1 is the app id, ?2 the most rows to delete. */
+static const struct {
+  const char *sql;
+  int64_t cost; /* per row */
+  bool segments;
+} purge_steps[] = {
+    {"DELETE FROM segments WHERE rowid IN (SELECT g.rowid FROM series s JOIN "
+     "segments g ON g.series_id=s.id WHERE s.app_id=?1 LIMIT ?2)",
+     10, true},
+    {"DELETE FROM rollup_todo WHERE (level, start, series_id) IN (SELECT t.level, "
+     "t.start, t.series_id FROM rollup_todo t JOIN series s ON s.id=t.series_id "
+     "WHERE s.app_id=?1 LIMIT ?2)",
+     1, false},
+    {"DELETE FROM series_labels WHERE (app_id, key, value, series_id) IN (SELECT "
+     "app_id, key, value, series_id FROM series_labels WHERE app_id=?1 LIMIT ?2)",
+     1, false},
+    {"DELETE FROM series WHERE id IN (SELECT id FROM series WHERE app_id=?1 LIMIT ?2)", 1,
+     false},
+    {"DELETE FROM stacks WHERE app_id=?1 AND id IN (SELECT id FROM stacks WHERE "
+     "app_id=?1 LIMIT ?2)",
+     1, false},
+    {"DELETE FROM frames WHERE app_id=?1 AND id IN (SELECT id FROM frames WHERE "
+     "app_id=?1 LIMIT ?2)",
+     1, false},
 };
 
-int ember_apply_delete_app(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
+/* Job: hides the app named j->app; j->out = its id. */
+int ember_apply_hide_app(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
   ember_conn_t *c = s->wconn;
   sqlite3_stmt *st;
   int rc = ember_conn_prepare(c, SQL_APP_ID, &st, err);
@@ -467,14 +592,79 @@ int ember_apply_delete_app(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
     return ember_err_set(err, EMBER_ENOTFOUND,
                          "there is no app named '%s'; GET /api/apps lists them",
                          j->app);
-  for (size_t i = 0; i < sizeof SQL_APP_PURGE / sizeof *SQL_APP_PURGE; i++) {
-    if ((rc = ember_conn_prepare(c, SQL_APP_PURGE[i], &st, err)) != 0) return rc;
-    sqlite3_bind_int64(st, 1, app_id);
-    if ((rc = step_done(c, st, "deleting an app", err)) != 0) return rc;
-    if (i == 0) j->counts.rows_deleted += (uint64_t)sqlite3_changes64(c->db);
-  }
+  if ((rc = ember_conn_prepare(c, SQL_APP_HIDE, &st, err)) != 0) return rc;
+  sqlite3_bind_int64(st, 1, app_id);
+  if ((rc = step_done(c, st, "hiding an app being deleted", err)) != 0) return rc;
   /* App ids are never reused (AUTOINCREMENT), so forgetting the cache now,
    * before the commit, is safe even if the transaction rolls back. */
   ember_dicts_drop(s->dicts, app_id);
+  j->out = app_id;
   return 0;
+}
+
+/* Job: deletes up to PURGE_BUDGET worth of app arg[0]'s rows, and the app
+ * itself once nothing else is left; j->out = budget used, so a job that
+ * used less than all of it finished the app. */
+static int purge_job(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
+  ember_conn_t *c = s->wconn;
+  int64_t left = PURGE_BUDGET;
+  sqlite3_stmt *st;
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && left > 0 && i < sizeof purge_steps / sizeof *purge_steps;
+       i++) {
+    int64_t max = left / purge_steps[i].cost;
+    if (max == 0) break;
+    if ((rc = ember_conn_prepare(c, purge_steps[i].sql, &st, err)) != 0) break;
+    sqlite3_bind_int64(st, 1, j->arg[0]);
+    sqlite3_bind_int64(st, 2, max);
+    if ((rc = step_done(c, st, "deleting an app", err)) != 0) break;
+    int64_t n = sqlite3_changes64(c->db);
+    if (purge_steps[i].segments) j->counts.rows_deleted += (uint64_t)n;
+    left -= n * purge_steps[i].cost;
+    if (n == max) left = 0; /* maybe more of this kind: next job */
+  }
+  if (rc == 0 && left > 0) {
+    if ((rc = ember_conn_prepare(c, SQL_APP_DROP, &st, err)) != 0) return rc;
+    sqlite3_bind_int64(st, 1, j->arg[0]);
+    rc = step_done(c, st, "deleting an app", err);
+  }
+  j->out = PURGE_BUDGET - left;
+  return rc;
+}
+
+int ember_apply_purge_app(ember_store_t *s, int64_t app_id, ember_err_t *err) {
+  for (;;) {
+    ember_job_t j;
+    memset(&j, 0, sizeof j);
+    j.run = purge_job;
+    j.arg[0] = app_id;
+    int rc = ember_writer_call(s, &j, err);
+    if (rc != 0) return rc;
+    if (j.out < PURGE_BUDGET) break;
+  }
+  /* A reader with a snapshot from before the app was hidden may have
+   * loaded its dictionary again since. */
+  ember_dicts_drop(s->dicts, app_id);
+  return 0;
+}
+
+int ember_apply_purge_hidden(ember_store_t *s, ember_err_t *err) {
+  ember_conn_t *c = NULL;
+  int64_t *ids = NULL;
+  size_t n = 0, cap = 0;
+  sqlite3_stmt *st;
+  int rc = ember_pool_get(s, &c, err), step = SQLITE_DONE;
+  if (rc == 0 && (rc = ember_conn_prepare(c, SQL_HIDDEN_APPS, &st, err)) == 0) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+      ember_grow((void **)&ids, &cap, n + 1, sizeof *ids);
+      ids[n++] = sqlite3_column_int64(st, 0);
+    }
+    if (step != SQLITE_DONE) rc = ember_conn_fail(c, err, "finding apps being deleted");
+    sqlite3_reset(st);
+  }
+  ember_pool_put(s, c);
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = ember_apply_purge_app(s, ids[i], err);
+  free(ids);
+  return rc;
 }

@@ -11,6 +11,8 @@
  */
 #include "store/store_int.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,8 +30,10 @@
 
 /* ---- Errors ------------------------------------------------------------ */
 
-int ember_conn_fail(ember_conn_t *c, ember_err_t *err, const char *what) {
-  const char *msg = c && c->db ? sqlite3_errmsg(c->db) : "no connection";
+/* The two failures an operator can fix say so in words: a full disk and a
+ * database that cannot be written. */
+static int fail_with(ember_conn_t *c, ember_err_t *err, const char *what,
+                     const char *msg) {
   int code = c && c->db ? sqlite3_extended_errcode(c->db) : 0;
   if (code == SQLITE_INTERRUPT)
     return ember_err_set(err, EMBER_ETIMEOUT,
@@ -37,8 +41,24 @@ int ember_conn_fail(ember_conn_t *c, ember_err_t *err, const char *what) {
                          "narrow the time range or the selector, or try again when "
                          "the server is less busy",
                          what);
+  int sys = c && c->db ? sqlite3_system_errno(c->db) : 0;
+  if ((code & 0xff) == SQLITE_FULL || sys == ENOSPC)
+    return ember_err_set(err, EMBER_EIO,
+                         "storage error while %s: disk full (%s, sqlite code %d); "
+                         "free space on the disk of the data directory",
+                         what, msg, code);
+  if ((code & 0xff) == SQLITE_READONLY || sys == EROFS || sys == EACCES)
+    return ember_err_set(err, EMBER_EIO,
+                         "storage error while %s: the database cannot be written "
+                         "(%s, sqlite code %d); make the data directory and its "
+                         "files writable by the user running ember",
+                         what, msg, code);
   return ember_err_set(err, EMBER_EIO, "storage error while %s: %s (sqlite code %d)",
                        what, msg, code);
+}
+
+int ember_conn_fail(ember_conn_t *c, ember_err_t *err, const char *what) {
+  return fail_with(c, err, what, c && c->db ? sqlite3_errmsg(c->db) : "no connection");
 }
 
 /* ---- Opening ----------------------------------------------------------- */
@@ -93,6 +113,16 @@ int ember_conn_open(const char *path, bool writer, ember_conn_t **out,
   sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
   sqlite3_extended_result_codes(c->db, 1);
   if (writer) {
+    /* SQLite quietly opens a file it may not write read-only; every push
+     * would then fail. */
+    if (sqlite3_db_readonly(c->db, "main") == 1) {
+      rc = ember_err_set(err, EMBER_EIO,
+                         "the database %s can only be opened read-only; make it "
+                         "and its directory writable by the user running ember, "
+                         "or pass --data to choose another directory",
+                         path);
+      goto fail;
+    }
     if ((rc = set_wal(c, path, err)) != 0) goto fail;
     if ((rc = ember_conn_exec(c, WRITER_PRAGMAS, err)) != 0) goto fail;
   } else {
@@ -146,8 +176,9 @@ int ember_conn_prepare(ember_conn_t *c, const char *sql, sqlite3_stmt **out,
 int ember_conn_exec(ember_conn_t *c, const char *sql, ember_err_t *err) {
   char *msg = NULL;
   if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
-  int rc = ember_err_set(err, EMBER_EIO, "storage error: %s (while running %.60s)",
-                         msg ? msg : sqlite3_errmsg(c->db), sql);
+  char what[80];
+  snprintf(what, sizeof what, "running %.60s", sql);
+  int rc = fail_with(c, err, what, msg ? msg : sqlite3_errmsg(c->db));
   sqlite3_free(msg);
   return rc;
 }

@@ -21,7 +21,9 @@
  * hosts and pods that are gone: they are listed on a reader connection (the
  * scan over every series never holds up the writer) and deleted in jobs that
  * re-check each one. Apps and their dictionaries stay until the app is
- * deleted.
+ * deleted. Each pass first finishes deleting apps whose deletion a stop
+ * interrupted (apply.c, "Deleting an app"), and ends by dropping the
+ * dictionaries of quiet apps that are over the cache bound (dict.c).
  */
 #include "store/store_int.h"
 
@@ -177,31 +179,63 @@ static int retention(ember_store_t *s, int64_t now, ember_err_t *err) {
 }
 
 int ember_maint_pass(ember_store_t *s, int64_t now, ember_err_t *err) {
-  int rc = retention(s, now, err);
+  int rc = ember_apply_purge_hidden(s, err); /* deletions a stop interrupted */
+  if (rc == 0) rc = retention(s, now, err);
   if (rc == 0) rc = ember_compact_pass(s, now, err);
+  ember_dicts_trim(s->dicts); /* big dictionaries of apps gone quiet */
   return rc;
 }
 
 /* ---- Thread ------------------------------------------------------------ */
 
+/* Sleeps until the monotonic time `at` (ns), a stop or a poke; true on a
+ * stop. */
+static bool sleep_until(ember_store_t *s, uint64_t at) {
+  struct timespec until = {(time_t)(at / 1000000000u), (long)(at % 1000000000u)};
+  pthread_mutex_lock(&s->maint_lock);
+  int w = 0;
+  while (!s->maint_stop && !s->maint_poke && w != ETIMEDOUT)
+    w = pthread_cond_timedwait(&s->maint_wake, &s->maint_lock, &until);
+  s->maint_poke = false;
+  bool stop = s->maint_stop;
+  pthread_mutex_unlock(&s->maint_lock);
+  return stop;
+}
+
+void ember_maint_poke(ember_store_t *s) {
+  pthread_mutex_lock(&s->maint_lock);
+  s->maint_poke = true;
+  pthread_cond_broadcast(&s->maint_wake);
+  pthread_mutex_unlock(&s->maint_lock);
+}
+
+/* A pass every EMBER_STORE_MAINT_PERIOD seconds; in between, while the last
+ * write failed, a probe every EMBER_STORE_PROBE_PERIOD seconds, so that the
+ * store notices when the disk takes writes again (store.c, health). The
+ * first probe waits a period too: a failure stays visible for at least that
+ * long, rather than being hidden at once by a small write that still fits. */
 static void *maint_main(void *arg) {
   ember_store_t *s = arg;
+  const uint64_t sec = 1000000000u;
+  uint64_t next_pass = 0, next_probe = 0;
+  bool failed = false;
   for (;;) {
     ember_err_t err;
     ember_err_clear(&err);
-    int rc = ember_maint_pass(s, ember_now(), &err);
-    if (rc != 0 && rc != EMBER_ESHUTDOWN)
-      fprintf(stderr, "ember: maintenance failed, will retry: %s\n", err.msg);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += EMBER_STORE_MAINT_PERIOD;
-    pthread_mutex_lock(&s->maint_lock);
-    int w = 0;
-    while (!s->maint_stop && w != ETIMEDOUT)
-      w = pthread_cond_timedwait(&s->maint_wake, &s->maint_lock, &until);
-    bool stop = s->maint_stop;
-    pthread_mutex_unlock(&s->maint_lock);
-    if (stop) break;
+    if (ember_mono_ns() >= next_pass) {
+      int rc = ember_maint_pass(s, ember_now(), &err);
+      if (rc != 0 && rc != EMBER_ESHUTDOWN)
+        fprintf(stderr, "ember: maintenance failed, will retry: %s\n", err.msg);
+      next_pass = ember_mono_ns() + EMBER_STORE_MAINT_PERIOD * sec;
+    } else if (failed && ember_mono_ns() >= next_probe) {
+      ember_store_probe(s, &err); /* the writer records the outcome */
+      next_probe = ember_mono_ns() + EMBER_STORE_PROBE_PERIOD * sec;
+    }
+    bool now_failed = ember_store_write_failed(s);
+    if (now_failed && !failed)
+      next_probe = ember_mono_ns() + EMBER_STORE_PROBE_PERIOD * sec;
+    failed = now_failed;
+    if (sleep_until(s, failed && next_probe < next_pass ? next_probe : next_pass)) break;
   }
   return NULL;
 }

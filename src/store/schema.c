@@ -10,8 +10,11 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,9 +22,10 @@
 
 static int dir_error(const char *dir, const char *why, int e, ember_err_t *err) {
   return ember_err_set(err, EMBER_EIO,
-                       "cannot create data directory %s: %s%s%s; pass --data to "
+                       "cannot create data directory %s: %s%s%s%s; pass --data to "
                        "choose another",
-                       dir, why, e ? ": " : "", e ? strerror(e) : "");
+                       dir, e == ENOSPC ? "disk full: " : "", why, e ? ": " : "",
+                       e ? strerror(e) : "");
 }
 
 int ember_schema_prepare_dir(const char *dir, ember_err_t *err) {
@@ -46,7 +50,82 @@ int ember_schema_prepare_dir(const char *dir, ember_err_t *err) {
   if (stat(dir, &st) != 0) return dir_error(dir, "cannot stat it", errno, err);
   if (!S_ISDIR(st.st_mode)) return dir_error(dir, "it exists and is not a directory", 0, err);
   if (access(dir, W_OK | X_OK) != 0)
-    return dir_error(dir, "it is not writable", errno, err);
+    return ember_err_set(err, EMBER_EIO,
+                         "data directory %s is not writable: %s; make it writable "
+                         "by the user running ember, or pass --data to choose "
+                         "another",
+                         dir, strerror(errno));
+  return 0;
+}
+
+int ember_schema_check_files(const char *dir, ember_err_t *err) {
+  static const char *const names[] = {EMBER_STORE_DB_NAME, EMBER_STORE_DB_NAME "-wal",
+                                      EMBER_STORE_DB_NAME "-shm"};
+  char path[4096 + 16];
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    if (access(path, F_OK) != 0 || access(path, R_OK | W_OK) == 0) continue;
+    return ember_err_set(err, EMBER_EIO,
+                         "the database file %s cannot be written: %s; make it "
+                         "writable by the user running ember, or pass --data to "
+                         "choose another directory",
+                         path, strerror(errno));
+  }
+  return 0;
+}
+
+/* ---- Owning the directory ---------------------------------------------- */
+
+/* The pid written in the lock file, or -1 when it cannot be read (the
+ * owner may not have written it yet). */
+static long lock_owner(int fd) {
+  char buf[32];
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  char *end;
+  long pid = strtol(buf, &end, 10);
+  return end != buf && pid > 0 ? pid : -1;
+}
+
+int ember_schema_lock_dir(const char *dir, int *out, ember_err_t *err) {
+  char path[4096 + sizeof "/" EMBER_STORE_LOCK_NAME];
+  snprintf(path, sizeof path, "%s/%s", dir, EMBER_STORE_LOCK_NAME);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return ember_err_set(err, EMBER_EIO,
+                         "cannot open the lock file %s: %s; make the data "
+                         "directory writable or pass --data to choose another",
+                         path, strerror(errno));
+  /* SQLite's own locks only keep two writers from interleaving
+   * transactions; each server's dictionary cache would still hand out ids
+   * the other already used. The kernel drops a flock when its holder dies,
+   * so a crash never leaves a stale lock behind. */
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    long pid = e == EWOULDBLOCK ? lock_owner(fd) : -1;
+    close(fd);
+    if (e != EWOULDBLOCK)
+      return ember_err_set(err, EMBER_EIO, "cannot lock %s: %s", path, strerror(e));
+    char who[48] = "pid unknown";
+    if (pid > 0) snprintf(who, sizeof who, "pid %ld", pid);
+    return ember_err_set(err, EMBER_EBUSY,
+                         "data directory %s is in use by another ember process "
+                         "(%s); two servers on one directory would corrupt each "
+                         "other's writes: stop that one, or pass --data to choose "
+                         "another directory",
+                         dir, who);
+  }
+  char pid[32];
+  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+    int e = errno;
+    close(fd);
+    return ember_err_set(err, EMBER_EIO, "%scannot write the lock file %s: %s%s",
+                         e == ENOSPC ? "disk full: " : "", path, strerror(e),
+                         e == ENOSPC ? "; free space on that disk" : "");
+  }
+  *out = fd;
   return 0;
 }
 
@@ -116,8 +195,24 @@ static const char SCHEMA_V2[] =
     "CREATE INDEX segments_spans ON segments(series_id, start, span_start) "
     "WHERE seq < 0;";
 
+/* Version 3. Deleting a big app takes many small transactions (apply.c),
+ * and readers must not see it half-deleted: the app rows move to app_rows,
+ * with a deleting flag, and `apps` becomes the view of those not being
+ * deleted, which is all readers ever query. The writer writes app_rows.
+ * Renaming the table carries the other tables' foreign keys along.
+ * probe is the one row the writer rewrites to learn whether the disk takes
+ * writes again after a failure (ember_store_health). */
+static const char SCHEMA_V3[] =
+    "ALTER TABLE apps RENAME TO app_rows;"
+    "ALTER TABLE app_rows ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;"
+    "CREATE VIEW apps AS SELECT id, name, spy_name, units, sample_rate, aggregation"
+    "  FROM app_rows WHERE deleting = 0;"
+    "CREATE TABLE probe("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  at INTEGER NOT NULL);";
+
 /* migrations[v] takes a database from version v to v + 1. */
-static const char *const migrations[] = {SCHEMA_V1, SCHEMA_V2};
+static const char *const migrations[] = {SCHEMA_V1, SCHEMA_V2, SCHEMA_V3};
 _Static_assert(sizeof migrations / sizeof migrations[0] == EMBER_SCHEMA_VERSION,
                "one migration per schema version");
 

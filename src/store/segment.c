@@ -23,6 +23,7 @@
 struct ember_seg_codec {
   ZSTD_CCtx *cctx;
   ZSTD_DCtx *dctx;
+  size_t max_raw;           /* payload bound, both ways: EMBER_SEG_MAX_RAW */
   ember_buf_t raw;          /* uncompressed payload scratch */
   ember_seg_pair_t *pairs;  /* decoded pairs, handed out borrowed */
   size_t pairs_cap;
@@ -34,6 +35,7 @@ ember_seg_codec_t *ember_seg_codec_new(void) {
   ember_seg_codec_t *c = ember_calloc(1, sizeof *c);
   c->cctx = ZSTD_createCCtx();
   c->dctx = ZSTD_createDCtx();
+  c->max_raw = EMBER_SEG_MAX_RAW;
   if (!c->cctx || !c->dctx) {
     /* zstd fails here only when out of memory, which aborts everywhere. */
     fputs("ember: out of memory creating zstd contexts\n", stderr);
@@ -52,10 +54,26 @@ void ember_seg_codec_free(ember_seg_codec_t *c) {
   free(c);
 }
 
+void ember_seg_codec_set_max_raw(ember_seg_codec_t *c, size_t max_raw) {
+  c->max_raw = max_raw;
+}
+
 /* ---- Encoding ---------------------------------------------------------- */
+
+/* A row the decoder would call corrupt must never be written: it would
+ * make its bucket unreadable for good. */
+static int too_big(const ember_seg_codec_t *c, size_t n, ember_err_t *err) {
+  return ember_err_set(err, EMBER_ETOOBIG,
+                       "%zu distinct stacks are too many for one stored row (its "
+                       "pairs would pass the %zu MiB a row may hold); send smaller "
+                       "profiles, or fewer distinct stacks per push",
+                       n, c->max_raw >> 20);
+}
 
 int ember_seg_encode(ember_seg_codec_t *c, const ember_seg_pair_t *pairs,
                      size_t n, ember_buf_t *out, ember_err_t *err) {
+  /* Every pair takes at least two bytes: refuse before building anything. */
+  if (n > c->max_raw / 2) return too_big(c, n, err);
   ember_buf_reset(&c->raw);
   ember_varint_put(&c->raw, n);
   uint32_t prev = 0;
@@ -67,6 +85,7 @@ int ember_seg_encode(ember_seg_codec_t *c, const ember_seg_pair_t *pairs,
                            i, pairs[i].stack);
     ember_varint_put(&c->raw, pairs[i].stack - prev);
     ember_varint_put(&c->raw, pairs[i].value);
+    if (c->raw.len > c->max_raw) return too_big(c, n, err);
     prev = pairs[i].stack;
   }
   size_t bound = ZSTD_compressBound(c->raw.len);
@@ -98,7 +117,7 @@ static int inflate(ember_seg_codec_t *c, const uint8_t *z, size_t zlen,
   if (size == ZSTD_CONTENTSIZE_ERROR) return corrupt(err, "not a zstd frame");
   if (size == ZSTD_CONTENTSIZE_UNKNOWN)
     return corrupt(err, "zstd frame does not state its size");
-  if (size > EMBER_SEG_MAX_RAW) return corrupt(err, "stated size is too large");
+  if (size > c->max_raw) return corrupt(err, "stated size is too large");
   if (size == 0) return corrupt(err, "empty payload");
   ember_buf_reset(&c->raw);
   ember_buf_reserve(&c->raw, (size_t)size);

@@ -30,9 +30,14 @@ typedef struct ember_seg_codec ember_seg_codec_t;
 ember_seg_codec_t *ember_seg_codec_new(void);
 void ember_seg_codec_free(ember_seg_codec_t *c); /* NULL is accepted */
 
+/* The payload bound, EMBER_SEG_MAX_RAW unless set: encoding refuses what
+ * decoding would call corrupt. Tests lower it to reach it cheaply. */
+void ember_seg_codec_set_max_raw(ember_seg_codec_t *c, size_t max_raw);
+
 /* Encodes n pairs (sorted, ids strictly increasing, values non-zero) into
- * out (appended). Returns EMBER_EINVAL when the pairs break those rules and
- * EMBER_EIO when zstd fails. */
+ * out (appended). Returns EMBER_EINVAL when the pairs break those rules,
+ * EMBER_ETOOBIG when their payload would pass the bound decoding enforces
+ * (nothing appended) and EMBER_EIO when zstd fails. */
 int ember_seg_encode(ember_seg_codec_t *c, const ember_seg_pair_t *pairs,
                      size_t n, ember_buf_t *out, ember_err_t *err);
 

@@ -2,19 +2,32 @@
  * store.c - opening and closing the SQLite store, its statistics, and the
  * small value types of store.h.
  *
- * Opening: create the data directory, open the writer's connection (which
- * switches the file to WAL), migrate the schema, then start the writer and
- * the maintenance thread. Closing runs the same steps backwards: stop the
- * maintenance thread (it only posts jobs), stop accepting writes and let the
- * writer drain and answer everything queued, then close every connection.
+ * Opening: create the data directory, take its lock (one process per
+ * directory, see ember_schema_lock_dir), check that its files can be
+ * written, open the writer's connection (which switches the file to WAL),
+ * migrate the schema, write the probe row once (a full disk or a read-only
+ * file fails here, at start, with a message that says so, rather than on
+ * every push), then start the writer and the maintenance thread. Closing
+ * runs the same steps backwards: stop the maintenance thread (it only posts
+ * jobs), stop accepting writes and let the writer drain and answer
+ * everything queued, then close every connection.
+ *
+ * Health: the writer records the outcome of every transaction that wrote
+ * or failed; ember_store_health adds the free space of the data's disk. A
+ * store whose last write failed is probed every few seconds by the
+ * maintenance thread, so it becomes ready again once the disk takes writes,
+ * even when load balancers stopped sending it pushes.
  */
 #include "store/store_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 const int64_t ember_store_width[EMBER_STORE_LEVELS] = {10, 100, 1000, 10000};
 
@@ -29,6 +42,7 @@ static void store_free(ember_store_t *s) {
   pthread_cond_destroy(&s->maint_wake);
   free(s->dir);
   free(s->db_path);
+  if (s->lock_fd >= 0) close(s->lock_fd); /* last: the directory is free now */
   free(s);
 }
 
@@ -41,6 +55,7 @@ int ember_store_open(const ember_store_config_t *cfg, ember_store_t **out,
   int rc = ember_schema_prepare_dir(cfg->data_dir, err);
   if (rc != 0) return rc;
   ember_store_t *s = ember_calloc(1, sizeof *s);
+  s->lock_fd = -1;
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->wake, NULL);
   pthread_mutex_init(&s->pool_lock, NULL);
@@ -56,11 +71,21 @@ int ember_store_open(const ember_store_config_t *cfg, ember_store_t **out,
   snprintf(s->db_path, n, "%s/%s", s->dir, EMBER_STORE_DB_NAME);
   s->retention = cfg->retention_seconds;
   s->queue_max = cfg->queue_max ? cfg->queue_max : EMBER_STORE_QUEUE_DEFAULT;
-  s->dicts = ember_dicts_new();
-  if ((rc = ember_conn_open(s->db_path, true, &s->wconn, err)) != 0 ||
+  s->max_new_stacks =
+      cfg->max_new_stacks ? cfg->max_new_stacks : EMBER_STORE_MAX_NEW_STACKS;
+  s->max_series_per_app =
+      cfg->max_series_per_app ? cfg->max_series_per_app : EMBER_STORE_MAX_SERIES_PER_APP;
+  s->max_apps = cfg->max_apps ? cfg->max_apps : EMBER_STORE_MAX_APPS;
+  s->min_free_disk = cfg->min_free_disk ? cfg->min_free_disk : EMBER_STORE_MIN_FREE_DISK;
+  s->dicts = ember_dicts_new(cfg->dict_cache ? cfg->dict_cache : EMBER_STORE_DICT_CACHE);
+  if ((rc = ember_schema_lock_dir(s->dir, &s->lock_fd, err)) != 0 ||
+      (rc = ember_schema_check_files(s->dir, err)) != 0 ||
+      (rc = ember_conn_open(s->db_path, true, &s->wconn, err)) != 0 ||
       (rc = ember_schema_migrate(s->wconn, err)) != 0 ||
-      (rc = ember_writer_start(s, err)) != 0 ||
-      (rc = ember_maint_start(s, err)) != 0)
+      (rc = ember_store_probe_write(s->wconn, err)) != 0)
+    goto fail;
+  s->last_commit_unix = ember_now(); /* the probe row; no thread runs yet */
+  if ((rc = ember_writer_start(s, err)) != 0 || (rc = ember_maint_start(s, err)) != 0)
     goto fail;
   *out = s;
   return 0;
@@ -78,6 +103,79 @@ void ember_store_close(ember_store_t *s) {
   ember_maint_stop(s);
   ember_writer_stop(s);
   store_free(s);
+}
+
+/* ---- Health ------------------------------------------------------------ */
+
+static const char SQL_PROBE[] = "INSERT OR REPLACE INTO probe(id, at) VALUES(1, ?1)";
+
+static int probe_row(ember_conn_t *c, ember_err_t *err) {
+  sqlite3_stmt *st;
+  int rc = ember_conn_prepare(c, SQL_PROBE, &st, err);
+  if (rc != 0) return rc;
+  sqlite3_bind_int64(st, 1, ember_now());
+  if (sqlite3_step(st) != SQLITE_DONE) rc = ember_conn_fail(c, err, "writing a test row");
+  sqlite3_reset(st);
+  return rc;
+}
+
+int ember_store_probe_write(ember_conn_t *c, ember_err_t *err) {
+  int rc = ember_conn_exec(c, "BEGIN IMMEDIATE", err);
+  if (rc != 0) return rc;
+  if ((rc = probe_row(c, err)) == 0 && sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL))
+    rc = ember_conn_fail(c, err, "committing a test row");
+  if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+static int probe_job(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
+  return probe_row(s->wconn, err);
+}
+
+int ember_store_probe(ember_store_t *s, ember_err_t *err) {
+  ember_job_t j;
+  memset(&j, 0, sizeof j);
+  j.run = probe_job;
+  return ember_writer_call(s, &j, err);
+}
+
+bool ember_store_write_failed(ember_store_t *s) {
+  pthread_mutex_lock(&s->lock);
+  bool failed = s->write_failed;
+  pthread_mutex_unlock(&s->lock);
+  return failed;
+}
+
+/* Bytes this process may still write on the disk of dir (as df's "Avail"),
+ * or UINT64_MAX when the system cannot tell. */
+static uint64_t disk_free(const char *dir) {
+  struct statvfs v;
+  if (statvfs(dir, &v) != 0) return UINT64_MAX;
+  return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+}
+
+void ember_store_health(ember_store_t *s, ember_store_health_t *out) {
+  memset(out, 0, sizeof *out);
+  if (!s) return;
+  pthread_mutex_lock(&s->lock);
+  out->last_write_failed = s->write_failed;
+  memcpy(out->last_write_error, s->write_error, sizeof out->last_write_error);
+  out->last_commit_unix = s->last_commit_unix;
+  out->last_failure_unix = s->last_failure_unix;
+  pthread_mutex_unlock(&s->lock);
+  out->min_free_bytes = s->min_free_disk;
+  out->disk_free_bytes = disk_free(s->dir);
+  size_t n = 0;
+  if (out->last_write_failed)
+    n = (size_t)snprintf(out->reason, sizeof out->reason, "last write failed: %.300s",
+                         out->last_write_error);
+  if (out->disk_free_bytes < out->min_free_bytes && n < sizeof out->reason)
+    snprintf(out->reason + n, sizeof out->reason - n,
+             "%sdisk nearly full: %llu MiB free on the data directory's disk, "
+             "below the %llu MiB of --min-free-disk; free space on that disk",
+             n ? "; " : "", (unsigned long long)(out->disk_free_bytes >> 20),
+             (unsigned long long)(out->min_free_bytes >> 20));
+  out->ready = out->reason[0] == '\0';
 }
 
 /* ---- Statistics -------------------------------------------------------- */
@@ -100,6 +198,9 @@ void ember_store_stats(ember_store_t *s, ember_store_stats_t *out) {
   out->rows_deleted = s->rows_deleted;
   out->last_commit_ns = s->last_commit_ns;
   pthread_mutex_unlock(&s->lock);
+  size_t dict_bytes = 0;
+  ember_dicts_stats(s->dicts, &dict_bytes, NULL, &out->dict_evictions);
+  out->dict_bytes = dict_bytes;
   out->db_bytes = file_size(s->db_path, "") + file_size(s->db_path, "-wal");
 }
 

@@ -40,6 +40,14 @@ extern const int64_t ember_store_width[EMBER_STORE_LEVELS];
  * most EMBER_STORE_SPLIT_MAX seconds past its first bucket's start. */
 #define EMBER_STORE_SPAN_BUCKETS (EMBER_STORE_SPLIT_MAX / EMBER_STORE_BUCKET + 1)
 #define EMBER_STORE_QUEUE_DEFAULT 1024
+/* Defaults of the limits in ember_store_config_t. */
+#define EMBER_STORE_MAX_NEW_STACKS 100000
+#define EMBER_STORE_MAX_SERIES_PER_APP 10000
+#define EMBER_STORE_MAX_APPS 10000
+#define EMBER_STORE_DICT_CACHE ((size_t)256 << 20)
+#define EMBER_STORE_MIN_FREE_DISK ((uint64_t)64 << 20)
+/* Seconds between probes of a store whose last write failed. */
+#define EMBER_STORE_PROBE_PERIOD 5
 /* Requests per transaction: bounds commit latency and memory. */
 #define EMBER_STORE_BATCH_MAX 256
 #define EMBER_STORE_MAINT_PERIOD 60
@@ -97,11 +105,19 @@ static inline uint64_t ember_i2u(int64_t v) { return (uint64_t)v; }
 
 /* ---- Schema (schema.c) ------------------------------------------------- */
 
-#define EMBER_SCHEMA_VERSION 2
+#define EMBER_SCHEMA_VERSION 3
 #define EMBER_STORE_DB_NAME "ember.db"
+#define EMBER_STORE_LOCK_NAME "ember.lock"
 
 /* Creates dir and its parents and checks it is writable. */
 int ember_schema_prepare_dir(const char *dir, ember_err_t *err);
+/* Makes this process the only user of dir: an exclusive lock on its lock
+ * file, which records our pid. *fd (OUT) holds the lock until closed.
+ * EMBER_EBUSY, naming the other process, when another process holds it. */
+int ember_schema_lock_dir(const char *dir, int *fd, ember_err_t *err);
+/* Checks that the database files in dir that exist can be written: a
+ * read-only database must fail at open, not on the first push. */
+int ember_schema_check_files(const char *dir, ember_err_t *err);
 /* Brings the database to EMBER_SCHEMA_VERSION (creating it when new). */
 int ember_schema_migrate(ember_conn_t *c, ember_err_t *err);
 
@@ -110,13 +126,18 @@ int ember_schema_migrate(ember_conn_t *c, ember_err_t *err);
 /* One app's frames (name <-> id) and stacks ((parent stack, frame) <-> id).
  * Stack 0 is the empty stack (the tree's root) and has no row. */
 typedef struct ember_dict ember_dict_t;
-/* Every app's dictionary, keyed by app id. */
+/* Every app's dictionary, keyed by app id, with their memory bounded. */
 typedef struct ember_dicts ember_dicts_t;
 
-ember_dicts_t *ember_dicts_new(void);
+/* A registry keeping dictionaries of at most max_bytes in memory (0: no
+ * bound): beyond it, the least recently used ones nobody holds are dropped
+ * (as ember_dicts_drop does) and reloaded when next needed; the most
+ * recently used one only by ember_dicts_trim, once unused for a trim
+ * period. */
+ember_dicts_t *ember_dicts_new(size_t max_bytes);
 void ember_dicts_free(ember_dicts_t *r); /* NULL is accepted */
 /* The dictionary of app_id (created empty if absent), referenced: give it
- * back with ember_dicts_put. */
+ * back with ember_dicts_put. O(1). */
 ember_dict_t *ember_dicts_get(ember_dicts_t *r, int64_t app_id);
 void ember_dicts_put(ember_dicts_t *r, ember_dict_t *d);
 /* Forgets every cached dictionary (after a rollback: it may hold ids that
@@ -124,12 +145,26 @@ void ember_dicts_put(ember_dicts_t *r, ember_dict_t *d);
  * reference keep a valid, detached object. */
 void ember_dicts_drop_all(ember_dicts_t *r);
 void ember_dicts_drop(ember_dicts_t *r, int64_t app_id);
+/* Drops what is over the bound and was not used since the last trim,
+ * the most recently used dictionary included (maintenance, periodically). */
+void ember_dicts_trim(ember_dicts_t *r);
+/* A counter the writer's mapping bumps whenever it adds entries to a
+ * cache: if it did not move during a job, a rollback of that job left no
+ * ids behind and the caches may stay. */
+uint64_t ember_dicts_changes(ember_dicts_t *r);
+/* Bytes held by dictionaries (including detached ones still in use), how
+ * many are cached, and how many were dropped for the bound. */
+void ember_dicts_stats(ember_dicts_t *r, size_t *bytes, size_t *count,
+                       uint64_t *evictions);
 
 /* Writer side. Maps every node of t to a stack id, adding frames and stacks
  * (rows included) as needed; stack_of must hold ember_tree_count(t) ids.
+ * Adds at most max_new stacks: when t needs more, nothing is added and
+ * EMBER_ELIMIT is returned. *added (may be NULL) gets how many were added.
  * Must run inside the writer's transaction. */
 int ember_dict_map_tree(ember_dict_t *d, ember_conn_t *c, const ember_tree_t *t,
-                        uint32_t *stack_of /* OUT */, ember_err_t *err);
+                        size_t max_new, uint32_t *stack_of /* OUT */,
+                        size_t *added /* OUT */, ember_err_t *err);
 
 /* Reader side. Makes sure stack ids below need are known, loading what the
  * reader's snapshot holds beyond the cache; EMBER_EIO when they do not
@@ -195,7 +230,13 @@ void ember_writer_stop(ember_store_t *s);
 
 /* Job functions (apply.c). */
 int ember_apply_write(ember_store_t *s, ember_job_t *j, ember_err_t *err);
-int ember_apply_delete_app(ember_store_t *s, ember_job_t *j, ember_err_t *err);
+/* Deleting an app, in bounded steps (apply.c): a job that hides the app
+ * named j->app from every reader and frees its name (j->out = its id), then
+ * purging its rows in chunks, each its own job (waits for all of them).
+ * ember_apply_purge_hidden finishes every hidden app (after a restart). */
+int ember_apply_hide_app(ember_store_t *s, ember_job_t *j, ember_err_t *err);
+int ember_apply_purge_app(ember_store_t *s, int64_t app_id, ember_err_t *err);
+int ember_apply_purge_hidden(ember_store_t *s, ember_err_t *err);
 
 /* Time placement (apply.c): how a profile over [from, until] is spread
  * over 10 s buckets. n buckets from first; a value v goes to bucket i as
@@ -296,6 +337,19 @@ int ember_span_open(ember_seg_codec_t *codec, const ember_row_t *row,
 void ember_row_name(char *buf, size_t n, int64_t series_id, int level,
                     int64_t start, int64_t seq);
 
+/* ---- Health (store.c) -------------------------------------------------- */
+
+/* Rewrites the probe row in its own transaction: whether the disk takes a
+ * write. Called on the writer's connection before the writer thread runs,
+ * and as a job afterwards. */
+int ember_store_probe_write(ember_conn_t *c, ember_err_t *err);
+/* Wakes the maintenance thread so it reconsiders when to probe. */
+void ember_maint_poke(ember_store_t *s);
+/* Posts a probe job and waits for it (maintenance, while unhealthy). */
+int ember_store_probe(ember_store_t *s, ember_err_t *err);
+/* True when the last write failed (the maintenance thread probes then). */
+bool ember_store_write_failed(ember_store_t *s);
+
 /* ---- Maintenance (retention.c, compact.c) ------------------------------ */
 
 /* One full maintenance pass at time now: retention, then compaction and
@@ -318,8 +372,11 @@ void ember_pool_close(ember_store_t *s);
 struct ember_store {
   char *dir;
   char *db_path;
+  int lock_fd;       /* holds the data directory's lock while open; -1 = none */
   int64_t retention; /* seconds, 0 = forever */
   ember_dicts_t *dicts;
+  size_t max_new_stacks, max_series_per_app, max_apps; /* per push, per app, all */
+  uint64_t min_free_disk;
 
   /* Writer: wconn is used only by the writer thread once it runs. */
   ember_conn_t *wconn;
@@ -340,6 +397,12 @@ struct ember_store {
   /* Statistics, guarded by lock. */
   uint64_t commits, rows_written, rows_deleted, last_commit_ns;
 
+  /* Health, guarded by lock: the outcome of the last transaction that
+   * wrote something or failed (writer.c), for ember_store_health. */
+  bool write_failed;
+  char write_error[EMBER_ERR_MSG_MAX];
+  int64_t last_commit_unix, last_failure_unix;
+
   /* Reader pool, guarded by pool_lock. */
   pthread_mutex_t pool_lock;
   ember_conn_t *pool_free;
@@ -351,6 +414,7 @@ struct ember_store {
   pthread_mutex_t maint_lock;
   pthread_cond_t maint_wake;
   bool maint_stop;
+  bool maint_poke; /* a write failed: the sleeping thread must start probing */
 
   /* Test hook (ember_store_test_after_tree). */
   void (*after_tree)(void *ctx);

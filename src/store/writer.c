@@ -28,7 +28,11 @@
  *     in the batch fails with that error.
  *  7. After any rollback, before anything else runs on the connection, the
  *     dictionary caches are dropped (dict.c, 4): a later job of the same
- *     batch must never see ids that were rolled back.
+ *     batch must never see ids that were rolled back. A job that failed
+ *     before adding any entry (ember_dicts_changes did not move), such as
+ *     one refused for a limit, left none behind: the caches stay.
+ *  8. Every transaction that wrote something or failed updates the store's
+ *     health (store.c): readiness follows the last write's outcome.
  *
  * A job's life (state, and the function that moves it on):
  *
@@ -124,18 +128,22 @@ static void fail_all(ember_job_t *batch, const ember_err_t *err) {
   }
 }
 
-/* Runs one job in its own savepoint. Returns -1 when the whole transaction
- * is lost (SQLite rolled it back), else 0 whatever the job's outcome. */
-static int run_job(ember_store_t *s, ember_job_t *j, bool *rolled_back,
-                   ember_err_t *txn_err) {
+/* Runs one job in its own savepoint; *wrote is set when it succeeded and
+ * changed rows. Returns -1 when the whole transaction is lost (SQLite
+ * rolled it back), else 0 whatever the job's outcome. */
+static int run_job(ember_store_t *s, ember_job_t *j, bool *wrote, ember_err_t *txn_err) {
   ember_conn_t *c = s->wconn;
   ember_err_clear(&j->err);
   if (ember_conn_exec(c, "SAVEPOINT job", txn_err) != 0) return -1;
+  uint64_t changes = ember_dicts_changes(s->dicts);
+  int64_t rows = sqlite3_total_changes64(c->db);
   j->rc = j->run(s, j, &j->err);
-  if (j->rc == 0) return ember_conn_exec(c, "RELEASE job", txn_err) ? -1 : 0;
+  if (j->rc == 0) {
+    *wrote |= sqlite3_total_changes64(c->db) != rows;
+    return ember_conn_exec(c, "RELEASE job", txn_err) ? -1 : 0;
+  }
   if (j->err.code == 0) j->err.code = j->rc;
   memset(&j->counts, 0, sizeof j->counts);
-  *rolled_back = true;
   /* A disk error may have made SQLite roll back the whole transaction. */
   if (sqlite3_get_autocommit(c->db)) {
     *txn_err = j->err;
@@ -146,18 +154,43 @@ static int run_job(ember_store_t *s, ember_job_t *j, bool *rolled_back,
     return -1;
   /* Now, not at the end of the batch: the next job must not reuse the ids
    * this one added and lost. */
-  ember_dicts_drop_all(s->dicts);
+  if (ember_dicts_changes(s->dicts) != changes) ember_dicts_drop_all(s->dicts);
   return 0;
+}
+
+/* Invariant 8. A batch that failed as a whole, or a job that failed on
+ * storage (EMBER_EIO: full disk, damaged page), makes the store unhealthy;
+ * a commit that stored something makes it healthy again. A commit that
+ * changed nothing proves nothing about the disk and leaves it as it was. */
+static void record_health(ember_store_t *s, ember_job_t *batch, bool ok, bool wrote,
+                          const ember_err_t *txn_err) {
+  const ember_err_t *bad = ok ? NULL : txn_err;
+  for (ember_job_t *j = batch; !bad && j; j = j->next)
+    if (j->rc == EMBER_EIO) bad = &j->err;
+  if (!bad && !wrote) return;
+  int64_t now = ember_now();
+  pthread_mutex_lock(&s->lock);
+  bool newly_failed = bad && !s->write_failed;
+  s->write_failed = bad != NULL;
+  if (bad) {
+    memcpy(s->write_error, bad->msg, sizeof s->write_error);
+    s->last_failure_unix = now;
+  } else {
+    s->write_error[0] = '\0';
+    s->last_commit_unix = now;
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (newly_failed) ember_maint_poke(s); /* it may be asleep for a minute */
 }
 
 static void run_batch(ember_store_t *s, ember_job_t *batch) {
   ember_conn_t *c = s->wconn;
   ember_err_t txn_err;
   ember_err_clear(&txn_err);
-  bool rolled_back = false, ok = ember_conn_exec(c, "BEGIN IMMEDIATE", &txn_err) == 0;
+  bool wrote = false, ok = ember_conn_exec(c, "BEGIN IMMEDIATE", &txn_err) == 0;
   uint64_t t0 = ember_mono_ns();
   for (ember_job_t *j = batch; ok && j; j = j->next)
-    if (run_job(s, j, &rolled_back, &txn_err) != 0) ok = false;
+    if (run_job(s, j, &wrote, &txn_err) != 0) ok = false;
   if (ok && sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
     ember_conn_fail(c, &txn_err, "committing");
     ok = false;
@@ -165,9 +198,9 @@ static void run_batch(ember_store_t *s, ember_job_t *batch) {
   if (!ok) {
     if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     fail_all(batch, &txn_err);
-    rolled_back = true;
+    ember_dicts_drop_all(s->dicts);
   }
-  if (rolled_back) ember_dicts_drop_all(s->dicts);
+  record_health(s, batch, ok, wrote, &txn_err);
   uint64_t written = 0, deleted = 0;
   for (ember_job_t *j = batch; j; j = j->next) {
     j->state = EMBER_JOB_DONE;
@@ -315,9 +348,17 @@ int ember_store_delete_app(ember_store_t *s, const char *app, ember_err_t *err) 
   if (!s || !app) return ember_err_set(err, EMBER_EINVAL, "no app name given");
   ember_job_t j;
   memset(&j, 0, sizeof j);
-  j.run = ember_apply_delete_app;
+  j.run = ember_apply_hide_app;
   j.app = (char *)app; /* borrowed: a caller-owned job is never freed here */
-  return ember_writer_call(s, &j, err);
+  int rc = ember_writer_call(s, &j, err);
+  if (rc != 0) return rc;
+  ember_err_t why;
+  if ((rc = ember_apply_purge_app(s, j.out, &why)) != 0)
+    ember_err_set(err, rc,
+                  "app '%s' is deleted and no longer listed, but removing its "
+                  "data failed (%.300s); the server retries in the background",
+                  app, why.msg);
+  return rc;
 }
 
 void ember_store_test_pause(ember_store_t *s, bool paused) {

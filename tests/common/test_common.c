@@ -4,10 +4,92 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ember/common.h"
+
+/* Under AddressSanitizer an impossible allocation ends in its own report;
+ * these tests want to see what Ember does when malloc says no. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) {
+  return "allocator_may_return_null=1";
+}
+
+/* Runs ember_grow(need, size) on an empty array in a child process, which
+ * gets 5 s; returns its wait status and its stderr in msg. */
+static int grow_in_child(size_t need, size_t size, char *msg, size_t msg_len) {
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    alarm(5); /* a loop that never ends is a failure too */
+    void *p = NULL;
+    size_t cap = 0;
+    ember_grow(&p, &cap, need, size);
+    _exit(cap >= need ? 0 : 1);
+  }
+  close(fds[1]);
+  /* Read to the end: a reader that goes away early would kill the child
+   * with SIGPIPE when it writes more. */
+  size_t len = 0;
+  char sink[256];
+  ssize_t n;
+  while ((n = read(fds[0], len + 1 < msg_len ? msg + len : sink,
+                   len + 1 < msg_len ? msg_len - 1 - len : sizeof sink)) > 0)
+    if (len + 1 < msg_len) len += (size_t)n;
+  msg[len] = '\0';
+  close(fds[0]);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  return status;
+}
+
+static void test_grow_aborts_when_the_byte_size_overflows(void **state) {
+  char msg[256];
+  /* 2^61 + 1 elements of 16 bytes: the product wraps to a few bytes. */
+  int status = grow_in_child(SIZE_MAX / 8 + 1, 16, msg, sizeof msg);
+  if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+    fail_msg("expected an abort, got status %#x (%s)", status, msg);
+  assert_non_null(strstr(msg, "out of memory"));
+}
+
+static void test_grow_aborts_instead_of_doubling_forever(void **state) {
+  char msg[256];
+  /* Doubling from 8 passes 2^63 and would wrap to 0. */
+  int status = grow_in_child(SIZE_MAX / 2 + 2, 1, msg, sizeof msg);
+  if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+    fail_msg("expected an abort, got status %#x (%s)", status, msg);
+  assert_non_null(strstr(msg, "out of memory"));
+}
+
+static void test_grow_doubles_and_keeps_the_contents(void **state) {
+  uint32_t *a = NULL;
+  size_t cap = 0;
+  ember_grow((void **)&a, &cap, 5, sizeof *a);
+  assert_int_equal(cap, 8);
+  for (uint32_t i = 0; i < 8; i++)
+    a[i] = i;
+  ember_grow((void **)&a, &cap, 9, sizeof *a);
+  assert_int_equal(cap, 16);
+  ember_grow((void **)&a, &cap, 100, sizeof *a);
+  assert_int_equal(cap, 128);
+  for (uint32_t i = 0; i < 8; i++)
+    assert_int_equal(a[i], i);
+  ember_grow((void **)&a, &cap, 50, sizeof *a); /* never shrinks */
+  assert_int_equal(cap, 128);
+  free(a);
+}
 
 static void test_buf_appends_and_stays_terminated(void **state) {
   ember_buf_t b = EMBER_BUF_INIT;
@@ -101,6 +183,9 @@ static void test_deadline_is_per_thread_and_passes(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_grow_aborts_when_the_byte_size_overflows),
+      cmocka_unit_test(test_grow_aborts_instead_of_doubling_forever),
+      cmocka_unit_test(test_grow_doubles_and_keeps_the_contents),
       cmocka_unit_test(test_buf_appends_and_stays_terminated),
       cmocka_unit_test(test_buf_taken_empty_is_an_empty_string),
       cmocka_unit_test(test_json_string_escapes_controls_quotes_and_bad_utf8),

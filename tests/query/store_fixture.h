@@ -46,7 +46,7 @@ static inline fixture_t *fixture_open(void) {
   snprintf(f->dir, sizeof f->dir, "%s/ember-query-XXXXXX",
            base && *base ? base : "/tmp");
   assert_non_null(mkdtemp(f->dir));
-  ember_store_config_t cfg = {f->dir, 0, 0};
+  ember_store_config_t cfg = {.data_dir = f->dir};
   ember_err_t err;
   int rc = ember_store_open(&cfg, &f->store, &err);
   if (rc) fprintf(stderr, "store: %s\n", err.msg);

@@ -110,6 +110,25 @@ static inline ember_ingest_result_t make_result(const char *name, int64_t from,
   return r;
 }
 
+/* Moves the profiles of more to the end of r (more is left empty). */
+static inline void join_results(ember_ingest_result_t *r, ember_ingest_result_t *more) {
+  r->items = realloc(r->items, (r->n + more->n) * sizeof *r->items);
+  memcpy(r->items + r->n, more->items, more->n * sizeof *more->items);
+  r->n += more->n;
+  free(more->items);
+  more->items = NULL;
+  more->n = 0;
+}
+
+/* Writes one profile; returns the store's answer (message in err). */
+static inline int try_put(ember_store_t *s, const char *name, int64_t from, int64_t until,
+                          const char *folded, ember_err_t *err) {
+  ember_ingest_result_t r = make_result(name, from, until, folded, EMBER_AGG_SUM);
+  int rc = ember_store_write(s, &r, err);
+  ember_ingest_result_free(&r);
+  return rc;
+}
+
 /* Writes one profile and asserts success. */
 static inline void put(ember_store_t *s, const char *name, int64_t from, int64_t until,
                        const char *folded) {
@@ -150,10 +169,20 @@ static inline uint64_t total_of(ember_store_t *s, const char *query, int64_t fro
 
 static inline ember_store_t *open_store(const char *dir, size_t queue_max,
                                         int64_t retention) {
-  ember_store_config_t cfg = {dir, retention, queue_max};
+  ember_store_config_t cfg = {
+      .data_dir = dir, .retention_seconds = retention, .queue_max = queue_max};
   ember_store_t *s = NULL;
   ember_err_t err = {0};
   int rc = ember_store_open(&cfg, &s, &err);
+  if (rc != 0) fprintf(stderr, "open failed: %s\n", err.msg);
+  assert_int_equal(rc, 0);
+  return s;
+}
+
+static inline ember_store_t *open_store_cfg(const ember_store_config_t *cfg) {
+  ember_store_t *s = NULL;
+  ember_err_t err = {0};
+  int rc = ember_store_open(cfg, &s, &err);
   if (rc != 0) fprintf(stderr, "open failed: %s\n", err.msg);
   assert_int_equal(rc, 0);
   return s;

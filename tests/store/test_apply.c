@@ -206,6 +206,78 @@ static void test_apply_stores_a_profile_without_samples_as_no_rows(void **state)
   assert_int_equal(total_of(f->s, "empty.cpu{}", T0, T0 + 10), 0); /* app known */
 }
 
+/* ---- Limits ------------------------------------------------------------ */
+
+static void test_apply_refuses_a_series_beyond_the_limit_per_app(void **state) {
+  fixture_t *f = *state;
+  ember_store_config_t cfg = {.data_dir = f->dir, .max_series_per_app = 3};
+  f->s = open_store_cfg(&cfg);
+  put(f->s, "app.cpu{pod=a}", T0, T0 + 10, "x 1");
+  put(f->s, "app.cpu{pod=b}", T0, T0 + 10, "x 1");
+  put(f->s, "app.cpu{pod=c}", T0, T0 + 10, "x 1");
+  ember_err_t err = {0};
+  assert_int_equal(try_put(f->s, "app.cpu{pod=d}", T0, T0 + 10, "x 1", &err),
+                   EMBER_ELIMIT);
+  assert_non_null(strstr(err.msg, "--max-series-per-app 3"));
+  assert_non_null(strstr(err.msg, "'app.cpu'"));
+  /* Existing series still take pushes; other apps have their own count. */
+  put(f->s, "app.cpu{pod=a}", T0, T0 + 10, "x 1");
+  put(f->s, "other.cpu{pod=d}", T0, T0 + 10, "x 5");
+  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 10), 4);
+  assert_int_equal(total_of(f->s, "app.cpu{pod=\"d\"}", T0, T0 + 10), 0);
+}
+
+/* Counted once per request, the limit must still hold for a request that
+ * brings many new series at once: all of it is refused, none kept. */
+static void test_apply_refuses_a_request_whose_new_series_pass_the_limit(void **state) {
+  fixture_t *f = *state;
+  ember_store_config_t cfg = {.data_dir = f->dir, .max_series_per_app = 3};
+  f->s = open_store_cfg(&cfg);
+  put(f->s, "app.cpu{pod=a}", T0, T0 + 10, "x 1");
+  ember_ingest_result_t r =
+      make_result("app.cpu{pod=b}", T0, T0 + 10, "x 1", EMBER_AGG_SUM);
+  const char *more[] = {"app.cpu{pod=c}", "app.cpu{pod=d}"};
+  for (int i = 0; i < 2; i++) {
+    ember_ingest_result_t m = make_result(more[i], T0, T0 + 10, "x 1", EMBER_AGG_SUM);
+    join_results(&r, &m);
+  }
+  ember_err_t err = {0};
+  assert_int_equal(ember_store_write(f->s, &r, &err), EMBER_ELIMIT);
+  ember_ingest_result_free(&r);
+  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 10), 1);
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse("app.cpu{}", 9, &sel, NULL), 0);
+  ember_strlist_t l;
+  assert_int_equal(ember_store_label_values(f->s, &sel, "pod", &l, NULL), 0);
+  assert_int_equal(l.n, 1); /* only pod=a: b was rolled back with the rest */
+  ember_strlist_free(&l);
+  ember_selector_free(&sel);
+}
+
+static void test_apply_refuses_an_app_beyond_the_limit(void **state) {
+  fixture_t *f = *state;
+  ember_store_config_t cfg = {.data_dir = f->dir, .max_apps = 2};
+  f->s = open_store_cfg(&cfg);
+  put(f->s, "one.cpu", T0, T0 + 10, "x 1");
+  put(f->s, "two.cpu", T0, T0 + 10, "x 1");
+  ember_err_t err = {0};
+  assert_int_equal(try_put(f->s, "three.cpu", T0, T0 + 10, "x 1", &err), EMBER_ELIMIT);
+  assert_non_null(strstr(err.msg, "--max-apps 2"));
+  assert_non_null(strstr(err.msg, "'three.cpu'"));
+  ember_app_info_t *apps;
+  size_t n;
+  assert_int_equal(ember_store_apps(f->s, &apps, &n, NULL), 0);
+  assert_int_equal(n, 2);
+  for (size_t i = 0; i < n; i++)
+    ember_app_info_free(&apps[i]);
+  free(apps);
+  /* Known apps go on; deleting one makes room at once. */
+  put(f->s, "one.cpu", T0 + 10, T0 + 20, "x 1");
+  assert_int_equal(ember_store_delete_app(f->s, "two.cpu", NULL), 0);
+  put(f->s, "three.cpu", T0, T0 + 10, "x 3");
+  assert_int_equal(total_of(f->s, "three.cpu", T0, T0 + 10), 3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_place_puts_a_ten_second_push_in_one_bucket),
@@ -217,12 +289,27 @@ int main(void) {
       cmocka_unit_test(test_place_replicates_average_values_instead_of_splitting),
       cmocka_unit_test(test_place_rejects_a_profile_that_ends_before_it_starts),
       cmocka_unit_test(test_place_rejects_times_beyond_any_calendar),
-      cmocka_unit_test_setup_teardown(test_apply_reads_the_widest_range_safely, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_splits_a_long_push_across_the_timeline, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_keeps_the_latest_app_metadata, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_treats_reordered_labels_as_one_series, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_appends_a_row_per_push_to_one_bucket, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_apply_stores_a_profile_without_samples_as_no_rows, store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_reads_the_widest_range_safely,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_splits_a_long_push_across_the_timeline,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_keeps_the_latest_app_metadata,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_treats_reordered_labels_as_one_series,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_appends_a_row_per_push_to_one_bucket,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_apply_stores_a_profile_without_samples_as_no_rows, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_apply_refuses_a_series_beyond_the_limit_per_app, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_apply_refuses_a_request_whose_new_series_pass_the_limit, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_apply_refuses_an_app_beyond_the_limit,
+                                      dir_setup, store_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

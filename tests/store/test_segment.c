@@ -89,6 +89,54 @@ static void test_segment_encode_rejects_unsorted_or_zero_pairs(void **state) {
   ember_seg_codec_free(c);
 }
 
+static size_t uvarint_len(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80)
+    v >>= 7, n++;
+  return n;
+}
+
+/* What decoding refuses as too large must be refused when encoding: such a
+ * row, once written, could never be read again. The bound is lowered to
+ * 1000 bytes here so that rows on both sides of it are cheap to build; the
+ * rule is the same at the real 256 MiB. */
+static void test_segment_encode_refuses_a_row_the_decoder_would_refuse(void **state) {
+  enum { MAX = 1000, N = 200 };
+  ember_seg_codec_t *c = ember_seg_codec_new();
+  ember_seg_codec_set_max_raw(c, MAX);
+  ember_seg_pair_t p[N];
+  for (size_t i = 0; i < N; i++)
+    p[i] = (ember_seg_pair_t){(uint32_t)i, UINT64_MAX - i};
+  size_t refused = 0;
+  for (size_t n = 0; n <= N; n++) {
+    size_t raw = uvarint_len(n); /* the payload the encoder builds */
+    for (size_t i = 0; i < n; i++)
+      raw += uvarint_len(i ? 1 : 0) + uvarint_len(p[i].value);
+    ember_buf_t b = EMBER_BUF_INIT;
+    ember_buf_puts(&b, "x");
+    ember_err_t err = {0};
+    int rc = ember_seg_encode(c, p, n, &b, &err);
+    if (raw > MAX) {
+      if (rc != EMBER_ETOOBIG)
+        fail_msg("%zu pairs (%zu payload bytes) were encoded (rc %d)", n, raw, rc);
+      assert_non_null(strstr(err.msg, "too many for one stored row"));
+      assert_int_equal(b.len, 1); /* nothing appended */
+      refused++;
+    } else {
+      assert_int_equal(rc, 0);
+      const ember_seg_pair_t *out;
+      size_t m;
+      uint64_t total;
+      assert_int_equal(ember_seg_decode(c, b.data + 1, b.len - 1, &out, &m, &total, NULL),
+                       0);
+      assert_int_equal(m, n);
+    }
+    ember_buf_free(&b);
+  }
+  assert_true(refused > 100);
+  ember_seg_codec_free(c);
+}
+
 static void test_segment_decode_rejects_unknown_version(void **state) {
   ember_seg_codec_t *c = ember_seg_codec_new();
   ember_buf_t b = EMBER_BUF_INIT;
@@ -292,6 +340,7 @@ int main(void) {
       cmocka_unit_test(test_segment_round_trips_stack_zero_and_huge_values),
       cmocka_unit_test(test_segment_round_trips_many_random_pairs),
       cmocka_unit_test(test_segment_encode_rejects_unsorted_or_zero_pairs),
+      cmocka_unit_test(test_segment_encode_refuses_a_row_the_decoder_would_refuse),
       cmocka_unit_test(test_segment_decode_rejects_unknown_version),
       cmocka_unit_test(test_segment_decode_rejects_every_truncation),
       cmocka_unit_test(test_segment_decode_survives_flipped_bytes),

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
 
@@ -29,19 +30,73 @@ static void on_done(void *ctx, int rc, const ember_err_t *err) {
   atomic_fetch_add(&a->calls, 1);
 }
 
+/* What a done callback saw of the database when it was called. */
+typedef struct {
+  const char *dir;
+  atomic_int calls;
+  atomic_int rc;
+  atomic_llong rows_seen; /* segment rows a second connection saw */
+} observer_t;
+
+/* Looks at the database through a connection of its own, as another
+ * process would: only committed data is visible to it. */
+static void on_done_look(void *ctx, int rc, const ember_err_t *err) {
+  observer_t *o = ctx;
+  char path[600];
+  snprintf(path, sizeof path, "%s/ember.db", o->dir);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  long long n = -1;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2(db,
+                         "SELECT COUNT(*) FROM segments g JOIN series s ON "
+                         "s.id = g.series_id WHERE s.labels = 'host=a'",
+                         -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  atomic_store(&o->rows_seen, n);
+  atomic_store(&o->rc, rc);
+  atomic_fetch_add(&o->calls, 1);
+}
+
+/* The done callback is what sends the 200: when it runs, the data must
+ * already be committed, which another connection can tell. Three writes
+ * share one transaction here, so each callback must see all three. */
 static void test_writer_answers_a_write_only_after_it_is_committed(void **state) {
   fixture_t *f = *state;
   f->s = open_store(f->dir, 0, 0);
-  put(f->s, "app.cpu{host=a}", T0, T0 + 10, "main;work 3\nmain;idle 1");
+  ember_store_test_pause(f->s, true); /* so the three share one batch */
+  observer_t o[3];
+  for (int i = 0; i < 3; i++) {
+    o[i].dir = f->dir;
+    atomic_init(&o[i].calls, 0);
+    atomic_init(&o[i].rc, -1);
+    atomic_init(&o[i].rows_seen, -1);
+    ember_ingest_result_t r =
+        make_result("app.cpu{host=a}", T0 + 10 * i, T0 + 10 * i + 10,
+                    "main;work 3\nmain;idle 1", EMBER_AGG_SUM);
+    assert_int_equal(ember_store_submit(f->s, &r, on_done_look, &o[i], NULL), 0);
+    ember_ingest_result_free(&r);
+  }
+  ember_store_test_pause(f->s, false);
+  put(f->s, "app.cpu{host=b}", T0, T0 + 10, "x 1"); /* after the three */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(atomic_load(&o[i].calls), 1);
+    assert_int_equal(atomic_load(&o[i].rc), 0);
+    if (atomic_load(&o[i].rows_seen) != 3)
+      fail_msg("write %d was answered while another connection saw %lld of its 3 "
+               "rows: answered before its commit",
+               i, (long long)atomic_load(&o[i].rows_seen));
+  }
   ember_store_stats_t st;
   ember_store_stats(f->s, &st);
-  assert_true(st.commits >= 1);
-  assert_int_equal(st.rows_written, 1);
+  assert_int_equal(st.rows_written, 4);
   assert_int_equal(st.queue_depth, 0);
   assert_int_equal(st.queue_max, 1024);
   assert_true(st.db_bytes > 0);
-  /* Committed means visible to a fresh reader. */
-  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 10), 4);
+  assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 30), 13);
 }
 
 typedef struct {
@@ -243,11 +298,216 @@ static void test_writer_counts_every_row_it_writes(void **state) {
   assert_true(st.last_commit_ns > 0);
 }
 
+/* ---- Limits on one push ------------------------------------------------ */
+
+/* Folded text of n distinct stacks "root;sK 1". Caller frees. */
+static char *many_stacks(const char *root, int first, int n) {
+  ember_buf_t b = EMBER_BUF_INIT;
+  for (int i = first; i < first + n; i++)
+    ember_buf_printf(&b, "%s;s%d 1\n", root, i);
+  return ember_buf_take(&b, NULL);
+}
+
+static size_t cached_dicts(ember_store_t *s) {
+  size_t n = 0;
+  ember_dicts_stats(s->dicts, NULL, &n, NULL);
+  return n;
+}
+
+static void test_writer_refuses_a_push_adding_too_many_new_stacks(void **state) {
+  fixture_t *f = *state;
+  ember_store_config_t cfg = {.data_dir = f->dir, .max_new_stacks = 10};
+  f->s = open_store_cfg(&cfg);
+  char *twelve = many_stacks("a", 0, 12), *five = many_stacks("a", 0, 5);
+  ember_err_t err = {0};
+  /* "a" and its 12 children: 13 new stacks. Nothing of it is kept. */
+  assert_int_equal(try_put(f->s, "a.cpu", T0, T0 + 10, twelve, &err), EMBER_ELIMIT);
+  assert_non_null(strstr(err.msg, "--max-new-stacks"));
+  assert_non_null(strstr(err.msg, "more than 10 new distinct stacks"));
+  ember_app_info_t *apps;
+  size_t n;
+  assert_int_equal(ember_store_apps(f->s, &apps, &n, NULL), 0);
+  assert_int_equal(n, 0);
+  free(apps);
+  put(f->s, "a.cpu", T0, T0 + 10, five); /* 6 new */
+  /* Known stacks are free: the same 5 again plus 4 more add 4. */
+  char *nine = many_stacks("a", 0, 9);
+  put(f->s, "a.cpu", T0, T0 + 10, nine);
+  assert_int_equal(total_of(f->s, "a.cpu", T0, T0 + 10), 14);
+  /* A refusal adds nothing to the caches, so it must not empty them (a
+   * stream of refused pushes would otherwise reload every dictionary). */
+  size_t cached = cached_dicts(f->s);
+  assert_true(cached > 0);
+  char *more = many_stacks("a", 100, 11);
+  assert_int_equal(try_put(f->s, "a.cpu", T0, T0 + 10, more, &err), EMBER_ELIMIT);
+  assert_int_equal(cached_dicts(f->s), cached);
+  /* The limit is per push, over all its profiles: 6 + 6 new is too many. */
+  char *b5 = many_stacks("b", 0, 5), *c5 = many_stacks("c", 0, 5);
+  ember_ingest_result_t r = make_result("b.cpu", T0, T0 + 10, b5, EMBER_AGG_SUM);
+  ember_ingest_result_t r2 = make_result("c.cpu", T0, T0 + 10, c5, EMBER_AGG_SUM);
+  join_results(&r, &r2);
+  assert_int_equal(ember_store_write(f->s, &r, &err), EMBER_ELIMIT);
+  ember_ingest_result_free(&r);
+  assert_int_equal(total_of(f->s, "a.cpu", T0, T0 + 10), 14);
+  int rc;
+  ember_tree_free(get_tree(f->s, "b.cpu{}", T0, T0 + 10, &rc));
+  assert_int_equal(rc, EMBER_ENOTFOUND);
+  free(twelve);
+  free(five);
+  free(nine);
+  free(more);
+  free(b5);
+  free(c5);
+}
+
+/* ---- Deleting a big app ------------------------------------------------ */
+
+/* An app with `rows` segment rows (one per 10 s bucket) and `stacks`
+ * distinct stacks. */
+static void make_big_app(ember_store_t *s, const char *name, int rows, int stacks) {
+  char *wide = many_stacks("main", 0, stacks);
+  ember_ingest_result_t r = make_result(name, T0, T0 + 10, wide, EMBER_AGG_SUM);
+  free(wide);
+  for (int i = 1; i < rows; i++) {
+    ember_ingest_result_t m =
+        make_result(name, T0 + 10 * i, T0 + 10 * i + 10, "main;s0 1", EMBER_AGG_SUM);
+    join_results(&r, &m);
+  }
+  assert_int_equal(ember_store_write(s, &r, NULL), 0);
+  ember_ingest_result_free(&r);
+}
+
+typedef struct {
+  ember_store_t *s;
+  const char *app;
+  int rc;
+  atomic_bool done;
+} deleter_t;
+
+static void *delete_in_background(void *arg) {
+  deleter_t *d = arg;
+  d->rc = ember_store_delete_app(d->s, d->app, NULL);
+  atomic_store(&d->done, true);
+  return NULL;
+}
+
+/* One transaction for a big app would hold every push up for its whole
+ * length: the deletion must commit in chunks, and a push that arrives
+ * meanwhile must be answered before the deletion ends. */
+static void
+test_writer_deletes_a_big_app_in_chunks_that_let_pushes_through(void **state) {
+  fixture_t *f = *state;
+  f->s = open_store(f->dir, 0, 0);
+  make_big_app(f->s, "big.cpu", 6000, 40000);
+  put(f->s, "kept.cpu", T0, T0 + 10, "k 4");
+  ember_store_stats_t before, after;
+  ember_store_stats(f->s, &before);
+  deleter_t d = {.s = f->s, .app = "big.cpu", .rc = -1};
+  atomic_init(&d.done, false);
+  pthread_t th;
+  pthread_create(&th, NULL, delete_in_background, &d);
+  /* Once the app is hidden (the first step), push. */
+  ember_app_info_t a;
+  while (ember_store_app(f->s, "big.cpu", &a, NULL) == 0) {
+    ember_app_info_free(&a);
+    usleep(200);
+  }
+  put(f->s, "kept.cpu", T0 + 10, T0 + 20, "k 1");
+  bool answered_first = !atomic_load(&d.done);
+  pthread_join(th, NULL);
+  assert_int_equal(d.rc, 0);
+  assert_true(answered_first);
+  ember_store_stats(f->s, &after);
+  fprintf(stderr, "deleting 6000 rows and 40000 stacks took %llu commits\n",
+          (unsigned long long)(after.commits - before.commits));
+  assert_true(after.commits - before.commits >= 5);
+  assert_int_equal(after.rows_deleted - before.rows_deleted, 6000);
+  assert_int_equal(total_of(f->s, "kept.cpu{}", T0, T0 + 20), 5);
+  int rc;
+  ember_tree_free(get_tree(f->s, "big.cpu{}", T0, T0 + 100000, &rc));
+  assert_int_equal(rc, EMBER_ENOTFOUND);
+}
+
+static int64_t count_sql(const char *dir, const char *sql) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/ember.db", dir);
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+/* The first step alone: the app is gone for every reader, its name is free
+ * for a new app, and its rows wait for the chunks. */
+static void hide(ember_store_t *s, const char *app) {
+  ember_job_t j;
+  memset(&j, 0, sizeof j);
+  j.run = ember_apply_hide_app;
+  j.app = (char *)app;
+  assert_int_equal(ember_writer_call(s, &j, NULL), 0);
+}
+
+static void test_writer_hides_an_app_from_the_first_step_of_its_deletion(void **state) {
+  fixture_t *f = *state;
+  f->s = open_store(f->dir, 0, 0);
+  put(f->s, "gone.cpu{pod=a}", T0, T0 + 10, "a;b 2");
+  put(f->s, "kept.cpu", T0, T0 + 10, "k 4");
+  hide(f->s, "gone.cpu");
+  ember_app_info_t a;
+  assert_int_equal(ember_store_app(f->s, "gone.cpu", &a, NULL), EMBER_ENOTFOUND);
+  ember_app_info_t *apps;
+  size_t n;
+  assert_int_equal(ember_store_apps(f->s, &apps, &n, NULL), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(apps[0].name, "kept.cpu");
+  ember_app_info_free(&apps[0]);
+  free(apps);
+  int rc;
+  ember_tree_free(get_tree(f->s, "gone.cpu{}", T0, T0 + 10, &rc));
+  assert_int_equal(rc, EMBER_ENOTFOUND);
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM segments"), 2);
+  /* The name is free at once: a new app starts empty. */
+  put(f->s, "gone.cpu", T0, T0 + 10, "fresh 7");
+  ember_tree_t *t = get_tree(f->s, "gone.cpu{}", T0, T0 + 10, &rc);
+  assert_int_equal(rc, 0);
+  assert_int_equal(ember_tree_total(t, 0), 7);
+  assert_true(self_at(t, "a;b", 0) == UINT64_MAX);
+  ember_tree_free(t);
+  /* The maintenance pass finishes what the first step began. */
+  assert_int_equal(ember_maint_pass(f->s, 0, NULL), 0);
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM segments"), 2);
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM app_rows"), 2);
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM stacks"), 2); /* k, fresh */
+  assert_int_equal(total_of(f->s, "gone.cpu{}", T0, T0 + 10), 7);
+}
+
+static void test_writer_finishes_a_deletion_a_stop_interrupted(void **state) {
+  fixture_t *f = *state;
+  f->s = open_store(f->dir, 0, 0);
+  make_big_app(f->s, "big.cpu", 50, 3000);
+  hide(f->s, "big.cpu");
+  ember_store_close(f->s);
+  f->s = open_store(f->dir, 0, 0); /* its maintenance thread takes over */
+  int64_t left = -1;
+  for (int i = 0; i < 500 && left != 0; i++) {
+    usleep(20000);
+    left = count_sql(f->dir, "SELECT COUNT(*) FROM app_rows") +
+           count_sql(f->dir, "SELECT COUNT(*) FROM stacks") +
+           count_sql(f->dir, "SELECT COUNT(*) FROM segments");
+  }
+  assert_int_equal(left, 0);
+}
+
 /* The promise behind a 200: a child process writes and reports each
  * acknowledged write on a pipe; it is killed with SIGKILL mid-stream; every
  * write it reported must be in the database afterwards. */
 static void child_writes_until_killed(const char *dir, int fd) {
-  ember_store_config_t cfg = {dir, 0, 0};
+  ember_store_config_t cfg = {.data_dir = dir};
   ember_store_t *s;
   if (ember_store_open(&cfg, &s, NULL) != 0) _exit(2);
   for (int32_t i = 0;; i++) {
@@ -287,15 +547,39 @@ static void test_writer_keeps_every_acknowledged_write_across_kill_9(void **stat
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_writer_answers_a_write_only_after_it_is_committed, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_answers_every_concurrent_submit_exactly_once, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_refuses_with_ebusy_when_the_queue_is_full, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_close_commits_and_answers_pending_work, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_refuses_submits_once_shutting_down, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_fails_a_bad_request_alone_in_its_batch, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_deletes_an_app_and_all_its_data, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_counts_every_row_it_writes, dir_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_writer_keeps_every_acknowledged_write_across_kill_9, dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_answers_a_write_only_after_it_is_committed, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_answers_every_concurrent_submit_exactly_once, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_refuses_with_ebusy_when_the_queue_is_full, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_close_commits_and_answers_pending_work,
+                                      dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_refuses_submits_once_shutting_down,
+                                      dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_fails_a_bad_request_alone_in_its_batch,
+                                      dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_deletes_an_app_and_all_its_data,
+                                      dir_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_counts_every_row_it_writes, dir_setup,
+                                      store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_keeps_every_acknowledged_write_across_kill_9, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_refuses_a_push_adding_too_many_new_stacks, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_deletes_a_big_app_in_chunks_that_let_pushes_through, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_writer_hides_an_app_from_the_first_step_of_its_deletion, dir_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_finishes_a_deletion_a_stop_interrupted,
+                                      dir_setup, store_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
