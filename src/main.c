@@ -76,7 +76,7 @@ static const char serve_usage[] =
     "                       this many, larger values are lowered to it\n"
     "                       (default 65536)\n"
     "  --max-new-stacks N   distinct stacks one push may add to the store; more\n"
-    "                       is answered 429 and nothing is stored (default 100000)\n"
+    "                       is answered 429 and nothing is stored (default 250000)\n"
     "  --max-series-per-app N  series (label sets) one app may have (default\n"
     "                       10000)\n"
     "  --max-apps N         apps the server holds (default 10000)\n"

@@ -31,7 +31,7 @@ typedef struct {
   size_t queue_max;          /* requests waiting for the writer; 0 = default */
   /* Limits; 0 means the default named in brackets. A write over one fails
    * with EMBER_ELIMIT and stores nothing. */
-  size_t max_new_stacks;     /* distinct stacks one push may add [100000] */
+  size_t max_new_stacks;     /* distinct stacks one push may add [250000] */
   size_t max_series_per_app; /* [10000] */
   size_t max_apps;           /* [10000] */
   size_t dict_cache;         /* bytes of stack dictionaries kept in memory

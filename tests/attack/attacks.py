@@ -965,7 +965,9 @@ def attack_queries_vs_ingest(ctx):
     # pushes of 20,000 stacks over 24 h) makes each render merge about a
     # million stack counts; the 12 go out at the same moment, so two run, up
     # to eight wait and the rest are refused.
-    s = ctx.server([("--max-queries", "2")])
+    # The seed's stacks are many and deep by design; --max-new-stacks is
+    # raised so that the seed itself is not refused.
+    s = ctx.server([("--max-queries", "2"), ("--max-new-stacks", "2000000")])
     seed_wide(s.port, "busy.cpu", 48, 20000, 86400)
     t = now()
     target = "/render?" + q(query="busy.cpu{}", **{"from": "now-24h"}, until="now",
@@ -1245,7 +1247,9 @@ def attack_concurrent_pushes(ctx):
     # x 200 and 13 x 429 at a 619 MB peak. Scaled down here (6 MB each and
     # a 64 MiB budget) to keep the suite short.
     s = ctx.server([("--max-inflight", "64MiB")])
-    body = folded_lines(120_000, prefix="main;handler", depth=8)
+    # 8,000 stacks, each sent 15 times: the bytes of a big push without so
+    # many new stacks that --max-new-stacks refuses it first.
+    body = folded_lines(8_000, prefix="main;handler", depth=8) * 15
     t = now()
     results = [None] * 16
 
@@ -1286,9 +1290,9 @@ def db_bytes(s):
 @attack("disk-amplification", 128, "a push spanning 1 h costs about the disk of "
         "one spanning 10 s, not 360 copies")
 def attack_disk_amplification(ctx):
-    # Full size: a 3.46 MB body over an hour added 408 MB. Scaled: 30,000
-    # distinct stacks (about 1.9 MB).
-    body = folded_lines(30_000, prefix="main;handler", depth=8)
+    # Full size: a 3.46 MB body over an hour added 408 MB. Scaled: 15,000
+    # distinct stacks (about 1 MB).
+    body = folded_lines(15_000, prefix="main;handler", depth=8)
     sizes = []
     t = now() - 7200
     for span in (10, 3600):
