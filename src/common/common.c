@@ -163,12 +163,10 @@ const char *ember_excerpt(ember_excerpt_t *e, const char *s, size_t n, size_t ma
 /* ---- Buffer ------------------------------------------------------------ */
 
 void ember_buf_reserve(ember_buf_t *b, size_t extra) {
+  if (extra > SIZE_MAX - b->len - 1) oom_elems(extra, 1); /* len + extra + 1 wraps */
   size_t need = b->len + extra + 1;
   if (need <= b->cap) return;
-  size_t c = b->cap ? b->cap : 64;
-  while (c < need) c *= 2;
-  b->data = ember_realloc(b->data, c);
-  b->cap = c;
+  ember_grow((void **)&b->data, &b->cap, need < 64 ? 64 : need, 1);
   b->data[b->len] = '\0'; /* a fresh buffer is a valid empty string */
 }
 

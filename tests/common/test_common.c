@@ -21,8 +21,9 @@ const char *__asan_default_options(void) {
   return "allocator_may_return_null=1";
 }
 
-/* Runs ember_grow(need, size) on an empty array in a child process, which
- * gets 5 s; returns its wait status and its stderr in msg. */
+/* Runs ember_grow(need, size) on an empty array (or, with size 0,
+ * ember_buf_reserve(need) on a buffer of 10 bytes) in a child process,
+ * which gets 5 s; returns its wait status and its stderr in msg. */
 static int grow_in_child(size_t need, size_t size, char *msg, size_t msg_len) {
   int fds[2];
   assert_int_equal(pipe(fds), 0);
@@ -34,6 +35,12 @@ static int grow_in_child(size_t need, size_t size, char *msg, size_t msg_len) {
     dup2(fds[1], 2);
     close(fds[0]);
     alarm(5); /* a loop that never ends is a failure too */
+    if (size == 0) {
+      ember_buf_t b = EMBER_BUF_INIT;
+      ember_buf_append(&b, "0123456789", 10);
+      ember_buf_reserve(&b, need);
+      _exit(b.cap - b.len > need ? 0 : 1);
+    }
     void *p = NULL;
     size_t cap = 0;
     ember_grow(&p, &cap, need, size);
@@ -71,6 +78,19 @@ static void test_grow_aborts_instead_of_doubling_forever(void **state) {
   if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
     fail_msg("expected an abort, got status %#x (%s)", status, msg);
   assert_non_null(strstr(msg, "out of memory"));
+}
+
+static void test_buf_reserve_aborts_when_the_size_overflows(void **state) {
+  char msg[256];
+  /* len + extra + 1 wraps around to a few bytes. */
+  int status = grow_in_child(SIZE_MAX - 5, 0, msg, sizeof msg);
+  if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+    fail_msg("expected an abort, got status %#x (%s)", status, msg);
+  assert_non_null(strstr(msg, "out of memory"));
+  /* Doubling from 64 passes 2^63. */
+  status = grow_in_child(SIZE_MAX / 2 + 2, 0, msg, sizeof msg);
+  if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+    fail_msg("expected an abort, got status %#x (%s)", status, msg);
 }
 
 static void test_grow_doubles_and_keeps_the_contents(void **state) {
@@ -185,6 +205,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_grow_aborts_when_the_byte_size_overflows),
       cmocka_unit_test(test_grow_aborts_instead_of_doubling_forever),
+      cmocka_unit_test(test_buf_reserve_aborts_when_the_size_overflows),
       cmocka_unit_test(test_grow_doubles_and_keeps_the_contents),
       cmocka_unit_test(test_buf_appends_and_stays_terminated),
       cmocka_unit_test(test_buf_taken_empty_is_an_empty_string),
