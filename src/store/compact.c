@@ -38,7 +38,9 @@
  *     reading finer rows.
  *  4. A damaged row is never merged or rolled up: its period's entry is
  *     dropped with a warning, so one bad row cannot stall the queue, and
- *     readers of that range keep getting the error naming the row.
+ *     readers of that range keep getting the error naming the row. Nor is a
+ *     merge too big for one row written; its period is read from the rows
+ *     below, and its entry is dropped all the same.
  */
 #include "store/store_int.h"
 
@@ -126,22 +128,38 @@ static int merge_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
   return 0;
 }
 
-/* Replaces every row of (sid, level, start) by the merged one. */
+/* Replaces every row of (sid, level, start) by the merged one. A merge the
+ * segment format cannot hold (past its size bound) is not written: bucket
+ * rows (level 0) stay as they are, and a rollup slot is left empty, so its
+ * period is read from the finer rows, exactly (invariant 3). */
 static int put_merged(ember_conn_t *c, const merge_t *m, int level, int64_t start,
                       ember_err_t *err) {
   ember_buf_t blob = EMBER_BUF_INIT;
   sqlite3_stmt *st;
-  int rc = ember_conn_prepare(c, SQL_BUCKET_CLEAR, &st, err);
-  if (rc != 0) return rc;
+  int rc = 0;
+  bool too_big = false;
+  if (m->rows > 0) {
+    ember_err_t why;
+    rc = ember_seg_encode(c->codec, m->acc, m->n, &blob, &why);
+    if (rc == EMBER_ETOOBIG) {
+      fprintf(stderr, "ember: not merging level %d at %lld of series %lld: %s\n", level,
+              (long long)start, (long long)m->sid, why.msg);
+      too_big = true;
+      rc = 0;
+      if (level == 0) goto done;
+    } else if (rc != 0) {
+      if (err) *err = why;
+      goto done;
+    }
+  }
+  if ((rc = ember_conn_prepare(c, SQL_BUCKET_CLEAR, &st, err)) != 0) goto done;
   sqlite3_bind_int64(st, 1, m->sid);
   sqlite3_bind_int(st, 2, level);
   sqlite3_bind_int64(st, 3, start);
   if (sqlite3_step(st) != SQLITE_DONE) rc = ember_conn_fail(c, err, "clearing rows");
   sqlite3_reset(st);
-  if (rc != 0 || m->rows == 0) return rc;
-  if ((rc = ember_seg_encode(c->codec, m->acc, m->n, &blob, err)) != 0 ||
-      (rc = ember_conn_prepare(c, SQL_ROW_PUT, &st, err)) != 0)
-    goto done;
+  if (rc != 0 || m->rows == 0 || too_big) goto done;
+  if ((rc = ember_conn_prepare(c, SQL_ROW_PUT, &st, err)) != 0) goto done;
   sqlite3_bind_int64(st, 1, m->sid);
   sqlite3_bind_int(st, 2, level);
   sqlite3_bind_int64(st, 3, start);

@@ -191,6 +191,37 @@ static void test_compact_late_write_drops_stale_rollups_and_reads_stay_exact(voi
   assert_int_equal(rows_read(f, T0, T0 + 10800), 9);
 }
 
+static void test_compact_skips_a_merge_too_big_for_one_row_and_reads_stay_exact(
+    void **state) {
+  fixture_t *f = *state;
+  char stack[32];
+  for (int i = 0; i < 200; i++) { /* a new stack in every bucket */
+    snprintf(stack, sizeof stack, "main;s%d 3", i);
+    put(f->s, "app.cpu", T0 + 10 * i, T0 + 10 * i + 10, stack);
+  }
+  put(f->s, "app.cpu", T0, T0 + 10, "main;s0 1"); /* a bucket of two rows */
+  uint64_t before = total_of(f->s, "app.cpu", T0, T0 + 1999);
+  /* Bucket rows fit in 16 bytes, a merge of ten of them does not. The
+   * writer is idle between the calls, so its codec may be changed here. */
+  ember_seg_codec_set_max_raw(f->s->wconn->codec, 16);
+  maintain(f, LATER); /* no error: the queue must not stall on it */
+  maintain(f, LATER);
+  assert_int_equal(count(f, "level>0"), 0);
+  assert_int_equal(count(f, "level=0 AND start=4000000000"), 1); /* 2 pairs: merged */
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 1999), before);
+  char path[600];
+  snprintf(path, sizeof path, "%s/ember.db", f->dir);
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM rollup_todo", -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(st, 0), 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 static void test_compact_leaves_a_single_row_period_alone(void **state) {
   fixture_t *f = *state;
   put(f->s, "app.cpu", T0 + 120, T0 + 130, "a 1");
@@ -236,6 +267,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_compact_builds_rollups_that_read_exactly_the_same, store_setup, store_teardown),
       cmocka_unit_test_setup_teardown(test_compact_keeps_averages_exact_through_rollups, store_setup, store_teardown),
       cmocka_unit_test_setup_teardown(test_compact_late_write_drops_stale_rollups_and_reads_stay_exact, store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_compact_skips_a_merge_too_big_for_one_row_and_reads_stay_exact, store_setup,
+          store_teardown),
       cmocka_unit_test_setup_teardown(test_compact_leaves_a_single_row_period_alone, store_setup, store_teardown),
       cmocka_unit_test_setup_teardown(test_compact_skips_a_damaged_row_without_stalling, store_setup, store_teardown),
   };
