@@ -37,28 +37,5 @@ else
 fi
 
 echo "== fuzz drivers (a short run of each on a copy of its seed corpus)"
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DEMBER_FUZZ=ON -DEMBER_TESTS=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$jobs" >/dev/null
-fuzz_tmp=$(mktemp -d)
-trap 'rm -rf "$fuzz_tmp"' EXIT
-fuzz_failed=0
-for driver in build-fuzz/fuzz/fuzz_*; do
-  name=${driver##*/fuzz_}
-  work="$fuzz_tmp/$name"
-  mkdir -p "$work/corpus" "$work/artifacts"
-  cp tests/fuzz/corpus/"$name"/* "$work/corpus/"
-  if "$driver" "$work/corpus" -max_total_time=10 -timeout=10 -rss_limit_mb=2048 \
-      -artifact_prefix="$work/artifacts/" -print_final_stats=1 >"$work/log" 2>&1; then
-    runs=$(grep -o 'number_of_executed_units: [0-9]*' "$work/log" | grep -o '[0-9]*$' || true)
-    printf '%-12s ok, %s runs\n' "$name" "${runs:-?}"
-  else
-    # Keep what reproduces it: build-fuzz/fuzz/fuzz_<name> <artifact>
-    mkdir -p build-fuzz/artifacts
-    cp "$work"/artifacts/* build-fuzz/artifacts/ 2>/dev/null || true
-    printf '%-12s FAILED (inputs kept in build-fuzz/artifacts/)\n' "$name"
-    tail -n 40 "$work/log"
-    fuzz_failed=1
-  fi
-done
-exit "$fuzz_failed"
+# Longer runs: scripts/fuzz.sh [SECONDS] [DRIVER...]
+exec scripts/fuzz.sh 10
