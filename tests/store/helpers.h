@@ -10,8 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "ember/store.h"
 #include "ember/tree.h"
+#include "store/store_int.h"
 
 /* A new empty directory under $TMPDIR (or /tmp); caller frees the string
  * and removes the directory with rm_tree. */
@@ -221,6 +224,39 @@ static inline int store_teardown(void **state) {
   free(f->dir);
   free(f);
   return 0;
+}
+
+/* ---- Looking at the database file --------------------------------------- */
+
+/* The one integer a query (SELECT COUNT(*) ...) returns, read through a
+ * connection of its own, so it sees only what was committed. */
+static inline int64_t count_sql(const char *dir, const char *sql) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/ember.db", dir);
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+/* Segment rows matching a WHERE clause. */
+static inline int64_t count_rows_where(const char *dir, const char *where) {
+  char sql[400];
+  snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM segments WHERE %s", where);
+  return count_sql(dir, sql);
+}
+
+/* One maintenance pass at now, asserting it succeeds. */
+static inline void maintain_at(ember_store_t *s, int64_t now) {
+  ember_err_t err = {0};
+  int rc = ember_maint_pass(s, now, &err);
+  if (rc) fprintf(stderr, "maintenance: %s\n", err.msg);
+  assert_int_equal(rc, 0);
 }
 
 #endif

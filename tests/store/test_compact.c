@@ -1,41 +1,20 @@
 /* Tests for src/store/compact.c: merging the rows of a bucket, building
  * rollups, reading through them, invalidation by late writes, damaged rows. */
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "store/helpers.h"
+
 #include "store/store_int.h"
 
 /* In the future, so the background maintenance pass (real clock) leaves
  * these rows alone and each test decides when compaction runs. */
 #define T0 4000000000
 #define LATER (T0 + 100000)
-
-static int64_t count(fixture_t *f, const char *where) {
-  char path[600], sql[400];
-  snprintf(path, sizeof path, "%s/ember.db", f->dir);
-  snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM segments WHERE %s", where);
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  int64_t n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return n;
-}
-
-static void maintain(fixture_t *f, int64_t now) {
-  ember_err_t err = {0};
-  int rc = ember_maint_pass(f->s, now, &err);
-  if (rc) fprintf(stderr, "maintenance: %s\n", err.msg);
-  assert_int_equal(rc, 0);
-}
 
 /* One request with a 10 s profile per bucket in [from, until) for series
  * name; bucket i holds "main;f<i%5> <1 + i%7>" and "main;g 1". */
@@ -76,9 +55,9 @@ static void tl(ember_store_t *s, int64_t start, int64_t step, uint64_t *v, size_
 }
 
 static void snap(fixture_t *f, snapshot_t *x) {
-  static const int64_t ranges[6][2] = {
-      {T0, T0 + 10800},          {T0 + 5, T0 + 10795}, {T0 + 990, T0 + 2010},
-      {T0 + 1000, T0 + 2000},    {T0 + 9990, T0 + 10010}, {T0 + 123, T0 + 7777}};
+  static const int64_t ranges[6][2] = {{T0, T0 + 10800},        {T0 + 5, T0 + 10795},
+                                       {T0 + 990, T0 + 2010},   {T0 + 1000, T0 + 2000},
+                                       {T0 + 9990, T0 + 10010}, {T0 + 123, T0 + 7777}};
   for (int i = 0; i < 6; i++) {
     int rc;
     ember_tree_t *t = get_tree(f->s, "app.cpu{}", ranges[i][0], ranges[i][1], &rc);
@@ -115,15 +94,16 @@ static void test_compact_merges_the_rows_of_one_bucket(void **state) {
   put(f->s, "app.cpu", T0, T0 + 10, "a;c 2");
   put(f->s, "app.cpu", T0 + 2, T0 + 8, "a;b 4");
   put(f->s, "app.cpu", T0 + 10, T0 + 20, "a;b 8");
-  assert_int_equal(count(f, "level=0 AND start=4000000000"), 3);
-  maintain(f, T0 + 59); /* not settled yet: nothing happens */
-  assert_int_equal(count(f, "level=0 AND start=4000000000"), 3);
-  maintain(f, LATER);
-  assert_int_equal(count(f, "level=0 AND start=4000000000"), 1);
-  assert_int_equal(count(f, "level=0 AND start=4000000000 AND seq=0 AND profiles=3 "
-                            "AND total=7"),
-                   1);
-  assert_int_equal(count(f, "level=0 AND start=4000000010"), 1);
+  assert_int_equal(count_rows_where(f->dir, "level=0 AND start=4000000000"), 3);
+  maintain_at(f->s, T0 + 59); /* not settled yet: nothing happens */
+  assert_int_equal(count_rows_where(f->dir, "level=0 AND start=4000000000"), 3);
+  maintain_at(f->s, LATER);
+  assert_int_equal(count_rows_where(f->dir, "level=0 AND start=4000000000"), 1);
+  assert_int_equal(
+      count_rows_where(f->dir, "level=0 AND start=4000000000 AND seq=0 AND profiles=3 "
+                               "AND total=7"),
+      1);
+  assert_int_equal(count_rows_where(f->dir, "level=0 AND start=4000000010"), 1);
   int rc;
   ember_tree_t *t = get_tree(f->s, "app.cpu{}", T0, T0 + 9, &rc);
   assert_int_equal(self_at(t, "a;b", 0), 5);
@@ -131,7 +111,7 @@ static void test_compact_merges_the_rows_of_one_bucket(void **state) {
   ember_tree_free(t);
   /* A later push to the merged bucket appends after it. */
   put(f->s, "app.cpu", T0, T0 + 10, "a;c 16");
-  assert_int_equal(count(f, "level=0 AND start=4000000000 AND seq=1"), 1);
+  assert_int_equal(count_rows_where(f->dir, "level=0 AND start=4000000000 AND seq=1"), 1);
   assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 20), 31);
 }
 
@@ -142,12 +122,12 @@ static void test_compact_builds_rollups_that_read_exactly_the_same(void **state)
   snap(f, &before);
   assert_true(before.totals[0] == total);
   assert_int_equal(rows_read(f, T0, T0 + 10800), 1080);
-  maintain(f, LATER);
-  assert_int_equal(count(f, "level=1"), 108);
+  maintain_at(f->s, LATER);
+  assert_int_equal(count_rows_where(f->dir, "level=1"), 108);
   /* Ten whole 1000 s periods and the last, partial one (eight 100 s rows);
    * one 10000 s period (the partial second one has a single row below). */
-  assert_int_equal(count(f, "level=2"), 11);
-  assert_int_equal(count(f, "level=3"), 1);
+  assert_int_equal(count_rows_where(f->dir, "level=2"), 11);
+  assert_int_equal(count_rows_where(f->dir, "level=3"), 1);
   /* 3 hours: one 10000 s row, then eight 100 s rows. */
   assert_int_equal(rows_read(f, T0, T0 + 10800), 9);
   /* Unaligned edges come from finer rows. */
@@ -163,36 +143,39 @@ static void test_compact_keeps_averages_exact_through_rollups(void **state) {
   put_span(f, "app.cpu{h=b}", T0 + 1000, T0 + 2000, EMBER_AGG_AVERAGE);
   uint64_t before = total_of(f->s, "app.cpu{}", T0, T0 + 2000);
   uint64_t before_b = total_of(f->s, "app.cpu{h=\"b\"}", T0 + 1000, T0 + 2000);
-  maintain(f, LATER);
-  assert_true(count(f, "level=2") >= 3);
+  maintain_at(f->s, LATER);
+  assert_true(count_rows_where(f->dir, "level=2") >= 3);
   assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 2000), before);
   assert_int_equal(total_of(f->s, "app.cpu{h=\"b\"}", T0 + 1000, T0 + 2000), before_b);
 }
 
-static void test_compact_late_write_drops_stale_rollups_and_reads_stay_exact(void **state) {
+static void
+test_compact_late_write_drops_stale_rollups_and_reads_stay_exact(void **state) {
   fixture_t *f = *state;
   uint64_t total = put_span(f, "app.cpu{h=a}", T0, T0 + 10800, EMBER_AGG_SUM);
-  maintain(f, LATER);
+  maintain_at(f->s, LATER);
   put(f->s, "app.cpu{h=a}", T0 + 500, T0 + 510, "main;late 1000");
   /* The rollups over T0 + 500 are gone at once, the others stay. */
-  assert_int_equal(count(f, "level=3"), 0);
-  assert_int_equal(count(f, "level=2 AND start=4000000000"), 0);
-  assert_int_equal(count(f, "level=1 AND start=4000000500"), 0);
-  assert_int_equal(count(f, "level=1"), 107);
+  assert_int_equal(count_rows_where(f->dir, "level=3"), 0);
+  assert_int_equal(count_rows_where(f->dir, "level=2 AND start=4000000000"), 0);
+  assert_int_equal(count_rows_where(f->dir, "level=1 AND start=4000000500"), 0);
+  assert_int_equal(count_rows_where(f->dir, "level=1"), 107);
   assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 10800), total + 1000);
   uint64_t span = 0; /* buckets 50..59 of put_span: 2 + i % 7 each */
-  for (int i = 50; i < 60; i++) span += 2 + i % 7;
+  for (int i = 50; i < 60; i++)
+    span += 2 + i % 7;
   assert_int_equal(total_of(f->s, "app.cpu{}", T0 + 500, T0 + 599), 1000 + span);
-  maintain(f, LATER);
-  assert_int_equal(count(f, "level=3"), 1);
-  assert_int_equal(count(f, "level=1"), 108);
-  assert_int_equal(count(f, "level=0 AND start=4000000500"), 1); /* merged */
+  maintain_at(f->s, LATER);
+  assert_int_equal(count_rows_where(f->dir, "level=3"), 1);
+  assert_int_equal(count_rows_where(f->dir, "level=1"), 108);
+  assert_int_equal(count_rows_where(f->dir, "level=0 AND start=4000000500"),
+                   1); /* merged */
   assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 10800), total + 1000);
   assert_int_equal(rows_read(f, T0, T0 + 10800), 9);
 }
 
-static void test_compact_skips_a_merge_too_big_for_one_row_and_reads_stay_exact(
-    void **state) {
+static void
+test_compact_skips_a_merge_too_big_for_one_row_and_reads_stay_exact(void **state) {
   fixture_t *f = *state;
   char stack[32];
   for (int i = 0; i < 200; i++) { /* a new stack in every bucket */
@@ -204,29 +187,20 @@ static void test_compact_skips_a_merge_too_big_for_one_row_and_reads_stay_exact(
   /* Bucket rows fit in 16 bytes, a merge of ten of them does not. The
    * writer is idle between the calls, so its codec may be changed here. */
   ember_seg_codec_set_max_raw(f->s->wconn->codec, 16);
-  maintain(f, LATER); /* no error: the queue must not stall on it */
-  maintain(f, LATER);
-  assert_int_equal(count(f, "level>0"), 0);
-  assert_int_equal(count(f, "level=0 AND start=4000000000"), 1); /* 2 pairs: merged */
+  maintain_at(f->s, LATER); /* no error: the queue must not stall on it */
+  maintain_at(f->s, LATER);
+  assert_int_equal(count_rows_where(f->dir, "level>0"), 0);
+  assert_int_equal(count_rows_where(f->dir, "level=0 AND start=4000000000"),
+                   1); /* 2 pairs: merged */
   assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 1999), before);
-  char path[600];
-  snprintf(path, sizeof path, "%s/ember.db", f->dir);
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM rollup_todo", -1, &st, NULL),
-                   SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int64(st, 0), 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM rollup_todo"), 0);
 }
 
 static void test_compact_leaves_a_single_row_period_alone(void **state) {
   fixture_t *f = *state;
   put(f->s, "app.cpu", T0 + 120, T0 + 130, "a 1");
-  maintain(f, LATER);
-  assert_int_equal(count(f, "level>0"), 0);
+  maintain_at(f->s, LATER);
+  assert_int_equal(count_rows_where(f->dir, "level>0"), 0);
   assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 1000), 1);
 }
 
@@ -238,13 +212,14 @@ static void test_compact_skips_a_damaged_row_without_stalling(void **state) {
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
-  assert_int_equal(sqlite3_exec(db, "UPDATE segments SET data=x'0100' WHERE start=4000000030",
+  assert_int_equal(sqlite3_exec(db,
+                                "UPDATE segments SET data=x'0100' WHERE start=4000000030",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
   sqlite3_close(db);
-  maintain(f, LATER); /* succeeds, with a warning on stderr */
-  assert_int_equal(count(f, "level=1 AND start=4000000000"), 0);
-  assert_int_equal(count(f, "level=1 AND start=4000000100"), 1);
+  maintain_at(f->s, LATER); /* succeeds, with a warning on stderr */
+  assert_int_equal(count_rows_where(f->dir, "level=1 AND start=4000000000"), 0);
+  assert_int_equal(count_rows_where(f->dir, "level=1 AND start=4000000100"), 1);
   ember_conn_t *c;
   assert_int_equal(ember_pool_get(f->s, &c, NULL), 0);
   sqlite3_stmt *st;
@@ -263,15 +238,23 @@ static void test_compact_skips_a_damaged_row_without_stalling(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_compact_merges_the_rows_of_one_bucket, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_compact_builds_rollups_that_read_exactly_the_same, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_compact_keeps_averages_exact_through_rollups, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_compact_late_write_drops_stale_rollups_and_reads_stay_exact, store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_compact_merges_the_rows_of_one_bucket,
+                                      store_setup, store_teardown),
       cmocka_unit_test_setup_teardown(
-          test_compact_skips_a_merge_too_big_for_one_row_and_reads_stay_exact, store_setup,
+          test_compact_builds_rollups_that_read_exactly_the_same, store_setup,
           store_teardown),
-      cmocka_unit_test_setup_teardown(test_compact_leaves_a_single_row_period_alone, store_setup, store_teardown),
-      cmocka_unit_test_setup_teardown(test_compact_skips_a_damaged_row_without_stalling, store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_compact_keeps_averages_exact_through_rollups,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_compact_late_write_drops_stale_rollups_and_reads_stay_exact, store_setup,
+          store_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_compact_skips_a_merge_too_big_for_one_row_and_reads_stay_exact,
+          store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_compact_leaves_a_single_row_period_alone,
+                                      store_setup, store_teardown),
+      cmocka_unit_test_setup_teardown(test_compact_skips_a_damaged_row_without_stalling,
+                                      store_setup, store_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,12 +5,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
 #include <cmocka.h>
+
 #include <sqlite3.h>
 #include <sys/stat.h>
 
 #include "store/helpers.h"
+
 #include "store/store_int.h"
 
 /* In the future, so the background maintenance pass (real clock) leaves
@@ -138,28 +139,6 @@ static void same_reads(ember_store_t *s, const char *a, const char *b, int64_t f
   }
 }
 
-static int64_t count(fixture_t *f, const char *where) {
-  char path[600], sql[400];
-  snprintf(path, sizeof path, "%s/ember.db", f->dir);
-  snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM segments WHERE %s", where);
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  int64_t n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return n;
-}
-
-static void maintain(fixture_t *f, int64_t now) {
-  ember_err_t err = {0};
-  int rc = ember_maint_pass(f->s, now, &err);
-  if (rc) fprintf(stderr, "maintenance: %s\n", err.msg);
-  assert_int_equal(rc, 0);
-}
-
 /* ---- Exactness --------------------------------------------------------- */
 
 static void test_cover_reads_a_span_exactly_as_the_buckets_it_replaces(void **state) {
@@ -178,7 +157,7 @@ static void test_cover_reads_a_span_exactly_as_the_buckets_it_replaces(void **st
     push_both(f->s, span, split, shapes[k][0], shapes[k][1], EMBER_AGG_SUM);
     same_reads(f->s, span, split, shapes[k][0], shapes[k][1]);
   }
-  assert_int_equal(count(f, "seq<0"), 5); /* one row per long push */
+  assert_int_equal(count_rows_where(f->dir, "seq<0"), 5); /* one row per long push */
 }
 
 static void test_cover_saturates_span_totals_as_bucket_rows_would(void **state) {
@@ -211,7 +190,7 @@ static void test_cover_keeps_averages_of_a_span_exact(void **state) {
   /* The gauge's value holds over any window of it. */
   assert_int_equal(total_of(f->s, "span.mem{h=\"\"}", T0 + 400, T0 + 700),
                    total_of(f->s, "span.mem{h=\"\"}", T0 + 210, T0 + 219));
-  assert_int_equal(count(f, "seq<0"), 1);
+  assert_int_equal(count_rows_where(f->dir, "seq<0"), 1);
 }
 
 static void test_cover_keeps_spans_exact_through_rollups_and_late_writes(void **state) {
@@ -235,19 +214,21 @@ static void test_cover_keeps_spans_exact_through_rollups_and_late_writes(void **
   r = make_result("split.cpu", T0 + 2560, T0 + 2570, "main;s1 9", EMBER_AGG_SUM);
   write_result(f->s, &r);
   /* span.cpu: two bucket rows and the span row; split.cpu: three bucket rows. */
-  assert_int_equal(count(f, "level=0 AND start=4000002560"), 6);
+  assert_int_equal(count_rows_where(f->dir, "level=0 AND start=4000002560"), 6);
   same_reads(f->s, "span.cpu", "split.cpu", T0 + 1234, T0 + 2567);
-  maintain(f, LATER);
-  assert_int_equal(count(f, "level=0 AND start=4000002560"), 3); /* 1 + span, 1 */
-  assert_true(count(f, "level=1") > 0);
-  assert_true(count(f, "level=2") > 0);
-  assert_int_equal(count(f, "seq<0"), 1); /* span rows are never merged away */
+  maintain_at(f->s, LATER);
+  assert_int_equal(count_rows_where(f->dir, "level=0 AND start=4000002560"),
+                   3); /* 1 + span, 1 */
+  assert_true(count_rows_where(f->dir, "level=1") > 0);
+  assert_true(count_rows_where(f->dir, "level=2") > 0);
+  assert_int_equal(count_rows_where(f->dir, "seq<0"),
+                   1); /* span rows are never merged away */
   same_reads(f->s, "span.cpu", "split.cpu", T0 + 1234, T0 + 2567);
   /* A late long push drops the rollups it lies in, at once. */
   push_both(f->s, "span.cpu", "split.cpu", T0 + 150, T0 + 420, EMBER_AGG_SUM);
   same_reads(f->s, "span.cpu", "split.cpu", T0 + 150, T0 + 420);
   same_reads(f->s, "span.cpu", "split.cpu", T0 + 1234, T0 + 2567);
-  maintain(f, LATER);
+  maintain_at(f->s, LATER);
   same_reads(f->s, "span.cpu", "split.cpu", T0 + 150, T0 + 420);
   same_reads(f->s, "span.cpu", "split.cpu", T0 + 1234, T0 + 2567);
   same_reads(f->s, "span.cpu", "split.cpu", T0, T0 + 3000);

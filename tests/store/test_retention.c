@@ -1,23 +1,17 @@
 /* Tests for src/store/retention.c: old rows go, new rows stay, rollups and
  * empty series are cleaned up with them, and retention 0 keeps everything. */
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "store/helpers.h"
+
 #include "store/store_int.h"
 
 #define T0 4000000000 /* future: the background pass ignores these rows */
-
-static void maintain(fixture_t *f, int64_t now) {
-  ember_err_t err = {0};
-  int rc = ember_maint_pass(f->s, now, &err);
-  if (rc) fprintf(stderr, "maintenance: %s\n", err.msg);
-  assert_int_equal(rc, 0);
-}
 
 static ember_strlist_t values(ember_store_t *s, const char *key) {
   ember_selector_t sel;
@@ -36,7 +30,7 @@ static void test_retention_deletes_only_rows_older_than_the_limit(void **state) 
   put(f->s, "app.cpu{host=both}", T0 + 5000, T0 + 5010, "a 4");
   put(f->s, "app.cpu{host=new}", T0 + 4000, T0 + 4010, "a 8");
   /* now - 3600 = T0 + 1400: the rows at T0 are older, the rest are not. */
-  maintain(f, T0 + 5000);
+  maintain_at(f->s, T0 + 5000);
   assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 6000), 12);
   assert_int_equal(total_of(f->s, "app.cpu{}", T0, T0 + 1000), 0);
   ember_store_stats_t st;
@@ -61,19 +55,19 @@ static void test_retention_keeps_reads_exact_when_cutting_through_rollups(void *
   enum { N = 300 };
   ember_ingest_result_t all = {.items = calloc(N, sizeof(ember_profile_t)), .n = N};
   for (int i = 0; i < N; i++) {
-    ember_ingest_result_t one = make_result("app.cpu", T0 + 10 * i, T0 + 10 * i + 10,
-                                            "main;x 1", EMBER_AGG_SUM);
+    ember_ingest_result_t one =
+        make_result("app.cpu", T0 + 10 * i, T0 + 10 * i + 10, "main;x 1", EMBER_AGG_SUM);
     all.items[i] = one.items[0];
     free(one.items);
   }
   assert_int_equal(ember_store_write(f->s, &all, NULL), 0);
   ember_ingest_result_free(&all);
-  maintain(f, T0 + 100000);
+  maintain_at(f->s, T0 + 100000);
   ember_store_close(f->s);
   /* Reopen with a retention that cuts inside a 1000 s and a 100 s rollup:
    * cutoff = T0 + 2250. */
   f->s = open_store(f->dir, 0, 1000);
-  maintain(f, T0 + 3255);
+  maintain_at(f->s, T0 + 3255);
   assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 3000), 75);
   assert_int_equal(total_of(f->s, "app.cpu", T0 + 2000, T0 + 3000), 75);
   assert_int_equal(total_of(f->s, "app.cpu", T0 + 2200, T0 + 2299), 5);
@@ -91,7 +85,7 @@ static void test_retention_of_zero_keeps_everything(void **state) {
   fixture_t *f = *state;
   f->s = open_store(f->dir, 0, 0);
   put(f->s, "app.cpu", 1000, 1010, "a 1"); /* 1970 */
-  maintain(f, T0);
+  maintain_at(f->s, T0);
   assert_int_equal(total_of(f->s, "app.cpu", 1000, 1010), 1);
 }
 
@@ -103,15 +97,15 @@ static void test_retention_deletes_in_chunks_until_done(void **state) {
   for (int i = 0; i < N; i++) {
     char name[32];
     snprintf(name, sizeof name, "app.cpu{i=%d}", i % 50);
-    ember_ingest_result_t one = make_result(name, T0 + 10 * (i / 50), T0 + 10 * (i / 50) + 10,
-                                            "main;x 1", EMBER_AGG_SUM);
+    ember_ingest_result_t one = make_result(
+        name, T0 + 10 * (i / 50), T0 + 10 * (i / 50) + 10, "main;x 1", EMBER_AGG_SUM);
     all.items[i] = one.items[0];
     free(one.items);
   }
   assert_int_equal(ember_store_write(f->s, &all, NULL), 0);
   ember_ingest_result_free(&all);
   put(f->s, "app.cpu{i=keep}", T0 + 100000, T0 + 100010, "main;y 3");
-  maintain(f, T0 + 100000);
+  maintain_at(f->s, T0 + 100000);
   ember_store_stats_t st;
   ember_store_stats(f->s, &st);
   assert_int_equal(st.rows_deleted, N);
@@ -152,13 +146,13 @@ static void test_retention_drops_a_span_row_once_all_of_it_expired(void **state)
   }
   assert_int_equal(ember_store_write(f->s, &all, NULL), 0);
   ember_ingest_result_free(&all);
-  maintain(f, T0 + 100000);
+  maintain_at(f->s, T0 + 100000);
   ember_store_close(f->s);
   /* A cutoff inside the span (T0 + 2000) keeps the whole span row: its
    * older part stays readable until all of it expires, and the rollups
    * after the cutoff still equal what lies below them. */
   f->s = open_store(f->dir, 0, 1000);
-  maintain(f, T0 + 3000);
+  maintain_at(f->s, T0 + 3000);
   int rc;
   ember_tree_t *t = get_tree(f->s, "app.cpu", T0 + 2000, T0 + 3999, &rc);
   assert_int_equal(rc, 0);
@@ -169,7 +163,7 @@ static void test_retention_drops_a_span_row_once_all_of_it_expired(void **state)
                    level0_sum(f->s, T0 + 2000, 200));
   assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 1999), 1995);
   /* Once its last bucket is past the cutoff, it goes. */
-  maintain(f, T0 + 4610);
+  maintain_at(f->s, T0 + 4610);
   assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 3609), 0);
   assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 3999), 39);
 }

@@ -1,14 +1,14 @@
 /* Tests for src/store/writer.c: commits and answers, concurrency, a full
  * queue, closing with work pending, one bad request in a batch, deletion. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sqlite3.h>
-#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include "store/helpers.h"
@@ -112,8 +112,9 @@ static void *submit_many(void *arg) {
   for (int i = 0; i < w->count; i++) {
     int k = w->base + i;
     snprintf(name, sizeof name, "app.cpu{worker=w%d}", k % 7);
-    ember_ingest_result_t r = make_result(name, T0 + 10 * (k % 30), T0 + 10 * (k % 30) + 10,
-                                          "main;work 2\nmain;gc 1", EMBER_AGG_SUM);
+    ember_ingest_result_t r =
+        make_result(name, T0 + 10 * (k % 30), T0 + 10 * (k % 30) + 10,
+                    "main;work 2\nmain;gc 1", EMBER_AGG_SUM);
     int rc;
     while ((rc = ember_store_submit(w->s, &r, on_done, &w->answers[k], NULL)) ==
            EMBER_EBUSY) {
@@ -139,7 +140,8 @@ static void test_writer_answers_every_concurrent_submit_exactly_once(void **stat
     w[i] = (submitter_t){f->s, answers, i * EACH, EACH, &busy};
     pthread_create(&th[i], NULL, submit_many, &w[i]);
   }
-  for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < THREADS; i++)
+    pthread_join(th[i], NULL);
   /* Closing drains the queue and answers what is left. */
   ember_store_close(f->s);
   for (int i = 0; i < THREADS * EACH; i++) {
@@ -175,7 +177,8 @@ static void test_writer_refuses_with_ebusy_when_the_queue_is_full(void **state) 
   ember_store_test_pause(f->s, false);
   /* Once the writer drains the queue, the same request goes through. */
   int rc;
-  while ((rc = ember_store_write(f->s, &r, NULL)) == EMBER_EBUSY) usleep(100);
+  while ((rc = ember_store_write(f->s, &r, NULL)) == EMBER_EBUSY)
+    usleep(100);
   assert_int_equal(rc, 0);
   ember_ingest_result_free(&r);
   assert_int_equal(atomic_load(&a[0].calls), 1);
@@ -224,11 +227,12 @@ static void test_writer_fails_a_bad_request_alone_in_its_batch(void **state) {
   f->s = open_store(f->dir, 0, 0);
   ember_store_test_pause(f->s, true); /* so all three share one transaction */
   answer_t a[3] = {0};
-  ember_ingest_result_t good1 = make_result("app.cpu", T0, T0 + 10, "x;y 2", EMBER_AGG_SUM);
-  ember_ingest_result_t bad = make_result("app.cpu", T0 + 50, T0 + 20, "x;new;frames 9",
-                                          EMBER_AGG_SUM);
-  ember_ingest_result_t good2 = make_result("app.cpu", T0 + 10, T0 + 20, "x;z 3",
-                                            EMBER_AGG_SUM);
+  ember_ingest_result_t good1 =
+      make_result("app.cpu", T0, T0 + 10, "x;y 2", EMBER_AGG_SUM);
+  ember_ingest_result_t bad =
+      make_result("app.cpu", T0 + 50, T0 + 20, "x;new;frames 9", EMBER_AGG_SUM);
+  ember_ingest_result_t good2 =
+      make_result("app.cpu", T0 + 10, T0 + 20, "x;z 3", EMBER_AGG_SUM);
   assert_int_equal(ember_store_submit(f->s, &good1, on_done, &a[0], NULL), 0);
   assert_int_equal(ember_store_submit(f->s, &bad, on_done, &a[1], NULL), 0);
   assert_int_equal(ember_store_submit(f->s, &good2, on_done, &a[2], NULL), 0);
@@ -428,20 +432,6 @@ test_writer_deletes_a_big_app_in_chunks_that_let_pushes_through(void **state) {
   assert_int_equal(rc, EMBER_ENOTFOUND);
 }
 
-static int64_t count_sql(const char *dir, const char *sql) {
-  char path[600];
-  snprintf(path, sizeof path, "%s/ember.db", dir);
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  int64_t n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return n;
-}
-
 /* The first step alone: the app is gone for every reader, its name is free
  * for a new app, and its rows wait for the chunks. */
 static void hide(ember_store_t *s, const char *app) {
@@ -531,12 +521,14 @@ static void test_writer_keeps_every_acknowledged_write_across_kill_9(void **stat
   }
   close(fds[1]);
   int32_t acked = -1, i;
-  while (acked < 30 && read(fds[0], &i, sizeof i) == sizeof i) acked = i;
+  while (acked < 30 && read(fds[0], &i, sizeof i) == sizeof i)
+    acked = i;
   kill(pid, SIGKILL);
   int status;
   waitpid(pid, &status, 0);
   assert_true(WIFSIGNALED(status));
-  while (read(fds[0], &i, sizeof i) == sizeof i) acked = i; /* drain */
+  while (read(fds[0], &i, sizeof i) == sizeof i)
+    acked = i; /* drain */
   close(fds[0]);
   f->s = open_store(f->dir, 0, 0);
   uint64_t stored = total_of(f->s, "crash.cpu", T0, T0 + 10 * (acked + 10));
