@@ -1228,9 +1228,9 @@ def attack_far_future(ctx):
     ctx.expect(names == [], f"apps after the refused pushes: {names}")
 
 
-@attack("concurrent-pushes", 400, "16 concurrent 6 MB folded pushes with "
-        "--max-inflight 64MiB -> each 200 or 429 with Retry-After; what got "
-        "200 is stored")
+@attack("concurrent-pushes", 160, "16 concurrent 6 MB folded pushes with "
+        "--max-inflight 64MiB -> each 200 or 429 with Retry-After (some are "
+        "refused: 96 MB does not fit); what got 200 is stored")
 def attack_concurrent_pushes(ctx):
     # Full size: 16 concurrent 26 MB pushes OOM-killed a server capped at
     # 4 GB; with the default --max-inflight (512 MiB) the same pushes get 3
@@ -1261,6 +1261,7 @@ def attack_concurrent_pushes(ctx):
             ctx.expect(r.headers.get("retry-after") is not None,
                        f"push {i}: 429 without Retry-After")
     ctx.expect(ok >= 1, "no push got through")
+    ctx.expect(ok < 16, "all 16 pushes got in: nothing bounds the bytes in flight")
     r, names = apps(s.port)
     ctx.saw(r)
     ctx.expect(names is not None and len(names) == ok,
@@ -1282,7 +1283,11 @@ def db_bytes(s):
 def attack_disk_amplification(ctx):
     # Full size: a 3.46 MB body over an hour added 408 MB. Scaled: 15,000
     # distinct stacks (about 1 MB).
-    body = folded_lines(15_000, prefix="main;handler", depth=8)
+    # Large, varied counts: spread over 360 buckets, every bucket still
+    # gets a share of every stack (counts of 1 would round away).
+    lines = folded_lines(15_000, prefix="main;handler", depth=8).decode().splitlines()
+    body = "".join(f"{ln.rsplit(' ', 1)[0]} {100_000 + 7_919 * i % 90_000}\n"
+                   for i, ln in enumerate(lines)).encode()
     sizes = []
     t = now() - 7200
     for span in (10, 3600):
@@ -1293,8 +1298,10 @@ def attack_disk_amplification(ctx):
         sizes.append(db_bytes(s) - before)
     ctx.note(f"10 s: {sizes[0] / MiB:.1f} MB on disk, 1 h: {sizes[1] / MiB:.1f} MB, "
              f"body {len(body) / MiB:.1f} MB")
-    ctx.expect(sizes[1] <= 2 * sizes[0] + MiB, f"the hour-long push took "
-               f"{sizes[1] / MiB:.1f} MB against {sizes[0] / MiB:.1f} MB")
+    # The dictionary (the stacks' names) costs the same either way; what the
+    # hour may add beyond the 10 s push is a small part of the body.
+    ctx.expect(sizes[1] - sizes[0] <= len(body) // 4, f"the hour-long push took "
+               f"{sizes[1] / MiB:.2f} MB against {sizes[0] / MiB:.2f} MB")
 
 
 @attack("visible-at-once", 64, "a push from a whole 10 s mark shows in a render "
@@ -1375,7 +1382,10 @@ def attack_huge_push_writer(ctx):
     ctx.expect(big["r"].status == 200, f"the big push: {big['r']!r}")
     ctx.note(f"big push {big['r'].seconds:.2f} s; slowest render beside it "
              f"{worst_read:.3f} s, slowest push {worst_push:.3f} s")
-    ctx.expect(worst_read < 2.0, f"a render of the app waited {worst_read:.2f} s")
+    # A reader that waited for the dictionary waits about as long as the
+    # push is mapped; one that does not waits for its own read alone.
+    ctx.expect(worst_read < 0.5 * big["r"].seconds, f"a render of the app took "
+               f"{worst_read:.2f} s while the push took {big['r'].seconds:.2f} s")
 
 
 @attack("delete-large-app", 300, "deleting an app of thousands of rows runs in "
