@@ -1419,7 +1419,10 @@ def attack_delete_large_app(ctx):
     r, names = apps(s.port)
     ctx.expect(names == ["live.cpu"], f"apps after the delete: {names}")
     ctx.note(f"delete {done['r'].seconds:.2f} s; slowest push beside it {worst:.3f} s")
-    ctx.expect(worst < 2.0, f"a push waited {worst:.2f} s during the delete")
+    # Deleted in one transaction, the app would hold every push for all of
+    # it; in chunks, for one chunk at most.
+    ctx.expect(worst < 0.5 * done["r"].seconds, f"a push waited {worst:.2f} s of the "
+               f"delete's {done['r'].seconds:.2f} s")
 
 
 @attack("failing-disk", 64, "a full disk: pushes fail with a JSON 5xx, /readyz "
