@@ -136,6 +136,11 @@ static const char export_usage[] =
     "      --timeout SECS   give up after SECS without progress (default 60)\n"
     "  -h, --help           show this help\n"
     "\n"
+    "Environment:\n"
+    "  EMBER_TOKEN          token for a server started with --auth-token-file\n"
+    "                       (sent as 'Authorization: Bearer'; a role of read or\n"
+    "                       admin)\n"
+    "\n"
     "Example:\n"
     "  ember export -q 'ride-sharing-app.cpu{}' --from now-6h -f svg -o cpu.svg\n";
 
@@ -548,6 +553,14 @@ static int cmd_export(int argc, char **argv) {
     return 2;
   }
   o.timeout_ms = (int)timeout * 1000;
+  o.token = getenv("EMBER_TOKEN");
+  if (o.token && !*o.token) o.token = NULL;
+  for (const char *p = o.token; p && *p; p++)
+    if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+      fprintf(stderr, "ember export: EMBER_TOKEN holds a space or control character; "
+                      "set it to the token alone\n");
+      return 2;
+    }
   signal(SIGPIPE, SIG_IGN);
   size_t bytes = 0;
   if (ember_client_export(&o, &bytes, &err)) {

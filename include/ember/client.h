@@ -57,13 +57,14 @@ int ember_client_response_parse(const char *data, size_t n,
                                 ember_client_resp_t *out, ember_err_t *err);
 
 /* GET prefix + target (target starts with '/', query string encoded) from
- * the server at u, waiting at most timeout_ms for the connection and for
- * each read. Any status is a success here: the caller looks at it. Fails
+ * the server at u, with `Authorization: Bearer token` when token is not
+ * NULL, waiting at most timeout_ms for the connection and for each read. Any status is a success here: the caller looks at it. Fails
  * with EMBER_EIO and a one-line message naming the server when it cannot
  * be resolved, refuses the connection ("start it with `ember serve`"),
  * times out, or answers something that is not HTTP. */
 int ember_client_get(const ember_client_url_t *u, const char *target,
-                     int timeout_ms, ember_client_resp_t *out, ember_err_t *err);
+                     const char *token, int timeout_ms, ember_client_resp_t *out,
+                     ember_err_t *err);
 
 /* Frees what r owns; r may be zeroed or NULL. */
 void ember_client_resp_free(ember_client_resp_t *r);
@@ -94,6 +95,7 @@ typedef struct {
   const char *max_nodes; /* the server's default */
   const char *output;    /* "-": standard output */
   int timeout_ms;        /* 0: EMBER_CLIENT_DEFAULT_TIMEOUT_MS */
+  const char *token;     /* for a server with --auth-token-file; NULL: none */
 } ember_export_opts_t;
 
 /* Fetches GET /render with the options as parameters and writes the body

@@ -112,7 +112,7 @@ int ember_client_export(const ember_export_opts_t *o, size_t *bytes, ember_err_t
   put_param(&target, "until", o->until ? o->until : "now");
   put_param(&target, "format", o->format ? o->format : "json");
   put_param(&target, "maxNodes", o->max_nodes);
-  rc = ember_client_get(&url, target.data,
+  rc = ember_client_get(&url, target.data, o->token,
                         o->timeout_ms > 0 ? o->timeout_ms : EMBER_CLIENT_DEFAULT_TIMEOUT_MS,
                         &resp, err);
   if (rc) goto done;

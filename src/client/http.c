@@ -253,8 +253,8 @@ int ember_client_response_parse(const char *data, size_t n, ember_client_resp_t 
   return EMBER_OK;
 }
 
-int ember_client_get(const ember_client_url_t *u, const char *target, int timeout_ms,
-                     ember_client_resp_t *out, ember_err_t *err) {
+int ember_client_get(const ember_client_url_t *u, const char *target, const char *token,
+                     int timeout_ms, ember_client_resp_t *out, ember_err_t *err) {
   char shown[900];
   show_url(u, shown, sizeof shown);
   int fd = -1;
@@ -264,8 +264,10 @@ int ember_client_get(const ember_client_url_t *u, const char *target, int timeou
   bool v6 = strchr(u->host, ':') != NULL;
   ember_buf_printf(&req,
                    "GET %s%s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUser-Agent: ember-export\r\n"
-                   "Accept: */*\r\nConnection: close\r\n\r\n",
+                   "Accept: */*\r\nConnection: close\r\n",
                    u->prefix, target, v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
+  if (token) ember_buf_printf(&req, "Authorization: Bearer %s\r\n", token);
+  ember_buf_puts(&req, "\r\n");
   if (send_all(fd, req.data, req.len)) {
     rc = ember_err_set(err, EMBER_EIO, "sending the request to %s: %s", shown,
                        strerror(errno));

@@ -132,7 +132,7 @@ static void test_get_sends_one_request_and_reads_the_answer(void **state) {
   ember_err_t err;
   assert_int_equal(ember_client_url_parse(url, &u, &err), 0);
   ember_client_resp_t r;
-  int rc = ember_client_get(&u, "/render?query=a%7B%7D", 5000, &r, &err);
+  int rc = ember_client_get(&u, "/render?query=a%7B%7D", NULL, 5000, &r, &err);
   if (rc) fprintf(stderr, "get: %s\n", err.msg);
   assert_int_equal(rc, 0);
   fake_stop(&f);
@@ -146,6 +146,30 @@ static void test_get_sends_one_request_and_reads_the_answer(void **state) {
   ember_client_resp_free(&r);
 }
 
+static void test_get_sends_the_token_only_when_given_one(void **state) {
+  for (int with = 0; with < 2; with++) {
+    fake_server_t f;
+    fake_start(&f, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0);
+    fake_run(&f);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f.port);
+    ember_client_url_t u;
+    ember_err_t err;
+    assert_int_equal(ember_client_url_parse(url, &u, &err), 0);
+    ember_client_resp_t r;
+    assert_int_equal(ember_client_get(&u, "/render", with ? "s3cret" : NULL, 5000, &r, &err),
+                     0);
+    fake_stop(&f);
+    const char *auth = strstr(f.request, "\r\nAuthorization: Bearer s3cret\r\n");
+    if (with)
+      assert_non_null(auth);
+    else
+      assert_null(strstr(f.request, "Authorization"));
+    assert_non_null(strstr(f.request, "\r\n\r\n")); /* the head still ends */
+    ember_client_resp_free(&r);
+  }
+}
+
 static void test_get_to_a_closed_port_says_to_start_the_server(void **state) {
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%u", fake_dead_port());
@@ -153,7 +177,7 @@ static void test_get_to_a_closed_port_says_to_start_the_server(void **state) {
   ember_err_t err;
   assert_int_equal(ember_client_url_parse(url, &u, &err), 0);
   ember_client_resp_t r;
-  assert_int_equal(ember_client_get(&u, "/render", 5000, &r, &err), EMBER_EIO);
+  assert_int_equal(ember_client_get(&u, "/render", NULL, 5000, &r, &err), EMBER_EIO);
   char want[160];
   snprintf(want, sizeof want, "the server at %s is not reachable (connection refused); "
                               "start it with `ember serve`", url);
@@ -172,7 +196,7 @@ static void test_get_gives_up_on_a_silent_server(void **state) {
   ember_err_t err;
   assert_int_equal(ember_client_url_parse(url, &u, &err), 0);
   ember_client_resp_t r;
-  assert_int_equal(ember_client_get(&u, "/render", 300, &r, &err), EMBER_EIO);
+  assert_int_equal(ember_client_get(&u, "/render", NULL, 300, &r, &err), EMBER_EIO);
   assert_non_null(strstr(err.msg, "sent nothing for"));
   assert_non_null(strstr(err.msg, "--timeout"));
   fake_stop(&f);
@@ -188,7 +212,7 @@ static void test_get_of_something_that_is_not_http(void **state) {
   ember_err_t err;
   assert_int_equal(ember_client_url_parse(url, &u, &err), 0);
   ember_client_resp_t r;
-  assert_int_equal(ember_client_get(&u, "/render", 5000, &r, &err), EMBER_EIO);
+  assert_int_equal(ember_client_get(&u, "/render", NULL, 5000, &r, &err), EMBER_EIO);
   assert_non_null(strstr(err.msg, "is --server pointing at an Ember server?"));
   fake_stop(&f);
 }
@@ -205,6 +229,7 @@ int main(void) {
       cmocka_unit_test(test_error_message_falls_back_to_the_first_line),
       cmocka_unit_test(test_error_message_is_cut_at_a_character_boundary),
       cmocka_unit_test(test_get_sends_one_request_and_reads_the_answer),
+      cmocka_unit_test(test_get_sends_the_token_only_when_given_one),
       cmocka_unit_test(test_get_to_a_closed_port_says_to_start_the_server),
       cmocka_unit_test(test_get_gives_up_on_a_silent_server),
       cmocka_unit_test(test_get_of_something_that_is_not_http),
