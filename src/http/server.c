@@ -67,6 +67,9 @@ struct ember_server {
   atomic_int suspended;
 };
 
+/* What every request refused for a stop is told. */
+#define SHUTTING_DOWN "the server is shutting down; retry against a running one"
+
 /* ---- Request helpers used by handlers ---------------------------------- */
 
 static const char *kv_find(const http_kv_t *kv, size_t n, const char *key, bool nocase) {
@@ -289,10 +292,8 @@ static enum MHD_Result send_response(ember_http_req_t *req) {
 }
 
 /* Answers req at once with an error (network thread). */
-static enum MHD_Result refuse(ember_http_req_t *req, int code, int status,
-                              const char *msg) {
+static enum MHD_Result refuse(ember_http_req_t *req, int code, const char *msg) {
   ember_http_set_error(req, code, msg);
-  if (status) req->status = status;
   atomic_store(&req->phase, PHASE_DONE);
   return send_response(req);
 }
@@ -336,9 +337,7 @@ static void job_run(void *arg) {
 /* What a job still waiting when the server stops gets instead. */
 static void job_cancel(void *arg) {
   ember_http_req_t *req = arg;
-  ember_http_set_error(req, EMBER_ESHUTDOWN,
-                       "the server is shutting down; retry "
-                       "against a running one");
+  ember_http_set_error(req, EMBER_ESHUTDOWN, SHUTTING_DOWN);
   ember_http_finish(req);
 }
 
@@ -349,8 +348,7 @@ static bool admit(ember_http_req_t *req) {
   char msg[256];
   ember_err_t err;
   if (atomic_load(&srv->draining)) {
-    ember_http_set_error(req, EMBER_ESHUTDOWN,
-                         "server is shutting down; retry in a moment");
+    ember_http_set_error(req, EMBER_ESHUTDOWN, SHUTTING_DOWN);
     return false;
   }
   if (req->args_rc) {
@@ -425,8 +423,7 @@ static enum MHD_Result hand_on(ember_http_req_t *req, http_run_t run) {
   pthread_mutex_lock(&srv->gate);
   if (!srv->accepting_work) {
     pthread_mutex_unlock(&srv->gate);
-    return refuse(req, EMBER_ESHUTDOWN, 0,
-                  "the server is shutting down; retry against a running one");
+    return refuse(req, EMBER_ESHUTDOWN, SHUTTING_DOWN);
   }
   atomic_fetch_add(&srv->suspended, 1);
   atomic_store(&req->phase, PHASE_RUNNING);
@@ -438,9 +435,7 @@ static enum MHD_Result hand_on(ember_http_req_t *req, http_run_t run) {
   int rc = ember_jobs_submit(pool, job_run, req);
   if (rc == EMBER_OK) return MHD_YES;
   if (rc == EMBER_ESHUTDOWN)
-    ember_http_set_error(req, EMBER_ESHUTDOWN,
-                         "the server is shutting down; retry "
-                         "against a running one");
+    ember_http_set_error(req, EMBER_ESHUTDOWN, SHUTTING_DOWN);
   else if (run == HTTP_RUN_QUERY) {
     ember_http_set_error(req, EMBER_EUNAVAIL,
                          "too many queries at once; retry shortly (the limit is "
@@ -770,8 +765,12 @@ bool ember_server_tls(const ember_server_t *srv) {
   return srv->tls_cert != NULL;
 }
 
-static int count_inflight(ember_server_t *srv) { return atomic_load(&srv->inflight); }
-static int count_suspended(ember_server_t *srv) { return atomic_load(&srv->suspended); }
+static int count_inflight(ember_server_t *srv) {
+  return atomic_load(&srv->inflight);
+}
+static int count_suspended(ember_server_t *srv) {
+  return atomic_load(&srv->suspended);
+}
 
 /* Waits until count(srv) is zero or deadline (monotonic ns; 0: none)
  * passes; every 5 s says how many `what` it still waits for. */
@@ -812,7 +811,8 @@ void ember_server_stop(ember_server_t *srv, unsigned grace_ms) {
   ember_jobs_stop(srv->ingest_jobs, job_cancel);
   ember_jobs_stop(srv->query_jobs, job_cancel);
   srv->ingest_jobs = srv->query_jobs = NULL;
-  wait_for(srv, count_suspended, 0, "request(s) still being worked on or waiting for the disk");
+  wait_for(srv, count_suspended, 0,
+           "request(s) still being worked on or waiting for the disk");
   /* Give the answers just resumed a moment to go out. */
   wait_for(srv, count_inflight, ember_mono_ns() + 2000000000ull, "response(s)");
   MHD_stop_daemon(srv->daemon);
