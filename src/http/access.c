@@ -354,7 +354,9 @@ static int check_token(const http_access_t *a, const http_asker_t *q, ember_err_
 
 /* ---- API ----------------------------------------------------------------- */
 
-int ember_access_check(const http_access_t *a, const http_asker_t *q, ember_err_t *err) {
+int ember_access_check(const http_access_t *a, const http_asker_t *q, bool *by_token,
+                       ember_err_t *err) {
+  *by_token = false;
   if (a->check_host && !host_allowed(a, q->host)) {
     ember_excerpt_t e;
     const char *h = q->host ? q->host : "";
@@ -366,5 +368,7 @@ int ember_access_check(const http_access_t *a, const http_asker_t *q, ember_err_
   }
   int rc = check_cross_site(a, q, err);
   if (rc) return rc;
-  return check_token(a, q, err);
+  rc = check_token(a, q, err);
+  *by_token = rc != 0;
+  return rc;
 }

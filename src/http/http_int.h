@@ -212,8 +212,10 @@ void ember_access_free(http_access_t *a);
 size_t ember_access_tokens(const http_access_t *a);
 /* Decides whether the request may go on: 0, or EMBER_EFORBIDDEN (Host,
  * cross-site, role) or EMBER_EAUTH (no or unknown token) with a message
- * that never repeats a credential. */
-int ember_access_check(const http_access_t *a, const http_asker_t *q, ember_err_t *err);
+ * that never repeats a credential. *by_token tells whether the token (not
+ * the Host or the origin) was the reason. */
+int ember_access_check(const http_access_t *a, const http_asker_t *q, bool *by_token,
+                       ember_err_t *err);
 
 /* ---- Connection deadlines (guard.c) ------------------------------------- */
 

@@ -385,12 +385,11 @@ static bool admit(ember_http_req_t *req) {
       .authorization = ember_http_header(req, "Authorization"),
   };
   ember_err_clear(&err);
-  int rc = ember_access_check(srv->access, &q, &err);
+  bool by_token;
+  int rc = ember_access_check(srv->access, &q, &by_token, &err);
   if (rc) {
     ember_http_set_error(req, rc, err.msg);
-    ember_metrics_refused(rc == EMBER_EAUTH || strstr(err.msg, "role")
-                              ? METRIC_REFUSED_AUTH
-                              : METRIC_REFUSED_POLICY);
+    ember_metrics_refused(by_token ? METRIC_REFUSED_AUTH : METRIC_REFUSED_POLICY);
     return false;
   }
   size_t cap = req->route->big_body ? srv->max_body : EMBER_HTTP_SMALL_BODY;
