@@ -62,8 +62,8 @@ uint16_t ember_server_port(const ember_server_t *srv);
 /* True when the server speaks HTTPS. */
 bool ember_server_tls(const ember_server_t *srv);
 
-/* Graceful stop: stops accepting connections, answers new requests on open
- * connections with 503 and waits up to grace_ms for requests in flight.
+/* Graceful stop: answers every new request (on new connections as on open
+ * ones) with 503 and waits up to grace_ms for requests in flight.
  * Then queued work that has not started is answered 503, and the server
  * waits for every request already handed to a worker or to the store to be
  * answered (an ingest waiting for the disk still gets its commit and its

@@ -792,9 +792,11 @@ static bool wait_for(ember_server_t *srv, int (*count)(ember_server_t *),
 
 void ember_server_stop(ember_server_t *srv, unsigned grace_ms) {
   if (!srv) return;
+  /* The listening socket stays open until the daemon stops: new requests,
+   * on new connections as on old ones, are answered 503. (Quiescing the
+   * daemon instead races libmicrohttpd 0.9.75's own threads over the
+   * socket's place in the epoll set, and the loser aborts the process.) */
   atomic_store(&srv->draining, true);
-  MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
-  if (lfd != MHD_INVALID_SOCKET) close(lfd);
   uint64_t deadline = ember_mono_ns() + (uint64_t)grace_ms * 1000000u;
   if (!wait_for(srv, count_inflight, deadline, "request(s) in flight"))
     fprintf(stderr,
