@@ -91,14 +91,15 @@ def stop(proc, timeout=15.0):
 class Ember:
     """One `ember serve` on 127.0.0.1 and a free port, data in `data`.
 
-    prefix: a command placed before the binary (strace, for one). The
+    prefix: a command placed before the binary (strace, for one); binary:
+    another copy of it than EMBER_BIN's. The
     listening line on standard output gives the port; the rest of standard
     output and standard error is kept in self.log."""
 
-    def __init__(self, data, args=(), prefix=(), cwd=None, env=None):
+    def __init__(self, data, args=(), prefix=(), cwd=None, env=None, binary=None):
         self.data = data
         self.prefixed = bool(prefix)
-        cmd = [*prefix, ember_bin(), "serve", "--listen", "127.0.0.1:0", "--data", data, *args]
+        cmd = [*prefix, binary or ember_bin(), "serve", "--listen", "127.0.0.1:0", "--data", data, *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      cwd=cwd, env=env, text=True)
         self.lines = []

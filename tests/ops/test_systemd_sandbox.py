@@ -171,7 +171,7 @@ def workload(e, tokens):
     return bad
 
 
-def run_traced(strace, data, args, tmp, trace, as_user):
+def run_traced(strace, binary, data, args, trace, as_user):
     """One traced server: the workload, then SIGTERM. Returns failures."""
     prefix = [strace, "-f", "-qq", "-y", "-s", "512", "-o", trace]
     if as_user:
@@ -179,7 +179,7 @@ def run_traced(strace, data, args, tmp, trace, as_user):
                    "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--"]
     # cwd / as under systemd (no WorkingDirectory=): a relative path would
     # be one the sandbox does not let it write.
-    e = opslib.Ember(data, args, prefix=prefix, cwd="/")
+    e = opslib.Ember(data, args, prefix=prefix, cwd="/", binary=binary)
     tokens = {"admin": "t-admin-5f2a", "read": "t-read-9c1b", "ingest": "t-ingest-77d0"}
     try:
         bad = workload(e, tokens)
@@ -197,9 +197,9 @@ def run_traced(strace, data, args, tmp, trace, as_user):
 MHD_STOP_RACE = "Failed to remove listen FD from epoll set"
 
 
-def run_until_clean_stop(strace, data, args, tmp, trace, as_user, tries=3):
+def run_until_clean_stop(strace, binary, data, args, trace, as_user, tries=3):
     for attempt in range(1, tries + 1):
-        bad, log = run_traced(strace, data, args, tmp, trace, as_user)
+        bad, log = run_traced(strace, binary, data, args, trace, as_user)
         if not (bad and MHD_STOP_RACE in log) or attempt == tries:
             return bad
         print(f"note: libmicrohttpd aborted at the stop ({MHD_STOP_RACE}); run again")
@@ -331,6 +331,10 @@ def main():
 
     tmp = opslib.tempdir("sandbox")
     os.chmod(tmp, 0o755)
+    # A copy the unprivileged user can reach, wherever the build tree is
+    # (a clone under /root is not).
+    shutil.copy(binary, os.path.join(tmp, "ember"))
+    binary = os.path.join(tmp, "ember")
     data = os.path.join(tmp, "data")
     os.mkdir(data, 0o700)
     tokfile = os.path.join(tmp, "tokens")
@@ -355,7 +359,7 @@ def main():
         runs.append(("retention at start", second))
     for i, (what, args) in enumerate(runs):
         trace = os.path.join(tmp, f"trace{i}.txt")
-        bad = run_until_clean_stop(strace, data, args, tmp, trace, as_user)
+        bad = run_until_clean_stop(strace, binary, data, args, trace, as_user)
         checks.ok(not bad, f"{what}: every request answered as expected", "\n".join(bad))
         calls = calls_after_exec(trace, binary)
         names = sorted({n for n, _ in calls})
