@@ -2,7 +2,7 @@
 examples, starting a real `ember serve` on 127.0.0.1, speaking HTTP to it,
 and the exit status 77 that ctest counts as skipped.
 
-Only the Python standard library is used. Every server and helper process
+Only the Python standard library is used. Every server and other process
 a test starts is stopped by the test itself, by its pid.
 """
 
@@ -37,7 +37,7 @@ def fail(why):
     sys.exit(1)
 
 
-def need_tool(name, package):
+def need_program(name, package):
     """The path of a program, or a skip naming the Debian package that has it."""
     path = shutil.which(name) or next(
         (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)), None)
@@ -193,7 +193,7 @@ def tempdir(name):
 def make_cert(dirpath, name="localhost"):
     """A self-signed certificate and key for 127.0.0.1, or a skip when
     openssl is missing. Returns (cert, key)."""
-    openssl = need_tool("openssl", "openssl")
+    openssl = need_program("openssl", "openssl")
     cert, key = os.path.join(dirpath, "cert.pem"), os.path.join(dirpath, "key.pem")
     subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", f"/CN={name}", "-addext",

@@ -8,7 +8,7 @@
 - every repository file it names exists;
 - every ember_* metric it names is served by a running server's /metrics.
 
-Needs no tool but the binary: it never skips.
+Needs nothing but the binary: it never skips.
 """
 
 import os

@@ -182,7 +182,7 @@ def check_site(c, base, what):
 
 
 def main():
-    nginx = opslib.need_tool("nginx", "nginx")
+    nginx = opslib.need_program("nginx", "nginx")
     c = opslib.Checks()
     tmp = opslib.tempdir("nginx")
     os.chmod(tmp, 0o755)  # nginx's workers (nobody when run as root) use it

@@ -167,7 +167,7 @@ def prometheus_run(c, tmp, e):
 
 
 def main():
-    promtool = opslib.need_tool("promtool", "prometheus")
+    promtool = opslib.need_program("promtool", "prometheus")
     c = opslib.Checks()
     tmp = opslib.tempdir("prometheus")
 

@@ -311,8 +311,8 @@ def check_calls(calls, allowed, denied, families, data_roots, read_only):
 
 
 def main():
-    strace = opslib.need_tool("strace", "strace")
-    analyze = opslib.need_tool("systemd-analyze", "systemd")
+    strace = opslib.need_program("strace", "strace")
+    analyze = opslib.need_program("systemd-analyze", "systemd")
     binary = opslib.ember_bin()
     if os.environ.get("EMBER_SANITIZE") == "1" or "libasan" in subprocess.run(
             ["ldd", binary], capture_output=True, text=True).stdout:

@@ -61,7 +61,7 @@ def seconds(value):
 
 
 def main():
-    analyze = opslib.need_tool("systemd-analyze", "systemd")
+    analyze = opslib.need_program("systemd-analyze", "systemd")
     checks = opslib.Checks()
     text = open(UNIT).read()
     tmp = opslib.tempdir("systemd")
