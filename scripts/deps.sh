@@ -15,6 +15,14 @@ if [ "${1:-}" = "--test" ]; then
   # The web UI tests: a headless browser, and node with npm for
   # playwright-core; node also runs the real @pyroscope/nodejs agent.
   packages+=(chromium nodejs npm)
+  # The operations examples (tests/ops): systemd-analyze verifies the unit,
+  # strace and setpriv watch the server as the unit's sandbox would run it,
+  # nginx and prometheus (with promtool) run the proxy and monitoring
+  # configurations, openssl makes their test certificates. (On a machine
+  # run by systemd, Debian starts nginx and prometheus as services when it
+  # installs them; the tests need neither: `systemctl disable --now nginx
+  # prometheus` stops them.)
+  packages+=(systemd strace util-linux nginx prometheus openssl)
 fi
 
 missing=()
