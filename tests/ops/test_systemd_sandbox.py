@@ -190,21 +190,6 @@ def run_traced(strace, binary, data, args, trace, as_user):
     return bad, e.log
 
 
-# libmicrohttpd 0.9.75 aborts now and then when the daemon is quiesced at a
-# stop while one of its threads removes the listening socket from its epoll
-# set too (about one stop in 200; strace's slower threads make it far more
-# likely). It is not the sandbox's doing: such a run is repeated.
-MHD_STOP_RACE = "Failed to remove listen FD from epoll set"
-
-
-def run_until_clean_stop(strace, binary, data, args, trace, as_user, tries=3):
-    for attempt in range(1, tries + 1):
-        bad, log = run_traced(strace, binary, data, args, trace, as_user)
-        if not (bad and MHD_STOP_RACE in log) or attempt == tries:
-            return bad
-        print(f"note: libmicrohttpd aborted at the stop ({MHD_STOP_RACE}); run again")
-
-
 # ---- Reading the trace -------------------------------------------------------
 
 LINE = re.compile(r"^(\d+)\s+([a-z_0-9]+)\((.*)$")
@@ -359,7 +344,7 @@ def main():
         runs.append(("retention at start", second))
     for i, (what, args) in enumerate(runs):
         trace = os.path.join(tmp, f"trace{i}.txt")
-        bad = run_until_clean_stop(strace, binary, data, args, trace, as_user)
+        bad, _ = run_traced(strace, binary, data, args, trace, as_user)
         checks.ok(not bad, f"{what}: every request answered as expected", "\n".join(bad))
         calls = calls_after_exec(trace, binary)
         names = sorted({n for n, _ in calls})
