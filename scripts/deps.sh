@@ -18,10 +18,8 @@ if [ "${1:-}" = "--test" ]; then
   # The operations examples (tests/ops): systemd-analyze verifies the unit,
   # strace and setpriv watch the server as the unit's sandbox would run it,
   # nginx and prometheus (with promtool) run the proxy and monitoring
-  # configurations, openssl makes their test certificates. (On a machine
-  # run by systemd, Debian starts nginx and prometheus as services when it
-  # installs them; the tests need neither: `systemctl disable --now nginx
-  # prometheus` stops them.)
+  # configurations, openssl makes their test certificates. The tests start
+  # what they need themselves; no service is started by the install (below).
   packages+=(systemd strace util-linux nginx prometheus openssl)
 fi
 
@@ -52,5 +50,17 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Debian starts a service when it installs one (nginx, prometheus, docker);
+# the tests start their own, so a policy-rc.d of the install's own, removed
+# after, says no. One that is already there is left alone.
+policy=/usr/sbin/policy-rc.d
+own_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# installed by ember scripts/deps.sh for one install\nexit 101\n' |
+    $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  own_policy=1
+fi
+trap 'if [ -n "$own_policy" ]; then $sudo rm -f "$policy"; fi' EXIT
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
