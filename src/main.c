@@ -19,6 +19,8 @@ static const char usage[] =
     "            option also from the environment, e.g. EMBER_LISTEN\n"
     "  export    write a flame graph from a running server to a file (svg, html,\n"
     "            json or collapsed)\n"
+    "  backup    copy the database of a running (or stopped) server to a file\n"
+    "  restore   make a backup the database of a data directory\n"
     "  version   print the version\n"
     "\n"
     "Run `ember <command> --help` for the options of a command.\n";
@@ -29,6 +31,8 @@ static const struct {
 } commands[] = {
     {"serve", ember_cli_serve},
     {"export", ember_cli_export},
+    {"backup", ember_cli_backup},
+    {"restore", ember_cli_restore},
 };
 
 int main(int argc, char **argv) {
