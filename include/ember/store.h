@@ -242,7 +242,8 @@ int ember_store_backup(const char *data_dir, const char *dest,
  * shared-memory files. Holds the directory's lock throughout, so it fails
  * with EMBER_EBUSY while a server runs on data_dir and no server can start
  * on it halfway. Refuses (EMBER_EINVAL) a src that is not an Ember
- * database of a schema this build opens, and (EMBER_EINVAL) a data_dir
+ * database of a schema this build opens or that is damaged (it is read
+ * whole and checked first), and (EMBER_EINVAL) a data_dir
  * that holds a database already unless replace. When run as root, the new
  * file belongs to the directory's owner, who runs the server. opts and out
  * as for ember_store_backup. */

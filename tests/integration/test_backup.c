@@ -304,6 +304,16 @@ static void test_restore_refuses_a_running_server_a_foreign_file_and_a_full_dir(
   if (have_sqlite)
     expect_refusal((const char *[]){"restore", "--data", dir, sqlite_file, NULL}, 1,
                    "not an Ember database");
+  /* A backup cut short in transfer. */
+  struct stat st;
+  char cut[300];
+  snprintf(cut, sizeof cut, "%s/cut.db", f->tmp);
+  const char *cp[] = {"cp", file, cut, NULL};
+  assert_int_equal(it_exec(cp, NULL, NULL, 20, NULL), 0);
+  assert_int_equal(stat(cut, &st), 0);
+  assert_int_equal(truncate(cut, st.st_size / 2), 0);
+  expect_refusal((const char *[]){"restore", "--data", dir, cut, NULL}, 1, "damaged");
+  unlink(cut);
   expect_refusal((const char *[]){"restore", "--data", dir, NULL}, 2, "missing the backup");
   expect_refusal((const char *[]){"restore", file, NULL}, 2, "missing --data");
   expect_refusal((const char *[]){"restore", "--data", dir, "/nonexistent.db", NULL}, 1,
