@@ -435,7 +435,10 @@ int ember_store_restore(const char *data_dir, const char *src_path, bool replace
   snprintf(db_path, sizeof db_path, "%s/%s", data_dir, EMBER_STORE_DB_NAME);
   /* Held to the end: no server may start on the directory halfway. */
   if ((rc = ember_schema_lock_dir(data_dir, &lock_fd, err)) != 0) return rc;
-  if ((rc = check_target(data_dir, db_path, src_path, replace, err)) != 0 ||
+  char lock_path[4096 + sizeof "/" EMBER_STORE_LOCK_NAME];
+  snprintf(lock_path, sizeof lock_path, "%s/%s", data_dir, EMBER_STORE_LOCK_NAME);
+  if ((rc = give_to_dir_owner(data_dir, lock_path, err)) != 0 ||
+      (rc = check_target(data_dir, db_path, src_path, replace, err)) != 0 ||
       (rc = open_source(src_path, EMBER_SCHEMA_VERSION, &src, &info, err)) != 0 ||
       (rc = check_intact(src, src_path, err)) != 0 ||
       (rc = temp_create(db_path, tmp, sizeof tmp, err)) != 0 ||
