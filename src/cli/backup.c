@@ -60,7 +60,9 @@ static const char restore_usage[] =
 
 static volatile sig_atomic_t stop_signal;
 
-static void on_signal(int sig) { stop_signal = sig; }
+static void on_signal(int sig) {
+  stop_signal = sig;
+}
 
 /* SIGINT and SIGTERM stop the copy at its next step, which then removes
  * its temporary file: an interrupted backup leaves nothing behind. */
@@ -75,10 +77,10 @@ static void catch_signals(void) {
 
 typedef struct {
   const char *cmd;
-  bool tty;         /* stderr is a terminal: one line, redrawn */
-  uint64_t start;   /* ember_mono_ns */
-  uint64_t shown;   /* when progress was last printed */
-  bool drawn;       /* a terminal line waits for its newline */
+  bool tty;       /* stderr is a terminal: one line, redrawn */
+  uint64_t start; /* ember_mono_ns */
+  uint64_t shown; /* when progress was last printed */
+  bool drawn;     /* a terminal line waits for its newline */
 } progress_t;
 
 /* bytes in MiB with one decimal, or in KiB below a MiB. */
@@ -120,12 +122,12 @@ static void summary(progress_t *p, const char *verb, const char *where, const ch
                     const ember_store_copy_info_t *info) {
   char size[32];
   human(info->bytes, size, sizeof size);
-  fprintf(stderr,
-          "ember %s: %s %s (%llu bytes, %llu app%s, schema version %d) %s in %.1f s%s%s\n",
-          p->cmd, verb, size, (unsigned long long)info->bytes,
-          (unsigned long long)info->apps, info->apps == 1 ? "" : "s",
-          info->schema_version, where, (double)(ember_mono_ns() - p->start) / 1e9,
-          tail ? "; " : "", tail ? tail : "");
+  fprintf(
+      stderr,
+      "ember %s: %s %s (%llu bytes, %llu app%s, schema version %d) %s in %.1f s%s%s\n",
+      p->cmd, verb, size, (unsigned long long)info->bytes, (unsigned long long)info->apps,
+      info->apps == 1 ? "" : "s", info->schema_version, where,
+      (double)(ember_mono_ns() - p->start) / 1e9, tail ? "; " : "", tail ? tail : "");
 }
 
 /* ---- Options ----------------------------------------------------------- */
@@ -148,11 +150,12 @@ static int missing_data(const char *cmd) {
 }
 
 int ember_cli_backup(int argc, char **argv) {
-  static const struct option opts[] = {{"data", required_argument, NULL, OPT_DATA},
-                                       {"output", required_argument, NULL, 'o'},
-                                       {"max-rate", required_argument, NULL, OPT_MAX_RATE},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"data", required_argument, NULL, OPT_DATA},
+      {"output", required_argument, NULL, 'o'},
+      {"max-rate", required_argument, NULL, OPT_MAX_RATE},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
   const char *data = NULL, *output = NULL;
   ember_store_copy_opts_t copy = {0};
   size_t rate = 0;

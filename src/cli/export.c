@@ -81,32 +81,34 @@ int ember_cli_export(int argc, char **argv) {
         known |= !strcmp(optarg, formats[i]);
       if (!known)
         return ember_cli_fail("export", "unknown --format", optarg,
-                    "use svg, html, json or collapsed");
+                              "use svg, html, json or collapsed");
       o.format = optarg;
       break;
     }
     case 'n':
       if (!good_max_nodes(optarg))
-        return ember_cli_fail("export", "bad --max-nodes", optarg, "use a positive number or -1");
+        return ember_cli_fail("export", "bad --max-nodes", optarg,
+                              "use a positive number or -1");
       o.max_nodes = optarg;
       break;
     case 'o': o.output = optarg; break;
     case 't':
       if (ember_cli_parse_count(optarg, 86400, &timeout))
-        return ember_cli_fail("export", "bad --timeout", optarg, "use seconds from 1 to 86400");
+        return ember_cli_fail("export", "bad --timeout", optarg,
+                              "use seconds from 1 to 86400");
       break;
     case 'h': fputs(export_usage, stdout); return 0;
     case ':':
       return ember_cli_fail("export", "missing value for", argv[optind - 1],
-                  "run `ember export --help`");
+                            "run `ember export --help`");
     default:
       return ember_cli_fail("export", "unknown option", argv[optind - 1],
-                  "run `ember export --help`");
+                            "run `ember export --help`");
     }
   }
   if (optind < argc)
     return ember_cli_fail("export", "unexpected argument", argv[optind],
-                "run `ember export --help`");
+                          "run `ember export --help`");
   if (!o.query || !*o.query) {
     fprintf(stderr, "ember export: missing --query; e.g. --query 'app.cpu{}' (run `ember "
                     "export --help`)\n");
@@ -114,7 +116,7 @@ int ember_cli_export(int argc, char **argv) {
   }
   if (!*o.output)
     return ember_cli_fail("export", "empty --output", o.output,
-                "name a file, or - for standard output");
+                          "name a file, or - for standard output");
   ember_client_url_t url;
   if (ember_client_url_parse(o.server, &url, &err)) {
     fprintf(stderr, "ember export: %s\n", err.msg);
@@ -140,4 +142,3 @@ int ember_cli_export(int argc, char **argv) {
           strcmp(o.output, "-") ? o.output : "standard output");
   return 0;
 }
-

@@ -11,6 +11,7 @@
  * a comma-separated list; a bad value is refused exactly as a bad flag is,
  * naming the variable. Adding an option is adding one row.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,11 +41,11 @@ typedef struct {
   ember_server_config_t scfg;
   ember_store_config_t stcfg;
   str_list_t origins, hosts;
-  unsigned grace;                /* seconds */
-  size_t max_nodes;              /* 0: the server's default */
-  char *env_copies[8];           /* split copies of list variables; freed at the end */
+  unsigned grace;      /* seconds */
+  size_t max_nodes;    /* 0: the server's default */
+  char *env_copies[8]; /* split copies of list variables; freed at the end */
   size_t nenv_copies;
-  char from_env[512];            /* variables that set something, for messages */
+  char from_env[512]; /* variables that set something, for messages */
 } serve_opts_t;
 
 /* How an option's text becomes its value, and the C type of the field the
@@ -65,22 +66,23 @@ typedef struct {
   const char *name;    /* the long option, without "--" */
   const char *metavar; /* what the help calls its value */
   value_kind_t kind;
-  size_t off;          /* the field in serve_opts_t */
-  unsigned max;        /* counts: the largest accepted */
-  const char *hint;    /* how a good value looks, said when one is refused */
-  const char *help;    /* lines of the help, '\n' between them */
+  size_t off;       /* the field in serve_opts_t */
+  unsigned max;     /* counts: the largest accepted */
+  const char *hint; /* how a good value looks, said when one is refused */
+  const char *help; /* lines of the help, '\n' between them */
 } flag_t;
 
 /* The offset of member in serve_opts_t, which must have type T: a row
  * whose kind does not match its field fails to compile instead of writing
  * the field as the wrong type. */
-#define AT(T, member)                                                                  \
-  (offsetof(serve_opts_t, member) +                                                    \
-   0 * sizeof(struct {                                                                 \
-     int type_matches : _Generic(((serve_opts_t *)0)->member, T: 1, default: -1);      \
+#define AT(T, member)                                                                    \
+  (offsetof(serve_opts_t, member) +                                                      \
+   0 * sizeof(struct {                                                                   \
+     int type_matches : _Generic(((serve_opts_t *)0)->member, T : 1, default : -1);      \
    }))
 
-#define SECTION(title) {NULL, NULL, V_TEXT, 0, 0, NULL, title}
+#define SECTION(title)                                                                   \
+  { NULL, NULL, V_TEXT, 0, 0, NULL, title }
 
 /* ---- The options ------------------------------------------------------- */
 
@@ -148,8 +150,8 @@ static const flag_t flags[] = {
      "use a number from 1 to 100000000",
      "distinct stacks one push may add to the store; more\n"
      "is answered 429 and nothing is stored (default 250000)"},
-    {"max-series-per-app", "N", V_ZCOUNT, AT(size_t, stcfg.max_series_per_app),
-     100000000, "use a number from 1 to 100000000",
+    {"max-series-per-app", "N", V_ZCOUNT, AT(size_t, stcfg.max_series_per_app), 100000000,
+     "use a number from 1 to 100000000",
      "series (label sets) one app may have (default\n"
      "10000)"},
     {"max-apps", "N", V_ZCOUNT, AT(size_t, stcfg.max_apps), 100000000,
@@ -205,7 +207,7 @@ static const flag_t flags[] = {
 #define FLAG_VAL 256
 
 /* V_UINT rows point at uint32_t fields as unsigned. */
-_Static_assert(_Generic((uint32_t)0, unsigned: 1, default: 0),
+_Static_assert(_Generic((uint32_t)0, unsigned : 1, default : 0),
                "uint32_t is unsigned int");
 
 static const char usage_head[] =
@@ -229,9 +231,7 @@ static const char usage_head[] =
 static void env_name(const flag_t *f, char *out, size_t size) {
   size_t n = (size_t)snprintf(out, size, "EMBER_%s", f->name);
   for (size_t i = 6; i < n && i < size; i++)
-    out[i] = out[i] == '-' ? '_' : (char)(out[i] >= 'a' && out[i] <= 'z'
-                                              ? out[i] - 'a' + 'A'
-                                              : out[i]);
+    out[i] = out[i] == '-' ? '_' : (char)toupper((unsigned char)out[i]);
 }
 
 /* Prints one option: its flag and its variable in the left column, the
@@ -309,9 +309,11 @@ static void set_list(const flag_t *f, const char *text, serve_opts_t *o) {
   o->env_copies[o->nenv_copies++] = copy;
   for (char *save = NULL, *item = strtok_r(copy, ",", &save); item;
        item = strtok_r(NULL, ",", &save)) {
-    while (*item == ' ' || *item == '\t') item++;
+    while (*item == ' ' || *item == '\t')
+      item++;
     size_t len = strlen(item);
-    while (len && (item[len - 1] == ' ' || item[len - 1] == '\t')) item[--len] = '\0';
+    while (len && (item[len - 1] == ' ' || item[len - 1] == '\t'))
+      item[--len] = '\0';
     if (len) set_value(f, item, o);
   }
 }
@@ -347,8 +349,8 @@ static int read_args(int argc, char **argv, serve_opts_t *o, bool *given) {
   size_t n = 0;
   for (size_t i = 0; i < NFLAGS; i++)
     if (flags[i].name)
-      opts[n++] = (struct option){flags[i].name, required_argument, NULL,
-                                  FLAG_VAL + (int)i};
+      opts[n++] =
+          (struct option){flags[i].name, required_argument, NULL, FLAG_VAL + (int)i};
   opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
   opts[n] = (struct option){NULL, 0, NULL, 0};
   opterr = 0;
@@ -458,6 +460,7 @@ int ember_cli_serve(int argc, char **argv) {
   }
   free(o.origins.items);
   free(o.hosts.items);
-  for (size_t i = 0; i < o.nenv_copies; i++) free(o.env_copies[i]);
+  for (size_t i = 0; i < o.nenv_copies; i++)
+    free(o.env_copies[i]);
   return rc;
 }

@@ -78,10 +78,9 @@ static bool same_file(const char *a, const char *b) {
 /* True when dest would be one of the files the server keeps in data_dir:
  * writing a backup there would replace the live database. */
 static bool is_server_file(const char *data_dir, const char *dest) {
-  static const char *const names[] = {EMBER_STORE_DB_NAME, EMBER_STORE_DB_NAME "-wal",
-                                      EMBER_STORE_DB_NAME "-shm",
-                                      EMBER_STORE_DB_NAME "-journal",
-                                      EMBER_STORE_LOCK_NAME};
+  static const char *const names[] = {
+      EMBER_STORE_DB_NAME, EMBER_STORE_DB_NAME "-wal", EMBER_STORE_DB_NAME "-shm",
+      EMBER_STORE_DB_NAME "-journal", EMBER_STORE_LOCK_NAME};
   char dir[4096];
   dir_of(dest, dir, sizeof dir);
   if (!same_file(dir, data_dir)) return false;
@@ -123,7 +122,8 @@ static int temp_create(const char *dest, char *tmp, size_t size, ember_err_t *er
 
 /* ---- Source ------------------------------------------------------------ */
 
-static int sqlite_fail(sqlite3 *db, ember_err_t *err, const char *what, const char *path) {
+static int sqlite_fail(sqlite3 *db, ember_err_t *err, const char *what,
+                       const char *path) {
   int code = db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
   if ((code & 0xff) == SQLITE_CORRUPT)
     return ember_err_set(err, EMBER_EINVAL,
@@ -240,8 +240,8 @@ static int copy_pages(sqlite3 *src, sqlite3 *dst, int sync_fd, const char *dest_
       flushed = done;
     }
     if (opts && opts->progress && !opts->progress(opts->ctx, done, total)) {
-      rc = ember_err_set(err, EMBER_ESHUTDOWN, "stopped before the end; %s was not written",
-                         dest_name);
+      rc = ember_err_set(err, EMBER_ESHUTDOWN,
+                         "stopped before the end; %s was not written", dest_name);
       break;
     }
     if (opts && opts->max_rate && step == SQLITE_OK) {
@@ -324,8 +324,8 @@ static int find_db(const char *data_dir, char *path, size_t size, ember_err_t *e
 }
 
 int ember_store_backup(const char *data_dir, const char *dest,
-                       const ember_store_copy_opts_t *opts,
-                       ember_store_copy_info_t *out, ember_err_t *err) {
+                       const ember_store_copy_opts_t *opts, ember_store_copy_info_t *out,
+                       ember_err_t *err) {
   char db_path[4096 + sizeof "/" EMBER_STORE_DB_NAME], tmp[4096 + 64];
   ember_store_copy_info_t info = {0};
   sqlite3 *src = NULL;
@@ -392,7 +392,8 @@ static int check_intact(sqlite3 *src, const char *path, ember_err_t *err) {
     snprintf(why, sizeof why, "%s", (const char *)sqlite3_column_text(st, 0));
     for (char *p = why; *p; p++)
       if (*p == '\n') *p = ' ';
-    rc = ember_err_set(err, EMBER_EINVAL, "%s is damaged (%s); use another copy", path, why);
+    rc = ember_err_set(err, EMBER_EINVAL, "%s is damaged (%s); use another copy", path,
+                       why);
   } else {
     rc = 0;
   }
@@ -418,8 +419,8 @@ static int check_target(const char *data_dir, const char *db_path, const char *s
 }
 
 int ember_store_restore(const char *data_dir, const char *src_path, bool replace,
-                        const ember_store_copy_opts_t *opts,
-                        ember_store_copy_info_t *out, ember_err_t *err) {
+                        const ember_store_copy_opts_t *opts, ember_store_copy_info_t *out,
+                        ember_err_t *err) {
   char db_path[4096 + sizeof "/" EMBER_STORE_DB_NAME], tmp[4096 + 64];
   ember_store_copy_info_t info = {0};
   sqlite3 *src = NULL;
