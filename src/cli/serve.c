@@ -81,6 +81,15 @@ typedef struct {
      int type_matches : _Generic(((serve_opts_t *)0)->member, T : 1, default : -1);      \
    }))
 
+/* The kind of a row and the field its value goes to, whose type the kind
+ * fixes. */
+#define TEXT(m) V_TEXT, AT(const char *, m)
+#define LIST(m) V_LIST, AT(str_list_t, m)
+#define SIZE(m) V_SIZE, AT(size_t, m)
+#define SIZE64(m) V_SIZE64, AT(uint64_t, m)
+#define UINT(m) V_UINT, AT(unsigned, m)
+#define ZCOUNT(m) V_ZCOUNT, AT(size_t, m)
+#define AGE(m) V_AGE, AT(int64_t, m)
 #define SECTION(title)                                                                   \
   { NULL, NULL, V_TEXT, 0, 0, NULL, title }
 
@@ -88,115 +97,103 @@ typedef struct {
 
 static const flag_t flags[] = {
     SECTION("Options:"),
-    {"listen", "HOST:PORT", V_TEXT, AT(const char *, scfg.listen), 0, NULL,
+    {"listen", "HOST:PORT", TEXT(scfg.listen), 0, NULL,
      "address to listen on (default 127.0.0.1:4040;\n"
      "0.0.0.0:4040 for every interface, port 0 for any\n"
      "free port)"},
-    {"data", "DIR", V_TEXT, AT(const char *, stcfg.data_dir), 0, NULL,
+    {"data", "DIR", TEXT(stcfg.data_dir), 0, NULL,
      "directory of the database, created if missing\n"
      "(default ./data)"},
-    {"retention", "AGE", V_AGE, AT(int64_t, stcfg.retention_seconds), 0,
-     "use e.g. 30d, 12h or 90m",
+    {"retention", "AGE", AGE(stcfg.retention_seconds), 0, "use e.g. 30d, 12h or 90m",
      "delete data older than AGE, e.g. 30d, 12h, 90m\n"
      "(default: keep forever)"},
-    {"max-body", "SIZE", V_SIZE, AT(size_t, scfg.max_body), 0,
-     "use e.g. 32MiB, 512KiB or 1048576",
+    {"max-body", "SIZE", SIZE(scfg.max_body), 0, "use e.g. 32MiB, 512KiB or 1048576",
      "largest request body accepted, also after\n"
      "decompression, e.g. 32MiB, 512KiB, 1048576\n"
      "(default 32MiB)"},
-    {"workers", "N", V_UINT, AT(unsigned, scfg.workers), 1024,
-     "use a number from 1 to 1024",
+    {"workers", "N", UINT(scfg.workers), 1024, "use a number from 1 to 1024",
      "threads that parse pushes and run queries\n"
      "(default: two per core)"},
-    {"write-queue", "N", V_ZCOUNT, AT(size_t, stcfg.queue_max), 1000000,
+    {"write-queue", "N", ZCOUNT(stcfg.queue_max), 1000000,
      "use a number from 1 to 1000000",
      "pushes waiting for the disk before /ingest answers\n"
      "429 (default 1024)"},
-    {"shutdown-grace", "S", V_UINT, AT(unsigned, grace), 3600,
-     "use seconds from 1 to 3600",
+    {"shutdown-grace", "S", UINT(grace), 3600, "use seconds from 1 to 3600",
      "on SIGTERM, seconds to let requests finish before\n"
      "what still waits is answered 503; pushes already\n"
      "with the disk are always committed (default 30)"},
 
     SECTION("Limits (what one client, or all together, may hold):"),
-    {"max-inflight", "SIZE", V_SIZE, AT(size_t, scfg.max_inflight), 0,
-     "use e.g. 512MiB or 2GiB",
+    {"max-inflight", "SIZE", SIZE(scfg.max_inflight), 0, "use e.g. 512MiB or 2GiB",
      "bytes of request bodies and parsed profiles held at\n"
      "once; more is answered 429 (default 512MiB)"},
-    {"max-conns-per-ip", "N", V_UINT, AT(unsigned, scfg.max_conns_per_ip), 65535,
+    {"max-conns-per-ip", "N", UINT(scfg.max_conns_per_ip), 65535,
      "use a number from 1 to 65535", "open connections from one address (default 128)"},
-    {"request-timeout", "S", V_UINT, AT(unsigned, scfg.request_timeout), 3600,
+    {"request-timeout", "S", UINT(scfg.request_timeout), 3600,
      "use seconds from 1 to 3600",
      "seconds a client has to send a request's headers\n"
      "and body (default 30)"},
-    {"idle-timeout", "S", V_UINT, AT(unsigned, scfg.idle_timeout), 3600,
-     "use seconds from 1 to 3600",
+    {"idle-timeout", "S", UINT(scfg.idle_timeout), 3600, "use seconds from 1 to 3600",
      "seconds a connection may idle between requests\n"
      "(default 60)"},
-    {"max-queries", "N", V_UINT, AT(unsigned, scfg.max_queries), 1024,
-     "use a number from 1 to 1024",
+    {"max-queries", "N", UINT(scfg.max_queries), 1024, "use a number from 1 to 1024",
      "queries running at once; a few more wait, the rest\n"
      "get 503 (default: one per core, at least 2)"},
-    {"query-timeout", "S", V_UINT, AT(unsigned, scfg.query_timeout), 3600,
-     "use seconds from 1 to 3600",
+    {"query-timeout", "S", UINT(scfg.query_timeout), 3600, "use seconds from 1 to 3600",
      "seconds a query may take, waiting included; then\n"
      "504 (default 30)"},
-    {"max-nodes", "N", V_ZCOUNT, AT(size_t, max_nodes), 100000000,
-     "use a number from 1 to 100000000",
+    {"max-nodes", "N", ZCOUNT(max_nodes), 100000000, "use a number from 1 to 100000000",
      "most nodes a flame graph may draw: maxNodes=-1 means\n"
      "this many, larger values are lowered to it\n"
      "(default 65536)"},
-    {"max-new-stacks", "N", V_ZCOUNT, AT(size_t, stcfg.max_new_stacks), 100000000,
+    {"max-new-stacks", "N", ZCOUNT(stcfg.max_new_stacks), 100000000,
      "use a number from 1 to 100000000",
      "distinct stacks one push may add to the store; more\n"
      "is answered 429 and nothing is stored (default 250000)"},
-    {"max-series-per-app", "N", V_ZCOUNT, AT(size_t, stcfg.max_series_per_app), 100000000,
+    {"max-series-per-app", "N", ZCOUNT(stcfg.max_series_per_app), 100000000,
      "use a number from 1 to 100000000",
      "series (label sets) one app may have (default\n"
      "10000)"},
-    {"max-apps", "N", V_ZCOUNT, AT(size_t, stcfg.max_apps), 100000000,
+    {"max-apps", "N", ZCOUNT(stcfg.max_apps), 100000000,
      "use a number from 1 to 100000000", "apps the server holds (default 10000)"},
-    {"dict-cache", "SIZE", V_SIZE, AT(size_t, stcfg.dict_cache), 0,
-     "use e.g. 256MiB or 2GiB",
+    {"dict-cache", "SIZE", SIZE(stcfg.dict_cache), 0, "use e.g. 256MiB or 2GiB",
      "memory for cached stack dictionaries; the least\n"
      "recently used apps' are dropped beyond it and reloaded\n"
      "when needed (default 256MiB)"},
-    {"min-free-disk", "SIZE", V_SIZE64, AT(uint64_t, stcfg.min_free_disk), 0,
-     "use e.g. 64MiB or 1GiB",
+    {"min-free-disk", "SIZE", SIZE64(stcfg.min_free_disk), 0, "use e.g. 64MiB or 1GiB",
      "free space on the data's disk below which /readyz\n"
      "answers 503 (default 64MiB)"},
 
     SECTION("Access (docs/API.md, \"Auth\" and \"Browser safety\"):"),
-    {"auth-token-file", "F", V_TEXT, AT(const char *, scfg.auth_token_file), 0, NULL,
+    {"auth-token-file", "F", TEXT(scfg.auth_token_file), 0, NULL,
      "require tokens: one per line, 'TOKEN [ingest|read|\n"
      "admin]' (admin when no role is given)"},
-    {"allow-origin", "O", V_LIST, AT(str_list_t, origins), 0, NULL,
+    {"allow-origin", "O", LIST(origins), 0, NULL,
      "let pages of origin O (e.g. https://grafana.example)\n"
      "make changing requests; repeatable, * for any"},
-    {"allow-host", "NAME", V_LIST, AT(str_list_t, hosts), 0, NULL,
+    {"allow-host", "NAME", LIST(hosts), 0, NULL,
      "answer requests for Host NAME; repeatable. Without\n"
      "it, a loopback server answers only localhost and IP\n"
      "addresses, and others answer any Host"},
-    {"tls-cert", "FILE", V_TEXT, AT(const char *, scfg.tls_cert), 0, NULL,
+    {"tls-cert", "FILE", TEXT(scfg.tls_cert), 0, NULL,
      "serve HTTPS with this PEM certificate (chain) ..."},
-    {"tls-key", "FILE", V_TEXT, AT(const char *, scfg.tls_key), 0, NULL,
-     "... and this PEM private key"},
+    {"tls-key", "FILE", TEXT(scfg.tls_key), 0, NULL, "... and this PEM private key"},
 
     SECTION("Limits of one push:"),
-    {"max-stack-depth", "N", V_UINT, AT(uint32_t, scfg.ingest.max_stack_depth), 100000,
+    {"max-stack-depth", "N", UINT(scfg.ingest.max_stack_depth), 100000,
      "use a number of frames from 1 to 100000",
      "frames kept per stack; deeper stacks keep the N-1\n"
      "nearest the root and end in [truncated] (default\n"
      "1000)"},
-    {"max-apps-per-push", "N", V_UINT, AT(uint32_t, scfg.ingest.max_apps), 10000,
+    {"max-apps-per-push", "N", UINT(scfg.ingest.max_apps), 10000,
      "use a number from 1 to 10000",
      "apps (pprof sample types) one push may write, else\n"
      "429 (default 32)"},
-    {"max-series-per-push", "N", V_UINT, AT(uint32_t, scfg.ingest.max_series), 1000000,
+    {"max-series-per-push", "N", UINT(scfg.ingest.max_series), 1000000,
      "use a number from 1 to 1000000",
      "series (label sets times apps) one push may write,\n"
      "else 429 (default 1000)"},
-    {"max-future-skew", "AGE", V_AGE, AT(int64_t, scfg.ingest.max_future_skew), 0,
+    {"max-future-skew", "AGE", AGE(scfg.ingest.max_future_skew), 0,
      "use e.g. 10m, 1h or 90s",
      "how far ahead of the server's clock a push may be,\n"
      "else 422, e.g. 10m, 1h (default 10m)"},
@@ -206,7 +203,7 @@ static const flag_t flags[] = {
 /* getopt's value for flags[i]; below it are the short options. */
 #define FLAG_VAL 256
 
-/* V_UINT rows point at uint32_t fields as unsigned. */
+/* UINT rows point at uint32_t fields (the ingest limits) as unsigned. */
 _Static_assert(_Generic((uint32_t)0, unsigned : 1, default : 0),
                "uint32_t is unsigned int");
 
