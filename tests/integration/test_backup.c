@@ -31,7 +31,7 @@
  * a few MB in all. */
 typedef struct {
   it_server_t srv;
-  long t0, t1; /* the filled range */
+  long t0, t1;   /* the filled range */
   char tmp[200]; /* where backups and restored directories go */
 } fixture_t;
 
@@ -64,7 +64,8 @@ static int setup(void **state) {
       long from = f->t0 + i * 10;
       int st = it_ingest(&f->srv, name, from, from + 10, body);
       free(body);
-      if (st != 200) fail_msg("filling the server: push %d of app %d answered %d", i, a, st);
+      if (st != 200)
+        fail_msg("filling the server: push %d of app %d answered %d", i, a, st);
     }
   *state = f;
   return 0;
@@ -112,7 +113,8 @@ static void *pusher(void *arg) {
 
 static int lines(const char *s) {
   int n = 0;
-  for (; *s; s++) n += *s == '\n';
+  for (; *s; s++)
+    n += *s == '\n';
   return n;
 }
 
@@ -185,7 +187,8 @@ static void test_a_backup_taken_during_ingest_restores_to_the_same_answers(void 
   pusher_t p = {.srv = &f->srv};
   pthread_t th;
   pthread_create(&th, NULL, pusher, &p);
-  while (atomic_load(&p.ok) < 3) usleep(10000);
+  while (atomic_load(&p.ok) < 3)
+    usleep(10000);
   /* Slowed down so that the copy spans many of its steps and many pushes. */
   int before = atomic_load(&p.ok);
   double start = now_s();
@@ -205,7 +208,8 @@ static void test_a_backup_taken_during_ingest_restores_to_the_same_answers(void 
   free(err);
   assert_int_equal(atomic_load(&p.failed), 0);
   if (took < 1.0) fail_msg("the backup took %.2f s: too little data to overlap", took);
-  if (during < 5) fail_msg("only %d pushes during the backup: ingest was held up", during);
+  if (during < 5)
+    fail_msg("only %d pushes during the backup: ingest was held up", during);
   /* The live server's writer kept committing; no push waited seconds. */
   if (atomic_load(&p.max_us) > 5000000)
     fail_msg("a push took %ld ms during the backup", atomic_load(&p.max_us) / 1000);
@@ -254,16 +258,16 @@ static void test_backup_refuses_what_it_cannot_do_with_one_line(void **state) {
   const char *data = f->srv.data_dir;
   expect_refusal((const char *[]){"backup", "-o", out, NULL}, 2, "missing --data");
   expect_refusal((const char *[]){"backup", "--data", data, NULL}, 2, "missing -o");
-  expect_refusal((const char *[]){"backup", "--data", data, "-o", out, "--max-rate",
-                                  "fast", NULL},
-                 2, "--max-rate");
+  expect_refusal(
+      (const char *[]){"backup", "--data", data, "-o", out, "--max-rate", "fast", NULL},
+      2, "--max-rate");
   expect_refusal((const char *[]){"backup", "--data", data, "-o", out, "extra", NULL}, 2,
                  "unexpected argument");
   expect_refusal((const char *[]){"backup", "--data", empty, "-o", out, NULL}, 1,
                  "no database in");
-  expect_refusal((const char *[]){"backup", "--data", "/nonexistent/ember", "-o", out,
-                                  NULL},
-                 1, "no data directory /nonexistent/ember");
+  expect_refusal(
+      (const char *[]){"backup", "--data", "/nonexistent/ember", "-o", out, NULL}, 1,
+      "no data directory /nonexistent/ember");
   expect_refusal((const char *[]){"backup", "--data", data, "-o",
                                   "/nonexistent/dir/backup.db", NULL},
                  1, "cannot write /nonexistent/dir/backup.db");
@@ -275,15 +279,16 @@ static void test_backup_refuses_what_it_cannot_do_with_one_line(void **state) {
   char var[300], *o, *e;
   snprintf(var, sizeof var, "EMBER_DATA=%s", data);
   const char *env[] = {var, NULL};
-  assert_int_equal(it_run_env((const char *[]){"backup", "-o", out, NULL}, env, &o, &e), 0);
+  assert_int_equal(it_run_env((const char *[]){"backup", "-o", out, NULL}, env, &o, &e),
+                   0);
   free(o);
   free(e);
   assert_int_equal(stat(out, &st), 0);
   unlink(out);
 }
 
-static void test_restore_refuses_a_running_server_a_foreign_file_and_a_full_dir(
-    void **state) {
+static void
+test_restore_refuses_a_running_server_a_foreign_file_and_a_full_dir(void **state) {
   fixture_t *f = *state;
   char file[300], junk[300], dir[300], sqlite_file[300];
   snprintf(file, sizeof file, "%s/r.db", f->tmp);
@@ -293,8 +298,8 @@ static void test_restore_refuses_a_running_server_a_foreign_file_and_a_full_dir(
   run_ok((const char *[]){"backup", "--data", f->srv.data_dir, "-o", file, NULL}, NULL);
   it_write_file(junk, "not a database at all, just some bytes\n", 39);
   /* An SQLite file of another program. */
-  const char *mk[] = {"sqlite3", sqlite_file, "CREATE TABLE t(x); INSERT INTO t VALUES(1);",
-                      NULL};
+  const char *mk[] = {"sqlite3", sqlite_file,
+                      "CREATE TABLE t(x); INSERT INTO t VALUES(1);", NULL};
   bool have_sqlite = it_have("sqlite3") && it_exec(mk, NULL, NULL, 20, NULL) == 0;
 
   expect_refusal((const char *[]){"restore", "--data", f->srv.data_dir, file, NULL}, 1,
@@ -314,7 +319,8 @@ static void test_restore_refuses_a_running_server_a_foreign_file_and_a_full_dir(
   assert_int_equal(truncate(cut, st.st_size / 2), 0);
   expect_refusal((const char *[]){"restore", "--data", dir, cut, NULL}, 1, "damaged");
   unlink(cut);
-  expect_refusal((const char *[]){"restore", "--data", dir, NULL}, 2, "missing the backup");
+  expect_refusal((const char *[]){"restore", "--data", dir, NULL}, 2,
+                 "missing the backup");
   expect_refusal((const char *[]){"restore", file, NULL}, 2, "missing --data");
   expect_refusal((const char *[]){"restore", "--data", dir, "/nonexistent.db", NULL}, 1,
                  "/nonexistent.db");
@@ -377,8 +383,7 @@ static void test_an_interrupted_backup_leaves_nothing_behind(void **state) {
   closedir(d);
 }
 
-static void test_a_backup_of_a_killed_server_holds_every_acknowledged_push(
-    void **state) {
+static void test_a_backup_of_a_killed_server_holds_every_acknowledged_push(void **state) {
   fixture_t *f = *state;
   it_server_t c = {0};
   it_start(&c, NULL);
@@ -422,7 +427,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_a_backup_taken_during_ingest_restores_to_the_same_answers),
       cmocka_unit_test(test_backup_refuses_what_it_cannot_do_with_one_line),
-      cmocka_unit_test(test_restore_refuses_a_running_server_a_foreign_file_and_a_full_dir),
+      cmocka_unit_test(
+          test_restore_refuses_a_running_server_a_foreign_file_and_a_full_dir),
       cmocka_unit_test(test_an_interrupted_backup_leaves_nothing_behind),
       cmocka_unit_test(test_a_backup_of_a_killed_server_holds_every_acknowledged_push),
       cmocka_unit_test(test_help_explains_backup_and_restore),

@@ -2,12 +2,12 @@
  * containers are configured: a variable takes effect, the command line
  * wins, a list variable is comma-separated, an empty one counts as unset,
  * a bad one is refused naming it, and --help names every variable. */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,8 @@ static int push(const it_server_t *s, const char *headers, const char *body) {
 
 static int lines(const char *s) {
   int n = 0;
-  for (; *s; s++) n += *s == '\n';
+  for (; *s; s++)
+    n += *s == '\n';
   return n;
 }
 
@@ -46,8 +47,8 @@ static int lines(const char *s) {
 static void expect_env_refusal(const char *const *env, int code, const char *needle) {
   char dir[256];
   it_mkdtemp(dir, sizeof dir, "ember-env");
-  const char *argv[] = {getenv("EMBER_BIN"), "serve", "--listen", "127.0.0.1:0",
-                        "--data", dir, NULL};
+  const char *argv[] = {
+      getenv("EMBER_BIN"), "serve", "--listen", "127.0.0.1:0", "--data", dir, NULL};
   char *out = NULL;
   int st = it_exec(argv, NULL, env, 20, &out);
   it_rmtree(dir);
@@ -83,8 +84,8 @@ static void test_the_command_line_wins_over_the_environment(void **state) {
 
 static void test_an_empty_variable_counts_as_unset(void **state) {
   it_server_t s = {0};
-  const char *env[] = {"EMBER_MAX_BODY=", "EMBER_WORKERS=", "EMBER_AUTH_TOKEN_FILE=",
-                       NULL};
+  const char *env[] = {
+      "EMBER_MAX_BODY=", "EMBER_WORKERS=", "EMBER_AUTH_TOKEN_FILE=", NULL};
   it_start_env(&s, NULL, env);
   char *big = folded_of_size(2048);
   assert_int_equal(push(&s, NULL, big), 200); /* the default 32 MiB, no token */
@@ -167,7 +168,8 @@ static void test_help_names_the_variable_of_every_option(void **state) {
     name[n] = '\0';
     if (!strcmp(name, "help")) continue;
     int len = snprintf(var, sizeof var, "EMBER_%s", name);
-    for (int i = 6; i < len; i++) var[i] = var[i] == '-' ? '_' : (char)toupper(var[i]);
+    for (int i = 6; i < len; i++)
+      var[i] = var[i] == '-' ? '_' : (char)toupper(var[i]);
     /* The variable follows its flag, before the next flag. */
     const char *at = strstr(p, var), *next = strstr(p + 1, "\n  --");
     if (!at || (next && at > next)) fail_msg("serve --help does not name %s", var);
