@@ -51,7 +51,7 @@
 #define FLUSH_BYTES ((uint64_t)8 << 20)
 /* Tables every schema version since 1 has (apps is a view from 3 on). */
 static const char SQL_EMBER_TABLES[] =
-    "SELECT count(*) FROM sqlite_schema WHERE name IN "
+    "SELECT count(*) FROM sqlite_master WHERE name IN "
     "('apps', 'series', 'series_labels', 'frames', 'stacks', 'segments')";
 #define EMBER_TABLES 6
 
@@ -336,6 +336,10 @@ int ember_store_backup(const char *data_dir, const char *dest,
                          "will not write the backup over %s, a file of the server's "
                          "data directory; name a file elsewhere",
                          dest && *dest ? dest : "(empty)");
+  struct stat st;
+  if (stat(dest, &st) == 0 && S_ISDIR(st.st_mode))
+    return ember_err_set(err, EMBER_EINVAL,
+                         "cannot write %s: it is a directory; name a file in it", dest);
   if ((rc = open_source(db_path, INT32_MAX, &src, &info, err)) != 0) return rc;
   tmp[0] = '\0';
   if ((rc = temp_create(dest, tmp, sizeof tmp, err)) != 0) goto done;

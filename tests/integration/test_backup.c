@@ -271,6 +271,8 @@ static void test_backup_refuses_what_it_cannot_do_with_one_line(void **state) {
   expect_refusal((const char *[]){"backup", "--data", data, "-o",
                                   "/nonexistent/dir/backup.db", NULL},
                  1, "cannot write /nonexistent/dir/backup.db");
+  expect_refusal((const char *[]){"backup", "--data", data, "-o", f->tmp, NULL}, 1,
+                 "it is a directory");
   expect_refusal((const char *[]){"backup", "--data", data, "-o", inside, NULL}, 1,
                  "will not write the backup over");
   struct stat st;
