@@ -200,4 +200,55 @@ typedef struct {
  * by itself once writes succeed. */
 void ember_store_health(ember_store_t *s, ember_store_health_t *out);
 
+/* ---- Backup and restore ------------------------------------------------- */
+
+/* Called after each step of a copy with the bytes copied so far and the
+ * size of the copy. Returning false stops the copy, which then fails with
+ * EMBER_ESHUTDOWN and leaves nothing behind. */
+typedef bool (*ember_store_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+typedef struct {
+  ember_store_progress_fn progress; /* NULL: none */
+  void *ctx;                        /* passed to progress */
+  uint64_t max_rate; /* bytes per second to read at most; 0: as fast as the
+                        disks go */
+} ember_store_copy_opts_t;
+
+/* What a copy copied. */
+typedef struct {
+  uint64_t bytes;     /* size of the copy */
+  int schema_version; /* of the database copied */
+  uint64_t apps;      /* apps in it */
+} ember_store_copy_info_t;
+
+/* Copies the database of data_dir, which a server may be running on and
+ * writing to, into the file dest: one consistent snapshot (what was
+ * committed when the copy started), complete in itself, so that it is a
+ * whole database on its own. The copy never takes the directory's lock and
+ * never writes the data directory, and a server's writer never waits for
+ * it (the server's WAL grows by what is written during the copy and is
+ * reclaimed after). dest is replaced whole or not at all: the copy goes to
+ * a temporary file beside it, is flushed to disk and renamed. opts may be
+ * NULL; *out (may be NULL) is written only on success. EMBER_ENOTFOUND
+ * when data_dir holds no database; EMBER_EINVAL when dest would be one of
+ * its files. */
+int ember_store_backup(const char *data_dir, const char *dest,
+                       const ember_store_copy_opts_t *opts,
+                       ember_store_copy_info_t *out, ember_err_t *err);
+
+/* Makes the database file src (a backup) the database of data_dir,
+ * creating the directory when missing: copies it in beside the old files
+ * and renames it into place, after removing the old database's WAL and
+ * shared-memory files. Holds the directory's lock throughout, so it fails
+ * with EMBER_EBUSY while a server runs on data_dir and no server can start
+ * on it halfway. Refuses (EMBER_EINVAL) a src that is not an Ember
+ * database of a schema this build opens or that is damaged (it is read
+ * whole and checked first), and (EMBER_EINVAL) a data_dir
+ * that holds a database already unless replace. When run as root, the new
+ * file belongs to the directory's owner, who runs the server. opts and out
+ * as for ember_store_backup. */
+int ember_store_restore(const char *data_dir, const char *src, bool replace,
+                        const ember_store_copy_opts_t *opts,
+                        ember_store_copy_info_t *out, ember_err_t *err);
+
 #endif

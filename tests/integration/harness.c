@@ -31,6 +31,11 @@ static const char *ember_bin(void) {
 }
 
 void it_start(it_server_t *s, const char *const *extra_args) {
+  it_start_env(s, extra_args, NULL);
+}
+
+void it_start_env(it_server_t *s, const char *const *extra_args,
+                  const char *const *env) {
   if (!s->data_dir[0]) {
     const char *tmp = getenv("TMPDIR");
     snprintf(s->data_dir, sizeof s->data_dir, "%s/ember-it-XXXXXX", tmp ? tmp : "/tmp");
@@ -50,6 +55,7 @@ void it_start(it_server_t *s, const char *const *extra_args) {
     dup2(pipefd[1], 1);
     close(pipefd[0]);
     close(pipefd[1]);
+    for (size_t i = 0; env && env[i]; i++) putenv((char *)env[i]);
     execv(argv[0], (char *const *)argv);
     fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
     _exit(127);
@@ -476,6 +482,11 @@ static char *slurp(int fd) {
 }
 
 int it_run(const char *const *args, char **out, char **err) {
+  return it_run_env(args, NULL, out, err);
+}
+
+int it_run_env(const char *const *args, const char *const *env, char **out,
+               char **err) {
   const char *argv[32] = {ember_bin()};
   size_t argc = 1;
   for (size_t i = 0; args[i] && argc < 31; i++) argv[argc++] = args[i];
@@ -491,6 +502,7 @@ int it_run(const char *const *args, char **out, char **err) {
     close(pe[0]);
     close(po[1]);
     close(pe[1]);
+    for (size_t i = 0; env && env[i]; i++) putenv((char *)env[i]);
     execv(argv[0], (char *const *)argv);
     _exit(127);
   }

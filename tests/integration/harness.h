@@ -23,6 +23,10 @@ typedef struct {
  * (NULL-terminated, may be NULL). A new temporary data dir is made unless
  * s->data_dir is already set (for restarts). Fails the test on error. */
 void it_start(it_server_t *s, const char *const *extra_args);
+/* As it_start, with the extra environment "K=V" strings of env
+ * (NULL-terminated, may be NULL) added to the server's. */
+void it_start_env(it_server_t *s, const char *const *extra_args,
+                  const char *const *env);
 /* SIGTERM and wait; returns the exit status (or -1 if killed by a signal). */
 int it_stop(it_server_t *s);
 /* SIGKILL and wait. */
@@ -69,6 +73,9 @@ bool it_node(json_t *render, const char *name, long *total, long *self);
 /* Runs `ember <args...>` (NULL-terminated) to completion; returns its exit
  * status and what it printed (caller frees both strings). */
 int it_run(const char *const *args, char **out, char **err);
+/* As it_run, with the extra environment "K=V" strings of env added. */
+int it_run_env(const char *const *args, const char *const *env, char **out,
+               char **err);
 
 /* ---- Other programs (the real agents) ---------------------------------- */
 
