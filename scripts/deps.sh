@@ -15,6 +15,10 @@ if [ "${1:-}" = "--test" ]; then
   # The web UI tests: a headless browser, and node with npm for
   # playwright-core; node also runs the real @pyroscope/nodejs agent.
   packages+=(chromium nodejs npm)
+  # The deployment test (tests/deploy/): a Docker engine and
+  # docker-compose, and debootstrap to make the base image from the Debian
+  # mirror where no registry serves one.
+  packages+=(docker.io docker-compose debootstrap)
 fi
 
 missing=()
@@ -28,6 +32,12 @@ for p in "${packages[@]}"; do
     python3) command -v python3 >/dev/null && continue ;;
     nodejs) command -v node >/dev/null && continue ;;
     npm) command -v npm >/dev/null && continue ;;
+    # Docker's own packages (docker-ce, the compose plugin) conflict with
+    # Debian's and serve as well.
+    docker.io) command -v docker >/dev/null && command -v dockerd >/dev/null && continue ;;
+    docker-compose)
+      command -v docker-compose >/dev/null && continue
+      docker compose version >/dev/null 2>&1 && continue ;;
   esac
   missing+=("$p")
 done
