@@ -297,23 +297,49 @@ done
 
 # --- 4. docker run of the image alone --------------------------------------
 
-phase "docker run ember: UI and health check"
+phase "docker run ember: UI and health check (HTTP, and HTTPS on another port)"
 port=$(free_port)
 name=$tag-run
 containers+=("$name")
 volumes+=("$tag-data")
 "$docker" run -d --name "$name" -p "127.0.0.1:$port:4040" -v "$tag-data:/var/lib/ember" ember \
   >/dev/null
-wait_healthy 90 "$name"
+# Beside it, configured by the environment alone: TLS on port 8443. Its
+# health check must follow EMBER_LISTEN's port and EMBER_TLS_CERT.
+tls_name=""
+if command -v openssl >/dev/null; then
+  tls_port=$(free_port)
+  tls_name=$tag-tls
+  mkdir "$work/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" 2>/dev/null
+  chmod 0755 "$work/tls"
+  chmod 0644 "$work/tls/key.pem" "$work/tls/cert.pem"
+  containers+=("$tls_name")
+  "$docker" run -d --name "$tls_name" -p "127.0.0.1:$tls_port:8443" \
+    -v "$work/tls:/tls:ro" -e EMBER_LISTEN=0.0.0.0:8443 \
+    -e EMBER_TLS_CERT=/tls/cert.pem -e EMBER_TLS_KEY=/tls/key.pem ember >/dev/null
+else
+  say "no openssl: the HTTPS health check is not tried"
+fi
+wait_healthy 90 "$name" $tls_name
 headers=$(get "$port" / -D - -o "$work/index.html")
 grep -qi '^content-type: text/html' <<<"$headers" || fail "GET / is not HTML: $headers"
 grep -qi '<!doctype html' "$work/index.html" || fail "GET / is not the UI's page"
 # The health check's own output: /readyz answered "ready".
-"$docker" inspect -f '{{range .State.Health.Log}}{{.ExitCode}} {{.Output}}{{"\n"}}{{end}}' "$name" \
-  | grep -q '^0 ready' || fail "the health check did not get 'ready' from /readyz"
+for c in "$name" $tls_name; do
+  "$docker" inspect -f '{{range .State.Health.Log}}{{.ExitCode}} {{.Output}}{{"\n"}}{{end}}' "$c" \
+    | grep -q '^0 ready' || fail "the health check of $c did not get 'ready' from /readyz"
+done
+if [ -n "$tls_name" ]; then
+  [ "$(curl -fsS --max-time 15 -k "https://127.0.0.1:$tls_port/readyz")" = ready ] \
+    || fail "the HTTPS container does not answer https://127.0.0.1:$tls_port/readyz"
+fi
 [ "$("$docker" exec "$name" id -u)" = 10001 ] || fail "ember runs as a user other than 10001"
 "$docker" exec "$name" test -f /var/lib/ember/ember.db || fail "no database in the volume"
-"$docker" rm -fv "$name" >/dev/null
+for c in "${containers[@]}"; do
+  "$docker" rm -fv "$c" >/dev/null
+done
 "$docker" volume rm "$tag-data" >/dev/null
 containers=()
 volumes=()
