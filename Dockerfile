@@ -1,17 +1,18 @@
 # Ember in a container: built from source on Debian 12, run as a non-root
 # user with its data in a volume.
 #
-#   docker build --network host -t ember .
+#   docker build -t ember .
 #   docker run -d -p 127.0.0.1:4040:4040 -v ember-data:/var/lib/ember ember
 #
 # BASE_IMAGE is the Debian 12 image both stages start from. Where no
 # registry is reachable, make one from a Debian mirror with debootstrap and
 # pass its name (README.md, "Running with Docker"):
 #
-#   docker build --network host --build-arg BASE_IMAGE=ember-base/debian:bookworm -t ember .
+#   docker build --network host --build-arg BASE_IMAGE=local/debian:bookworm -t ember .
 #
-# Arguments after the image name replace the default ones, e.g.
-#   docker run ... ember serve --retention 30d
+# The server is configured by EMBER_<FLAG> variables (docker run -e
+# EMBER_RETENTION=30d ...) or by arguments after the image name, which
+# replace `serve`: docker run ... ember serve --retention 30d
 
 ARG BASE_IMAGE=debian:12-slim
 
