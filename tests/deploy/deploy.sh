@@ -25,9 +25,10 @@
 #   EMBER_BASE_IMAGE     base image name (default local/debian:bookworm)
 #   EMBER_DEBIAN_MIRROR  the mirror debootstrap uses (default
 #                        http://deb.debian.org/debian)
-#   EMBER_DEPLOY_KEEP=1  keep the built images (they are kept anyway; the
-#                        base image too): only containers, networks and
-#                        volumes are removed
+#
+# The images (ember, ember-rideshare, ember-demo-app and the base) are
+# kept, so that the next run builds from Docker's cache; every container,
+# network and volume the test made is removed, also when it fails.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -185,7 +186,7 @@ samples() { awk '{ s += $NF } END { print s + 0 }'; }
 mutex_samples() { awk 'index($0, "mutex_lock") { s += $NF } END { print s + 0 }'; }
 
 # json_list: a JSON array of strings as one comma-separated line.
-json_list() { python3 -c 'import json, sys; print(",".join(json.load(sys.stdin)))'; }
+json_list() { python3 -c 'import json, sys; print(",".join(json.load(sys.stdin)))' 2>/dev/null; }
 
 # container_of DIR PROJECT SERVICE: the id of a compose service's container.
 container_of() {
