@@ -12,13 +12,13 @@ if [ "${1:-}" = "--test" ]; then
   # agent and the ride-sharing example (examples/python); Go runs the real
   # pprof agent of the integration tests.
   packages+=(clang libclang-rt-14-dev sqlite3 curl python3 golang-go)
-  # The web UI tests: a headless browser, and node with npm for
-  # playwright-core; node also runs the real @pyroscope/nodejs agent.
-  packages+=(chromium nodejs npm)
   # The deployment test (tests/deploy/): a Docker engine and
   # docker-compose, and debootstrap to make the base image from the Debian
   # mirror where no registry serves one.
   packages+=(docker.io docker-compose debootstrap)
+  # The web UI tests: a headless browser, and node with npm for
+  # playwright-core; node also runs the real @pyroscope/nodejs agent.
+  packages+=(chromium nodejs npm)
 fi
 
 missing=()
