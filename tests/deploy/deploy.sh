@@ -126,6 +126,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+# A command that fails without a message of ours still says where.
+trap 'say "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -324,7 +326,8 @@ else
   say "no openssl: the HTTPS health check is not tried"
 fi
 wait_healthy 90 "$name" $tls_name
-headers=$(get "$port" / -D - -o "$work/index.html")
+headers=$(get "$port" / -D - -o "$work/index.html") \
+  || fail "GET / through the published port 127.0.0.1:$port failed"
 grep -qi '^content-type: text/html' <<<"$headers" || fail "GET / is not HTML: $headers"
 grep -qi '<!doctype html' "$work/index.html" || fail "GET / is not the UI's page"
 # The health check's own output: /readyz answered "ready".
