@@ -153,13 +153,14 @@ wait_healthy() {
     while :; do
       s=$(health "$c")
       [ "$s" = healthy ] || [ "$s" = none ] && break
-      if [ "$s" = unhealthy ]; then
-        "$docker" inspect -f '{{json .State.Health.Log}}' "$c" >&2
-        fail "container $c is unhealthy"
-      fi
+      # A container that stopped is also marked unhealthy: ask first.
       if [ "$("$docker" inspect -f '{{.State.Running}}' "$c")" != true ]; then
         "$docker" logs --tail 20 "$c" >&2 2>&1
         fail "container $c stopped"
+      fi
+      if [ "$s" = unhealthy ]; then
+        "$docker" inspect -f '{{json .State.Health.Log}}' "$c" >&2
+        fail "container $c is unhealthy"
       fi
       [ "$(date +%s)" -lt "$deadline" ] || fail "container $c not healthy after $limit s (status $s)"
       sleep 1
