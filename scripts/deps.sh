@@ -12,6 +12,10 @@ if [ "${1:-}" = "--test" ]; then
   # agent and the ride-sharing example (examples/python); Go runs the real
   # pprof agent of the integration tests.
   packages+=(clang libclang-rt-14-dev sqlite3 curl python3 golang-go)
+  # The deployment test (tests/deploy/): a Docker engine and
+  # docker-compose, and debootstrap to make the base image from the Debian
+  # mirror where no registry serves one.
+  packages+=(docker.io docker-compose debootstrap)
   # The web UI tests: a headless browser, and node with npm for
   # playwright-core; node also runs the real @pyroscope/nodejs agent.
   packages+=(chromium nodejs npm)
@@ -34,6 +38,12 @@ for p in "${packages[@]}"; do
     python3) command -v python3 >/dev/null && continue ;;
     nodejs) command -v node >/dev/null && continue ;;
     npm) command -v npm >/dev/null && continue ;;
+    # Docker's own packages (docker-ce, the compose plugin) conflict with
+    # Debian's and serve as well.
+    docker.io) command -v docker >/dev/null && command -v dockerd >/dev/null && continue ;;
+    docker-compose)
+      command -v docker-compose >/dev/null && continue
+      docker compose version >/dev/null 2>&1 && continue ;;
   esac
   missing+=("$p")
 done

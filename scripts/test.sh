@@ -36,6 +36,21 @@ else
   EMBER_BIN="$root/build/ember" node --test tests/web/e2e/
 fi
 
+echo "== deployment: the Docker image and the compose examples"
+# As root (which may start dockerd), or where a Docker engine answers.
+# Skipped, not failed, where no engine can run containers.
+if [ "$(id -u)" = 0 ] || docker info >/dev/null 2>&1; then
+  rc=0
+  tests/deploy/deploy.sh || rc=$?
+  case $rc in
+    0) echo "deployment test: passed" ;;
+    77) echo "deployment test: skipped" ;;
+    *) echo "deployment test: FAILED" >&2; exit 1 ;;
+  esac
+else
+  echo "deployment test: skipped (not root, and no Docker engine answers)"
+fi
+
 echo "== fuzz drivers (a short run of each on a copy of its seed corpus)"
 # Longer runs: scripts/fuzz.sh [SECONDS] [DRIVER...]
 exec scripts/fuzz.sh 10
