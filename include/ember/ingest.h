@@ -14,13 +14,7 @@
 #define EMBER_INGEST_H
 
 #include "ember/common.h"
-#include "ember/series.h"
-#include "ember/tree.h"
-
-typedef enum {
-  EMBER_AGG_SUM = 0,
-  EMBER_AGG_AVERAGE = 1,
-} ember_aggregation_t;
+#include "ember/profile.h"
 
 /* ---- Limits ------------------------------------------------------------ */
 
@@ -73,26 +67,6 @@ typedef struct {
   ember_budget_t *budget;
 } ember_ingest_request_t;
 
-/* One series' worth of samples over [from, until]. Owns key, strings, tree. */
-typedef struct {
-  ember_series_key_t key;
-  int64_t from;  /* Unix seconds */
-  int64_t until; /* Unix seconds, >= from */
-  uint32_t sample_rate;
-  char *spy_name;
-  char *units;
-  ember_aggregation_t aggregation;
-  ember_tree_t *tree; /* side 0 holds the values */
-} ember_profile_t;
-
-/* The profiles of one request. Owns the array and every profile. */
-typedef struct {
-  ember_profile_t *items;
-  size_t n;
-  uint64_t stacks_truncated; /* stacks cut at max_stack_depth */
-  size_t mem_bytes;          /* estimate of the memory the profiles hold */
-} ember_ingest_result_t;
-
 /* Parses a whole request. On success *out owns the profiles (free with
  * ember_ingest_result_free); a body with no samples gives n == 0, which is
  * not an error. Errors: EMBER_EINVAL for bad parameters (400), EMBER_EPARSE
@@ -101,11 +75,6 @@ typedef struct {
  * more work or memory than its size allows (413). */
 int ember_ingest_parse(const ember_ingest_request_t *req,
                        ember_ingest_result_t *out, ember_err_t *err);
-void ember_ingest_result_free(ember_ingest_result_t *r);
-void ember_profile_free(ember_profile_t *p);
-
-/* Total number of samples (sum of values) over all profiles. */
-uint64_t ember_ingest_result_samples(const ember_ingest_result_t *r);
 
 /* ---- The decoders, one per body format --------------------------------- */
 

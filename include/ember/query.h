@@ -116,14 +116,6 @@ typedef struct {
  * (ember_deadline_passed) as it goes, returning EMBER_ETIMEOUT once it has
  * passed; out may then hold part of the document. */
 
-/* A copy of t keeping the max_nodes nodes of largest total (side 0 plus
- * side 1), each kept node's other children folded into one child "other"
- * whose total and self are their sum; max_nodes < 0 keeps everything.
- * *out (caller frees) is written only on success; EMBER_ETIMEOUT when the
- * calling thread's deadline passes. */
-int ember_tree_truncate(const ember_tree_t *t, long max_nodes, ember_tree_t **out,
-                        ember_err_t *err);
-
 /* Appends the /render JSON document for a (truncated) single tree. */
 int ember_render_single(ember_buf_t *out, const ember_tree_t *t,
                         const ember_render_meta_t *m, ember_err_t *err);

@@ -19,9 +19,7 @@
 #define EMBER_STORE_H
 
 #include "ember/common.h"
-#include "ember/ingest.h"
-#include "ember/series.h"
-#include "ember/tree.h"
+#include "ember/profile.h"
 
 typedef struct ember_store ember_store_t;
 

@@ -98,6 +98,14 @@ void ember_tree_merge(ember_tree_t *dst, int dst_side, const ember_tree_t *src,
 size_t ember_tree_sorted_children(const ember_tree_t *t, uint32_t node,
                                   uint32_t **buf, size_t *cap);
 
+/* A copy of t keeping the max_nodes nodes of largest total (side 0 plus
+ * side 1), each kept node's other children folded into one child "other"
+ * whose total and self are their sum; max_nodes < 0 keeps everything.
+ * *out (caller frees) is written only on success; EMBER_ETIMEOUT when the
+ * calling thread's deadline passes. */
+int ember_tree_truncate(const ember_tree_t *t, long max_nodes, ember_tree_t **out,
+                        ember_err_t *err);
+
 /* Returns 0 when invariants 1-4 hold, else -1 with the first violation in
  * err. Meant for tests and debug builds. */
 int ember_tree_check(const ember_tree_t *t, ember_err_t *err);

@@ -4,48 +4,12 @@
  * scripts, async-profiler, rbspy, py-spy and most other profilers.
  *
  * The count is what follows the LAST space, so frame names may hold spaces
- * and colons ("java.util.HashMap.get (inlined)"). Also here: the line and
- * stack helpers that the lines format (lines.c) shares.
+ * and colons ("java.util.HashMap.get (inlined)").
  */
 #include "ingest_int.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- Shared text helpers ------------------------------------------------ */
-
-static ember_slice_t rtrim(ember_slice_t s) {
-  while (s.len && (s.base[s.len - 1] == ' ' || s.base[s.len - 1] == '\t'))
-    s.len--;
-  return s;
-}
-
-bool ingest_next_line(const char *buf, size_t len, size_t *pos, ember_slice_t *line) {
-  if (*pos >= len) return false;
-  const char *start = buf + *pos;
-  const char *nl = memchr(start, '\n', len - *pos);
-  size_t n = nl ? (size_t)(nl - start) : len - *pos;
-  *pos += nl ? n + 1 : n;
-  if (n && start[n - 1] == '\r') n--;
-  *line = rtrim(ember_slice(start, n));
-  return true;
-}
-
-int ingest_add_text_stack(ember_tree_t *t, ingest_ctx_t *c, ember_slice_t stack,
-                          uint64_t value, ember_err_t *err) {
-  ingest_pos_t pos = ingest_pos_root();
-  const char *p = stack.base, *end = stack.base + stack.len;
-  /* Once cut, the stack's node cannot change: the rest of the line is not
-   * read. */
-  while (p < end && pos.depth <= c->max_depth) {
-    const char *semi = memchr(p, ';', (size_t)(end - p));
-    const char *stop = semi ? semi : end;
-    if (stop > p) pos = ingest_pos_down(t, c, pos, p, (size_t)(stop - p));
-    p = semi ? semi + 1 : end;
-  }
-  ingest_pos_add(t, c, pos, value);
-  return ingest_mem_tree(c, t, err);
-}
 
 /* ---- Folded ------------------------------------------------------------- */
 
@@ -85,7 +49,7 @@ static int split_line(ember_slice_t line, size_t lineno, ember_slice_t *stack,
                          "each line with a space and its sample count (or send "
                          "format=lines for stacks without counts)",
                          lineno, ingest_excerpt(&e, line.base, line.len));
-  *stack = rtrim(ember_slice(line.base, sp - 1));
+  *stack = ingest_rtrim(ember_slice(line.base, sp - 1));
   return EMBER_OK;
 }
 

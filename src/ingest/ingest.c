@@ -24,10 +24,6 @@
 
 /* ---- Error messages ---------------------------------------------------- */
 
-const char *ingest_excerpt(ingest_excerpt_t *e, const char *s, size_t n) {
-  return ember_excerpt(e, s, n, INGEST_EXCERPT_MAX);
-}
-
 /* Puts "param: " in front of the message a parser left in err. */
 static int with_param(ember_err_t *err, const char *param, int rc) {
   if (err) {
@@ -36,99 +32,6 @@ static int with_param(ember_err_t *err, const char *param, int rc) {
     ember_err_set(err, rc, "%s: %s", param, msg);
   }
   return rc;
-}
-
-/* ---- Limits, budget and stack depth ------------------------------------ */
-
-void ingest_ctx_init(ingest_ctx_t *c, const ember_ingest_limits_t *lim, size_t max_body,
-                     ember_budget_t *budget) {
-  memset(c, 0, sizeof *c);
-  c->max_body = max_body;
-  c->budget = budget;
-  c->max_depth = lim && lim->max_stack_depth ? lim->max_stack_depth
-                                             : EMBER_INGEST_DEFAULT_MAX_STACK_DEPTH;
-  c->max_apps = lim && lim->max_apps ? lim->max_apps : EMBER_INGEST_DEFAULT_MAX_APPS;
-  c->max_series =
-      lim && lim->max_series ? lim->max_series : EMBER_INGEST_DEFAULT_MAX_SERIES;
-}
-
-void ingest_mem_body(ingest_ctx_t *c, size_t len) {
-  size_t lim = len > (SIZE_MAX - INGEST_MEM_BASE) / INGEST_MEM_PER_BYTE
-                   ? SIZE_MAX
-                   : INGEST_MEM_BASE + len * INGEST_MEM_PER_BYTE;
-  if (lim > c->mem_limit) c->mem_limit = lim;
-}
-
-static int too_much_memory(const char *what, size_t limit, ember_err_t *err) {
-  bool mib = limit >= (size_t)1 << 20;
-  return ember_err_set(err, EMBER_ETOOBIG,
-                       "body: its profiles would take more than %zu %s of memory, %s; "
-                       "send smaller pushes",
-                       mib ? limit >> 20 : limit >> 10, mib ? "MiB" : "KiB", what);
-}
-
-int ingest_mem_grow(ingest_ctx_t *c, size_t *held, size_t now, ember_err_t *err) {
-  if (now <= *held) return EMBER_OK;
-  size_t more = now - *held;
-  if (more > c->mem_limit - c->mem_held)
-    return too_much_memory("more than its size warrants", c->mem_limit, err);
-  if (!ember_budget_take(c->budget, more)) {
-    if (c->mem_held + more > c->budget->limit)
-      return too_much_memory("more than the server holds for all pushes at once "
-                             "(--max-inflight)",
-                             c->budget->limit, err);
-    return ingest_busy(err);
-  }
-  c->mem_held += more;
-  *held = now;
-  return EMBER_OK;
-}
-
-int ingest_mem_tree(ingest_ctx_t *c, const ember_tree_t *t, ember_err_t *err) {
-  return ingest_mem_grow(c, &c->tree_held, ember_tree_mem(t), err);
-}
-
-void ingest_mem_release(ingest_ctx_t *c) {
-  ingest_budget_give(c, c->mem_held);
-  c->mem_held = c->tree_held = 0;
-}
-
-int ingest_busy(ember_err_t *err) {
-  return ember_err_set(err, EMBER_EBUSY,
-                       "server is busy: too many bytes in flight; retry");
-}
-
-int ingest_budget_take(const ingest_ctx_t *c, size_t n, ember_err_t *err) {
-  return ember_budget_take(c->budget, n) ? EMBER_OK : ingest_busy(err);
-}
-
-void ingest_budget_give(const ingest_ctx_t *c, size_t n) {
-  if (n) ember_budget_give(c->budget, n);
-}
-
-ingest_pos_t ingest_pos_down(ember_tree_t *t, const ingest_ctx_t *c, ingest_pos_t p,
-                             const char *name, size_t len) {
-  static const char marker[] = EMBER_INGEST_TRUNCATED_FRAME;
-  p.depth++;
-  if (p.depth < c->max_depth) {
-    p.node = ember_tree_child(t, p.node, ember_tree_intern(t, name, len));
-  } else if (p.depth == c->max_depth) {
-    p.last = ember_slice(name, len);
-  } else if (p.depth == (uint64_t)c->max_depth + 1) {
-    /* One frame too many: the one held aside goes too, and the marker takes
-     * its place, so a cut stack is max_depth frames deep. */
-    p.node = ember_tree_child(t, p.node, ember_tree_intern(t, marker, sizeof marker - 1));
-    p.last = ember_slice(NULL, 0);
-  }
-  return p;
-}
-
-void ingest_pos_add(ember_tree_t *t, ingest_ctx_t *c, ingest_pos_t p, uint64_t value) {
-  if (!value) return;
-  if (p.depth == c->max_depth)
-    p.node = ember_tree_child(t, p.node, ember_tree_intern(t, p.last.base, p.last.len));
-  if (p.depth > c->max_depth) c->truncated++;
-  ember_tree_add(t, p.node, 0, value);
 }
 
 /* ---- Formats ----------------------------------------------------------- */
@@ -379,17 +282,6 @@ static void one_profile(ember_profile_t *base, ember_tree_t *tree,
   memset(base, 0, sizeof *base);
 }
 
-size_t ingest_result_bytes(const ember_ingest_result_t *r) {
-  size_t sum = r->n * sizeof *r->items;
-  for (size_t i = 0; i < r->n; i++) {
-    const ember_profile_t *p = &r->items[i];
-    sum += ember_tree_mem(p->tree) + strlen(p->key.app) + 1 + strlen(p->spy_name) + 1 +
-           strlen(p->units) + 1 + p->key.nlabels * sizeof *p->key.labels;
-    for (size_t l = 0; l < p->key.nlabels; l++)
-      sum += strlen(p->key.labels[l].key) + strlen(p->key.labels[l].value) + 2;
-  }
-  return sum;
-}
 
 int ember_ingest_parse(const ember_ingest_request_t *req, ember_ingest_result_t *out,
                        ember_err_t *err) {
@@ -424,31 +316,4 @@ done:
   ingest_buf_free(&c, &body);
   ingest_mem_release(&c);
   return rc;
-}
-
-void ember_profile_free(ember_profile_t *p) {
-  if (!p) return;
-  ember_series_key_free(&p->key);
-  free(p->spy_name);
-  free(p->units);
-  ember_tree_free(p->tree);
-  memset(p, 0, sizeof *p);
-}
-
-void ember_ingest_result_free(ember_ingest_result_t *r) {
-  if (!r) return;
-  for (size_t i = 0; i < r->n; i++)
-    ember_profile_free(&r->items[i]);
-  free(r->items);
-  r->items = NULL;
-  r->n = 0;
-}
-
-uint64_t ember_ingest_result_samples(const ember_ingest_result_t *r) {
-  uint64_t sum = 0;
-  for (size_t i = 0; i < r->n; i++) {
-    uint64_t v = ember_tree_total(r->items[i].tree, 0);
-    sum = sum > UINT64_MAX - v ? UINT64_MAX : sum + v;
-  }
-  return sum;
 }

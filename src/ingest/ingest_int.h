@@ -17,9 +17,12 @@
  * as \xNN, cut after INGEST_EXCERPT_MAX input bytes. */
 typedef ember_excerpt_t ingest_excerpt_t;
 
-const char *ingest_excerpt(ingest_excerpt_t *e, const char *s, size_t n);
+/* Inline, so that no decoder depends on the file that runs them all. */
+static inline const char *ingest_excerpt(ingest_excerpt_t *e, const char *s, size_t n) {
+  return ember_excerpt(e, s, n, INGEST_EXCERPT_MAX);
+}
 
-/* ---- One request's limits, budget and counters ------------------------ */
+/* ---- One request's limits, budget and counters (budget.c) -------------- */
 
 /* What the decoders of one request share: its limits with the defaults
  * filled in, the byte budget, and what they count on the way. */
@@ -39,7 +42,7 @@ typedef struct {
 void ingest_ctx_init(ingest_ctx_t *c, const ember_ingest_limits_t *lim, size_t max_body,
                      ember_budget_t *budget);
 
-/* ---- Memory of the profiles being built ---------------------------------- */
+/* ---- Memory of the profiles being built (budget.c) ------------------------ */
 
 /* The profiles a push builds may hold at most 16 MiB plus 32 bytes per
  * body byte (honest profiles hold 1 to 5 per byte; a hostile folded body of
@@ -104,7 +107,7 @@ int ingest_decode(const char *encoding, const uint8_t *in, size_t len,
                   const ingest_ctx_t *c, ingest_buf_t *out, ember_err_t *err);
 void ingest_buf_free(const ingest_ctx_t *c, ingest_buf_t *b);
 
-/* ---- Stacks and their depth --------------------------------------------- */
+/* ---- Stacks and their depth (stack.c) ------------------------------------ */
 
 /* How far down the tree a stack being added has got. A stack deeper than
  * max_depth keeps its first max_depth - 1 frames and ends in one marker
@@ -137,6 +140,12 @@ void ingest_pos_add(ember_tree_t *t, ingest_ctx_t *c, ingest_pos_t p, uint64_t v
  * frames at all adds to the root's self. Fails as ingest_mem_tree. */
 int ingest_add_text_stack(ember_tree_t *t, ingest_ctx_t *c, ember_slice_t stack,
                           uint64_t value, ember_err_t *err);
+
+/* s without its trailing spaces and tabs. */
+static inline ember_slice_t ingest_rtrim(ember_slice_t s) {
+  while (s.len && (s.base[s.len - 1] == ' ' || s.base[s.len - 1] == '\t')) s.len--;
+  return s;
+}
 
 /* Cuts the next line out of buf starting at *pos and advances *pos past its
  * newline. The line loses its "\n" or "\r\n" and trailing spaces and tabs.

@@ -1,6 +1,6 @@
 /*
  * truncate.c - cutting a call tree down to the maxNodes a flame graph can
- * draw (ember_tree_truncate, declared in include/ember/query.h).
+ * draw (ember_tree_truncate, declared in include/ember/tree.h).
  *
  * Which nodes survive: a best-first walk from the root. A max-heap holds the
  * children of every node kept so far, keyed by total (side 0 plus side 1);
@@ -20,7 +20,7 @@
  * attacker-controlled. Both passes look at the calling thread's deadline
  * every few thousand nodes, so a query that ran out of time stops here.
  */
-#include "ember/query.h"
+#include "ember/tree.h"
 
 #include <stdlib.h>
 #include <string.h>

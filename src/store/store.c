@@ -1,6 +1,5 @@
 /*
- * store.c - opening and closing the SQLite store, its statistics, and the
- * small value types of store.h.
+ * store.c - opening and closing the SQLite store, its statistics and health.
  *
  * Opening: create the data directory, take its lock (one process per
  * directory, see ember_schema_lock_dir), check that its files can be
@@ -28,8 +27,6 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
-
-const int64_t ember_store_width[EMBER_STORE_LEVELS] = {10, 100, 1000, 10000};
 
 static void store_free(ember_store_t *s) {
   ember_pool_close(s);
@@ -202,22 +199,4 @@ void ember_store_stats(ember_store_t *s, ember_store_stats_t *out) {
   ember_dicts_stats(s->dicts, &dict_bytes, NULL, &out->dict_evictions);
   out->dict_bytes = dict_bytes;
   out->db_bytes = file_size(s->db_path, "") + file_size(s->db_path, "-wal");
-}
-
-/* ---- Value types ------------------------------------------------------- */
-
-void ember_app_info_free(ember_app_info_t *a) {
-  if (!a) return;
-  free(a->name);
-  free(a->spy_name);
-  free(a->units);
-  memset(a, 0, sizeof *a);
-}
-
-void ember_strlist_free(ember_strlist_t *l) {
-  if (!l) return;
-  for (size_t i = 0; i < l->n; i++) free(l->items[i]);
-  free(l->items);
-  l->items = NULL;
-  l->n = 0;
 }

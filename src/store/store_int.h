@@ -13,7 +13,8 @@
  *   read.c      read sessions, series selection, reads
  *   compact.c   merging rows and building rollups
  *   retention.c maintenance thread and retention
- *   store.c     open, close, stats
+ *   store.c     open, close, stats, health
+ *   values.c    level widths, value types
  */
 #ifndef EMBER_STORE_INT_H
 #define EMBER_STORE_INT_H

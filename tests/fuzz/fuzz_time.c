@@ -1,5 +1,5 @@
 /* Fuzz driver for ember_time_parse and ember_duration_parse
- * (src/query/timeexpr.c): no overflow, no crash, sane results. */
+ * (src/common/timeexpr.c): no overflow, no crash, sane results. */
 #include "ember/timeexpr.h"
 #include "fuzz_util.h"
 

@@ -1,4 +1,4 @@
-/* Tests for src/query/timeexpr.c: absolute and relative times, durations. */
+/* Tests for src/common/timeexpr.c: absolute and relative times, durations. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
