@@ -24,6 +24,9 @@
  * this is refused (lower maxNodes or narrow the range). */
 #define EMBER_QUERY_MAX_OUTPUT ((size_t)128 << 20)
 #define EMBER_TIMELINE_MAX_POINTS 1024
+/* Rows of the function table a response carries unless asked otherwise
+ * (maxFunctions); like maxNodes, never more than the server's node limit. */
+#define EMBER_QUERY_DEFAULT_MAX_FUNCTIONS 5000
 
 /* ---- Requests ---------------------------------------------------------- */
 
@@ -41,6 +44,7 @@ typedef struct {
   const char *from;      /* default now-1h */
   const char *until;     /* default now */
   const char *max_nodes; /* "maxNodes" or "max-nodes"; -1 = the server's limit */
+  const char *max_functions; /* "maxFunctions"; -1 = the server's limit */
   const char *format;    /* json (default) | collapsed | pprof | html | svg */
   int64_t now;
   long max_nodes_limit; /* 0: EMBER_QUERY_MAX_NODES_LIMIT */
@@ -52,6 +56,7 @@ typedef struct {
   const char *left_query, *left_from, *left_until;
   const char *right_query, *right_from, *right_until;
   const char *max_nodes;
+  const char *max_functions;
   const char *format; /* json (default) | svg | html */
   int64_t now;
   long max_nodes_limit; /* 0: EMBER_QUERY_MAX_NODES_LIMIT */
@@ -90,6 +95,41 @@ typedef struct {
 
 ember_timeline_grid_t ember_timeline_grid(int64_t from, int64_t until);
 
+/* ---- Function table ---------------------------------------------------- */
+
+/* One function (frame name) of a tree: the sum of the self values of its
+ * nodes, and its total, counting each sample once even when its stack
+ * passes through the function several times (recursion). Per side. */
+typedef struct {
+  uint32_t name; /* id in the table's tree */
+  uint64_t self[EMBER_TREE_SIDES];
+  uint64_t total[EMBER_TREE_SIDES];
+} ember_function_t;
+
+/* The ranked functions of a tree. Owns items; borrows tree (whose names
+ * the items use) until it is freed. */
+typedef struct {
+  const ember_tree_t *tree;
+  int nsides;              /* 1: side 0; 2: side 0 left and side 1 right */
+  ember_function_t *items; /* the first n by rank */
+  size_t n;
+  size_t count;            /* distinct functions with a value: n < count when cut */
+} ember_functions_t;
+
+/* Computes the function table of t's whole tree, every node but the root:
+ * with nsides 1 ranked by self (descending), with nsides 2 by the change
+ * of the self share of the side's total, in percentage points, largest
+ * first (ties: larger values first, then name bytes). Keeps the first max.
+ * *out (freed with ember_functions_free) written only on success;
+ * EMBER_ETIMEOUT when the deadline passes. O(nodes + names log names). */
+int ember_functions_compute(const ember_tree_t *t, int nsides, size_t max,
+                            ember_functions_t *out, ember_err_t *err);
+void ember_functions_free(ember_functions_t *f); /* NULL is accepted */
+
+/* Appends {"count":N,"truncated":B,"items":[{"name","self","total"}...]},
+ * self and total as [left,right] for two sides. */
+void ember_functions_put_json(ember_buf_t *out, const ember_functions_t *f);
+
 /* ---- Rendering (pure) -------------------------------------------------- */
 
 /* What the metadata and timeline of a flamebearer response say, and how
@@ -106,6 +146,10 @@ typedef struct {
   const uint64_t *timeline; /* raw sums per step, NULL for none */
   ember_timeline_grid_t grid;
   size_t max_output; /* largest body a render may build; 0: no limit */
+  /* The function table the JSON carries as "functions" (computed from the
+   * untruncated tree, which it borrows); NULL: none. The diff renderers
+   * read the left side's. */
+  const ember_functions_t *functions;
 } ember_render_meta_t;
 
 /* The renderers below are pure (tree in, bytes appended to out) and share

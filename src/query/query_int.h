@@ -64,6 +64,10 @@ size_t ember_json_string_bound(const char *s, size_t n, bool html);
 size_t ember_flamebearer_bound(const ember_tree_t *t, const ember_render_meta_t *left,
                                const ember_render_meta_t *right, bool html);
 
+/* At least the bytes ember_functions_put_json appends for f, and its key
+ * (0 for NULL); html as for ember_json_string_bound. */
+size_t ember_functions_bound(const ember_functions_t *f, bool html);
+
 /* At least the bytes ember_svg_put appends for the same arguments. */
 size_t ember_svg_bound(const ember_tree_t *t, const ember_render_meta_t *left,
                        const ember_render_meta_t *right);
@@ -101,6 +105,12 @@ int ember_param_range(const char *from_param, const char *from,
  * and *clamped says so. */
 int ember_param_max_nodes(const char *value, long limit, long *out, bool *clamped,
                           ember_err_t *err);
+
+/* maxFunctions: a count of rows (0 for none) or -1; default
+ * EMBER_QUERY_DEFAULT_MAX_FUNCTIONS. The result is at most limit (> 0):
+ * -1 and larger counts become limit. */
+int ember_param_max_functions(const char *value, long limit, size_t *out,
+                              ember_err_t *err);
 
 /* Content types of the responses. */
 #define EMBER_QUERY_JSON "application/json"

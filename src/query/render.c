@@ -89,14 +89,18 @@ static int side_read(ember_store_reader_t *r, side_t *sd, ember_tree_t *t, int s
 typedef struct {
   long max_nodes;
   bool clamped; /* the request asked for more than the server's limit */
+  size_t max_functions;
   size_t max_output;
 } limits_t;
 
-static int parse_limits(const char *max_nodes, long limit, size_t max_output,
-                        limits_t *out, ember_err_t *err) {
+/* The function table is bounded by the same limit as the graph: both are
+ * rows a response carries. */
+static int parse_limits(const char *max_nodes, const char *max_functions, long limit,
+                        size_t max_output, limits_t *out, ember_err_t *err) {
+  if (limit <= 0) limit = EMBER_QUERY_MAX_NODES_LIMIT;
   out->max_output = max_output ? max_output : EMBER_QUERY_MAX_OUTPUT;
-  return ember_param_max_nodes(max_nodes, limit > 0 ? limit : EMBER_QUERY_MAX_NODES_LIMIT,
-                               &out->max_nodes, &out->clamped, err);
+  int rc = ember_param_max_nodes(max_nodes, limit, &out->max_nodes, &out->clamped, err);
+  return rc ? rc : ember_param_max_functions(max_functions, limit, &out->max_functions, err);
 }
 
 /* The metadata a side renders with; info supplies spy name, rate and units
@@ -168,6 +172,10 @@ static int check_comparable(const side_t *l, const side_t *r, ember_err_t *err) 
 
 /* ---- Encoding ---------------------------------------------------------- */
 
+/* Whether a format carries the /render JSON (and so the function table):
+ * json itself, and html, which inlines it. */
+static bool carries_json(format_t f) { return f == FMT_JSON || f == FMT_HTML; }
+
 /* The tree to draw into *shown: t itself when it fits (a copy of a large
  * tree costs more than encoding it), else a truncated copy stored in *cut.
  * The store's reads may have used up the time: that is looked at first. */
@@ -192,13 +200,16 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   memset(&sd, 0, sizeof sd);
   ember_tree_t *t = NULL, *cut = NULL;
   const ember_tree_t *shown = NULL;
+  ember_functions_t fns = {0};
   ember_store_reader_t *r = NULL;
   ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
   format_t fmt;
   limits_t lim;
   const char *q = ember_param_given(p->query) ? p->query : p->name;
   int rc = side_parse(&sd, "query", q, "from", p->from, "until", p->until, p->now, err);
-  if (!rc) rc = parse_limits(p->max_nodes, p->max_nodes_limit, p->max_output, &lim, err);
+  if (!rc)
+    rc = parse_limits(p->max_nodes, p->max_functions, p->max_nodes_limit, p->max_output,
+                      &lim, err);
   if (!rc) rc = parse_format(p->format, true, &fmt, err);
   if (!rc) rc = ember_store_reader_open(s, &r, err);
   if (!rc) rc = side_lookup(r, &sd, err);
@@ -208,9 +219,12 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   /* Encoding needs no snapshot: let it go. */
   ember_store_reader_close(r);
   r = NULL;
+  if (!rc && carries_json(fmt))
+    rc = ember_functions_compute(t, 1, lim.max_functions, &fns, err);
   if (!rc) rc = fit(t, lim.max_nodes, &cut, &shown, err);
   if (rc) goto done;
   ember_render_meta_t m = side_meta(&sd, sd.known ? &sd.app : NULL, &lim);
+  if (carries_json(fmt)) m.functions = &fns;
   switch (fmt) {
   case FMT_COLLAPSED:
     rc = ember_render_collapsed(&res.body, shown, 0, m.max_output, err);
@@ -236,6 +250,7 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
 done:
   ember_store_reader_close(r);
   ember_buf_free(&res.body);
+  ember_functions_free(&fns);
   ember_tree_free(t);
   ember_tree_free(cut);
   side_free(&sd);
@@ -249,6 +264,7 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   memset(&r, 0, sizeof r);
   ember_tree_t *t = NULL, *cut = NULL;
   const ember_tree_t *shown = NULL;
+  ember_functions_t fns = {0};
   ember_store_reader_t *rd = NULL;
   ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
   format_t fmt;
@@ -258,7 +274,9 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   if (!rc)
     rc = side_parse(&r, "rightQuery", p->right_query, "rightFrom", p->right_from,
                     "rightUntil", p->right_until, p->now, err);
-  if (!rc) rc = parse_limits(p->max_nodes, p->max_nodes_limit, p->max_output, &lim, err);
+  if (!rc)
+    rc = parse_limits(p->max_nodes, p->max_functions, p->max_nodes_limit, p->max_output,
+                      &lim, err);
   if (!rc) rc = parse_format(p->format, false, &fmt, err);
   if (!rc) rc = ember_store_reader_open(s, &rd, err);
   if (!rc) rc = side_lookup(rd, &l, err);
@@ -270,6 +288,8 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   if (!rc) rc = side_read(rd, &r, t, 1, err);
   ember_store_reader_close(rd);
   rd = NULL;
+  if (!rc && carries_json(fmt))
+    rc = ember_functions_compute(t, 2, lim.max_functions, &fns, err);
   if (!rc) rc = fit(t, lim.max_nodes, &cut, &shown, err);
   if (rc) goto done;
   /* One side may be unknown: both then describe themselves with the known
@@ -277,6 +297,7 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   const ember_app_info_t *info = l.known ? &l.app : r.known ? &r.app : NULL;
   ember_render_meta_t lm = side_meta(&l, info, &lim);
   ember_render_meta_t rm = side_meta(&r, info, &lim);
+  if (carries_json(fmt)) lm.functions = &fns;
   switch (fmt) {
   case FMT_SVG:
     rc = ember_render_svg_diff(&res.body, shown, &lm, &rm, err);
@@ -294,6 +315,7 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
 done:
   ember_store_reader_close(rd);
   ember_buf_free(&res.body);
+  ember_functions_free(&fns);
   ember_tree_free(t);
   ember_tree_free(cut);
   side_free(&l);

@@ -162,6 +162,58 @@ static void test_render_truncates_to_max_nodes(void **state) {
   json_decref(j);
 }
 
+/* The table comes from the tree before truncation: "other" never shows in
+ * it, and c keeps its exact self though the graph folds it away. */
+static void test_render_lists_functions_of_the_untruncated_tree(void **state) {
+  ember_render_params_t p = params("app.cpu{}");
+  p.max_nodes = "3";
+  json_t *j = render(state, &p);
+  assert_json_text(get(j, "flamebearer", "names"), "[\"total\",\"a\",\"other\",\"b\"]");
+  assert_json_text(json_object_get(j, "functions"),
+                   "{\"count\":3,\"truncated\":false,\"items\":["
+                   "{\"name\":\"b\",\"self\":11,\"total\":11},"
+                   "{\"name\":\"c\",\"self\":2,\"total\":2},"
+                   "{\"name\":\"a\",\"self\":0,\"total\":13}]}");
+  json_decref(j);
+  p.max_functions = "1";
+  j = render(state, &p);
+  assert_json_text(json_object_get(j, "functions"),
+                   "{\"count\":3,\"truncated\":true,\"items\":["
+                   "{\"name\":\"b\",\"self\":11,\"total\":11}]}");
+  json_decref(j);
+}
+
+/* maxFunctions is bounded like maxNodes: -1 and larger counts are the
+ * server's limit, and bad values are refused naming the parameter. */
+static void test_render_bounds_max_functions(void **state) {
+  static const char *asked[] = {"-1", "99999999"};
+  for (size_t i = 0; i < 2; i++) {
+    ember_render_params_t p = params("app.cpu{}");
+    p.max_nodes_limit = 2;
+    p.max_functions = asked[i];
+    json_t *j = render(state, &p);
+    assert_int_equal(json_array_size(get(j, "functions", "items")), 2);
+    assert_true(json_is_true(get(j, "functions", "truncated")));
+    json_decref(j);
+  }
+  static const char *bad[] = {"x", "-2", "1.5", " 3", "+3", "99999999999999999999999"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    ember_render_params_t p = params("app.cpu{}");
+    p.max_functions = bad[i];
+    render_fails(state, &p, "maxFunctions");
+  }
+  ember_diff_params_t d;
+  memset(&d, 0, sizeof d);
+  d.left_query = d.right_query = "app.cpu{}";
+  d.max_functions = "no";
+  d.now = T0 + 3600;
+  fixture_t *f = *state;
+  ember_query_out_t out;
+  ember_err_t err;
+  assert_int_equal(ember_query_render_diff(f->store, &d, &out, &err), EMBER_EINVAL);
+  assert_non_null(strstr(err.msg, "maxFunctions"));
+}
+
 static void test_render_lowers_max_nodes_to_the_servers_limit(void **state) {
   static const char *asked[] = {"-1", "1000000", "3"};
   for (size_t i = 0; i < 3; i++) {
@@ -342,6 +394,8 @@ static void test_render_draws_svg_and_html(void **state) {
                          "<!DOCTYPE html>");
   assert_non_null(strstr(html, "<h1>app.cpu{}</h1>"));
   assert_non_null(strstr(html, "\"numTicks\":13"));
+  /* The inlined JSON is format=json's, table included. */
+  assert_non_null(strstr(html, "\"functions\":{\"count\":3,"));
   free(html);
 }
 
@@ -351,6 +405,7 @@ static void test_render_diff_draws_svg_and_html(void **state) {
   free(svg);
   char *html = render_as(state, "html", true, "text/html; charset=utf-8", "<!DOCTYPE html>");
   assert_non_null(strstr(html, "\"leftTicks\":3,\"rightTicks\":10"));
+  assert_non_null(strstr(html, "\"functions\":{\"count\":3,"));
   free(html);
 }
 
@@ -435,6 +490,12 @@ static void test_diff_puts_left_and_right_side_by_side(void **state) {
   assert_int_equal(json_integer_value(json_array_get(get(j, "leftTimeline", "samples"), 10)), 4);
   assert_int_equal(json_integer_value(json_array_get(get(j, "rightTimeline", "samples"), 20)), 11);
   assert_int_equal(json_integer_value(json_array_get(get(j, "timeline", "samples"), 20)), 11);
+  /* b: 33% -> 100% of the self time; c: 67% -> 0%. */
+  assert_json_text(json_object_get(j, "functions"),
+                   "{\"count\":3,\"truncated\":false,\"items\":["
+                   "{\"name\":\"b\",\"self\":[1,10],\"total\":[1,10]},"
+                   "{\"name\":\"c\",\"self\":[2,0],\"total\":[2,0]},"
+                   "{\"name\":\"a\",\"self\":[0,0],\"total\":[3,10]}]}");
   json_decref(j);
 }
 
@@ -537,6 +598,8 @@ int main(void) {
       T(test_render_of_an_unknown_app_is_empty_not_an_error),
       T(test_render_truncates_to_max_nodes),
       T(test_render_lowers_max_nodes_to_the_servers_limit),
+      T(test_render_lists_functions_of_the_untruncated_tree),
+      T(test_render_bounds_max_functions),
       T(test_render_refuses_every_format_over_the_output_limit),
       T(test_render_gives_up_once_its_deadline_has_passed),
       T(test_render_writes_collapsed_text),
