@@ -63,6 +63,17 @@ typedef struct {
   size_t max_output;    /* 0: EMBER_QUERY_MAX_OUTPUT */
 } ember_diff_params_t;
 
+/* /api/explore parameters as received (borrowed, NULL when absent). */
+typedef struct {
+  const char *query;    /* FlameQL, required */
+  const char *group_by; /* the label key to split by, required */
+  const char *from;     /* default now-1h */
+  const char *until;    /* default now */
+  const char *top;      /* values listed apart, 1 to 100, default 10 */
+  int64_t now;
+  size_t max_output; /* 0: EMBER_QUERY_MAX_OUTPUT */
+} ember_explore_params_t;
+
 /* Each fills out (caller frees out->body) and returns 0, or an error code
  * with err set: EMBER_EINVAL for bad parameters and for a response that
  * would pass max_output, EMBER_ETIMEOUT when the calling thread's deadline
@@ -72,6 +83,12 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
                        ember_query_out_t *out, ember_err_t *err);
 int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
                             ember_query_out_t *out, ember_err_t *err);
+/* The tag explorer: the selection's timeline split by the values of one
+ * label (top N, the rest as other, series without it as missing), each
+ * with its total, share, average and peak per step, from the stored
+ * per-bucket totals. */
+int ember_query_explore(ember_store_t *s, const ember_explore_params_t *p,
+                        ember_query_out_t *out, ember_err_t *err);
 /* JSON array of label keys, "__name__" first. */
 int ember_query_labels(ember_store_t *s, const char *query,
                        ember_query_out_t *out, ember_err_t *err);

@@ -1,6 +1,6 @@
 /*
- * handlers_query.c - the read endpoints: /render, /render-diff, /labels,
- * /label-values and /api/apps. Each maps its parameters onto the query
+ * handlers_query.c - the read endpoints: /render, /render-diff,
+ * /api/explore, /labels, /label-values and /api/apps. Each maps its parameters onto the query
  * module and copies the result into the response.
  */
 #include <string.h>
@@ -74,6 +74,19 @@ int ember_http_render_diff(ember_http_req_t *req, ember_err_t *err) {
   ember_query_out_t out = {EMBER_BUF_INIT, NULL};
   return respond(req, ember_query_render_diff(ember_http_store(req), &p, &out, err),
                  &out);
+}
+
+int ember_http_explore(ember_http_req_t *req, ember_err_t *err) {
+  ember_explore_params_t p = {
+      .query = ember_http_arg(req, "query"),
+      .group_by = ember_http_arg(req, "groupBy"),
+      .from = ember_http_arg(req, "from"),
+      .until = ember_http_arg(req, "until"),
+      .top = ember_http_arg(req, "top"),
+      .now = ember_now(),
+  };
+  ember_query_out_t out = {EMBER_BUF_INIT, NULL};
+  return respond(req, ember_query_explore(ember_http_store(req), &p, &out, err), &out);
 }
 
 int ember_http_labels(ember_http_req_t *req, ember_err_t *err) {

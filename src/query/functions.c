@@ -121,8 +121,49 @@ static double pp(uint64_t v, uint64_t total) {
   return total ? (double)v / (double)total * 100 : 0;
 }
 
-/* The names that have a value, ranked; *n gets how many. */
-static ranked_t *rank(const walk_t *w, size_t *n) {
+typedef int (*cmp_fn)(const void *, const void *);
+
+static void swap(ranked_t *a, ranked_t *b) {
+  ranked_t t = *a;
+  *a = *b;
+  *b = t;
+}
+
+/* Moves the first `keep` items by rank to the front of r[0..n), in no
+ * particular order: a quickselect, so a table of 5,000 rows out of 100,000
+ * names costs a few passes rather than a sort of every name. Pivots are
+ * medians of three; should the rounds outgrow what a fair split needs
+ * (inputs can be shaped by whoever sends profiles), the part left is
+ * sorted instead, so the worst case stays O(n log n). */
+static void select_first(ranked_t *r, size_t n, size_t keep, cmp_fn cmp) {
+  size_t lo = 0, hi = n, rounds = 0, limit = 8;
+  for (size_t m = n; m > 1; m >>= 1) limit += 2;
+  while (hi - lo > 16 && keep > lo && keep < hi) {
+    if (++rounds > limit) break;
+    size_t mid = lo + (hi - lo) / 2;
+    if (cmp(&r[mid], &r[lo]) < 0) swap(&r[mid], &r[lo]);
+    if (cmp(&r[hi - 1], &r[lo]) < 0) swap(&r[hi - 1], &r[lo]);
+    if (cmp(&r[hi - 1], &r[mid]) < 0) swap(&r[hi - 1], &r[mid]);
+    ranked_t pivot = r[mid];
+    /* Hoare: [lo, i) ranks before or with the pivot, [j, hi) after or with. */
+    size_t i = lo, j = hi;
+    for (;;) {
+      while (cmp(&r[i], &pivot) < 0) i++;
+      do j--; while (cmp(&pivot, &r[j]) < 0);
+      if (i >= j) break;
+      swap(&r[i], &r[j]);
+      i++;
+    }
+    /* r[lo..j] rank before or with r[j+1..hi). */
+    if (keep <= j) hi = j + 1;
+    else lo = j + 1;
+  }
+  if (keep > lo && keep < hi) qsort(r + lo, hi - lo, sizeof *r, cmp);
+}
+
+/* The names that have a value, the first max of them ranked (and in front
+ * of the rest); *n gets how many there are. */
+static ranked_t *rank(const walk_t *w, size_t max, size_t *n) {
   size_t nn = ember_tree_name_count(w->t), k = 0;
   uint64_t all[EMBER_TREE_SIDES] = {0, 0};
   for (int s = 0; s < w->nsides; s++) all[s] = ember_tree_total(w->t, s);
@@ -140,7 +181,9 @@ static ranked_t *rank(const walk_t *w, size_t *n) {
                    : 0;
     k++;
   }
-  qsort(r, k, sizeof *r, w->nsides == 2 ? cmp_diff : cmp_single);
+  cmp_fn cmp = w->nsides == 2 ? cmp_diff : cmp_single;
+  if (max < k) select_first(r, k, max, cmp);
+  qsort(r, max < k ? max : k, sizeof *r, cmp);
   *n = k;
   return r;
 }
@@ -156,7 +199,7 @@ int ember_functions_compute(const ember_tree_t *t, int nsides, size_t max,
   ranked_t *r = NULL;
   int rc = walk(&w, err);
   if (rc) goto done;
-  r = rank(&w, &n);
+  r = rank(&w, max, &n);
   ember_functions_t res = {t, w.nsides, NULL, n < max ? n : max, n};
   res.items = ember_malloc((res.n ? res.n : 1) * sizeof *res.items);
   for (size_t i = 0; i < res.n; i++) res.items[i] = r[i].f;

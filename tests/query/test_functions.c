@@ -162,6 +162,37 @@ static void test_functions_keep_the_first_max_and_say_so(void **state) {
   ember_tree_free(t);
 }
 
+/* The first max are chosen without sorting every name: they must be the
+ * same rows, in the same order, as the head of the full ranking, also
+ * with many ties. */
+static void test_functions_cut_gives_the_head_of_the_full_ranking(void **state) {
+  for (int nsides = 1; nsides <= 2; nsides++) {
+    ember_tree_t *t = ember_tree_new();
+    char stack[64];
+    uint64_t x = 12345;
+    for (int i = 0; i < 3000; i++) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      snprintf(stack, sizeof stack, "m%d;f%d", (int)(x >> 60), i);
+      add_to(t, (int)(x >> 33) % nsides, stack, 1 + (x >> 40) % 7);
+    }
+    ember_functions_t all = compute(t, nsides, 100000);
+    assert_int_equal(all.n, all.count);
+    static const size_t cuts[] = {1, 17, 100, 1500, 2999};
+    for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+      ember_functions_t head = compute(t, nsides, cuts[c]);
+      assert_int_equal(head.n, cuts[c]);
+      assert_int_equal(head.count, all.count);
+      for (size_t i = 0; i < cuts[c]; i++) {
+        assert_int_equal(head.items[i].name, all.items[i].name);
+        assert_memory_equal(head.items[i].self, all.items[i].self, sizeof head.items[i].self);
+      }
+      ember_functions_free(&head);
+    }
+    ember_functions_free(&all);
+    ember_tree_free(t);
+  }
+}
+
 static void test_functions_of_an_empty_tree_are_none(void **state) {
   ember_tree_t *t = ember_tree_new();
   ember_functions_t f = compute(t, 1, 10);
@@ -373,6 +404,7 @@ int main(void) {
       T(test_functions_count_a_recursion_in_one_branch_only_there),
       T(test_functions_break_ties_by_total_then_name),
       T(test_functions_keep_the_first_max_and_say_so),
+      T(test_functions_cut_gives_the_head_of_the_full_ranking),
       T(test_functions_of_an_empty_tree_are_none),
       T(test_functions_leave_out_the_root_but_not_a_frame_named_total),
       T(test_functions_walk_a_very_deep_recursive_stack),
