@@ -180,6 +180,8 @@ size_t ember_label_function(const char *s, size_t n);
  * re-elides labels after a zoom): defines function emberElide(name, max).
  * Plain ECMAScript 5, no outside references. */
 extern const char ember_label_script[];
+/* At least strlen(ember_label_script) (checked by the tests). */
+#define EMBER_LABEL_SCRIPT_MAX 8192
 
 /* ---- Units (units.c) ---------------------------------------------------
  * The rule the web UI formats values by (web/js/units.js,
@@ -193,7 +195,8 @@ extern const char ember_label_script[];
 void ember_fmt_units(ember_buf_t *b, double v, const char *units, uint32_t sample_rate,
                      bool full);
 
-/* The full form of a sum; UINT64_MAX, where sums saturate, reads as
+/* The full form of a sum, its count written exact (past 2^53 a double, and
+ * so the UI, rounds it); UINT64_MAX, where sums saturate, reads as
  * "at least 18,446,744,073,709,551,615 <units> (the sum saturated)". */
 void ember_fmt_sum_units(ember_buf_t *b, uint64_t v, const char *units,
                          uint32_t sample_rate);

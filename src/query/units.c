@@ -196,10 +196,15 @@ static void put_count_name(ember_buf_t *b, const char *units, double v) {
   for (const char *p = units; *p; p++) ember_buf_putc(b, *p == '_' ? ' ' : *p);
 }
 
-/* ---- API --------------------------------------------------------------- */
+/* The whole count of a full form: exact when the caller has the integer
+ * (sums past 2^53 are not doubles), else v rounded, as the UI does. */
+static void put_whole(ember_buf_t *b, double v, const uint64_t *exact) {
+  if (exact) ember_fmt_count(b, *exact);
+  else put_grouped(b, v);
+}
 
-void ember_fmt_units(ember_buf_t *b, double v, const char *units, uint32_t sample_rate,
-                     bool full) {
+static void put_units(ember_buf_t *b, double v, const uint64_t *exact, const char *units,
+                      uint32_t sample_rate, bool full) {
   if (!units || !*units) units = "samples";
   if (!strcmp(units, "bytes")) {
     put_bytes(b, v);
@@ -212,23 +217,30 @@ void ember_fmt_units(ember_buf_t *b, double v, const char *units, uint32_t sampl
     put_duration(b, v / per);
     if (full && samples) {
       ember_buf_puts(b, " (");
-      put_grouped(b, v);
+      put_whole(b, v, exact);
       ember_buf_putc(b, ' ');
       put_count_name(b, units, v);
       ember_buf_putc(b, ')');
     }
     return;
   }
-  if (full) put_grouped(b, v);
+  if (full) put_whole(b, v, exact);
   else put_count(b, v);
   ember_buf_putc(b, ' ');
   put_count_name(b, units, v);
 }
 
+/* ---- API --------------------------------------------------------------- */
+
+void ember_fmt_units(ember_buf_t *b, double v, const char *units, uint32_t sample_rate,
+                     bool full) {
+  put_units(b, v, NULL, units, sample_rate, full);
+}
+
 void ember_fmt_sum_units(ember_buf_t *b, uint64_t v, const char *units,
                          uint32_t sample_rate) {
   if (v != UINT64_MAX) {
-    ember_fmt_units(b, (double)v, units, sample_rate, true);
+    put_units(b, (double)v, &v, units, sample_rate, true);
     return;
   }
   /* A reader must not take the ceiling for a measurement: the exact

@@ -388,7 +388,7 @@ static char *render_as(void **state, const char *fmt, bool diff, const char *typ
 
 static void test_render_draws_svg_and_html(void **state) {
   char *svg = render_as(state, "svg", false, "image/svg+xml", "<?xml version=\"1.0\"");
-  assert_non_null(strstr(svg, "<title>b\ntotal: 11 samples (84.62%)"));
+  assert_non_null(strstr(svg, "<title>b\ntotal: 110 ms (11 samples), 84.62%"));
   free(svg);
   char *html = render_as(state, "html", false, "text/html; charset=utf-8",
                          "<!DOCTYPE html>");
@@ -401,7 +401,8 @@ static void test_render_draws_svg_and_html(void **state) {
 
 static void test_render_diff_draws_svg_and_html(void **state) {
   char *svg = render_as(state, "svg", true, "image/svg+xml", "<?xml version=\"1.0\"");
-  assert_non_null(strstr(svg, "<title>c\nleft: 2 samples (66.67%)\nright: 0 samples (0%)"));
+  assert_non_null(strstr(svg, "<title>c\nleft: 20.0 ms (2 samples), 66.67%\n"
+                              "right: 0 s (0 samples), 0%"));
   free(svg);
   char *html = render_as(state, "html", true, "text/html; charset=utf-8", "<!DOCTYPE html>");
   assert_non_null(strstr(html, "\"leftTicks\":3,\"rightTicks\":10"));
