@@ -30,10 +30,14 @@
 
 /* ---- Requests ---------------------------------------------------------- */
 
-/* A response body and its media type (a static string). */
+/* A response body, its media type (a static string) and, for an export
+ * (svg, html, pprof, collapsed), the file name to save it as: letters,
+ * digits, '.', '_' and '-' only, so it needs no quoting; "" otherwise. */
+#define EMBER_QUERY_FILENAME_MAX 192
 typedef struct {
   ember_buf_t body;
   const char *content_type;
+  char filename[EMBER_QUERY_FILENAME_MAX];
 } ember_query_out_t;
 
 /* /render parameters as received (borrowed, NULL when absent), and the

@@ -377,6 +377,7 @@ int ember_query_explore(ember_store_t *s, const ember_explore_params_t *p,
   encode(&body, &x);
   out->body = body;
   out->content_type = EMBER_QUERY_JSON;
+  out->filename[0] = '\0';
   memset(&body, 0, sizeof body);
 done:
   ember_buf_free(&body);

@@ -17,8 +17,10 @@
  */
 #include "query_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- Types ------------------------------------------------------------- */
 
@@ -192,6 +194,89 @@ static int fit(const ember_tree_t *t, long max_nodes, ember_tree_t **cut,
   return rc;
 }
 
+/* ---- File names -------------------------------------------------------- */
+
+/* Appends s (at most max bytes of it) as a piece of a file name: runs of
+ * anything but letters, digits, '.' and '-' become one '_', none at
+ * either end. ride.cpu{region="eu-north"} reads ride.cpu_region_eu-north. */
+static void put_slug(ember_buf_t *b, const char *s, size_t max) {
+  size_t start = b->len;
+  bool gap = false;
+  for (const char *p = s; *p && b->len - start < max; p++) {
+    char c = *p;
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '-';
+    if (!keep) {
+      gap = b->len > start;
+      continue;
+    }
+    if (gap) ember_buf_putc(b, '_');
+    gap = false;
+    ember_buf_putc(b, c);
+  }
+  if (b->len == start) ember_buf_puts(b, "profile");
+}
+
+/* "20231114T221320Z", or the bare number out of the calendar's range. */
+static void put_stamp(ember_buf_t *b, int64_t t) {
+  struct tm tm;
+  time_t tt = (time_t)t;
+  char s[32];
+  if ((int64_t)tt == t && gmtime_r(&tt, &tm) && strftime(s, sizeof s, "%Y%m%dT%H%M%SZ", &tm))
+    ember_buf_puts(b, s);
+  else
+    ember_buf_put_i64(b, t);
+}
+
+static const char *extension(format_t f) {
+  switch (f) {
+  case FMT_COLLAPSED: return ".folded.txt";
+  case FMT_PPROF: return ".pb.gz";
+  case FMT_SVG: return ".svg";
+  case FMT_HTML: return ".html";
+  default: return "";
+  }
+}
+
+static void set_filename(ember_query_out_t *out, const ember_buf_t *name, format_t f) {
+  snprintf(out->filename, sizeof out->filename, "%.*s%s",
+           (int)(name->len < sizeof out->filename - 16 ? name->len
+                                                       : sizeof out->filename - 16),
+           name->data, extension(f));
+}
+
+/* An export of one selection is named after its query. */
+static void name_single(ember_query_out_t *out, const side_t *sd, format_t f) {
+  ember_buf_t n = EMBER_BUF_INIT;
+  put_slug(&n, sd->query.data, 150);
+  set_filename(out, &n, f);
+  ember_buf_free(&n);
+}
+
+/* A diff names both sides: diff_<left>_vs_<right>, the right without the
+ * app when both read the same app; two ranges of one query are named by
+ * their start times instead. */
+static void name_diff(ember_query_out_t *out, const side_t *l, const side_t *r,
+                      format_t f) {
+  ember_buf_t n = EMBER_BUF_INIT;
+  ember_buf_puts(&n, "diff_");
+  put_slug(&n, l->query.data, 80);
+  if (!strcmp(l->query.data, r->query.data)) {
+    ember_buf_putc(&n, '_');
+    put_stamp(&n, l->from);
+    ember_buf_puts(&n, "_vs_");
+    put_stamp(&n, r->from);
+  } else {
+    const char *rq = r->query.data;
+    size_t app = strlen(l->sel.app);
+    if (!strcmp(l->sel.app, r->sel.app) && rq[app] == '{' && rq[app + 1] != '}') rq += app;
+    ember_buf_puts(&n, "_vs_");
+    put_slug(&n, rq, 80);
+  }
+  set_filename(out, &n, f);
+  ember_buf_free(&n);
+}
+
 /* ---- API --------------------------------------------------------------- */
 
 int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
@@ -202,7 +287,7 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   const ember_tree_t *shown = NULL;
   ember_functions_t fns = {0};
   ember_store_reader_t *r = NULL;
-  ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
+  ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON, ""};
   format_t fmt;
   limits_t lim;
   const char *q = ember_param_given(p->query) ? p->query : p->name;
@@ -245,6 +330,7 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   default: rc = ember_render_single(&res.body, shown, &m, err);
   }
   if (rc) goto done;
+  if (fmt != FMT_JSON) name_single(&res, &sd, fmt);
   *out = res;
   memset(&res, 0, sizeof res);
 done:
@@ -266,7 +352,7 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   const ember_tree_t *shown = NULL;
   ember_functions_t fns = {0};
   ember_store_reader_t *rd = NULL;
-  ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
+  ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON, ""};
   format_t fmt;
   limits_t lim;
   int rc = side_parse(&l, "leftQuery", p->left_query, "leftFrom", p->left_from,
@@ -310,6 +396,7 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   default: rc = ember_render_double(&res.body, shown, &lm, &rm, err);
   }
   if (rc) goto done;
+  if (fmt != FMT_JSON) name_diff(&res, &l, &r, fmt);
   *out = res;
   memset(&res, 0, sizeof res);
 done:

@@ -65,7 +65,7 @@ static json_t *explore(void **state, const ember_explore_params_t *p) {
 static void explore_fails(void **state, const ember_explore_params_t *p, int want_rc,
                           const char *want) {
   fixture_t *f = *state;
-  ember_query_out_t out = {EMBER_BUF_INIT, "untouched"};
+  ember_query_out_t out = {EMBER_BUF_INIT, "untouched", ""};
   ember_err_t err;
   assert_int_equal(ember_query_explore(f->store, p, &out, &err), want_rc);
   if (!strstr(err.msg, want)) fprintf(stderr, "message: %s\n", err.msg);
@@ -267,7 +267,7 @@ static void test_explore_gives_up_once_its_deadline_has_passed(void **state) {
   ember_explore_params_t p = params("app.cpu{}", "region");
   ember_deadline_set(ember_mono_ns() - 1);
   fixture_t *f = *state;
-  ember_query_out_t out = {EMBER_BUF_INIT, "untouched"};
+  ember_query_out_t out = {EMBER_BUF_INIT, "untouched", ""};
   ember_err_t err;
   int rc = ember_query_explore(f->store, &p, &out, &err);
   ember_deadline_set(0);

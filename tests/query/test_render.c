@@ -55,7 +55,7 @@ static json_t *render(void **state, const ember_render_params_t *p) {
 static void render_fails(void **state, const ember_render_params_t *p,
                          const char *want) {
   fixture_t *f = *state;
-  ember_query_out_t out = {EMBER_BUF_INIT, "untouched"};
+  ember_query_out_t out = {EMBER_BUF_INIT, "untouched", ""};
   ember_err_t err;
   assert_int_equal(ember_query_render(f->store, p, &out, &err), EMBER_EINVAL);
   if (!strstr(err.msg, want)) fprintf(stderr, "message: %s\n", err.msg);
@@ -262,7 +262,7 @@ static void test_render_gives_up_once_its_deadline_has_passed(void **state) {
   for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
     ember_render_params_t p = params("app.cpu{}");
     p.format = formats[i];
-    ember_query_out_t out = {EMBER_BUF_INIT, "untouched"};
+    ember_query_out_t out = {EMBER_BUF_INIT, "untouched", ""};
     ember_err_t err;
     ember_deadline_set(ember_mono_ns() - 1);
     int rc = ember_query_render(f->store, &p, &out, &err);
@@ -408,6 +408,61 @@ static void test_render_diff_draws_svg_and_html(void **state) {
   assert_non_null(strstr(html, "\"leftTicks\":3,\"rightTicks\":10"));
   assert_non_null(strstr(html, "\"functions\":{\"count\":3,"));
   free(html);
+}
+
+/* The file name an export is saved as: the query, and for a diff both
+ * sides (or, comparing two ranges of one query, both start times). */
+static const char *filename_of(void **state, const char *fmt, const char *left,
+                               const char *right, const char *right_from) {
+  static char name[EMBER_QUERY_FILENAME_MAX];
+  fixture_t *f = *state;
+  ember_query_out_t out;
+  ember_err_t err;
+  int rc;
+  if (right) {
+    ember_diff_params_t p;
+    memset(&p, 0, sizeof p);
+    p.left_query = left;
+    p.right_query = right;
+    p.left_from = "1700000000";
+    p.right_from = right_from;
+    p.left_until = p.right_until = "1700003600";
+    p.format = fmt;
+    p.now = T0 + 3600;
+    rc = ember_query_render_diff(f->store, &p, &out, &err);
+  } else {
+    ember_render_params_t p = params(left);
+    p.format = fmt;
+    rc = ember_query_render(f->store, &p, &out, &err);
+  }
+  if (rc) fprintf(stderr, "render: %s\n", err.msg);
+  assert_int_equal(rc, 0);
+  ember_buf_free(&out.body);
+  snprintf(name, sizeof name, "%s", out.filename);
+  return name;
+}
+
+static void test_exports_are_named_after_their_selections(void **state) {
+  assert_string_equal(filename_of(state, "json", "app.cpu{}", NULL, NULL), "");
+  assert_string_equal(filename_of(state, "svg", "app.cpu{}", NULL, NULL), "app.cpu.svg");
+  assert_string_equal(filename_of(state, "html", "app.cpu{region=~\"e.*|u/s\"}", NULL, NULL),
+                      "app.cpu_region_e._u_s.html");
+  assert_string_equal(filename_of(state, "pprof", "app.cpu{}", NULL, NULL), "app.cpu.pb.gz");
+  assert_string_equal(filename_of(state, "collapsed", "app.cpu{}", NULL, NULL),
+                      "app.cpu.folded.txt");
+  assert_string_equal(filename_of(state, "json", "app.cpu{}", "app.cpu{}", "1700000000"), "");
+  /* Both sides; the right without the app when it is the left's. */
+  assert_string_equal(filename_of(state, "svg", "app.cpu{region=\"eu\"}",
+                                  "app.cpu{region=\"us\"}", "1700000000"),
+                      "diff_app.cpu_region_eu_vs_region_us.svg");
+  assert_string_equal(filename_of(state, "html", "app.cpu{region=\"eu\"}", "app.cpu{}",
+                                  "1700000000"),
+                      "diff_app.cpu_region_eu_vs_app.cpu.html");
+  assert_string_equal(filename_of(state, "svg", "app.cpu{}", "nobody.cpu{}", "1700000000"),
+                      "diff_app.cpu_vs_nobody.cpu.svg");
+  /* One query over two ranges: the ranges name the sides. */
+  assert_string_equal(filename_of(state, "svg", "app.cpu{}", "app.cpu{}", "1700001800"),
+                      "diff_app.cpu_20231114T221320Z_vs_20231114T224320Z.svg");
 }
 
 /* ---- /render-diff ------------------------------------------------------ */
@@ -610,6 +665,7 @@ int main(void) {
       T(test_render_rejects_bad_max_nodes),
       T(test_render_names_the_formats_it_knows),
       T(test_render_draws_svg_and_html),
+      T(test_exports_are_named_after_their_selections),
       T(test_diff_puts_left_and_right_side_by_side),
       T(test_diff_compares_two_time_ranges),
       T(test_diff_with_an_unknown_side_uses_the_known_metadata),
