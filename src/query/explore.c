@@ -126,7 +126,7 @@ static ember_selector_t narrowed(const explore_t *x, const char *value) {
   ember_selector_t s = {x->sel.app, ember_malloc((x->sel.n + 1) * sizeof *s.matchers),
                         x->sel.n + 1};
   s.matchers[0] = (ember_matcher_t){(char *)x->key, (char *)value, EMBER_MATCH_EQ, NULL};
-  memcpy(s.matchers + 1, x->sel.matchers, x->sel.n * sizeof *s.matchers);
+  if (x->sel.n) memcpy(s.matchers + 1, x->sel.matchers, x->sel.n * sizeof *s.matchers);
   return s;
 }
 
