@@ -30,20 +30,28 @@ static uint64_t sat_add(uint64_t a, uint64_t b) {
   return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* What one walk gathers, per name id. Owns its arrays. */
+/* What one walk gathers for one name: its sums, and how many nodes of
+ * that name are on the current path (in one place: the walk touches both
+ * for every node, and a name's entry is one cache line). */
+typedef struct {
+  uint32_t on_path;
+  uint64_t self[EMBER_TREE_SIDES];
+  uint64_t total[EMBER_TREE_SIDES];
+} acc_t;
+
+/* What one walk gathers. Owns acc. */
 typedef struct {
   const ember_tree_t *t;
   int nsides;
-  ember_function_t *acc; /* per name id */
-  uint32_t *on_path;     /* per name id: nodes of that name on the path */
+  acc_t *acc; /* per name id */
 } walk_t;
 
 /* Enters node id: its self always counts, its total when no ancestor has
  * its name. */
 static void enter(walk_t *w, uint32_t id) {
   const ember_tree_node_t *nd = ember_tree_node(w->t, id);
-  ember_function_t *f = &w->acc[nd->name];
-  bool outer = w->on_path[nd->name]++ == 0;
+  acc_t *f = &w->acc[nd->name];
+  bool outer = f->on_path++ == 0;
   for (int s = 0; s < w->nsides; s++) {
     f->self[s] = sat_add(f->self[s], nd->self[s]);
     if (outer) f->total[s] = sat_add(f->total[s], nd->total[s]);
@@ -68,7 +76,7 @@ static int walk(walk_t *w, ember_err_t *err) {
     /* A leaf: leave it and every ancestor whose children are done. */
     for (;;) {
       nd = ember_tree_node(w->t, id);
-      w->on_path[nd->name]--;
+      w->acc[nd->name].on_path--;
       if (nd->next_sibling != EMBER_TREE_NONE) {
         id = nd->next_sibling;
         break;
@@ -169,12 +177,14 @@ static ranked_t *rank(const walk_t *w, size_t max, size_t *n) {
   for (int s = 0; s < w->nsides; s++) all[s] = ember_tree_total(w->t, s);
   ranked_t *r = ember_malloc((nn ? nn : 1) * sizeof *r);
   for (uint32_t id = 0; id < nn; id++) {
-    const ember_function_t *f = &w->acc[id];
+    const acc_t *f = &w->acc[id];
     bool any = false;
     for (int s = 0; s < w->nsides; s++) any |= f->total[s] != 0;
     if (!any) continue;
-    r[k].f = *f;
+    memset(&r[k].f, 0, sizeof r[k].f);
     r[k].f.name = id;
+    memcpy(r[k].f.self, f->self, sizeof f->self);
+    memcpy(r[k].f.total, f->total, sizeof f->total);
     r[k].name = ember_tree_name(w->t, id);
     r[k].key = w->nsides == 2
                    ? fabs(pp(f->self[1], all[1]) - pp(f->self[0], all[0]))
@@ -193,9 +203,8 @@ static ranked_t *rank(const walk_t *w, size_t max, size_t *n) {
 int ember_functions_compute(const ember_tree_t *t, int nsides, size_t max,
                             ember_functions_t *out, ember_err_t *err) {
   size_t nn = ember_tree_name_count(t), n = 0;
-  walk_t w = {t, nsides == 2 ? 2 : 1, NULL, NULL};
+  walk_t w = {t, nsides == 2 ? 2 : 1, NULL};
   w.acc = ember_calloc(nn ? nn : 1, sizeof *w.acc);
-  w.on_path = ember_calloc(nn ? nn : 1, sizeof *w.on_path);
   ranked_t *r = NULL;
   int rc = walk(&w, err);
   if (rc) goto done;
@@ -207,7 +216,6 @@ int ember_functions_compute(const ember_tree_t *t, int nsides, size_t max,
 done:
   free(r);
   free(w.acc);
-  free(w.on_path);
   return rc;
 }
 
