@@ -177,14 +177,15 @@ static void place(explore_t *x, group_t *g) {
   size_t last = 0;
   for (size_t i = 1; i < x->ngroups; i++)
     if (cmp_group(&x->groups[i], &x->groups[last]) > 0) last = i;
-  group_t *out = g;
+  /* g takes the place of the lowest kept group when it ranks above it;
+   * whichever loses goes into other. */
   if (cmp_group(g, &x->groups[last]) < 0) {
     group_t tmp = x->groups[last];
     x->groups[last] = *g;
     *g = tmp;
   }
-  fold(&x->other, out, x->grid.n);
-  free(out->samples);
+  fold(&x->other, g, x->grid.n);
+  free(g->samples);
 }
 
 /* Reads the timeline of every value listed, then of the series without
