@@ -65,7 +65,8 @@ static void explore_free(explore_t *x) {
   ember_buf_free(&x->query);
   ember_app_info_free(&x->app);
   ember_strlist_free(&x->values);
-  for (size_t i = 0; i < x->ngroups; i++) free(x->groups[i].samples);
+  for (size_t i = 0; i < x->ngroups; i++)
+    free(x->groups[i].samples);
   free(x->groups);
   free(x->other.samples);
   free(x->missing.samples);
@@ -95,8 +96,10 @@ static int parse_top(const char *v, size_t *out, ember_err_t *err) {
   size_t n = 0;
   bool ok = strlen(v) <= 4;
   for (const char *p = v; ok && *p; p++) {
-    if (*p < '0' || *p > '9') ok = false;
-    else n = n * 10 + (size_t)(*p - '0');
+    if (*p < '0' || *p > '9')
+      ok = false;
+    else
+      n = n * 10 + (size_t)(*p - '0');
   }
   if (!ok || n < 1 || n > MAX_TOP)
     return ember_err_set(err, EMBER_EINVAL,
@@ -111,8 +114,8 @@ static int parse(explore_t *x, const ember_explore_params_t *p, ember_err_t *err
   int rc = ember_param_selector("query", p->query, &x->sel, err);
   if (rc) return rc;
   ember_selector_format(&x->sel, &x->query);
-  rc = ember_param_range("from", p->from, "until", p->until, p->now, &x->from,
-                         &x->until, err);
+  rc = ember_param_range("from", p->from, "until", p->until, p->now, &x->from, &x->until,
+                         err);
   if (!rc) rc = parse_key(p->group_by, &x->key, err);
   if (!rc) rc = parse_top(p->top, &x->top, err);
   x->max_output = p->max_output ? p->max_output : EMBER_QUERY_MAX_OUTPUT;
@@ -224,7 +227,8 @@ static void put_real(ember_buf_t *b, double v, int decimals) {
     return;
   }
   if (strchr(tmp, '.')) {
-    while (tmp[n - 1] == '0') tmp[--n] = '\0';
+    while (tmp[n - 1] == '0')
+      tmp[--n] = '\0';
     if (tmp[n - 1] == '.') tmp[--n] = '\0';
   }
   ember_buf_append(b, tmp, (size_t)n);
@@ -268,8 +272,8 @@ static void put_group(ember_buf_t *b, const explore_t *x, const group_t *g,
 static void group_query(const explore_t *x, const char *value, ember_buf_t *out) {
   ember_selector_t s = narrowed(x, value);
   memmove(s.matchers, s.matchers + 1, x->sel.n * sizeof *s.matchers);
-  s.matchers[x->sel.n] = (ember_matcher_t){(char *)x->key, (char *)value,
-                                           EMBER_MATCH_EQ, NULL};
+  s.matchers[x->sel.n] =
+      (ember_matcher_t){(char *)x->key, (char *)value, EMBER_MATCH_EQ, NULL};
   ember_buf_reset(out);
   ember_selector_format(&s, out);
   free(s.matchers);
@@ -284,10 +288,12 @@ static void put_head(ember_buf_t *b, const explore_t *x, const whole_t *w) {
   const char *spy = x->known ? x->app.spy_name : "unknown";
   ember_buf_puts(b, ",\"units\":");
   ember_buf_put_json_string(b, units, strlen(units));
-  ember_buf_printf(b, ",\"sampleRate\":%u,\"spyName\":", x->known ? x->app.sample_rate : 100);
+  ember_buf_printf(
+      b, ",\"sampleRate\":%u,\"spyName\":", x->known ? x->app.sample_rate : 100);
   ember_buf_put_json_string(b, spy, strlen(spy));
-  ember_buf_printf(b, ",\"startTime\":%lld,\"endTime\":%lld,\"total\":",
-                   (long long)x->from, (long long)x->until);
+  ember_buf_printf(b,
+                   ",\"startTime\":%lld,\"endTime\":%lld,\"total\":", (long long)x->from,
+                   (long long)x->until);
   ember_buf_put_u64(b, w->total);
 }
 
@@ -296,15 +302,18 @@ static void encode(ember_buf_t *b, const explore_t *x) {
   uint64_t *all = ember_calloc(n ? n : 1, sizeof *all);
   const group_t *parts[MAX_TOP + 2];
   size_t nparts = 0;
-  for (size_t i = 0; i < x->ngroups; i++) parts[nparts++] = &x->groups[i];
+  for (size_t i = 0; i < x->ngroups; i++)
+    parts[nparts++] = &x->groups[i];
   if (x->other.total) parts[nparts++] = &x->other;
   if (x->missing.total) parts[nparts++] = &x->missing;
   whole_t w = {0, 0};
   for (size_t k = 0; k < nparts; k++) {
     w.total = sat_add(w.total, parts[k]->total);
-    for (size_t i = 0; i < n; i++) all[i] = sat_add(all[i], parts[k]->samples[i]);
+    for (size_t i = 0; i < n; i++)
+      all[i] = sat_add(all[i], parts[k]->samples[i]);
   }
-  for (size_t i = 0; i < n; i++) w.active += all[i] != 0;
+  for (size_t i = 0; i < n; i++)
+    w.active += all[i] != 0;
   put_head(b, x, &w);
   ember_buf_puts(b, ",\"timeline\":");
   ember_timeline_put_json(b, x->grid, all);
@@ -339,13 +348,14 @@ static void encode(ember_buf_t *b, const explore_t *x) {
 static size_t bound(const explore_t *x) {
   size_t longest = 0;
   for (size_t i = 0; i < x->values.n; i++) {
-    size_t v = ember_json_string_bound(x->values.items[i], strlen(x->values.items[i]), false);
+    size_t v =
+        ember_json_string_bound(x->values.items[i], strlen(x->values.items[i]), false);
     if (v > longest) longest = v;
   }
   size_t query = 2 * ember_json_string_bound(x->query.data, x->query.len, false) +
                  2 * strlen(x->key) + 2 * longest + 16;
-  size_t line = ember_size_add(ember_size_add(256 + longest, query),
-                               ember_size_mul(x->grid.n, 21));
+  size_t line =
+      ember_size_add(ember_size_add(256 + longest, query), ember_size_mul(x->grid.n, 21));
   size_t size = ember_size_mul(x->top + 3, line);
   size_t units = x->known ? strlen(x->app.units) + strlen(x->app.spy_name) : 0;
   return ember_size_add(size, 2 * units + 1024);
@@ -369,7 +379,8 @@ int ember_query_explore(ember_store_t *s, const ember_explore_params_t *p,
       rc = EMBER_OK;
     }
   }
-  if (!rc && x.known) rc = ember_store_reader_label_values(r, &x.sel, x.key, &x.values, err);
+  if (!rc && x.known)
+    rc = ember_store_reader_label_values(r, &x.sel, x.key, &x.values, err);
   /* The bound needs only the values' lengths: refuse before reading. */
   if (!rc) rc = ember_query_check_size(bound(&x), x.max_output, "the tag explorer", err);
   if (!rc && x.known) rc = read_all(r, &x, err);

@@ -105,7 +105,9 @@ static int by_name(const ranked_t *a, const ranked_t *b) {
   return c ? c : (x.len > y.len) - (x.len < y.len);
 }
 
-static int desc_u64(uint64_t a, uint64_t b) { return (a < b) - (a > b); }
+static int desc_u64(uint64_t a, uint64_t b) {
+  return (a < b) - (a > b);
+}
 
 static int cmp_single(const void *pa, const void *pb) {
   const ranked_t *a = pa, *b = pb;
@@ -117,8 +119,8 @@ static int cmp_single(const void *pa, const void *pb) {
 static int cmp_diff(const void *pa, const void *pb) {
   const ranked_t *a = pa, *b = pb;
   if (a->key != b->key) return a->key > b->key ? -1 : 1;
-  int c = desc_u64(sat_add(a->f.self[0], a->f.self[1]),
-                   sat_add(b->f.self[0], b->f.self[1]));
+  int c =
+      desc_u64(sat_add(a->f.self[0], a->f.self[1]), sat_add(b->f.self[0], b->f.self[1]));
   if (!c)
     c = desc_u64(sat_add(a->f.total[0], a->f.total[1]),
                  sat_add(b->f.total[0], b->f.total[1]));
@@ -145,7 +147,8 @@ static void swap(ranked_t *a, ranked_t *b) {
  * sorted instead, so the worst case stays O(n log n). */
 static void select_first(ranked_t *r, size_t n, size_t keep, cmp_fn cmp) {
   size_t lo = 0, hi = n, rounds = 0, limit = 8;
-  for (size_t m = n; m > 1; m >>= 1) limit += 2;
+  for (size_t m = n; m > 1; m >>= 1)
+    limit += 2;
   while (hi - lo > 16 && keep > lo && keep < hi) {
     if (++rounds > limit) break;
     size_t mid = lo + (hi - lo) / 2;
@@ -156,15 +159,20 @@ static void select_first(ranked_t *r, size_t n, size_t keep, cmp_fn cmp) {
     /* Hoare: [lo, i) ranks before or with the pivot, [j, hi) after or with. */
     size_t i = lo, j = hi;
     for (;;) {
-      while (cmp(&r[i], &pivot) < 0) i++;
-      do j--; while (cmp(&pivot, &r[j]) < 0);
+      while (cmp(&r[i], &pivot) < 0)
+        i++;
+      do
+        j--;
+      while (cmp(&pivot, &r[j]) < 0);
       if (i >= j) break;
       swap(&r[i], &r[j]);
       i++;
     }
     /* r[lo..j] rank before or with r[j+1..hi). */
-    if (keep <= j) hi = j + 1;
-    else lo = j + 1;
+    if (keep <= j)
+      hi = j + 1;
+    else
+      lo = j + 1;
   }
   if (keep > lo && keep < hi) qsort(r + lo, hi - lo, sizeof *r, cmp);
 }
@@ -174,21 +182,21 @@ static void select_first(ranked_t *r, size_t n, size_t keep, cmp_fn cmp) {
 static ranked_t *rank(const walk_t *w, size_t max, size_t *n) {
   size_t nn = ember_tree_name_count(w->t), k = 0;
   uint64_t all[EMBER_TREE_SIDES] = {0, 0};
-  for (int s = 0; s < w->nsides; s++) all[s] = ember_tree_total(w->t, s);
+  for (int s = 0; s < w->nsides; s++)
+    all[s] = ember_tree_total(w->t, s);
   ranked_t *r = ember_malloc((nn ? nn : 1) * sizeof *r);
   for (uint32_t id = 0; id < nn; id++) {
     const acc_t *f = &w->acc[id];
     bool any = false;
-    for (int s = 0; s < w->nsides; s++) any |= f->total[s] != 0;
+    for (int s = 0; s < w->nsides; s++)
+      any |= f->total[s] != 0;
     if (!any) continue;
     memset(&r[k].f, 0, sizeof r[k].f);
     r[k].f.name = id;
     memcpy(r[k].f.self, f->self, sizeof f->self);
     memcpy(r[k].f.total, f->total, sizeof f->total);
     r[k].name = ember_tree_name(w->t, id);
-    r[k].key = w->nsides == 2
-                   ? fabs(pp(f->self[1], all[1]) - pp(f->self[0], all[0]))
-                   : 0;
+    r[k].key = w->nsides == 2 ? fabs(pp(f->self[1], all[1]) - pp(f->self[0], all[0])) : 0;
     k++;
   }
   cmp_fn cmp = w->nsides == 2 ? cmp_diff : cmp_single;
@@ -211,7 +219,8 @@ int ember_functions_compute(const ember_tree_t *t, int nsides, size_t max,
   r = rank(&w, max, &n);
   ember_functions_t res = {t, w.nsides, NULL, n < max ? n : max, n};
   res.items = ember_malloc((res.n ? res.n : 1) * sizeof *res.items);
-  for (size_t i = 0; i < res.n; i++) res.items[i] = r[i].f;
+  for (size_t i = 0; i < res.n; i++)
+    res.items[i] = r[i].f;
   *out = res;
 done:
   free(r);

@@ -33,11 +33,14 @@
 
 /* ---- Characters -------------------------------------------------------- */
 
-static bool is_cont(unsigned char c) { return (c & 0xc0) == 0x80; }
+static bool is_cont(unsigned char c) {
+  return (c & 0xc0) == 0x80;
+}
 
 size_t ember_utf8_len(const char *s, size_t n) {
   size_t k = 0;
-  for (size_t i = 0; i < n; i++) k += !is_cont((unsigned char)s[i]);
+  for (size_t i = 0; i < n; i++)
+    k += !is_cont((unsigned char)s[i]);
   return k;
 }
 
@@ -46,7 +49,8 @@ static size_t head_bytes(const char *s, size_t n, size_t k) {
   size_t i = 0;
   while (i < n && k) {
     i++;
-    while (i < n && is_cont((unsigned char)s[i])) i++;
+    while (i < n && is_cont((unsigned char)s[i]))
+      i++;
     k--;
   }
   return i;
@@ -57,7 +61,8 @@ static size_t tail_start(const char *s, size_t n, size_t k) {
   size_t i = n;
   while (i > 0 && k) {
     i--;
-    while (i > 0 && is_cont((unsigned char)s[i])) i--;
+    while (i > 0 && is_cont((unsigned char)s[i]))
+      i--;
     k--;
   }
   return i;
@@ -66,12 +71,15 @@ static size_t tail_start(const char *s, size_t n, size_t k) {
 /* The code point ending at s[n - 1] and where it starts. */
 static uint32_t last_char(const char *s, size_t n, size_t *start) {
   size_t i = n - 1;
-  while (i > 0 && is_cont((unsigned char)s[i])) i--;
+  while (i > 0 && is_cont((unsigned char)s[i]))
+    i--;
   const unsigned char *p = (const unsigned char *)s + i;
   uint32_t c = p[0];
   size_t len = n - i;
-  if (len == 2) c = (c & 0x1f) << 6 | (p[1] & 0x3f);
-  else if (len == 3) c = (c & 0x0f) << 12 | (p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+  if (len == 2)
+    c = (c & 0x1f) << 6 | (p[1] & 0x3f);
+  else if (len == 3)
+    c = (c & 0x0f) << 12 | (p[1] & 0x3f) << 6 | (p[2] & 0x3f);
   else if (len == 4)
     c = (c & 0x07) << 18 | (p[1] & 0x3f) << 12 | (p[2] & 0x3f) << 6 | (p[3] & 0x3f);
   *start = i;
@@ -100,7 +108,9 @@ static bool ends_with(const char *s, size_t n, const char *suffix) {
   return n >= k && !memcmp(s + n - k, suffix, k);
 }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 static bool is_word(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
@@ -110,7 +120,9 @@ static bool is_closer(const char *s, size_t i) {
   return s[i] == ')' || s[i] == ']' || (s[i] == '>' && !(i > 0 && s[i - 1] == '-'));
 }
 
-static bool is_opener(char c) { return c == '(' || c == '[' || c == '<'; }
+static bool is_opener(char c) {
+  return c == '(' || c == '[' || c == '<';
+}
 
 /* ---- The suffix (step 2) ----------------------------------------------- */
 
@@ -119,8 +131,10 @@ static bool is_opener(char c) { return c == '(' || c == '[' || c == '<'; }
 static long opening_of(const char *s, size_t end) {
   long depth = 0;
   for (long i = (long)end; i >= 0; i--) {
-    if (is_closer(s, (size_t)i)) depth++;
-    else if (is_opener(s[i]) && --depth == 0) return i;
+    if (is_closer(s, (size_t)i))
+      depth++;
+    else if (is_opener(s[i]) && --depth == 0)
+      return i;
   }
   return -1;
 }
@@ -157,7 +171,8 @@ size_t ember_label_strip(const char *s, size_t n) {
     if (hex) return n - 19;
   }
   size_t core = n;
-  for (size_t q; (q = qualifier_start(s, core)) > 0;) core = q;
+  for (size_t q; (q = qualifier_start(s, core)) > 0;)
+    core = q;
   if (core == 0 || s[core - 1] != ')') return n;
   long open = opening_of(s, core - 1);
   if (open <= 0) return n;
@@ -181,7 +196,8 @@ static size_t location_form(const char *s, size_t n) {
   for (size_t i = 0; i + 1 < n; i++) {
     if (s[i] != ':' || !is_digit(s[i + 1])) continue;
     size_t j = i + 1;
-    while (j < n && is_digit(s[j])) j++;
+    while (j < n && is_digit(s[j]))
+      j++;
     if (j + 3 <= n && !memcmp(s + j, " - ", 3)) return j + 3 < n ? j + 3 : 0;
   }
   return 0;
@@ -259,7 +275,8 @@ const char ember_label_script[] =
     "}\n"
     "function emberCloser(s, i) {\n"
     "  var c = s.charAt(i);\n"
-    "  return c === ')' || c === ']' || (c === '>' && !(i > 0 && s.charAt(i - 1) === '-'));\n"
+    "  if (c === ')' || c === ']') return true;\n"
+    "  return c === '>' && !(i > 0 && s.charAt(i - 1) === '-');\n"
     "}\n"
     "function emberOpener(c) { return c === '(' || c === '[' || c === '<'; }\n"
     "function emberStrip(s) {\n"
@@ -267,7 +284,8 @@ const char ember_label_script[] =
     "  if (hash && hash.index > 0) return s.slice(0, hash.index);\n"
     "  var q = /(?:\\s*(?:const|volatile|noexcept|&&|&)|\\s*\\[clone [^\\]]*\\])$/;\n"
     "  var core = s, m;\n"
-    "  for (m = q.exec(core); m && m.index > 0; m = q.exec(core)) core = core.slice(0, m.index);\n"
+    "  for (m = q.exec(core); m && m.index > 0; m = q.exec(core))\n"
+    "    core = core.slice(0, m.index);\n"
     "  if (core.charAt(core.length - 1) !== ')') return s;\n"
     "  var depth = 0, open = -1;\n"
     "  for (var i = core.length - 1; i >= 0; i--) {\n"
@@ -286,20 +304,22 @@ const char ember_label_script[] =
     "}\n"
     "function emberFunction(s) {\n"
     "  var loc = /:\\d+ - /.exec(s);\n"
-    "  if (loc && loc.index + loc[0].length < s.length) return loc.index + loc[0].length;\n"
+    "  var end = loc ? loc.index + loc[0].length : 0;\n"
+    "  if (loc && end < s.length) return end;\n"
     "  var seps = [], depth = 0;\n"
     "  for (var i = s.length - 1; i > 0; i--) {\n"
     "    var c = s.charAt(i);\n"
     "    if (emberCloser(s, i)) { depth++; continue; }\n"
     "    if (emberOpener(c)) { if (depth > 0) depth--; continue; }\n"
     "    if (depth > 0) continue;\n"
-    "    if ((c === '.' || c === '/' || c === '\\\\' || c === ':' || c === '#') && i + 1 < s.length)\n"
-    "      seps.push(i + 1);\n"
+    "    var sep = c === '.' || c === '/' || c === '\\\\' || c === ':' || c === '#';\n"
+    "    if (sep && i + 1 < s.length) seps.push(i + 1);\n"
     "  }\n"
     "  if (!seps.length) return 0;\n"
-    "  var k = 0;\n"
+    "  var k = 0, closure = /^(?:func\\d+|\\d+)$/;\n"
     "  while (k + 1 < seps.length && s.charAt(seps[k] - 1) === '.' &&\n"
-    "         /^(?:func\\d+|\\d+)$/.test(s.slice(seps[k], k === 0 ? s.length : seps[k - 1] - 1))) k++;\n"
+    "         closure.test(s.slice(seps[k], k ? seps[k - 1] - 1 : s.length)))\n"
+    "    k++;\n"
     "  return seps[k];\n"
     "}\n"
     "function emberElide(name, max) {\n"

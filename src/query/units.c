@@ -193,14 +193,17 @@ static void put_count_name(ember_buf_t *b, const char *units, double v) {
       ember_buf_puts(b, v == 1 ? names[i][1] : names[i][2]);
       return;
     }
-  for (const char *p = units; *p; p++) ember_buf_putc(b, *p == '_' ? ' ' : *p);
+  for (const char *p = units; *p; p++)
+    ember_buf_putc(b, *p == '_' ? ' ' : *p);
 }
 
 /* The whole count of a full form: exact when the caller has the integer
  * (sums past 2^53 are not doubles), else v rounded, as the UI does. */
 static void put_whole(ember_buf_t *b, double v, const uint64_t *exact) {
-  if (exact) ember_fmt_count(b, *exact);
-  else put_grouped(b, v);
+  if (exact)
+    ember_fmt_count(b, *exact);
+  else
+    put_grouped(b, v);
 }
 
 static void put_units(ember_buf_t *b, double v, const uint64_t *exact, const char *units,
@@ -224,8 +227,10 @@ static void put_units(ember_buf_t *b, double v, const uint64_t *exact, const cha
     }
     return;
   }
-  if (full) put_whole(b, v, exact);
-  else put_count(b, v);
+  if (full)
+    put_whole(b, v, exact);
+  else
+    put_count(b, v);
   ember_buf_putc(b, ' ');
   put_count_name(b, units, v);
 }
