@@ -24,13 +24,20 @@
  * this is refused (lower maxNodes or narrow the range). */
 #define EMBER_QUERY_MAX_OUTPUT ((size_t)128 << 20)
 #define EMBER_TIMELINE_MAX_POINTS 1024
+/* Rows of the function table a response carries unless asked otherwise
+ * (maxFunctions); like maxNodes, never more than the server's node limit. */
+#define EMBER_QUERY_DEFAULT_MAX_FUNCTIONS 5000
 
 /* ---- Requests ---------------------------------------------------------- */
 
-/* A response body and its media type (a static string). */
+/* A response body, its media type (a static string) and, for an export
+ * (svg, html, pprof, collapsed), the file name to save it as: letters,
+ * digits, '.', '_' and '-' only, so it needs no quoting; "" otherwise. */
+#define EMBER_QUERY_FILENAME_MAX 192
 typedef struct {
   ember_buf_t body;
   const char *content_type;
+  char filename[EMBER_QUERY_FILENAME_MAX];
 } ember_query_out_t;
 
 /* /render parameters as received (borrowed, NULL when absent), and the
@@ -41,6 +48,7 @@ typedef struct {
   const char *from;      /* default now-1h */
   const char *until;     /* default now */
   const char *max_nodes; /* "maxNodes" or "max-nodes"; -1 = the server's limit */
+  const char *max_functions; /* "maxFunctions"; -1 = the server's limit */
   const char *format;    /* json (default) | collapsed | pprof | html | svg */
   int64_t now;
   long max_nodes_limit; /* 0: EMBER_QUERY_MAX_NODES_LIMIT */
@@ -52,11 +60,23 @@ typedef struct {
   const char *left_query, *left_from, *left_until;
   const char *right_query, *right_from, *right_until;
   const char *max_nodes;
+  const char *max_functions;
   const char *format; /* json (default) | svg | html */
   int64_t now;
   long max_nodes_limit; /* 0: EMBER_QUERY_MAX_NODES_LIMIT */
   size_t max_output;    /* 0: EMBER_QUERY_MAX_OUTPUT */
 } ember_diff_params_t;
+
+/* /api/explore parameters as received (borrowed, NULL when absent). */
+typedef struct {
+  const char *query;    /* FlameQL, required */
+  const char *group_by; /* the label key to split by, required */
+  const char *from;     /* default now-1h */
+  const char *until;    /* default now */
+  const char *top;      /* values listed apart, 1 to 100, default 10 */
+  int64_t now;
+  size_t max_output; /* 0: EMBER_QUERY_MAX_OUTPUT */
+} ember_explore_params_t;
 
 /* Each fills out (caller frees out->body) and returns 0, or an error code
  * with err set: EMBER_EINVAL for bad parameters and for a response that
@@ -67,6 +87,12 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
                        ember_query_out_t *out, ember_err_t *err);
 int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
                             ember_query_out_t *out, ember_err_t *err);
+/* The tag explorer: the selection's timeline split by the values of one
+ * label (top N, the rest as other, series without it as missing), each
+ * with its total, share, average and peak per step, from the stored
+ * per-bucket totals. */
+int ember_query_explore(ember_store_t *s, const ember_explore_params_t *p,
+                        ember_query_out_t *out, ember_err_t *err);
 /* JSON array of label keys, "__name__" first. */
 int ember_query_labels(ember_store_t *s, const char *query,
                        ember_query_out_t *out, ember_err_t *err);
@@ -90,6 +116,41 @@ typedef struct {
 
 ember_timeline_grid_t ember_timeline_grid(int64_t from, int64_t until);
 
+/* ---- Function table ---------------------------------------------------- */
+
+/* One function (frame name) of a tree: the sum of the self values of its
+ * nodes, and its total, counting each sample once even when its stack
+ * passes through the function several times (recursion). Per side. */
+typedef struct {
+  uint32_t name; /* id in the table's tree */
+  uint64_t self[EMBER_TREE_SIDES];
+  uint64_t total[EMBER_TREE_SIDES];
+} ember_function_t;
+
+/* The ranked functions of a tree. Owns items; borrows tree (whose names
+ * the items use) until it is freed. */
+typedef struct {
+  const ember_tree_t *tree;
+  int nsides;              /* 1: side 0; 2: side 0 left and side 1 right */
+  ember_function_t *items; /* the first n by rank */
+  size_t n;
+  size_t count;            /* distinct functions with a value: n < count when cut */
+} ember_functions_t;
+
+/* Computes the function table of t's whole tree, every node but the root:
+ * with nsides 1 ranked by self (descending), with nsides 2 by the change
+ * of the self share of the side's total, in percentage points, largest
+ * first (ties: larger values first, then name bytes). Keeps the first max.
+ * *out (freed with ember_functions_free) written only on success;
+ * EMBER_ETIMEOUT when the deadline passes. O(nodes + names log names). */
+int ember_functions_compute(const ember_tree_t *t, int nsides, size_t max,
+                            ember_functions_t *out, ember_err_t *err);
+void ember_functions_free(ember_functions_t *f); /* NULL is accepted */
+
+/* Appends {"count":N,"truncated":B,"items":[{"name","self","total"}...]},
+ * self and total as [left,right] for two sides. */
+void ember_functions_put_json(ember_buf_t *out, const ember_functions_t *f);
+
 /* ---- Rendering (pure) -------------------------------------------------- */
 
 /* What the metadata and timeline of a flamebearer response say, and how
@@ -106,6 +167,10 @@ typedef struct {
   const uint64_t *timeline; /* raw sums per step, NULL for none */
   ember_timeline_grid_t grid;
   size_t max_output; /* largest body a render may build; 0: no limit */
+  /* The function table the JSON carries as "functions" (computed from the
+   * untruncated tree, which it borrows); NULL: none. The diff renderers
+   * read the left side's. */
+  const ember_functions_t *functions;
 } ember_render_meta_t;
 
 /* The renderers below are pure (tree in, bytes appended to out) and share

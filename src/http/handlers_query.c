@@ -1,8 +1,9 @@
 /*
- * handlers_query.c - the read endpoints: /render, /render-diff, /labels,
- * /label-values and /api/apps. Each maps its parameters onto the query
+ * handlers_query.c - the read endpoints: /render, /render-diff,
+ * /api/explore, /labels, /label-values and /api/apps. Each maps its parameters onto the query
  * module and copies the result into the response.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -31,6 +32,14 @@ static int respond(ember_http_req_t *req, int rc, ember_query_out_t *out) {
                             "sandbox allow-scripts; default-src 'none'; "
                             "script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
                             "img-src data:");
+    /* Exports say what to save them as (a diff names both sides); inline,
+     * so that a browser still shows an SVG or a page. The name holds only
+     * [A-Za-z0-9._-]: no quoting to get wrong. */
+    if (out->filename[0]) {
+      char v[EMBER_QUERY_FILENAME_MAX + 32];
+      snprintf(v, sizeof v, "inline; filename=\"%s\"", out->filename);
+      ember_http_set_header(req, "Content-Disposition", v);
+    }
   }
   ember_buf_free(&out->body);
   return rc;
@@ -48,11 +57,12 @@ int ember_http_render(ember_http_req_t *req, ember_err_t *err) {
       .from = ember_http_arg(req, "from"),
       .until = ember_http_arg(req, "until"),
       .max_nodes = max_nodes_arg(req),
+      .max_functions = ember_http_arg(req, "maxFunctions"),
       .format = ember_http_arg(req, "format"),
       .now = ember_now(),
       .max_nodes_limit = ember_http_max_nodes(req),
   };
-  ember_query_out_t out = {EMBER_BUF_INIT, NULL};
+  ember_query_out_t out = {EMBER_BUF_INIT, NULL, ""};
   return respond(req, ember_query_render(ember_http_store(req), &p, &out, err), &out);
 }
 
@@ -65,24 +75,38 @@ int ember_http_render_diff(ember_http_req_t *req, ember_err_t *err) {
       .right_from = ember_http_arg(req, "rightFrom"),
       .right_until = ember_http_arg(req, "rightUntil"),
       .max_nodes = max_nodes_arg(req),
+      .max_functions = ember_http_arg(req, "maxFunctions"),
       .format = ember_http_arg(req, "format"),
       .now = ember_now(),
       .max_nodes_limit = ember_http_max_nodes(req),
   };
-  ember_query_out_t out = {EMBER_BUF_INIT, NULL};
+  ember_query_out_t out = {EMBER_BUF_INIT, NULL, ""};
   return respond(req, ember_query_render_diff(ember_http_store(req), &p, &out, err),
                  &out);
 }
 
+int ember_http_explore(ember_http_req_t *req, ember_err_t *err) {
+  ember_explore_params_t p = {
+      .query = ember_http_arg(req, "query"),
+      .group_by = ember_http_arg(req, "groupBy"),
+      .from = ember_http_arg(req, "from"),
+      .until = ember_http_arg(req, "until"),
+      .top = ember_http_arg(req, "top"),
+      .now = ember_now(),
+  };
+  ember_query_out_t out = {EMBER_BUF_INIT, NULL, ""};
+  return respond(req, ember_query_explore(ember_http_store(req), &p, &out, err), &out);
+}
+
 int ember_http_labels(ember_http_req_t *req, ember_err_t *err) {
-  ember_query_out_t out = {EMBER_BUF_INIT, NULL};
+  ember_query_out_t out = {EMBER_BUF_INIT, NULL, ""};
   int rc =
       ember_query_labels(ember_http_store(req), ember_http_arg(req, "query"), &out, err);
   return respond(req, rc, &out);
 }
 
 int ember_http_label_values(ember_http_req_t *req, ember_err_t *err) {
-  ember_query_out_t out = {EMBER_BUF_INIT, NULL};
+  ember_query_out_t out = {EMBER_BUF_INIT, NULL, ""};
   int rc = ember_query_label_values(ember_http_store(req), ember_http_arg(req, "label"),
                                     ember_http_arg(req, "query"), &out, err);
   return respond(req, rc, &out);
@@ -123,6 +147,6 @@ done:
 
 int ember_http_apps(ember_http_req_t *req, ember_err_t *err) {
   if (req->method == HTTP_DELETE) return delete_app(req, err);
-  ember_query_out_t out = {EMBER_BUF_INIT, NULL};
+  ember_query_out_t out = {EMBER_BUF_INIT, NULL, ""};
   return respond(req, ember_query_apps(ember_http_store(req), &out, err), &out);
 }

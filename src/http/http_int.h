@@ -154,6 +154,7 @@ void ember_http_allow(const route_t *r, ember_buf_t *out);
 int ember_http_ingest(ember_http_req_t *req, ember_err_t *err);
 int ember_http_render(ember_http_req_t *req, ember_err_t *err);
 int ember_http_render_diff(ember_http_req_t *req, ember_err_t *err);
+int ember_http_explore(ember_http_req_t *req, ember_err_t *err);
 int ember_http_labels(ember_http_req_t *req, ember_err_t *err);
 int ember_http_label_values(ember_http_req_t *req, ember_err_t *err);
 int ember_http_apps(ember_http_req_t *req, ember_err_t *err);
@@ -283,6 +284,7 @@ enum {
   METRIC_ROUTE_LABELS,
   METRIC_ROUTE_LABEL_VALUES,
   METRIC_ROUTE_APPS,
+  METRIC_ROUTE_EXPLORE,
   METRIC_ROUTE_HEALTHZ,
   METRIC_ROUTE_READYZ,
   METRIC_ROUTE_METRICS,

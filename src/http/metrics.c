@@ -8,8 +8,8 @@
 #include "http/http_int.h"
 
 static const char *route_names[METRIC_ROUTE_COUNT] = {
-    "/ingest",  "/render", "/render-diff", "/labels", "/label-values", "/api/apps",
-    "/healthz", "/readyz", "/metrics",     "ui",      "other"};
+    "/ingest",  "/render", "/render-diff", "/labels",  "/label-values", "/api/apps",
+    "/api/explore", "/healthz", "/readyz", "/metrics", "ui",         "other"};
 
 static const int statuses[] = {200, 304, 400, 401, 403, 404, 405,
                                413, 422, 429, 431, 500, 503, 504};

@@ -23,6 +23,8 @@ static const route_t routes[] = {
      METRIC_ROUTE_LABEL_VALUES, HTTP_ROLE_READ, false},
     {"/api/apps", false, READ | HTTP_DELETE, HTTP_RUN_QUERY, ember_http_apps,
      METRIC_ROUTE_APPS, HTTP_ROLE_READ, false},
+    {"/api/explore", false, READ, HTTP_RUN_QUERY, ember_http_explore,
+     METRIC_ROUTE_EXPLORE, HTTP_ROLE_READ, false},
     {"/healthz", false, READ, HTTP_RUN_INLINE, ember_http_healthz, METRIC_ROUTE_HEALTHZ,
      HTTP_ROLE_NONE, false},
     {"/readyz", false, READ, HTTP_RUN_INLINE, ember_http_readyz, METRIC_ROUTE_READYZ,

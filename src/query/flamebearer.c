@@ -259,6 +259,13 @@ static void put_saturated(ember_buf_t *b, uint64_t num_ticks) {
   if (num_ticks == UINT64_MAX) ember_buf_puts(b, ",\"saturated\":true");
 }
 
+/* The exact function table, when the request computed one. */
+static void put_functions(ember_buf_t *b, const ember_functions_t *f) {
+  if (!f) return;
+  ember_buf_puts(b, ",\"functions\":");
+  ember_functions_put_json(b, f);
+}
+
 /* ---- Bounds ------------------------------------------------------------ */
 
 size_t ember_json_string_bound(const char *s, size_t n, bool html) {
@@ -313,6 +320,7 @@ size_t ember_flamebearer_bound(const ember_tree_t *t, const ember_render_meta_t 
     size = ember_size_add(size, bar);
   }
   size = ember_size_add(size, meta_bound(left, html));
+  size = ember_size_add(size, ember_functions_bound(left->functions, html));
   /* A diff has three timelines and both sides' queries. */
   if (right) size = ember_size_add(size, 2 * meta_bound(right, html));
   return size;
@@ -333,6 +341,7 @@ int ember_render_single(ember_buf_t *out, const ember_tree_t *t,
   put_saturated(out, ember_tree_total(t, 0));
   ember_buf_puts(out, "},\"timeline\":");
   ember_timeline_put_json(out, m->grid, m->timeline);
+  put_functions(out, m->functions);
   ember_buf_putc(out, '}');
   return EMBER_OK;
 }
@@ -368,6 +377,7 @@ int ember_render_double(ember_buf_t *out, const ember_tree_t *t,
   ember_timeline_put_json(out, left->grid, left->timeline);
   ember_buf_puts(out, ",\"rightTimeline\":");
   ember_timeline_put_json(out, right->grid, right->timeline);
+  put_functions(out, left->functions);
   ember_buf_putc(out, '}');
   return EMBER_OK;
 }

@@ -38,15 +38,17 @@ static void put_text(ember_buf_t *b, const char *s) {
   if (s) ember_xml_put(b, s, strlen(s), SIZE_MAX);
 }
 
-/* "2023-11-14 22:13:20 UTC to 2023-11-14 23:13:20 UTC: 1,234 samples" */
+/* "2023-11-14 22:13:20 UTC to 2023-11-14 23:13:20 UTC: 12.3 s (1,234
+ * samples)": the total in the profile's units, as the web UI writes it. */
 static void put_range(ember_buf_t *b, const ember_render_meta_t *m, uint64_t total) {
   ember_fmt_utc(b, m->from);
   ember_buf_puts(b, " to ");
   ember_fmt_utc(b, m->until);
   ember_buf_puts(b, ": ");
-  ember_fmt_sum(b, total);
-  ember_buf_putc(b, ' ');
-  put_text(b, m->units ? m->units : "samples");
+  ember_buf_t v = EMBER_BUF_INIT;
+  ember_fmt_sum_units(&v, total, m->units, m->sample_rate);
+  ember_xml_put(b, v.data, v.len, SIZE_MAX);
+  ember_buf_free(&v);
 }
 
 /* "pyspy at 100 Hz, at most 8,192 nodes", and whether that is the

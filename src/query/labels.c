@@ -34,6 +34,7 @@ static void put_list(ember_buf_t *b, const char *first, const ember_strlist_t *l
 static void give(ember_buf_t *b, ember_query_out_t *out) {
   out->body = *b;
   out->content_type = EMBER_QUERY_JSON;
+  out->filename[0] = '\0';
   memset(b, 0, sizeof *b);
 }
 

@@ -189,6 +189,26 @@ void ember_xml_put(ember_buf_t *b, const char *s, size_t n, size_t max_chars) {
   if (keep != SIZE_MAX && max_chars >= 2) ember_buf_puts(b, "..");
 }
 
+void ember_xml_clean(ember_buf_t *b, const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  ember_buf_reserve(b, n + 8);
+  for (size_t i = 0; i < n;) {
+    size_t run = 0;
+    while (i + run < n && p[i + run] >= 0x20 && p[i + run] < 0x7f) run++;
+    if (run) {
+      ember_buf_append(b, p + i, run);
+      i += run;
+      continue;
+    }
+    uint32_t cp;
+    size_t len = decode(p + i, n - i, &cp);
+    uint32_t c = clean(cp);
+    if (c == cp && len > 1) ember_buf_append(b, p + i, len);
+    else if (c) put_utf8(b, c);
+    i += len;
+  }
+}
+
 void ember_fmt_count(ember_buf_t *b, uint64_t v) {
   /* Groups of three from the left: the first group takes the remainder. */
   char digits[24];

@@ -101,6 +101,30 @@ int ember_param_max_nodes(const char *value, long limit, long *out, bool *clampe
   return EMBER_OK;
 }
 
+int ember_param_max_functions(const char *value, long limit, size_t *out,
+                              ember_err_t *err) {
+  if (!ember_param_given(value)) {
+    *out = (size_t)(EMBER_QUERY_DEFAULT_MAX_FUNCTIONS < limit
+                        ? EMBER_QUERY_DEFAULT_MAX_FUNCTIONS
+                        : limit);
+    return EMBER_OK;
+  }
+  const char *p = value[0] == '-' ? value + 1 : value;
+  bool digits = *p != '\0';
+  for (const char *q = p; *q; q++)
+    if (*q < '0' || *q > '9') digits = false;
+  errno = 0;
+  long v = digits ? strtol(value, NULL, 10) : 0;
+  if (!digits || errno == ERANGE || v < -1)
+    return ember_err_set(err, EMBER_EINVAL,
+                         "maxFunctions '%.40s' is not valid; write a number of rows "
+                         "of the function table (default %d, 0 for none) or -1 for "
+                         "as many as the server allows (%ld)",
+                         value, EMBER_QUERY_DEFAULT_MAX_FUNCTIONS, limit);
+  *out = (size_t)(v < 0 || v > limit ? limit : v);
+  return EMBER_OK;
+}
+
 int ember_query_check_size(size_t bound, size_t max, const char *what, ember_err_t *err) {
   if (!max || bound <= max) return EMBER_OK;
   /* In the limit's own unit; the bound rounded up, so that it never reads

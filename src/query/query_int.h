@@ -64,6 +64,10 @@ size_t ember_json_string_bound(const char *s, size_t n, bool html);
 size_t ember_flamebearer_bound(const ember_tree_t *t, const ember_render_meta_t *left,
                                const ember_render_meta_t *right, bool html);
 
+/* At least the bytes ember_functions_put_json appends for f, and its key
+ * (0 for NULL); html as for ember_json_string_bound. */
+size_t ember_functions_bound(const ember_functions_t *f, bool html);
+
 /* At least the bytes ember_svg_put appends for the same arguments. */
 size_t ember_svg_bound(const ember_tree_t *t, const ember_render_meta_t *left,
                        const ember_render_meta_t *right);
@@ -102,6 +106,12 @@ int ember_param_range(const char *from_param, const char *from,
 int ember_param_max_nodes(const char *value, long limit, long *out, bool *clamped,
                           ember_err_t *err);
 
+/* maxFunctions: a count of rows (0 for none) or -1; default
+ * EMBER_QUERY_DEFAULT_MAX_FUNCTIONS. The result is at most limit (> 0):
+ * -1 and larger counts become limit. */
+int ember_param_max_functions(const char *value, long limit, size_t *out,
+                              ember_err_t *err);
+
 /* Content types of the responses. */
 #define EMBER_QUERY_JSON "application/json"
 #define EMBER_QUERY_TEXT "text/plain; charset=utf-8"
@@ -125,6 +135,10 @@ size_t ember_xml_size(const char *s, size_t n);
  * the first max_chars - 2 are written, then "..". SIZE_MAX: no limit. */
 void ember_xml_put(ember_buf_t *b, const char *s, size_t n, size_t max_chars);
 
+/* Appends the n bytes of s cleaned as above, unescaped: the text a name
+ * reads as once in a document, which labels are elided from. */
+void ember_xml_clean(ember_buf_t *b, const char *s, size_t n);
+
 /* Appends v with thousands separators: 1,234,567. */
 void ember_fmt_count(ember_buf_t *b, uint64_t v);
 
@@ -142,6 +156,50 @@ void ember_fmt_fixed(ember_buf_t *b, double v, int decimals, bool trim);
 /* Appends Unix time t as "2023-11-14 22:13:20 UTC" (the bare number when
  * out of the calendar's range). */
 void ember_fmt_utc(ember_buf_t *b, int64_t t);
+
+/* ---- Labels (label.c) --------------------------------------------------
+ * The rule the web UI shortens frame labels by (web/js/label.js,
+ * tests/data/labels.json). s is clean UTF-8 (ember_xml_clean). */
+
+/* Code points of s. */
+size_t ember_utf8_len(const char *s, size_t n);
+
+/* Appends s shortened to at most max code points: whole when it fits,
+ * else without its argument list or location, else an ellipsis and the
+ * end of the name as long as the function fits whole, else the function
+ * alone or its start and an ellipsis; nothing when max < 2. */
+void ember_label_elide(ember_buf_t *out, const char *s, size_t n, size_t max);
+
+/* Length of s without its suffix (" (file:line)", "(args) const",
+ * "::h<16 hex>"), and where its function starts within that: the steps of
+ * the rule, for tests. */
+size_t ember_label_strip(const char *s, size_t n);
+size_t ember_label_function(const char *s, size_t n);
+
+/* The same rule in JavaScript, for the script inside the SVG (which
+ * re-elides labels after a zoom): defines function emberElide(name, max).
+ * Plain ECMAScript 5, no outside references. */
+extern const char ember_label_script[];
+/* At least strlen(ember_label_script) (checked by the tests). */
+#define EMBER_LABEL_SCRIPT_MAX 8192
+
+/* ---- Units (units.c) ---------------------------------------------------
+ * The rule the web UI formats values by (web/js/units.js,
+ * tests/data/units.json). */
+
+/* Appends v in the units of its profile type: samples at sample_rate > 0
+ * as time, durations, bytes in binary units, counts with their names.
+ * full adds the sample count to a time from samples ("2.50 s (250
+ * samples)") and writes counts whole ("45,600 objects" for "45.6 k
+ * objects"). units NULL or "" reads as samples. Not escaped. */
+void ember_fmt_units(ember_buf_t *b, double v, const char *units, uint32_t sample_rate,
+                     bool full);
+
+/* The full form of a sum, its count written exact (past 2^53 a double, and
+ * so the UI, rounds it); UINT64_MAX, where sums saturate, reads as
+ * "at least 18,446,744,073,709,551,615 <units> (the sum saturated)". */
+void ember_fmt_sum_units(ember_buf_t *b, uint64_t v, const char *units,
+                         uint32_t sample_rate);
 
 /* ---- SVG (svg.c) ------------------------------------------------------- */
 

@@ -17,8 +17,10 @@
  */
 #include "query_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- Types ------------------------------------------------------------- */
 
@@ -89,14 +91,18 @@ static int side_read(ember_store_reader_t *r, side_t *sd, ember_tree_t *t, int s
 typedef struct {
   long max_nodes;
   bool clamped; /* the request asked for more than the server's limit */
+  size_t max_functions;
   size_t max_output;
 } limits_t;
 
-static int parse_limits(const char *max_nodes, long limit, size_t max_output,
-                        limits_t *out, ember_err_t *err) {
+/* The function table is bounded by the same limit as the graph: both are
+ * rows a response carries. */
+static int parse_limits(const char *max_nodes, const char *max_functions, long limit,
+                        size_t max_output, limits_t *out, ember_err_t *err) {
+  if (limit <= 0) limit = EMBER_QUERY_MAX_NODES_LIMIT;
   out->max_output = max_output ? max_output : EMBER_QUERY_MAX_OUTPUT;
-  return ember_param_max_nodes(max_nodes, limit > 0 ? limit : EMBER_QUERY_MAX_NODES_LIMIT,
-                               &out->max_nodes, &out->clamped, err);
+  int rc = ember_param_max_nodes(max_nodes, limit, &out->max_nodes, &out->clamped, err);
+  return rc ? rc : ember_param_max_functions(max_functions, limit, &out->max_functions, err);
 }
 
 /* The metadata a side renders with; info supplies spy name, rate and units
@@ -168,6 +174,10 @@ static int check_comparable(const side_t *l, const side_t *r, ember_err_t *err) 
 
 /* ---- Encoding ---------------------------------------------------------- */
 
+/* Whether a format carries the /render JSON (and so the function table):
+ * json itself, and html, which inlines it. */
+static bool carries_json(format_t f) { return f == FMT_JSON || f == FMT_HTML; }
+
 /* The tree to draw into *shown: t itself when it fits (a copy of a large
  * tree costs more than encoding it), else a truncated copy stored in *cut.
  * The store's reads may have used up the time: that is looked at first. */
@@ -184,6 +194,89 @@ static int fit(const ember_tree_t *t, long max_nodes, ember_tree_t **cut,
   return rc;
 }
 
+/* ---- File names -------------------------------------------------------- */
+
+/* Appends s (at most max bytes of it) as a piece of a file name: runs of
+ * anything but letters, digits, '.' and '-' become one '_', none at
+ * either end. ride.cpu{region="eu-north"} reads ride.cpu_region_eu-north. */
+static void put_slug(ember_buf_t *b, const char *s, size_t max) {
+  size_t start = b->len;
+  bool gap = false;
+  for (const char *p = s; *p && b->len - start < max; p++) {
+    char c = *p;
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '-';
+    if (!keep) {
+      gap = b->len > start;
+      continue;
+    }
+    if (gap) ember_buf_putc(b, '_');
+    gap = false;
+    ember_buf_putc(b, c);
+  }
+  if (b->len == start) ember_buf_puts(b, "profile");
+}
+
+/* "20231114T221320Z", or the bare number out of the calendar's range. */
+static void put_stamp(ember_buf_t *b, int64_t t) {
+  struct tm tm;
+  time_t tt = (time_t)t;
+  char s[32];
+  if ((int64_t)tt == t && gmtime_r(&tt, &tm) && strftime(s, sizeof s, "%Y%m%dT%H%M%SZ", &tm))
+    ember_buf_puts(b, s);
+  else
+    ember_buf_put_i64(b, t);
+}
+
+static const char *extension(format_t f) {
+  switch (f) {
+  case FMT_COLLAPSED: return ".folded.txt";
+  case FMT_PPROF: return ".pb.gz";
+  case FMT_SVG: return ".svg";
+  case FMT_HTML: return ".html";
+  default: return "";
+  }
+}
+
+static void set_filename(ember_query_out_t *out, const ember_buf_t *name, format_t f) {
+  snprintf(out->filename, sizeof out->filename, "%.*s%s",
+           (int)(name->len < sizeof out->filename - 16 ? name->len
+                                                       : sizeof out->filename - 16),
+           name->data, extension(f));
+}
+
+/* An export of one selection is named after its query. */
+static void name_single(ember_query_out_t *out, const side_t *sd, format_t f) {
+  ember_buf_t n = EMBER_BUF_INIT;
+  put_slug(&n, sd->query.data, 150);
+  set_filename(out, &n, f);
+  ember_buf_free(&n);
+}
+
+/* A diff names both sides: diff_<left>_vs_<right>, the right without the
+ * app when both read the same app; two ranges of one query are named by
+ * their start times instead. */
+static void name_diff(ember_query_out_t *out, const side_t *l, const side_t *r,
+                      format_t f) {
+  ember_buf_t n = EMBER_BUF_INIT;
+  ember_buf_puts(&n, "diff_");
+  put_slug(&n, l->query.data, 80);
+  if (!strcmp(l->query.data, r->query.data)) {
+    ember_buf_putc(&n, '_');
+    put_stamp(&n, l->from);
+    ember_buf_puts(&n, "_vs_");
+    put_stamp(&n, r->from);
+  } else {
+    const char *rq = r->query.data;
+    size_t app = strlen(l->sel.app);
+    if (!strcmp(l->sel.app, r->sel.app) && rq[app] == '{' && rq[app + 1] != '}') rq += app;
+    ember_buf_puts(&n, "_vs_");
+    put_slug(&n, rq, 80);
+  }
+  set_filename(out, &n, f);
+  ember_buf_free(&n);
+}
+
 /* ---- API --------------------------------------------------------------- */
 
 int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
@@ -192,13 +285,16 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   memset(&sd, 0, sizeof sd);
   ember_tree_t *t = NULL, *cut = NULL;
   const ember_tree_t *shown = NULL;
+  ember_functions_t fns = {0};
   ember_store_reader_t *r = NULL;
-  ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
+  ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON, ""};
   format_t fmt;
   limits_t lim;
   const char *q = ember_param_given(p->query) ? p->query : p->name;
   int rc = side_parse(&sd, "query", q, "from", p->from, "until", p->until, p->now, err);
-  if (!rc) rc = parse_limits(p->max_nodes, p->max_nodes_limit, p->max_output, &lim, err);
+  if (!rc)
+    rc = parse_limits(p->max_nodes, p->max_functions, p->max_nodes_limit, p->max_output,
+                      &lim, err);
   if (!rc) rc = parse_format(p->format, true, &fmt, err);
   if (!rc) rc = ember_store_reader_open(s, &r, err);
   if (!rc) rc = side_lookup(r, &sd, err);
@@ -208,9 +304,12 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   /* Encoding needs no snapshot: let it go. */
   ember_store_reader_close(r);
   r = NULL;
+  if (!rc && carries_json(fmt))
+    rc = ember_functions_compute(t, 1, lim.max_functions, &fns, err);
   if (!rc) rc = fit(t, lim.max_nodes, &cut, &shown, err);
   if (rc) goto done;
   ember_render_meta_t m = side_meta(&sd, sd.known ? &sd.app : NULL, &lim);
+  if (carries_json(fmt)) m.functions = &fns;
   switch (fmt) {
   case FMT_COLLAPSED:
     rc = ember_render_collapsed(&res.body, shown, 0, m.max_output, err);
@@ -231,11 +330,13 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   default: rc = ember_render_single(&res.body, shown, &m, err);
   }
   if (rc) goto done;
+  if (fmt != FMT_JSON) name_single(&res, &sd, fmt);
   *out = res;
   memset(&res, 0, sizeof res);
 done:
   ember_store_reader_close(r);
   ember_buf_free(&res.body);
+  ember_functions_free(&fns);
   ember_tree_free(t);
   ember_tree_free(cut);
   side_free(&sd);
@@ -249,8 +350,9 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   memset(&r, 0, sizeof r);
   ember_tree_t *t = NULL, *cut = NULL;
   const ember_tree_t *shown = NULL;
+  ember_functions_t fns = {0};
   ember_store_reader_t *rd = NULL;
-  ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON};
+  ember_query_out_t res = {EMBER_BUF_INIT, EMBER_QUERY_JSON, ""};
   format_t fmt;
   limits_t lim;
   int rc = side_parse(&l, "leftQuery", p->left_query, "leftFrom", p->left_from,
@@ -258,7 +360,9 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   if (!rc)
     rc = side_parse(&r, "rightQuery", p->right_query, "rightFrom", p->right_from,
                     "rightUntil", p->right_until, p->now, err);
-  if (!rc) rc = parse_limits(p->max_nodes, p->max_nodes_limit, p->max_output, &lim, err);
+  if (!rc)
+    rc = parse_limits(p->max_nodes, p->max_functions, p->max_nodes_limit, p->max_output,
+                      &lim, err);
   if (!rc) rc = parse_format(p->format, false, &fmt, err);
   if (!rc) rc = ember_store_reader_open(s, &rd, err);
   if (!rc) rc = side_lookup(rd, &l, err);
@@ -270,6 +374,8 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   if (!rc) rc = side_read(rd, &r, t, 1, err);
   ember_store_reader_close(rd);
   rd = NULL;
+  if (!rc && carries_json(fmt))
+    rc = ember_functions_compute(t, 2, lim.max_functions, &fns, err);
   if (!rc) rc = fit(t, lim.max_nodes, &cut, &shown, err);
   if (rc) goto done;
   /* One side may be unknown: both then describe themselves with the known
@@ -277,6 +383,7 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   const ember_app_info_t *info = l.known ? &l.app : r.known ? &r.app : NULL;
   ember_render_meta_t lm = side_meta(&l, info, &lim);
   ember_render_meta_t rm = side_meta(&r, info, &lim);
+  if (carries_json(fmt)) lm.functions = &fns;
   switch (fmt) {
   case FMT_SVG:
     rc = ember_render_svg_diff(&res.body, shown, &lm, &rm, err);
@@ -289,11 +396,13 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   default: rc = ember_render_double(&res.body, shown, &lm, &rm, err);
   }
   if (rc) goto done;
+  if (fmt != FMT_JSON) name_diff(&res, &l, &r, fmt);
   *out = res;
   memset(&res, 0, sizeof res);
 done:
   ember_store_reader_close(rd);
   ember_buf_free(&res.body);
+  ember_functions_free(&fns);
   ember_tree_free(t);
   ember_tree_free(cut);
   side_free(&l);

@@ -17,7 +17,10 @@
  * Each bar is <g class="f"><title>NAME\nVALUES</title><rect/><text/></g>.
  * The title's first line is the full (cleaned) name: the script reads it
  * back to re-elide labels after a zoom, so each name is written only once
- * (plus its elided label).
+ * (plus its elided label). Labels keep the function and elide the package
+ * from the front, by the web UI's rule (label.c, whose script version the
+ * SVG carries), and values read in the profile's units, by the UI's rule
+ * too (units.c): "2.50 s (250 samples)", "264 MiB".
  *
  * Colors. A single graph colors frames by package or module: a hash of the
  * name up to its last '.', '::', '/' or ':', so the functions of one
@@ -50,6 +53,9 @@
 #define LABEL_PAD 3
 #define MIN_PX 0.1
 #define LINE_H 18 /* header and footer lines */
+/* A bar gets a label from this width on, as in the web UI: four
+ * characters and the padding. */
+#define LABEL_MIN_W (4 * CHAR_W + 2 * LABEL_PAD)
 
 /* ---- Types ------------------------------------------------------------- */
 
@@ -70,6 +76,8 @@ typedef struct {
   double top;                  /* y of the root row */
   uint32_t depth;              /* deepest row drawn */
   ember_buf_t bars;            /* the <g> elements, owned */
+  ember_buf_t clean, label;    /* scratch for one bar's name, owned */
+  ember_buf_t value;           /* scratch for one value, owned */
 } canvas_t;
 
 /* ---- Numbers and colors ------------------------------------------------ */
@@ -152,43 +160,68 @@ static double change_of(const canvas_t *c, const ember_tree_node_t *nd) {
 
 /* ---- Titles ------------------------------------------------------------ */
 
-/* "1,234 samples (12.5%)" */
-static void put_value(ember_buf_t *b, uint64_t v, double frac, const char *units) {
-  ember_fmt_sum(b, v);
-  ember_buf_putc(b, ' ');
-  ember_xml_put(b, units, strlen(units), SIZE_MAX);
-  ember_buf_puts(b, " (");
+/* A value in the profile's units, escaped (units are the app's text). */
+static void put_units(ember_buf_t *b, ember_buf_t *scratch, uint64_t v,
+                      const ember_render_meta_t *m) {
+  ember_buf_reset(scratch);
+  ember_fmt_sum_units(scratch, v, m->units, m->sample_rate);
+  ember_xml_put(b, scratch->data, scratch->len, SIZE_MAX);
+}
+
+/* A share of the whole: "12.5%". */
+static void put_share(ember_buf_t *b, double frac) {
   ember_fmt_fixed(b, frac * 100, 2, true);
-  ember_buf_puts(b, "%)");
+  ember_buf_putc(b, '%');
+}
+
+/* "2.50 s (250 samples), 12.5%" */
+static void put_value(canvas_t *c, uint64_t v, double frac) {
+  put_units(&c->bars, &c->value, v, c->left);
+  ember_buf_puts(&c->bars, ", ");
+  put_share(&c->bars, frac);
+}
+
+/* The change line of a diff title: the change of the share in percentage
+ * points of the total, as the web UI words it ("+40.2 pp of the total: 0%
+ * -> 40.2%"), and relative to the left share. */
+static void put_change(ember_buf_t *b, double l, double r) {
+  double pp = (r - l) * 100;
+  ember_buf_puts(b, "\nchange: ");
+  if (pp >= 0) ember_buf_putc(b, '+');
+  ember_fmt_fixed(b, pp, 2, true);
+  ember_buf_puts(b, " pp of the total: ");
+  put_share(b, l);
+  ember_buf_puts(b, " \xe2\x86\x92 "); /* U+2192 */
+  put_share(b, r);
+  if (l == 0 && r == 0) return;
+  if (l == 0) {
+    ember_buf_puts(b, ", only on the right");
+  } else if (r == 0) {
+    ember_buf_puts(b, ", only on the left");
+  } else {
+    double pct = (r / l - 1) * 100;
+    ember_buf_puts(b, pct >= 0 ? ", +" : ", ");
+    ember_fmt_fixed(b, pct, 2, true);
+    ember_buf_puts(b, "% of the share");
+  }
 }
 
 /* The lines of a title after the name. */
 static void put_values(canvas_t *c, const ember_tree_node_t *nd) {
   ember_buf_t *b = &c->bars;
-  const char *units = c->left->units ? c->left->units : "samples";
   if (c->nsides == 1) {
     ember_buf_puts(b, "\ntotal: ");
-    put_value(b, nd->total[0], share(c, 0, nd->total[0]), units);
+    put_value(c, nd->total[0], share(c, 0, nd->total[0]));
     ember_buf_puts(b, "\nself: ");
-    put_value(b, nd->self[0], share(c, 0, nd->self[0]), units);
+    put_value(c, nd->self[0], share(c, 0, nd->self[0]));
     return;
   }
   double l = share(c, 0, nd->total[0]), r = share(c, 1, nd->total[1]);
   ember_buf_puts(b, "\nleft: ");
-  put_value(b, nd->total[0], l, units);
+  put_value(c, nd->total[0], l);
   ember_buf_puts(b, "\nright: ");
-  put_value(b, nd->total[1], r, units);
-  ember_buf_puts(b, "\nchange: ");
-  if (l == 0) {
-    ember_buf_puts(b, "only on the right");
-  } else if (r == 0) {
-    ember_buf_puts(b, "only on the left");
-  } else {
-    double pct = (r / l - 1) * 100;
-    if (pct >= 0) ember_buf_putc(b, '+');
-    ember_fmt_fixed(b, pct, 2, true);
-    ember_buf_puts(b, "% of the share");
-  }
+  put_value(c, nd->total[1], r);
+  put_change(b, l, r);
 }
 
 /* ---- Bars -------------------------------------------------------------- */
@@ -197,6 +230,19 @@ static double px_of(const canvas_t *c, const uint64_t *v) {
   double p = 0;
   for (int s = 0; s < c->nsides; s++) p += c->px[s] * (double)v[s];
   return p;
+}
+
+/* The bar's label: its name elided to what the width holds, by the rule
+ * the script applies after a zoom (which reads the width back as written,
+ * to two decimals). Empty when nothing fits. */
+static void make_label(canvas_t *c, ember_slice_t name, double w) {
+  ember_buf_reset(&c->clean);
+  ember_buf_reset(&c->label);
+  w = (double)llround(w * 100) / 100;
+  if (w < LABEL_MIN_W) return;
+  ember_xml_clean(&c->clean, name.base, name.len);
+  ember_label_elide(&c->label, c->clean.data, c->clean.len,
+                    (size_t)floor((w - 2 * LABEL_PAD) / CHAR_W));
 }
 
 static void put_bar(canvas_t *c, const pending_t *p, double x, double w) {
@@ -219,14 +265,14 @@ static void put_bar(canvas_t *c, const pending_t *p, double x, double w) {
     ember_buf_puts(b, "#c8c8c8");
   else put_module_color(b, name);
   ember_buf_puts(b, "\"/>");
-  double room = (w - 2 * LABEL_PAD) / CHAR_W;
-  if (room >= 3) {
+  make_label(c, name, w);
+  if (c->label.len) {
     ember_buf_puts(b, "<text x=\"");
     put_px(b, x + LABEL_PAD);
     ember_buf_puts(b, "\" y=\"");
     put_px(b, y + 12);
     ember_buf_puts(b, "\">");
-    ember_xml_put(b, name.base, name.len, (size_t)room);
+    ember_xml_put(b, c->label.data, c->label.len, SIZE_MAX);
     ember_buf_puts(b, "</text>");
   }
   ember_buf_puts(b, "</g>\n");
@@ -307,7 +353,7 @@ static void put_line(ember_buf_t *b, double x, double y, const char *cls,
   ember_buf_puts(b, "</text>\n");
 }
 
-/* "[label query, ]2023-... to 2023-...: 1,234 samples" into line. */
+/* "[label query, ]2023-... to 2023-...: 12.3 s (1,234 samples)" into line. */
 static void describe(ember_buf_t *line, const char *label, const ember_render_meta_t *m,
                      uint64_t total) {
   ember_buf_reset(line);
@@ -320,9 +366,7 @@ static void describe(ember_buf_t *line, const char *label, const ember_render_me
   ember_buf_puts(line, " to ");
   ember_fmt_utc(line, m->until);
   ember_buf_puts(line, ": ");
-  ember_fmt_sum(line, total);
-  ember_buf_putc(line, ' ');
-  ember_buf_puts(line, m->units ? m->units : "samples");
+  ember_fmt_sum_units(line, total, m->units, m->sample_rate);
 }
 
 /* The header lines; returns how many. */
@@ -361,9 +405,9 @@ static int put_header(ember_buf_t *b, const canvas_t *c) {
 /* Zoom, search and hover details. Plain ECMAScript, no outside references.
  * In an HTML page it also wires #ember-search (an input), #ember-reset (a
  * button) and #ember-share (where the matched share goes). */
+static const char script_head[] = "(function () {\n'use strict';\n";
+
 static const char script[] =
-    "(function () {\n"
-    "'use strict';\n"
     "var NS = 'http://www.w3.org/2000/svg', PAD = 10, W = 1180, CW = 7, LP = 3;\n"
     "var svg = document.getElementById('ember-flame');\n"
     "if (!svg) return;\n"
@@ -383,12 +427,9 @@ static const char script[] =
     "  if (f.y < top) top = f.y;\n"
     "}\n"
     "function fit(name, w) {\n"
-    "  var n = Math.floor((w - 2 * LP) / CW);\n"
-    "  if (n < 3) return '';\n"
-    "  if (name.length <= n) return name;\n"
-    "  var cut = n - 2, c = name.charCodeAt(cut - 1);\n"
-    "  if (c >= 0xd800 && c <= 0xdbff) cut--;\n"
-    "  return name.slice(0, cut) + '..';\n"
+    "  w = Math.round(w * 100) / 100;\n"
+    "  if (w < 4 * CW + 2 * LP) return '';\n"
+    "  return emberElide(name, Math.floor((w - 2 * LP) / CW));\n"
     "}\n"
     "function place(f, x, w) {\n"
     "  f.g.style.display = '';\n"
@@ -513,7 +554,7 @@ static void canvas_init(canvas_t *c, const ember_tree_t *t, const ember_render_m
 /* Header lines, the controls, the footer, the style and the script: all
  * but the bars. Header lines are elided to about 140 characters, each at
  * most 6 bytes once escaped. */
-#define FIXED_MAX (sizeof script + sizeof style + 8192)
+#define FIXED_MAX (sizeof script + sizeof style + 8192 + EMBER_LABEL_SCRIPT_MAX)
 /* A bar without its name and values: markup, five numbers of at most 20
  * characters, a color. */
 #define BAR_MAX 256
@@ -523,10 +564,12 @@ size_t ember_svg_bound(const ember_tree_t *t, const ember_render_meta_t *left,
   canvas_t c;
   canvas_init(&c, t, left, right);
   const char *units = left->units ? left->units : "samples";
-  /* A title holds two value lines ("\ntotal: N units (P%)") or, for a
-   * diff, three and a change line. */
-  size_t line = 32 + EMBER_FMT_SUM_MAX + ember_xml_size(units, strlen(units));
-  size_t values = c.nsides == 1 ? 2 * line : 3 * line + 64;
+  /* A title holds two value lines ("\ntotal: 2.50 s (250 samples), 12.5%")
+   * or, for a diff, two and a change line. A value is a duration, size or
+   * count of at most a few dozen characters, a grouped count (26) and the
+   * units' name, or the saturated form of ember_fmt_sum_units. */
+  size_t line = 160 + EMBER_FMT_SUM_MAX + 2 * ember_xml_size(units, strlen(units));
+  size_t values = c.nsides == 1 ? 2 * line : 2 * line + 192;
   size_t n = ember_tree_count(t), size = FIXED_MAX;
   /* The bars draw_bars draws: those wide enough whose parents are drawn
    * (a parent has a smaller id, invariant 2 of tree.h). */
@@ -560,7 +603,8 @@ int ember_svg_put(ember_buf_t *out, const ember_tree_t *t,
   if (rc) goto done;
   double foot = c.top + (double)(c.depth + 1) * ROW_H + LINE_H;
   double height = foot + 8;
-  ember_buf_reserve(out, c.bars.len + head.len + sizeof script + sizeof style + 1024);
+  ember_buf_reserve(out, c.bars.len + head.len + sizeof script + sizeof style +
+                             strlen(ember_label_script) + 1024);
   if (standalone)
     ember_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
   ember_buf_puts(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"ember-flame\" "
@@ -580,11 +624,16 @@ int ember_svg_put(ember_buf_t *out, const ember_tree_t *t,
                    SVG_W - PAD);
   put_px(out, foot);
   ember_buf_puts(out, "\" text-anchor=\"end\"></text>\n<script><![CDATA[\n");
+  ember_buf_puts(out, script_head);
+  ember_buf_puts(out, ember_label_script);
   ember_buf_puts(out, script);
   ember_buf_puts(out, "]]></script>\n</svg>\n");
 done:
   ember_buf_free(&head);
   ember_buf_free(&c.bars);
+  ember_buf_free(&c.clean);
+  ember_buf_free(&c.label);
+  ember_buf_free(&c.value);
   return rc;
 }
 

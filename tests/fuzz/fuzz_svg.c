@@ -1,7 +1,8 @@
 /* Fuzz driver for the SVG and HTML renderers (src/query/svg.c, html.c,
  * markup.c): any folded profile, whatever bytes its frame names hold,
  * draws as well-formed XML, as a single graph and as a diff, and never
- * larger than the bound each renderer checks before drawing. */
+ * larger than the bound each renderer checks before drawing; the JSON
+ * carries the function table within its bound too. */
 #include "../query/svg_check.h"
 #include "ember/ingest.h"
 #include "ember/query.h"
@@ -51,12 +52,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(ember_render_html(&b, t, &m, NULL) == 0);
     check(&b, true);
     ember_buf_reset(&b);
+    /* With the function table, whose totals never pass the whole. */
+    ember_functions_t f1, f2;
+    FUZZ_CHECK(ember_functions_compute(t, 1, 50, &f1, NULL) == 0);
+    FUZZ_CHECK(ember_functions_compute(t, 2, 50, &f2, NULL) == 0);
+    for (size_t i = 0; i < f2.n; i++)
+      for (int s = 0; s < 2; s++) {
+        FUZZ_CHECK(f2.items[i].total[s] <= ember_tree_total(t, s));
+        FUZZ_CHECK(f2.items[i].self[s] <= f2.items[i].total[s]);
+      }
+    m.functions = &f1;
     FUZZ_CHECK(ember_render_single(&b, t, &m, NULL) == 0);
     FUZZ_CHECK(b.len <= ember_flamebearer_bound(t, &m, NULL, false));
     ember_buf_reset(&b);
+    m.functions = &f2;
     FUZZ_CHECK(ember_render_double(&b, t, &m, &m, NULL) == 0);
     FUZZ_CHECK(b.len <= ember_flamebearer_bound(t, &m, &m, false));
     ember_buf_free(&b);
+    ember_functions_free(&f1);
+    ember_functions_free(&f2);
   }
   ember_tree_free(right);
   ember_tree_free(t);

@@ -175,13 +175,15 @@ static void test_export_writes_an_svg_with_the_seeded_frames(void **state) {
   assert_int_equal(rc, 0);
   const svg_frame_t *f = svg_frame(&d, "mutex_lock");
   assert_non_null(f);
-  assert_string_equal(f->title, "mutex_lock\ntotal: 20 samples (29.85%)\n"
-                                "self: 20 samples (29.85%)");
+  /* Samples at the default 100 Hz read as CPU time, as in the UI. */
+  assert_string_equal(f->title, "mutex_lock\ntotal: 200 ms (20 samples), 29.85%\n"
+                                "self: 200 ms (20 samples), 29.85%");
   assert_non_null(svg_frame(&d, "find_nearest"));
   assert_non_null(svg_frame(&d, "order_bike"));
   assert_non_null(svg_frame(&d, "parse<T>(a & \"b\")"));
   assert_string_equal(svg_frame(&d, "total")->title,
-                      "total\ntotal: 67 samples (100%)\nself: 0 samples (0%)");
+                      "total\ntotal: 670 ms (67 samples), 100%\n"
+                      "self: 0 s (0 samples), 0%");
   svg_doc_free(&d);
   /* A second, independent XML parser agrees, where there is one. */
   if (system("command -v python3 >/dev/null 2>&1") == 0) {

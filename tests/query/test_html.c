@@ -75,7 +75,8 @@ static void test_html_page_names_the_selection_and_inlines_the_graph(void **stat
   assert_non_null(strstr(b.data, "<meta charset=\"utf-8\">"));
   assert_non_null(strstr(b.data, "<title>app.cpu{region=&quot;eu&quot;} - Ember flame graph</title>"));
   assert_non_null(strstr(b.data, "<h1>app.cpu{region=&quot;eu&quot;}</h1>"));
-  assert_non_null(strstr(b.data, "2023-11-14 22:13:20 UTC to 2023-11-14 23:13:20 UTC: 1,234 samples"));
+  assert_non_null(strstr(b.data, "2023-11-14 22:13:20 UTC to 2023-11-14 23:13:20 UTC: "
+                                 "12.3 s (1,234 samples)"));
   assert_non_null(strstr(b.data, "pyspy at 100 Hz, at most 8,192 nodes"));
   /* The search box the SVG's script wires itself to. */
   assert_non_null(strstr(b.data, "<input type=\"search\" id=\"ember-search\""));
@@ -85,11 +86,45 @@ static void test_html_page_names_the_selection_and_inlines_the_graph(void **stat
   check_svg(b.data, &d);
   assert_int_equal(d.n, 2);
   assert_string_equal(svg_frame(&d, "main")->title,
-                      "main\ntotal: 1,234 samples (100%)\nself: 1,234 samples (100%)");
+                      "main\ntotal: 12.3 s (1,234 samples), 100%\n"
+                      "self: 12.3 s (1,234 samples), 100%");
   svg_doc_free(&d);
   assert_string_equal(b.data + b.len - 26, "</script>\n</body>\n</html>\n");
   ember_buf_free(&b);
   ember_tree_free(t);
+}
+
+/* The header's total reads in the profile's units, as the UI's does:
+ * bytes in binary units, nanoseconds as a duration, objects by name. */
+static void test_html_header_shows_the_total_in_its_unit(void **state) {
+  static const struct {
+    const char *units;
+    uint64_t v;
+    const char *want;
+  } cases[] = {{"bytes", 276824064, "UTC: 264 MiB</p>"},
+               {"nanoseconds", 10000000000ull, "UTC: 10.0 s</p>"},
+               {"objects", 7500000000ull, "UTC: 7,500,000,000 objects</p>"},
+               {"lock_samples", 1, "UTC: 1 contention</p>"},
+               {"a<b", 2, "UTC: 2 a&lt;b</p>"}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    ember_tree_t *t = ember_tree_new();
+    add(t, 0, "main", cases[i].v);
+    ember_render_meta_t m = meta("app.x{}");
+    m.units = cases[i].units;
+    m.max_nodes = 0; /* no "at most N nodes": the total ends the line */
+    ember_buf_t b = EMBER_BUF_INIT;
+    assert_int_equal(ember_render_html(&b, t, &m, NULL), 0);
+    char *p = strstr(b.data, "<p class=\"meta\">");
+    assert_non_null(p);
+    char *dot = strstr(p, " &middot; ");
+    assert_non_null(dot);
+    memcpy(dot, "</p>", 4);
+    dot[4] = '\0';
+    if (!strstr(p, cases[i].want)) fprintf(stderr, "%s: %s\n", cases[i].units, p);
+    assert_non_null(strstr(p, cases[i].want));
+    ember_buf_free(&b);
+    ember_tree_free(t);
+  }
 }
 
 static void test_html_carries_the_same_json_as_format_json(void **state) {
@@ -174,9 +209,9 @@ static void test_html_diff_shows_both_sides(void **state) {
   assert_non_null(strstr(b.data, "<h1>Diff: app.cpu{v=&quot;1&quot;} &rarr; "
                                  "app.cpu{v=&quot;2&quot;}</h1>"));
   assert_non_null(strstr(b.data, "Left: app.cpu{v=&quot;1&quot;}, 2023-11-14 22:13:20 UTC "
-                                 "to 2023-11-14 23:13:20 UTC: 4 samples"));
+                                 "to 2023-11-14 23:13:20 UTC: 40.0 ms (4 samples)"));
   assert_non_null(strstr(b.data, "Right: app.cpu{v=&quot;2&quot;}, 2023-11-14 23:13:20 UTC "
-                                 "to 2023-11-15 00:13:20 UTC: 8 samples"));
+                                 "to 2023-11-15 00:13:20 UTC: 80.0 ms (8 samples)"));
   char *block = json_block(b.data);
   json_t *j = parse_json(block);
   assert_int_equal(json_integer_value(json_object_get(j, "leftTicks")), 4);
@@ -188,8 +223,8 @@ static void test_html_diff_shows_both_sides(void **state) {
   svg_doc_t d;
   check_svg(b.data, &d);
   assert_string_equal(svg_frame(&d, "b")->title,
-                      "b\nleft: 0 samples (0%)\nright: 6 samples (75%)\n"
-                      "change: only on the right");
+                      "b\nleft: 0 s (0 samples), 0%\nright: 60.0 ms (6 samples), 75%\n"
+                      "change: +75 pp of the total: 0% \xe2\x86\x92 75%, only on the right");
   svg_doc_free(&d);
   ember_buf_free(&b);
   ember_tree_free(t);
@@ -255,7 +290,7 @@ static void test_html_says_when_a_sum_saturated(void **state) {
   assert_non_null(strstr(b.data,
                          "<p class=\"meta\">2023-11-14 22:13:20 UTC to "
                          "2023-11-14 23:13:20 UTC: at least "
-                         "18,446,744,073,709,551,615 (the sum saturated) samples"));
+                         "18,446,744,073,709,551,615 samples (the sum saturated)"));
   assert_non_null(strstr(b.data, "\"saturated\":true"));
   ember_buf_free(&b);
   ember_tree_free(t);
@@ -264,6 +299,7 @@ static void test_html_says_when_a_sum_saturated(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_html_page_names_the_selection_and_inlines_the_graph),
+      cmocka_unit_test(test_html_header_shows_the_total_in_its_unit),
       cmocka_unit_test(test_html_carries_the_same_json_as_format_json),
       cmocka_unit_test(test_html_names_cannot_break_out_of_the_json_block),
       cmocka_unit_test(test_html_loads_nothing_from_outside),

@@ -55,7 +55,7 @@ static json_t *render(void **state, const ember_render_params_t *p) {
 static void render_fails(void **state, const ember_render_params_t *p,
                          const char *want) {
   fixture_t *f = *state;
-  ember_query_out_t out = {EMBER_BUF_INIT, "untouched"};
+  ember_query_out_t out = {EMBER_BUF_INIT, "untouched", ""};
   ember_err_t err;
   assert_int_equal(ember_query_render(f->store, p, &out, &err), EMBER_EINVAL);
   if (!strstr(err.msg, want)) fprintf(stderr, "message: %s\n", err.msg);
@@ -162,6 +162,58 @@ static void test_render_truncates_to_max_nodes(void **state) {
   json_decref(j);
 }
 
+/* The table comes from the tree before truncation: "other" never shows in
+ * it, and c keeps its exact self though the graph folds it away. */
+static void test_render_lists_functions_of_the_untruncated_tree(void **state) {
+  ember_render_params_t p = params("app.cpu{}");
+  p.max_nodes = "3";
+  json_t *j = render(state, &p);
+  assert_json_text(get(j, "flamebearer", "names"), "[\"total\",\"a\",\"other\",\"b\"]");
+  assert_json_text(json_object_get(j, "functions"),
+                   "{\"count\":3,\"truncated\":false,\"items\":["
+                   "{\"name\":\"b\",\"self\":11,\"total\":11},"
+                   "{\"name\":\"c\",\"self\":2,\"total\":2},"
+                   "{\"name\":\"a\",\"self\":0,\"total\":13}]}");
+  json_decref(j);
+  p.max_functions = "1";
+  j = render(state, &p);
+  assert_json_text(json_object_get(j, "functions"),
+                   "{\"count\":3,\"truncated\":true,\"items\":["
+                   "{\"name\":\"b\",\"self\":11,\"total\":11}]}");
+  json_decref(j);
+}
+
+/* maxFunctions is bounded like maxNodes: -1 and larger counts are the
+ * server's limit, and bad values are refused naming the parameter. */
+static void test_render_bounds_max_functions(void **state) {
+  static const char *asked[] = {"-1", "99999999"};
+  for (size_t i = 0; i < 2; i++) {
+    ember_render_params_t p = params("app.cpu{}");
+    p.max_nodes_limit = 2;
+    p.max_functions = asked[i];
+    json_t *j = render(state, &p);
+    assert_int_equal(json_array_size(get(j, "functions", "items")), 2);
+    assert_true(json_is_true(get(j, "functions", "truncated")));
+    json_decref(j);
+  }
+  static const char *bad[] = {"x", "-2", "1.5", " 3", "+3", "99999999999999999999999"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    ember_render_params_t p = params("app.cpu{}");
+    p.max_functions = bad[i];
+    render_fails(state, &p, "maxFunctions");
+  }
+  ember_diff_params_t d;
+  memset(&d, 0, sizeof d);
+  d.left_query = d.right_query = "app.cpu{}";
+  d.max_functions = "no";
+  d.now = T0 + 3600;
+  fixture_t *f = *state;
+  ember_query_out_t out;
+  ember_err_t err;
+  assert_int_equal(ember_query_render_diff(f->store, &d, &out, &err), EMBER_EINVAL);
+  assert_non_null(strstr(err.msg, "maxFunctions"));
+}
+
 static void test_render_lowers_max_nodes_to_the_servers_limit(void **state) {
   static const char *asked[] = {"-1", "1000000", "3"};
   for (size_t i = 0; i < 3; i++) {
@@ -210,7 +262,7 @@ static void test_render_gives_up_once_its_deadline_has_passed(void **state) {
   for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
     ember_render_params_t p = params("app.cpu{}");
     p.format = formats[i];
-    ember_query_out_t out = {EMBER_BUF_INIT, "untouched"};
+    ember_query_out_t out = {EMBER_BUF_INIT, "untouched", ""};
     ember_err_t err;
     ember_deadline_set(ember_mono_ns() - 1);
     int rc = ember_query_render(f->store, &p, &out, &err);
@@ -336,22 +388,81 @@ static char *render_as(void **state, const char *fmt, bool diff, const char *typ
 
 static void test_render_draws_svg_and_html(void **state) {
   char *svg = render_as(state, "svg", false, "image/svg+xml", "<?xml version=\"1.0\"");
-  assert_non_null(strstr(svg, "<title>b\ntotal: 11 samples (84.62%)"));
+  assert_non_null(strstr(svg, "<title>b\ntotal: 110 ms (11 samples), 84.62%"));
   free(svg);
   char *html = render_as(state, "html", false, "text/html; charset=utf-8",
                          "<!DOCTYPE html>");
   assert_non_null(strstr(html, "<h1>app.cpu{}</h1>"));
   assert_non_null(strstr(html, "\"numTicks\":13"));
+  /* The inlined JSON is format=json's, table included. */
+  assert_non_null(strstr(html, "\"functions\":{\"count\":3,"));
   free(html);
 }
 
 static void test_render_diff_draws_svg_and_html(void **state) {
   char *svg = render_as(state, "svg", true, "image/svg+xml", "<?xml version=\"1.0\"");
-  assert_non_null(strstr(svg, "<title>c\nleft: 2 samples (66.67%)\nright: 0 samples (0%)"));
+  assert_non_null(strstr(svg, "<title>c\nleft: 20.0 ms (2 samples), 66.67%\n"
+                              "right: 0 s (0 samples), 0%"));
   free(svg);
   char *html = render_as(state, "html", true, "text/html; charset=utf-8", "<!DOCTYPE html>");
   assert_non_null(strstr(html, "\"leftTicks\":3,\"rightTicks\":10"));
+  assert_non_null(strstr(html, "\"functions\":{\"count\":3,"));
   free(html);
+}
+
+/* The file name an export is saved as: the query, and for a diff both
+ * sides (or, comparing two ranges of one query, both start times). */
+static const char *filename_of(void **state, const char *fmt, const char *left,
+                               const char *right, const char *right_from) {
+  static char name[EMBER_QUERY_FILENAME_MAX];
+  fixture_t *f = *state;
+  ember_query_out_t out;
+  ember_err_t err;
+  int rc;
+  if (right) {
+    ember_diff_params_t p;
+    memset(&p, 0, sizeof p);
+    p.left_query = left;
+    p.right_query = right;
+    p.left_from = "1700000000";
+    p.right_from = right_from;
+    p.left_until = p.right_until = "1700003600";
+    p.format = fmt;
+    p.now = T0 + 3600;
+    rc = ember_query_render_diff(f->store, &p, &out, &err);
+  } else {
+    ember_render_params_t p = params(left);
+    p.format = fmt;
+    rc = ember_query_render(f->store, &p, &out, &err);
+  }
+  if (rc) fprintf(stderr, "render: %s\n", err.msg);
+  assert_int_equal(rc, 0);
+  ember_buf_free(&out.body);
+  snprintf(name, sizeof name, "%s", out.filename);
+  return name;
+}
+
+static void test_exports_are_named_after_their_selections(void **state) {
+  assert_string_equal(filename_of(state, "json", "app.cpu{}", NULL, NULL), "");
+  assert_string_equal(filename_of(state, "svg", "app.cpu{}", NULL, NULL), "app.cpu.svg");
+  assert_string_equal(filename_of(state, "html", "app.cpu{region=~\"e.*|u/s\"}", NULL, NULL),
+                      "app.cpu_region_e._u_s.html");
+  assert_string_equal(filename_of(state, "pprof", "app.cpu{}", NULL, NULL), "app.cpu.pb.gz");
+  assert_string_equal(filename_of(state, "collapsed", "app.cpu{}", NULL, NULL),
+                      "app.cpu.folded.txt");
+  assert_string_equal(filename_of(state, "json", "app.cpu{}", "app.cpu{}", "1700000000"), "");
+  /* Both sides; the right without the app when it is the left's. */
+  assert_string_equal(filename_of(state, "svg", "app.cpu{region=\"eu\"}",
+                                  "app.cpu{region=\"us\"}", "1700000000"),
+                      "diff_app.cpu_region_eu_vs_region_us.svg");
+  assert_string_equal(filename_of(state, "html", "app.cpu{region=\"eu\"}", "app.cpu{}",
+                                  "1700000000"),
+                      "diff_app.cpu_region_eu_vs_app.cpu.html");
+  assert_string_equal(filename_of(state, "svg", "app.cpu{}", "nobody.cpu{}", "1700000000"),
+                      "diff_app.cpu_vs_nobody.cpu.svg");
+  /* One query over two ranges: the ranges name the sides. */
+  assert_string_equal(filename_of(state, "svg", "app.cpu{}", "app.cpu{}", "1700001800"),
+                      "diff_app.cpu_20231114T221320Z_vs_20231114T224320Z.svg");
 }
 
 /* ---- /render-diff ------------------------------------------------------ */
@@ -435,6 +546,12 @@ static void test_diff_puts_left_and_right_side_by_side(void **state) {
   assert_int_equal(json_integer_value(json_array_get(get(j, "leftTimeline", "samples"), 10)), 4);
   assert_int_equal(json_integer_value(json_array_get(get(j, "rightTimeline", "samples"), 20)), 11);
   assert_int_equal(json_integer_value(json_array_get(get(j, "timeline", "samples"), 20)), 11);
+  /* b: 33% -> 100% of the self time; c: 67% -> 0%. */
+  assert_json_text(json_object_get(j, "functions"),
+                   "{\"count\":3,\"truncated\":false,\"items\":["
+                   "{\"name\":\"b\",\"self\":[1,10],\"total\":[1,10]},"
+                   "{\"name\":\"c\",\"self\":[2,0],\"total\":[2,0]},"
+                   "{\"name\":\"a\",\"self\":[0,0],\"total\":[3,10]}]}");
   json_decref(j);
 }
 
@@ -537,6 +654,8 @@ int main(void) {
       T(test_render_of_an_unknown_app_is_empty_not_an_error),
       T(test_render_truncates_to_max_nodes),
       T(test_render_lowers_max_nodes_to_the_servers_limit),
+      T(test_render_lists_functions_of_the_untruncated_tree),
+      T(test_render_bounds_max_functions),
       T(test_render_refuses_every_format_over_the_output_limit),
       T(test_render_gives_up_once_its_deadline_has_passed),
       T(test_render_writes_collapsed_text),
@@ -546,6 +665,7 @@ int main(void) {
       T(test_render_rejects_bad_max_nodes),
       T(test_render_names_the_formats_it_knows),
       T(test_render_draws_svg_and_html),
+      T(test_exports_are_named_after_their_selections),
       T(test_diff_puts_left_and_right_side_by_side),
       T(test_diff_compares_two_time_ranges),
       T(test_diff_with_an_unknown_side_uses_the_known_metadata),

@@ -9,11 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "query/query_int.h"
 #include "query/svg_check.h"
 
 /* ---- Helpers ----------------------------------------------------------- */
+
+static void close_fd(int fd) { close(fd); }
 
 static ember_render_meta_t meta(const char *query) {
   ember_render_meta_t m;
@@ -94,12 +97,16 @@ static void test_svg_draws_each_node_with_its_values(void **state) {
   assert_near(a->y - root->y, 16);
   assert_near(b->y, c->y);
   assert_near(c->y - a->y, 16);
-  assert_string_equal(c->title, "c\ntotal: 2 samples (66.67%)\nself: 2 samples (66.67%)");
-  assert_string_equal(a->title, "a\ntotal: 3 samples (100%)\nself: 0 samples (0%)");
+  /* Values in the profile's units: samples at 100 Hz are CPU time. */
+  assert_string_equal(c->title, "c\ntotal: 20.0 ms (2 samples), 66.67%\n"
+                                "self: 20.0 ms (2 samples), 66.67%");
+  assert_string_equal(a->title, "a\ntotal: 30.0 ms (3 samples), 100%\n"
+                                "self: 0 s (0 samples), 0%");
   assert_string_equal(c->label, "c");
   /* The header names the query and range. */
   assert_non_null(strstr(raw.data, ">app.cpu{}</text>"));
-  assert_non_null(strstr(raw.data, "2023-11-14 22:13:20 UTC to 2023-11-14 23:13:20 UTC: 3 samples"));
+  assert_non_null(strstr(raw.data, "2023-11-14 22:13:20 UTC to 2023-11-14 23:13:20 UTC: "
+                                   "30.0 ms (3 samples)</text>"));
   assert_true(!strncmp(raw.data, "<?xml version=\"1.0\"", 19));
   ember_buf_free(&raw);
   svg_doc_free(&d);
@@ -190,14 +197,65 @@ static void test_svg_elides_labels_to_fit_their_bar(void **state) {
   svg_doc_t d;
   draw(t, false, &d, NULL);
   const svg_frame_t *f = frame(&d, longname);
+  /* 116.83 px hold 15 characters: the package goes from the front, the
+   * method stays (the web UI's rule, label.c). */
   assert_non_null(f->label);
-  size_t len = strlen(f->label);
-  assert_true(len >= 3 && len < strlen(longname));
-  assert_int_equal(strcmp(f->label + len - 2, ".."), 0);
-  assert_int_equal(strncmp(f->label, longname, len - 2), 0);
-  assert_true((double)len <= (f->w - 6) / 7.0);
+  assert_string_equal(f->label, "\xe2\x80\xa6ssName.process");
+  assert_true((double)ember_utf8_len(f->label, strlen(f->label)) <= (f->w - 6) / 7.0);
   assert_string_equal(frame(&d, "wide")->label, "wide");
   assert_null(frame(&d, "zz_tiny")->label);
+  svg_doc_free(&d);
+  ember_tree_free(t);
+}
+
+/* The issue's example: a Python frame in a narrow bar keeps its function,
+ * never "server:...k (server.py:58)". */
+static void test_svg_labels_keep_the_function_and_drop_the_location(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "server:mutex_lock (server.py:58)", 10);
+  add(t, 0, "github.com/jackc/pgx/v5.(*Conn).runCursor", 8);
+  add(t, 0, "wide", 82);
+  svg_doc_t d;
+  draw(t, false, &d, NULL);
+  /* 118 px: 16 characters; 94.4 px: 12. */
+  assert_string_equal(frame(&d, "server:mutex_lock (server.py:58)")->label,
+                      "\xe2\x80\xa6rver:mutex_lock");
+  assert_string_equal(frame(&d, "github.com/jackc/pgx/v5.(*Conn).runCursor")->label,
+                      "\xe2\x80\xa6).runCursor");
+  svg_doc_free(&d);
+  ember_tree_free(t);
+}
+
+/* The inline script (zoom, search, and the label rule it re-elides with)
+ * parses as JavaScript; skipped where node is not installed. */
+static void test_svg_script_is_valid_javascript(void **state) {
+  if (system("node --version >/dev/null 2>&1") != 0) {
+    fprintf(stderr, "node is not installed: the SVG's script is not checked\n");
+    skip();
+  }
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "a", 1);
+  ember_buf_t raw;
+  svg_doc_t d;
+  draw(t, false, &d, &raw);
+  const char *open = strstr(raw.data, "<script><![CDATA[");
+  assert_non_null(open);
+  open += strlen("<script><![CDATA[");
+  const char *close = strstr(open, "]]></script>");
+  assert_non_null(close);
+  char path[] = "/tmp/ember-svg-XXXXXX.js";
+  int fd = mkstemps(path, 3);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, open, (size_t)(close - open)), close - open);
+  close_fd(fd);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "node --check %s", path);
+  int rc = system(cmd);
+  unlink(path);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(open, "function emberElide(name, max)"));
+  assert_true(strlen(ember_label_script) <= EMBER_LABEL_SCRIPT_MAX);
+  ember_buf_free(&raw);
   svg_doc_free(&d);
   ember_tree_free(t);
 }
@@ -215,7 +273,8 @@ static void test_svg_leaves_out_bars_under_a_tenth_of_a_pixel(void **state) {
   assert_non_null(svg_frame(&d, "under"));
   /* The whole still counts what was left out. */
   assert_string_equal(frame(&d, "total")->title,
-                      "total\ntotal: 1,000,100 samples (100%)\nself: 0 samples (0%)");
+                      "total\ntotal: 2 h 47 min (1,000,100 samples), 100%\n"
+                      "self: 0 s (0 samples), 0%");
   svg_doc_free(&d);
   ember_tree_free(t);
 }
@@ -250,7 +309,8 @@ static void test_svg_of_an_empty_tree_is_one_bar(void **state) {
   draw(t, false, &d, NULL);
   assert_int_equal(d.n, 1);
   assert_near(d.frames[0].w, 1180);
-  assert_string_equal(d.frames[0].title, "total\ntotal: 0 samples (0%)\nself: 0 samples (0%)");
+  assert_string_equal(d.frames[0].title,
+                      "total\ntotal: 0 s (0 samples), 0%\nself: 0 s (0 samples), 0%");
   svg_doc_free(&d);
   ember_tree_free(t);
 }
@@ -328,15 +388,22 @@ static void test_svg_diff_colors_growth_red_and_shrinkage_green(void **state) {
   assert_string_equal(frame(&d, "same")->fill, "#dddddd");
   /* Stronger change, stronger color: +50% is paler than a new frame. */
   assert_true(green(grows) > green(frame(&d, "new")->fill));
+  /* The change in percentage points of the total first, as the UI words
+   * it, then relative to the left share. */
   assert_string_equal(frame(&d, "grows")->title,
-                      "grows\nleft: 10 samples (20%)\nright: 15 samples (30%)\n"
-                      "change: +50% of the share");
+                      "grows\nleft: 100 ms (10 samples), 20%\n"
+                      "right: 150 ms (15 samples), 30%\n"
+                      "change: +10 pp of the total: 20% \xe2\x86\x92 30%, +50% of the share");
   assert_string_equal(frame(&d, "new")->title,
-                      "new\nleft: 0 samples (0%)\nright: 10 samples (20%)\n"
-                      "change: only on the right");
+                      "new\nleft: 0 s (0 samples), 0%\nright: 100 ms (10 samples), 20%\n"
+                      "change: +20 pp of the total: 0% \xe2\x86\x92 20%, only on the right");
   assert_string_equal(frame(&d, "gone")->title,
-                      "gone\nleft: 10 samples (20%)\nright: 0 samples (0%)\n"
-                      "change: only on the left");
+                      "gone\nleft: 100 ms (10 samples), 20%\nright: 0 s (0 samples), 0%\n"
+                      "change: -20 pp of the total: 20% \xe2\x86\x92 0%, only on the left");
+  assert_string_equal(frame(&d, "same")->title,
+                      "same\nleft: 200 ms (20 samples), 40%\n"
+                      "right: 200 ms (20 samples), 40%\n"
+                      "change: +0 pp of the total: 40% \xe2\x86\x92 40%, +0% of the share");
   svg_doc_free(&d);
   ember_tree_free(t);
 }
@@ -356,7 +423,7 @@ static void test_svg_diff_widths_are_the_mean_of_both_shares(void **state) {
   assert_null(svg_frame(&d, "d"));
   assert_non_null(strstr(raw.data, "left: app.cpu{}, 2023-11-14 22:13:20 UTC"));
   assert_non_null(strstr(raw.data, "right: app.cpu{region=&quot;eu&quot;}, "));
-  assert_non_null(strstr(raw.data, ": 80 samples</text>"));
+  assert_non_null(strstr(raw.data, ": 800 ms (80 samples)</text>"));
   ember_buf_free(&raw);
   svg_doc_free(&d);
   ember_tree_free(t);
@@ -449,12 +516,12 @@ static void test_svg_says_when_a_sum_saturated(void **state) {
   draw(t, false, &d, &raw);
   const svg_frame_t *root = frame(&d, "total");
   assert_non_null(strstr(root->title, "total: at least 18,446,744,073,709,551,615 "
-                                      "(the sum saturated) samples"));
-  assert_non_null(strstr(raw.data, ": at least 18,446,744,073,709,551,615 (the sum "
-                                   "saturated) samples</text>"));
-  /* One short of the ceiling is a measurement, and reads as one. */
+                                      "samples (the sum saturated)"));
+  assert_non_null(strstr(raw.data, ": at least 18,446,744,073,709,551,615 samples (the "
+                                   "sum saturated)</text>"));
+  /* One short of the ceiling is a measurement, and reads as one, exact. */
   assert_non_null(
-      strstr(frame(&d, "a")->title, "total: 18,446,744,073,709,551,614 samples"));
+      strstr(frame(&d, "a")->title, " (18,446,744,073,709,551,614 samples), "));
   svg_doc_free(&d);
   ember_buf_free(&raw);
   ember_tree_free(t);
@@ -467,6 +534,8 @@ int main(void) {
       cmocka_unit_test(test_svg_puts_siblings_in_name_order_and_other_last),
       cmocka_unit_test(test_svg_escapes_and_cleans_weird_names),
       cmocka_unit_test(test_svg_elides_labels_to_fit_their_bar),
+      cmocka_unit_test(test_svg_labels_keep_the_function_and_drop_the_location),
+      cmocka_unit_test(test_svg_script_is_valid_javascript),
       cmocka_unit_test(test_svg_leaves_out_bars_under_a_tenth_of_a_pixel),
       cmocka_unit_test(test_svg_colors_frames_by_package),
       cmocka_unit_test(test_svg_of_an_empty_tree_is_one_bar),
