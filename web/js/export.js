@@ -4,7 +4,7 @@
 import { childrenIndex, pathOf } from './flamebearer.js';
 import { makeRects, visibleRects, visibleDepth } from './layout.js';
 import { DIM } from './colors.js';
-import { elide } from './format.js';
+import { elideLabel as elide } from './label.js';
 
 // Folded text ("a;b;c 12" per line, sorted) of the subtree under `zoom`,
 // each stack spelled from the root so the file can be sent back to /ingest.

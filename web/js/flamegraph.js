@@ -13,7 +13,7 @@
 
 import { makeRects, visibleRects, hitTest } from './layout.js';
 import { nodeColorFn, palette, textColor, DIM, PALETTE_SIZE } from './colors.js';
-import { elide } from './format.js';
+import { elideLabel as elide } from './label.js';
 
 export const ROW_HEIGHT = 18;
 const FONT = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace';
