@@ -104,8 +104,10 @@ export function nodeColorFn(p) {
   }
   if (hueCache.size > 500000) hueCache.clear();
   const byName = new Uint8Array(p.names.length).fill(255);
+  // A sandwich's halves have a real function at their root (tree.js).
+  const root = p.rootIsFrame ? -1 : 0;
   return (i) => {
-    if (i === 0) return ROOT;
+    if (i === root) return ROOT;
     const k = p.name[i];
     let c = byName[k];
     if (c === 255) {

@@ -37,12 +37,14 @@ export const DEFAULTS = Object.freeze({
   sandwich: '', // the function whose callers and callees are shown
   hide: '', // frames hidden ("h:NAME") or collapsed ("c:NAME"), one a line
   groupBy: '', // the tag explorer's label key
+  groupValue: '', // ... the value whose flame graph it shows
+  top: 10, // ... how many values it lists on their own
   align: 'left', // frame labels
   palette: 'rg', // diff colors: red/green, or cb: blue/orange
 });
 
 const TIME_FIELDS = ['from', 'until', 'leftFrom', 'leftUntil', 'rightFrom', 'rightUntil'];
-const TEXT_FIELDS = ['query', 'leftQuery', 'rightQuery', 'search', 'fn', 'zoom', 'leftZoom', 'rightZoom', 'sandwich', 'hide', 'groupBy'];
+const TEXT_FIELDS = ['query', 'leftQuery', 'rightQuery', 'search', 'fn', 'zoom', 'leftZoom', 'rightZoom', 'sandwich', 'hide', 'groupBy', 'groupValue'];
 
 // A complete, valid state from a query string ("?a=b&..." or "a=b&...").
 // Anything missing or invalid takes its default.
@@ -66,6 +68,8 @@ export function parseState(search) {
   if (sort && SORT_KEYS.includes(sort.replace(/^-/, ''))) st.sort = sort;
   st.regex = q.get('regex') === '1';
   st.refresh = q.get('refresh') === '10s';
+  const top = Number(q.get('top'));
+  if (Number.isInteger(top) && top >= 1 && top <= 100) st.top = top;
   const mn = Number(q.get('maxNodes'));
   if (Number.isInteger(mn) && (mn > 0 || mn === -1)) st.maxNodes = mn;
   return st;

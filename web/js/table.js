@@ -27,12 +27,13 @@ const SINGLE_COLUMNS = [
 
 const DIFF_COLUMNS = [
   { key: 'name', label: 'Function' },
-  { key: 'self', label: 'Self, left → right', title: 'Self as a share of each side’s total, left → right' },
-  { key: 'dself', label: 'Δ self', title: 'Change of the self share, right minus left, in percentage points of the total (sorted by its size)' },
-  { key: 'total', label: 'Total, left → right', title: 'Total as a share of each side’s total, left → right' },
-  { key: 'dtotal', label: 'Δ total', title: 'Change of the total share, in percentage points (sorted by its size)' },
-  { key: 'diff', label: 'Relative', title: 'Relative change of the total share: +100% is twice the share' },
+  { key: 'self', label: 'Self, L → R', width: 124, title: 'Self as a share of each side’s total, left → right' },
+  { key: 'dself', label: 'Δ self', width: 88, title: 'Change of the self share, right minus left, in percentage points of the total (sorted by its size)' },
+  { key: 'total', label: 'Total, L → R', width: 124, title: 'Total as a share of each side’s total, left → right' },
+  { key: 'dtotal', label: 'Δ total', width: 88, title: 'Change of the total share, in percentage points (sorted by its size)' },
+  { key: 'diff', label: 'Relative', width: 84, title: 'Relative change of the total share: +100% is twice the share' },
 ];
+const NUM_WIDTH = 128; // a single profile's value columns
 
 function storedWidth() {
   try {
@@ -198,7 +199,7 @@ export class FunctionTable {
   applyWidths() {
     const col = this.nameCol();
     if (!col) return;
-    const others = (this.columns.length - 1) * (this.view && this.view.double ? 112 : 128);
+    const others = this.columns.slice(1).reduce((sum, c) => sum + (c.width || NUM_WIDTH), 0);
     if (this.nameWidth) {
       col.style.width = `${this.nameWidth}px`;
       this.table.style.width = `${this.nameWidth + others}px`;
@@ -256,7 +257,7 @@ export class FunctionTable {
 
   renderHead() {
     const { key, desc } = this.view.sort;
-    const cols = this.columns.map((c, k) => `<col${k === 0 ? '' : ` class="num${this.view.double ? ' diff' : ''}"`}>`);
+    const cols = this.columns.map((c, k) => (k === 0 ? '<col>' : `<col style="width:${c.width || NUM_WIDTH}px">`));
     this.colgroup.innerHTML = cols.join('');
     const cells = this.columns.map((c, k) => {
       const active = c.key === key;

@@ -162,7 +162,9 @@ function fromTree(root, names, sides, meta) {
     resp.rightTicks = root.v[3];
     resp.flamebearer.numTicks = root.v[1] + root.v[3];
   }
-  return decode(resp);
+  const out = decode(resp);
+  out.rootIsFrame = true;
+  return out;
 }
 
 // The sandwich of function fn (a name index) in p: { callers, callees,

@@ -217,7 +217,7 @@ export class View {
       const r = plan[s.key];
       const span = r.until - r.from;
       const same = comparesQueries(st) && r.from === plan.range.from && r.until === plan.range.until;
-      const when = same ? `the whole range, as the other side` : `${formatTime(r.from, Math.max(span, 86401))} – ${formatTime(r.until, span)}`;
+      const when = same ? 'the whole range, as the other side' : `${formatTime(r.from, Math.max(span, 86401))} – ${formatTime(r.until, span)}`;
       s.rangeText.textContent = `${when} · ${s.key === 'left' ? st.leftQuery || st.query : st.rightQuery || st.query}`;
     }
     this.rangeNow = now;
