@@ -234,7 +234,7 @@ export async function canvasStats(page, panel = 0) {
 export async function tableRows(page, panel = 0) {
   return page.evaluate((k) => {
     const t = window.emberUI.view.panels[k].host.querySelector('table.functions');
-    return [...t.querySelectorAll('tbody tr[data-name]')].map((tr) => {
+    return [...t.querySelectorAll('tbody tr[data-i]')].map((tr) => {
       const tds = [...tr.querySelectorAll('td')];
       return {
         name: tds[0].textContent,
