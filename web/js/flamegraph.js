@@ -349,8 +349,9 @@ export class FlameGraph {
         ctx.fillStyle = want;
         current = want;
       }
-      ctx.fillText(s, right ? r.x[k] + w - 4 : r.x[k] + 3, this.rowTop(p.depth[i]) + (ROW_HEIGHT - 1) / 2 + 0.5);
-      drawn.push({ node: i, text: s });
+      const x = right ? r.x[k] + w - 4 : r.x[k] + 3;
+      ctx.fillText(s, x, this.rowTop(p.depth[i]) + (ROW_HEIGHT - 1) / 2 + 0.5);
+      drawn.push({ node: i, text: s, x });
     }
     ctx.textAlign = 'left';
     this.drawnLabels = drawn;

@@ -203,11 +203,9 @@ export class FunctionTable {
     if (this.nameWidth) {
       col.style.width = `${this.nameWidth}px`;
       this.table.style.width = `${this.nameWidth + others}px`;
-      this.table.style.minWidth = '100%';
     } else {
       col.style.width = '';
       this.table.style.width = '';
-      this.table.style.minWidth = '';
     }
   }
 

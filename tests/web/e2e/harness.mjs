@@ -286,7 +286,7 @@ export async function startPrefixProxy(target, prefix) {
 export async function drawnLabels(page, panel = 0) {
   return page.evaluate((k) => {
     const g = window.emberUI.view.panels[k].graph;
-    return g.drawnLabels.map((l) => ({ node: l.node, name: g.p.names[g.p.name[l.node]], text: l.text }));
+    return g.drawnLabels.map((l) => ({ node: l.node, name: g.p.names[g.p.name[l.node]], text: l.text, x: l.x }));
   }, panel);
 }
 
