@@ -70,7 +70,7 @@ export class FlameGraph {
     this.canvas.tabIndex = 0;
     this.canvas.setAttribute('role', 'application');
     this.canvas.setAttribute('aria-roledescription', 'flame graph');
-    this.canvas.setAttribute('aria-label', `${opts.label || 'Flame graph'}: arrow keys move between frames, Enter zooms, the context menu key opens a frame's menu`);
+    this.canvas.setAttribute('aria-label', `${opts.label || 'Flame graph'}: arrow keys move between frames, Home goes to the top, Enter zooms, the context menu key opens a frame's menu`);
     this.hoverBox = document.createElement('div');
     this.hoverBox.className = 'hover-box';
     this.live = document.createElement('div');
@@ -492,6 +492,12 @@ export class FlameGraph {
         const b = this.canvas.getBoundingClientRect();
         this.opts.onMenu(this.focusNode, b.left + r.x + Math.min(r.w / 2, 40), b.top + r.y + ROW_HEIGHT);
       }
+      return;
+    }
+    if (k === 'Home') {
+      e.preventDefault();
+      this.focusNode = this.zoom;
+      this.showFocus();
       return;
     }
     if (!k.startsWith('Arrow')) return;
