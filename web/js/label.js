@@ -124,6 +124,8 @@ export function functionStart(s) {
 
 // name shortened to at most max code points by the rule above.
 export function elideLabel(name, max) {
+  // UTF-16 units are never fewer than code points.
+  if (name.length <= max) return name;
   const all = codePoints(name);
   if (all.length <= max) return name;
   if (max < 2) return '';

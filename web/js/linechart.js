@@ -34,7 +34,14 @@ export class LineChart {
     this.hoverIdx = -1;
     this.drag = null;
     this.axisLabels = [];
-    this.resize = new ResizeObserver(() => this.draw());
+    // The axis and the lines are drawn once into `base`; a hover or a drag
+    // only copies it and draws its guide on top.
+    this.base = document.createElement('canvas');
+    this.baseDirty = true;
+    this.resize = new ResizeObserver(() => {
+      this.baseDirty = true;
+      this.draw();
+    });
     this.resize.observe(host);
     const c = this.canvas;
     c.addEventListener('pointerdown', (e) => {
@@ -65,11 +72,13 @@ export class LineChart {
     this.range = range;
     this.max = 0;
     for (const s of data ? data.series : []) for (const v of s.values) if (v !== null && v > this.max) this.max = v;
+    this.baseDirty = true;
     this.draw();
   }
 
   setTheme() {
     this.colors = null;
+    this.baseDirty = true;
     this.draw();
   }
 
@@ -101,12 +110,44 @@ export class LineChart {
     const col = this.colors;
     this.width = w;
     const dpr = window.devicePixelRatio || 1;
-    if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(h * dpr)) {
-      this.canvas.width = Math.round(w * dpr);
-      this.canvas.height = Math.round(h * dpr);
+    const cw = Math.round(w * dpr);
+    const ch = Math.round(h * dpr);
+    if (this.canvas.width !== cw || this.canvas.height !== ch) {
+      this.canvas.width = cw;
+      this.canvas.height = ch;
+      this.baseDirty = true;
+    }
+    if (this.baseDirty) {
+      this.base.width = cw;
+      this.base.height = ch;
+      const b = this.base.getContext('2d');
+      b.setTransform(dpr, 0, 0, dpr, 0, 0);
+      this.drawBase(b, w, h, col);
+      this.baseDirty = false;
     }
     const ctx = this.ctx;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, cw, ch);
+    ctx.drawImage(this.base, 0, 0);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const d = this.data;
+    if (d && this.hoverIdx >= 0) {
+      const x = Math.round(this.xOf(d.start + (this.hoverIdx + 0.5) * d.step)) + 0.5;
+      ctx.strokeStyle = col.muted;
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      ctx.moveTo(x, TOP);
+      ctx.lineTo(x, h - AXIS);
+      ctx.stroke();
+    }
+    if (this.drag && Math.abs(this.drag.x1 - this.drag.x0) > 1) {
+      ctx.fillStyle = col.drag;
+      ctx.fillRect(Math.min(this.drag.x0, this.drag.x1), 0, Math.abs(this.drag.x1 - this.drag.x0), h - AXIS);
+    }
+  }
+
+  // The axis, its labels and the lines.
+  drawBase(ctx, w, h, col) {
     ctx.clearRect(0, 0, w, h);
     const plotH = h - AXIS - TOP;
     const { from, until } = this.range;
@@ -165,19 +206,6 @@ export class LineChart {
         }
       }
       ctx.stroke();
-    }
-    if (this.hoverIdx >= 0) {
-      const x = Math.round(this.xOf(d.start + (this.hoverIdx + 0.5) * d.step)) + 0.5;
-      ctx.strokeStyle = col.muted;
-      ctx.lineWidth = 1;
-      ctx.beginPath();
-      ctx.moveTo(x, TOP);
-      ctx.lineTo(x, h - AXIS);
-      ctx.stroke();
-    }
-    if (this.drag && Math.abs(this.drag.x1 - this.drag.x0) > 1) {
-      ctx.fillStyle = col.drag;
-      ctx.fillRect(Math.min(this.drag.x0, this.drag.x1), 0, Math.abs(this.drag.x1 - this.drag.x0), h - AXIS);
     }
   }
 

@@ -109,62 +109,153 @@ export function hideFrames(p, hidden, collapsed) {
 
 // ---- Sandwich -------------------------------------------------------------
 
-function node(name, sides) {
-  return { name, v: new Float64Array(2 * sides), kids: null };
-}
-
-function child(n, name, sides) {
-  if (!n.kids) n.kids = new Map();
-  let c = n.kids.get(name);
-  if (!c) {
-    c = node(name, sides);
-    n.kids.set(name, c);
+// Each name's place in the order of the names, computed once per names
+// array (a profile's names are shared by all that is made from it).
+const ranks = new WeakMap();
+function rankOf(names) {
+  let r = ranks.get(names);
+  if (!r) {
+    const order = names.map((_, k) => k).sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
+    r = new Int32Array(names.length);
+    order.forEach((k, j) => (r[k] = j));
+    ranks.set(names, r);
   }
-  return c;
+  return r;
 }
 
-// A decoded profile from a tree of { name (index into names), v: [self,
-// total] per side, kids: Map }. Siblings come in the order of their names.
-function fromTree(root, names, sides, meta) {
-  const levels = [];
-  let row = [{ n: root, x: new Float64Array(sides) }];
-  let maxSelf = 0;
-  const order = (a, b) => (names[a.name] < names[b.name] ? -1 : names[a.name] > names[b.name] ? 1 : 0);
-  while (row.length) {
-    const lv = [];
-    const next = [];
-    const prevEnd = new Float64Array(sides);
-    for (const { n, x } of row) {
-      for (let s = 0; s < sides; s++) {
-        const self = n.v[2 * s];
-        const total = n.v[2 * s + 1];
-        lv.push(x[s] - prevEnd[s], total, self);
-        prevEnd[s] = x[s] + total;
-        if (self > maxSelf) maxSelf = self;
-      }
-      lv.push(n.name);
-      if (n.kids) {
-        const kids = [...n.kids.values()].sort(order);
-        const cur = new Float64Array(sides);
-        for (let s = 0; s < sides; s++) cur[s] = x[s] + n.v[2 * s];
-        for (const k of kids) {
-          next.push({ n: k, x: Float64Array.from(cur) });
-          for (let s = 0; s < sides; s++) cur[s] += k.v[2 * s + 1];
-        }
+// A tree built by merging paths: node k has a name index, a parent and a
+// depth, and per side a self and a total. A child is found by its parent
+// and name in an open-addressing hash table of node numbers, so merging
+// costs no object per node.
+class Merged {
+  constructor(nNames, sides, root, cap = 1024) {
+    this.nNames = nNames;
+    this.sides = sides;
+    this.n = 0;
+    this.alloc(cap);
+    this.node(-1, root);
+  }
+
+  slot(parent, name) {
+    return (Math.imul(parent, 0x9e3779b1) ^ Math.imul(name + 1, 0x85ebca6b)) & this.mask;
+  }
+
+  rehash() {
+    const size = this.cap * 2;
+    this.table = new Int32Array(size).fill(-1);
+    this.mask = size - 1;
+    for (let k = 1; k < this.n; k++) {
+      let h = this.slot(this.parent[k], this.name[k]);
+      while (this.table[h] >= 0) h = (h + 1) & this.mask;
+      this.table[h] = k;
+    }
+  }
+
+  alloc(cap) {
+    const grow = (a, T, per) => {
+      const b = new T(cap * per);
+      if (a) b.set(a.subarray(0, this.n * per));
+      return b;
+    };
+    this.cap = cap;
+    this.name = grow(this.name, Int32Array, 1);
+    this.parent = grow(this.parent, Int32Array, 1);
+    this.depth = grow(this.depth, Int32Array, 1);
+    this.v = grow(this.v, Float64Array, 2 * this.sides); // [self, total] per side
+    this.rehash(); // the table stays at most half full
+  }
+
+  node(parent, name) {
+    let h = 0;
+    if (parent >= 0) {
+      h = this.slot(parent, name);
+      for (let k = this.table[h]; k >= 0; k = this.table[h]) {
+        if (this.parent[k] === parent && this.name[k] === name) return k;
+        h = (h + 1) & this.mask;
       }
     }
-    levels.push(lv);
-    row = next;
+    if (this.n === this.cap) {
+      this.alloc(this.cap * 2);
+      return this.node(parent, name);
+    }
+    const k = this.n++;
+    this.name[k] = name;
+    this.parent[k] = parent;
+    this.depth[k] = parent >= 0 ? this.depth[parent] + 1 : 0;
+    if (parent >= 0) this.table[h] = k;
+    return k;
   }
-  const resp = { flamebearer: { names, levels, numTicks: root.v[1], maxSelf }, metadata: meta };
-  if (sides === 2) {
-    resp.leftTicks = root.v[1];
-    resp.rightTicks = root.v[3];
-    resp.flamebearer.numTicks = root.v[1] + root.v[3];
+
+  add(k, side, self, total) {
+    const o = (k * this.sides + side) * 2;
+    this.v[o] += self;
+    this.v[o + 1] += total;
   }
-  const out = decode(resp);
-  out.rootIsFrame = true;
-  return out;
+
+  // The tree as a decoded profile: levels in depth order, siblings in the
+  // order of their names, each node's children after its self.
+  profile(names, meta) {
+    const { n, sides, v } = this;
+    const rank = rankOf(names);
+    const byDepth = [];
+    for (let k = 0; k < n; k++) (byDepth[this.depth[k]] ||= []).push(k);
+    const pos = new Int32Array(n);
+    const x = new Float64Array(n * sides);
+    const levels = [];
+    let maxSelf = 0;
+    const LOCAL = 131072; // 2^17: room for a level's index in a sort key
+    for (let d = 0; d < byDepth.length; d++) {
+      let ks = byDepth[d];
+      // Siblings together in the order of their parents, then by name:
+      // one numeric sort of keys (parent's place, name's rank, index).
+      if (ks.length < LOCAL && n * names.length < 2 ** 53 / LOCAL) {
+        const keys = new Float64Array(ks.length);
+        for (let j = 0; j < ks.length; j++) {
+          const k = ks[j];
+          keys[j] = ((d ? pos[this.parent[k]] : 0) * names.length + rank[this.name[k]]) * LOCAL + j;
+        }
+        keys.sort();
+        const sorted = new Array(ks.length);
+        for (let j = 0; j < ks.length; j++) sorted[j] = ks[keys[j] % LOCAL];
+        ks = sorted;
+      } else {
+        ks.sort((a, b) => (d ? pos[this.parent[a]] - pos[this.parent[b]] : 0) || rank[this.name[a]] - rank[this.name[b]]);
+      }
+      const lv = [];
+      const prevEnd = new Float64Array(sides);
+      const cursor = new Float64Array(sides);
+      let lastParent = -2;
+      for (let j = 0; j < ks.length; j++) {
+        const k = ks[j];
+        pos[k] = j;
+        const par = this.parent[k];
+        if (par !== lastParent) {
+          for (let s = 0; s < sides; s++) cursor[s] = par < 0 ? 0 : x[par * sides + s] + v[(par * sides + s) * 2];
+          lastParent = par;
+        }
+        for (let s = 0; s < sides; s++) {
+          const self = v[(k * sides + s) * 2];
+          const total = v[(k * sides + s) * 2 + 1];
+          x[k * sides + s] = cursor[s];
+          lv.push(cursor[s] - prevEnd[s], total, self);
+          prevEnd[s] = cursor[s] + total;
+          cursor[s] += total;
+          if (self > maxSelf) maxSelf = self;
+        }
+        lv.push(this.name[k]);
+      }
+      levels.push(lv);
+    }
+    const resp = { flamebearer: { names, levels, numTicks: v[1], maxSelf }, metadata: meta };
+    if (sides === 2) {
+      resp.leftTicks = v[1];
+      resp.rightTicks = v[3];
+      resp.flamebearer.numTicks = v[1] + v[3];
+    }
+    const out = decode(resp);
+    out.rootIsFrame = true;
+    return out;
+  }
 }
 
 // The sandwich of function fn (a name index) in p: { callers, callees,
@@ -173,48 +264,42 @@ function fromTree(root, names, sides, meta) {
 // holds the stacks above those calls, from fn's caller up to the stack's
 // first frame, meant to be drawn upside down. Both have fn as their root
 // with fn's total; count is how many frames of p are outermost calls.
+//
+// One pass in node order (parents first): a node under an outermost call
+// joins callees at its parent's merged node, so no subtree is walked twice.
 export function sandwich(p, fn) {
   const sides = p.format === 'double' ? 2 : 1;
   const cols = columns(p);
-  const callers = node(fn, sides);
-  const callees = node(fn, sides);
-  const under = new Uint8Array(p.n);
-  const { first, count } = childrenIndex(p);
+  const nNames = p.names.length;
+  const callers = new Merged(nNames, sides, fn);
+  const callees = new Merged(nNames, sides, fn, 4096);
+  // For each node: its merged callees node, or -1 outside every call of fn.
+  const at = new Int32Array(p.n).fill(-1);
   let outer = 0;
   for (let i = 1; i < p.n; i++) {
     const par = p.parent[i];
-    const isFn = p.name[i] === fn;
-    under[i] = under[par] || (isFn ? 1 : 0);
-    if (!isFn || under[par]) continue;
+    const inside = at[par];
+    if (inside >= 0) {
+      const k = callees.node(inside, p.name[i]);
+      at[i] = k;
+      for (let s = 0; s < sides; s++) callees.add(k, s, cols[s][0][i], cols[s][1][i]);
+      continue;
+    }
+    if (p.name[i] !== fn) continue;
     outer++;
-    // Callees: the subtree of i merged into callees.
-    const stack = [i, callees];
-    while (stack.length) {
-      const t = stack.pop();
-      const k = stack.pop();
-      for (let s = 0; s < sides; s++) {
-        t.v[2 * s] += cols[s][0][k];
-        t.v[2 * s + 1] += cols[s][1][k];
-      }
-      for (let c = first[k]; c >= 0 && c < first[k] + count[k]; c++) {
-        stack.push(c, child(t, p.name[c], sides));
-      }
-    }
+    at[i] = 0;
+    for (let s = 0; s < sides; s++) callees.add(0, s, cols[s][0][i], cols[s][1][i]);
     // Callers: the path above i, nearest caller first.
-    let t = callers;
-    for (let s = 0; s < sides; s++) t.v[2 * s + 1] += cols[s][1][i];
+    let t = 0;
+    for (let s = 0; s < sides; s++) callers.add(0, s, 0, cols[s][1][i]);
     for (let k = par; k > 0; k = p.parent[k]) {
-      t = child(t, p.name[k], sides);
-      for (let s = 0; s < sides; s++) t.v[2 * s + 1] += cols[s][1][i];
+      t = callers.node(t, p.name[k]);
+      for (let s = 0; s < sides; s++) callers.add(t, s, 0, cols[s][1][i]);
     }
-    for (let s = 0; s < sides; s++) t.v[2 * s] += cols[s][1][i];
+    for (let s = 0; s < sides; s++) callers.add(t, s, cols[s][1][i], 0);
   }
   const meta = p.metadata;
-  return {
-    count: outer,
-    callers: fromTree(callers, p.names, sides, meta),
-    callees: fromTree(callees, p.names, sides, meta),
-  };
+  return { count: outer, callers: callers.profile(p.names, meta), callees: callees.profile(p.names, meta) };
 }
 
 // The name index of a function name in p, or -1.

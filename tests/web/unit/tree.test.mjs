@@ -53,3 +53,13 @@ test('a sandwich of a diff keeps both sides', () => {
   assert.deepEqual([s.callers.leftTicks, s.callers.rightTicks], [4, 8]);
   assert.deepEqual(folded(s.callers, 'rself'), ['x;m 2', 'y;m 6']);
 });
+
+test('a sandwich grows past its first buffers', () => {
+  const lines = [];
+  for (let i = 0; i < 5000; i++) lines.push(`main;a${i % 7};lock;f${i} 1`);
+  const p = decode(renderResponse(lines.join('\n')));
+  const s = sandwich(p, nameIndex(p, 'lock'));
+  assert.equal(s.callees.n, 5001);
+  assert.equal(s.callees.numTicks, 5000);
+  assert.equal(s.callers.n, 1 + 7 + 7);
+});
