@@ -1,6 +1,12 @@
 // The table's rows: one per function name, with its self and total summed
 // over every place it appears in the tree. Pure: no DOM.
 //
+// The server computes them from the whole tree, before the graph's node
+// limit folds small frames into "other" (the "functions" field of /render
+// and /render-diff, docs/API.md); fromServer() reads that. aggregate() is
+// the fallback for a server without the field: the same sums over the tree
+// as received.
+//
 // A function's total counts each stack once even when the function recurses:
 // a node adds its total only when no ancestor has the same name. An
 // iterative depth-first walk keeps a count of each name on the current path.
@@ -61,24 +67,68 @@ export function aggregate(p) {
       row.ltotal = lt[k];
       row.rself = rs[k];
       row.rtotal = rt[k];
-      row.diff = relativeChange(lt[k], rt[k], p.leftTicks, p.rightTicks);
+      withChange(row, p.leftTicks, p.rightTicks);
     }
     rows.push(row);
   }
   return rows;
 }
 
-// Sorts in place by key ('name', 'self', 'total', 'lself', ...); ties by
-// name so the order is stable across refreshes.
+// The shares of a diff row and their change: ls, rs, lt, rt (self and
+// total as shares of their side), dself and dtotal (the change of those
+// shares in percentage points, right minus left) and diff (the relative
+// change of the total's share, see colors.js).
+export function withChange(row, leftTicks, rightTicks) {
+  const l = leftTicks > 0 ? leftTicks : 0;
+  const r = rightTicks > 0 ? rightTicks : 0;
+  row.ls = l ? row.lself / l : 0;
+  row.rs = r ? row.rself / r : 0;
+  row.lt = l ? row.ltotal / l : 0;
+  row.rt = r ? row.rtotal / r : 0;
+  row.dself = (row.rs - row.ls) * 100;
+  row.dtotal = (row.rt - row.lt) * 100;
+  row.self = (row.ls + row.rs) / 2;
+  row.total = (row.lt + row.rt) / 2;
+  row.diff = relativeChange(row.ltotal, row.rtotal, leftTicks, rightTicks);
+  return row;
+}
+
+// Rows from the server's "functions" field, or null when it is missing or
+// not what docs/API.md says (then the caller aggregates the tree itself).
+// p: the decoded profile it came with (for the sides' totals).
+export function fromServer(functions, p) {
+  if (!functions || !Array.isArray(functions.items)) return null;
+  const double = p.format === 'double';
+  const rows = [];
+  for (const it of functions.items) {
+    if (!it || typeof it.name !== 'string') return null;
+    if (double) {
+      if (!Array.isArray(it.self) || !Array.isArray(it.total)) return null;
+      const row = { name: it.name, lself: +it.self[0] || 0, rself: +it.self[1] || 0, ltotal: +it.total[0] || 0, rtotal: +it.total[1] || 0 };
+      rows.push(withChange(row, p.leftTicks, p.rightTicks));
+    } else {
+      rows.push({ name: it.name, self: +it.self || 0, total: +it.total || 0 });
+    }
+  }
+  rows.count = Number(functions.count) || rows.length;
+  rows.truncated = Boolean(functions.truncated);
+  return rows;
+}
+
+// Sorts in place by key ('name', 'self', 'total', 'dself', 'dtotal',
+// 'diff'); ties by name so the order is stable across refreshes. dself and
+// dtotal sort by the size of the change, whichever its sign: a frame that
+// went from 40% to 0% is as much the answer as one that went from 0% to 40%.
 export function sortRows(rows, key, desc) {
   const dir = desc ? -1 : 1;
   if (key === 'name') {
     rows.sort((a, b) => dir * (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return rows;
   }
+  const mag = key === 'dself' || key === 'dtotal';
   rows.sort((a, b) => {
-    const va = a[key] ?? 0;
-    const vb = b[key] ?? 0;
+    const va = mag ? Math.abs(a[key] ?? 0) : a[key] ?? 0;
+    const vb = mag ? Math.abs(b[key] ?? 0) : b[key] ?? 0;
     if (va !== vb) return va < vb ? -dir : dir;
     return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
   });

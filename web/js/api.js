@@ -64,9 +64,9 @@ export function forgetToken() {
   declined = false;
 }
 
-async function send(url, tok, signal) {
+async function send(url, tok, signal, accept = 'application/json') {
   try {
-    return await fetch(url, { signal, headers: authHeaders(tok, { Accept: 'application/json' }) });
+    return await fetch(url, { signal, headers: authHeaders(tok, { Accept: accept }) });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(`cannot reach the Ember server at ${serverBase()}`, 'network');
@@ -114,11 +114,13 @@ function obtainToken(refused) {
   return asking;
 }
 
-async function request(path, params, signal) {
+// The body of a GET as text, or as a Blob when binary is set.
+async function request(path, params, signal, binary = false) {
   const url = apiUrl(path, params);
   for (;;) {
     const used = token.get();
-    const resp = await send(url, used, signal);
+    const resp = await send(url, used, signal, binary ? '*/*' : 'application/json');
+    if (resp.ok && binary) return resp.blob();
     const text = await resp.text();
     if (resp.ok) return text;
     const err = httpError(resp, text);
@@ -141,7 +143,13 @@ export async function getJSON(path, params = {}, { signal, onText } = {}) {
   }
 }
 
+// A file the server renders (SVG, HTML, pprof) as a Blob, or an ApiError.
+export function getBlob(path, params = {}, { signal } = {}) {
+  return request(path, params, signal, true);
+}
+
 export const api = {
+  explore: (params, opts) => getJSON('api/explore', params, opts),
   apps: (opts) => getJSON('api/apps', {}, opts),
   labels: (query, opts) => getJSON('labels', { query }, opts),
   labelValues: (label, query, opts) => getJSON('label-values', { label, query }, opts),

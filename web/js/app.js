@@ -6,21 +6,27 @@
 import { api, serverBase, token, setTokenPrompt, askForToken, forgetToken } from './api.js';
 import { parseState, serializeState, sameState } from './state.js';
 import { PRESETS, presetOf, describeRange, parseTime, fromLocalInput } from './time.js';
-import { appOf } from './query.js';
+import { appOf, parseSelector, buildSelector } from './query.js';
 import { compileMatcher } from './search.js';
 import { Tooltip, escapeHTML } from './tooltip.js';
 import { View } from './views.js';
+import { ExploreView } from './explore.js';
+import { Menu } from './menu.js';
+import { AppPicker } from './apppicker.js';
 import { SignIn } from './signin.js';
 
 const $ = (id) => document.getElementById(id);
 const LAST_APP = 'ember.app';
 const THEME = 'ember.theme';
+const ALIGN = 'ember.align';
+const PALETTE = 'ember.palette';
 const REFRESH_MS = 10000;
 const WELCOME_POLL_MS = 5000;
 
 const tooltip = new Tooltip($('tooltip'));
+const menu = new Menu();
 const signIn = new SignIn($('auth-dialog'));
-let state = parseState(location.search);
+let state = withPreferences(parseState(location.search), location.search);
 let apps = null;
 let view = null;
 let gen = 0;
@@ -44,6 +50,16 @@ function stored(key) {
   } catch {
     return null;
   }
+}
+
+// Label alignment and the diff palette are preferences: a URL that does
+// not say otherwise gets the last choice.
+function withPreferences(st, search) {
+  const q = new URLSearchParams(search || '');
+  const out = { ...st };
+  if (!q.has('align') && stored(ALIGN) === 'right') out.align = 'right';
+  if (!q.has('palette') && stored(PALETTE) === 'cb') out.palette = 'cb';
+  return out;
 }
 
 function setStatus(s) {
@@ -79,6 +95,9 @@ function themeChanged() {
 // typing in the search box and sorting); everything else adds one.
 function navigate(patch, opts = {}) {
   const next = { ...state, ...patch };
+  if ('align' in patch) store(ALIGN, patch.align === 'right' ? 'right' : null);
+  if ('palette' in patch) store(PALETTE, patch.palette === 'cb' ? 'cb' : null);
+  menu.close(false);
   if (sameState(next, state)) return;
   state = next;
   const url = serializeState(state) || location.pathname;
@@ -87,7 +106,7 @@ function navigate(patch, opts = {}) {
 }
 
 window.addEventListener('popstate', () => {
-  state = parseState(location.search);
+  state = withPreferences(parseState(location.search), location.search);
   render();
 });
 
@@ -103,10 +122,12 @@ function render() {
   search = searchFor(state);
   if (!view || view.kind !== state.view) {
     if (view) view.destroy();
-    view = new View(state.view, {
+    const Kind = state.view === 'explore' ? ExploreView : View;
+    view = new Kind(state.view, {
       selectors: $('selectors'),
       panels: $('panels'),
       tooltip,
+      menu,
       navigate,
       banner,
     });
@@ -235,6 +256,8 @@ function syncControls() {
   const s = $('search');
   if (s.value !== state.search) s.value = state.search;
   $('regex').checked = state.regex;
+  $('align').setAttribute('aria-pressed', String(state.align === 'right'));
+  document.body.classList.toggle('palette-cb', state.palette === 'cb');
   const mn = $('max-nodes');
   if (![...mn.options].some((o) => o.value === String(state.maxNodes))) {
     mn.append(new Option(`${state.maxNodes.toLocaleString('en-US')} frames`, String(state.maxNodes)));
@@ -252,20 +275,24 @@ function syncZoomButton() {
   $('reset-zoom').hidden = !(view && view.zoomed(state)) && !state.fn;
 }
 
-function syncApps() {
-  const sel = $('app');
-  const current = appOf(state.query);
-  const names = (apps || []).map((a) => a.name);
-  if (current && !names.includes(current)) names.unshift(current);
-  const html = names.length
-    ? names.map((n) => `<option value="${escapeHTML(n)}">${escapeHTML(n)}</option>`).join('')
-    : '<option value="">no apps yet</option>';
-  if (sel.dataset.html !== html) {
-    sel.innerHTML = html;
-    sel.dataset.html = html;
+const picker = new AppPicker($('app-picker'), pickApp);
+
+// Another app: a fresh query. Another type of the same app: the same tags.
+function pickApp(app, sameApp) {
+  const reset = { leftQuery: '', rightQuery: '', zoom: '', leftZoom: '', rightZoom: '', fn: '', sandwich: '', hide: '', groupValue: '' };
+  let query = `${app}{}`;
+  if (sameApp) {
+    try {
+      query = buildSelector(app, parseSelector(state.query).matchers);
+    } catch {
+      /* an unreadable query: start the new type without tags */
+    }
   }
-  sel.value = current;
-  sel.disabled = names.length === 0;
+  navigate({ ...reset, query });
+}
+
+function syncApps() {
+  picker.set(apps || [], appOf(state.query));
 }
 
 function syncRange() {
@@ -308,10 +335,7 @@ function bindControls() {
   for (const b of document.querySelectorAll('[data-show]')) {
     b.addEventListener('click', () => navigate({ show: b.dataset.show }, { replace: true }));
   }
-  $('app').addEventListener('change', (e) => {
-    const app = e.target.value;
-    navigate({ query: `${app}{}`, leftQuery: '', rightQuery: '', zoom: '', leftZoom: '', rightZoom: '', fn: '' });
-  });
+  $('align').addEventListener('click', () => navigate({ align: state.align === 'right' ? 'left' : 'right' }, { replace: true }));
   const preset = $('preset');
   preset.innerHTML = PRESETS.map((p) => `<option value="${p.key}">${p.label}</option>`).join('');
   preset.addEventListener('change', () => {
@@ -359,8 +383,19 @@ function onKey(e) {
   if (e.target.closest && e.target.closest('dialog')) return;
   const typing = e.target.closest && e.target.closest('input, select, textarea');
   if (e.key === 'Escape') {
+    if (menu.isOpen) {
+      menu.close(true);
+      return;
+    }
     if (document.querySelector('details[open]')) {
-      for (const d of document.querySelectorAll('details[open]')) d.open = false;
+      for (const d of document.querySelectorAll('details[open]')) {
+        d.open = false;
+        if (d.contains(document.activeElement)) d.querySelector('summary').focus();
+      }
+      return;
+    }
+    if (!typing && state.sandwich) {
+      navigate({ sandwich: '' });
       return;
     }
     if (typing && e.target.id === 'search' && state.search) {
@@ -478,6 +513,7 @@ window.emberUI = {
     return view;
   },
   navigate,
+  menu,
 };
 
 setTokenPrompt((o) => signIn.ask(o));

@@ -104,8 +104,10 @@ export function nodeColorFn(p) {
   }
   if (hueCache.size > 500000) hueCache.clear();
   const byName = new Uint8Array(p.names.length).fill(255);
+  // A sandwich's halves have a real function at their root (tree.js).
+  const root = p.rootIsFrame ? -1 : 0;
   return (i) => {
-    if (i === 0) return ROOT;
+    if (i === root) return ROOT;
     const k = p.name[i];
     let c = byName[k];
     if (c === 255) {
@@ -124,8 +126,10 @@ export function nodeColors(p) {
   return out;
 }
 
-// CSS colors for each palette index, for 'light' or 'dark'.
-export function palette(theme) {
+// CSS colors for each palette index, for 'light' or 'dark'; scheme picks
+// the diff colors: 'rg' red for more and green for less, or 'cb' orange and
+// blue, which people with red-green colour blindness tell apart.
+export function palette(theme, scheme = 'rg') {
   const dark = theme === 'dark';
   const out = new Array(PALETTE_SIZE);
   for (let h = 0; h < HUES; h++) {
@@ -140,18 +144,34 @@ export function palette(theme) {
   out[ROOT] = dark ? 'hsl(220, 10%, 30%)' : 'hsl(220, 12%, 84%)';
   out[DIM] = dark ? 'hsl(220, 6%, 22%)' : 'hsl(220, 10%, 92%)';
   for (let s = -DIFF_STEPS; s <= DIFF_STEPS; s++) {
-    out[DIFF_BASE + DIFF_STEPS + s] = diffColor(s, dark);
+    out[DIFF_BASE + DIFF_STEPS + s] = diffColor(s, dark, scheme === 'cb');
   }
   return out;
 }
 
-function diffColor(step, dark) {
+function diffColor(step, dark, cb) {
   const t = Math.abs(step) / DIFF_STEPS;
-  const hue = step > 0 ? 0 : 130;
+  const hue = cb ? (step > 0 ? 28 : 212) : step > 0 ? 0 : 130;
   if (step === 0) return dark ? 'hsl(220, 8%, 32%)' : 'hsl(220, 10%, 86%)';
-  const sat = Math.round(35 + 50 * t);
-  const light = dark ? Math.round(30 + 12 * t) : Math.round(86 - 30 * t);
-  return `hsl(${hue}, ${sat}%, ${light}%)`;
+  const sat = Math.round((cb ? 45 : 35) + 50 * t);
+  const light = dark ? Math.round(30 + 14 * t) : Math.round(86 - 32 * t);
+  return `hsl(${hue}, ${Math.min(sat, 95)}%, ${light}%)`;
+}
+
+// The diff legend: for each step from -DIFF_STEPS to +DIFF_STEPS its color
+// in the palette pal, and the relative change it begins at; ticks are the
+// changes worth a label.
+export function diffLegend(pal) {
+  const steps = [];
+  for (let s = -DIFF_STEPS; s <= DIFF_STEPS; s++) steps.push({ step: s, color: pal[DIFF_BASE + DIFF_STEPS + s] });
+  const ticks = [
+    { at: -1, label: '-100%' },
+    { at: -0.5, label: '-50%' },
+    { at: 0, label: '0' },
+    { at: 0.5, label: '+50%' },
+    { at: 1, label: '≥ +100%' },
+  ];
+  return { steps, ticks };
 }
 
 // Text drawn on the frames.

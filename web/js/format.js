@@ -1,6 +1,10 @@
 // Number, unit and name formatting for labels, tooltips and the table.
 // Pure: no DOM.
 
+import { formatFull, formatShort } from './units.js';
+
+export { formatBytes, formatDuration } from './units.js';
+
 const intFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
 export function formatInt(v) {
@@ -15,8 +19,7 @@ export function formatPercent(share) {
   if (a === 0) return '0%';
   if (a < 0.01) return p < 0 ? '>-0.01%' : '<0.01%';
   if (a < 1) return `${p.toFixed(2)}%`;
-  if (a < 10) return `${p.toFixed(1)}%`;
-  return `${Math.round(p)}%`;
+  return `${p.toFixed(1).replace(/\.0$/, '')}%`;
 }
 
 // A relative change with its sign: "+12%", "-3.4%", "new", "gone".
@@ -26,32 +29,6 @@ export function formatChange(change) {
   if (change === 0) return '±0%';
   const s = formatPercent(change);
   return change > 0 ? `+${s}` : s;
-}
-
-const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-export function formatBytes(v) {
-  let u = 0;
-  let x = Math.abs(v);
-  while (x >= 1024 && u < BYTE_UNITS.length - 1) {
-    x /= 1024;
-    u++;
-  }
-  const s = u === 0 ? String(Math.round(x)) : x.toFixed(x < 10 ? 2 : x < 100 ? 1 : 0);
-  return `${v < 0 ? '-' : ''}${s} ${BYTE_UNITS[u]}`;
-}
-
-// Seconds as "850 ms", "12.3 s", "4 min 05 s", "2 h 10 min".
-export function formatDuration(sec) {
-  const a = Math.abs(sec);
-  if (a < 1) return `${Math.round(sec * 1000)} ms`;
-  if (a < 60) return `${sec.toFixed(a < 10 ? 2 : 1)} s`;
-  if (a < 3600) {
-    const m = Math.floor(a / 60);
-    return `${m} min ${String(Math.round(a - m * 60)).padStart(2, '0')} s`;
-  }
-  const h = Math.floor(a / 3600);
-  return `${h} h ${String(Math.round((a - h * 3600) / 60)).padStart(2, '0')} min`;
 }
 
 // The server's sums saturate at 2^64 - 1 instead of wrapping; JSON readers
@@ -83,29 +60,27 @@ export function formatCompact(v) {
   return formatInt(v);
 }
 
-// A value in the profile's units. CPU samples also show the time they stand
-// for (samples / sampleRate), the number a person usually wants.
+// A value in the profile's units, in full (header, tooltips): see units.js.
 export function formatValue(v, meta = {}) {
   const units = meta.units || 'samples';
   if (isSaturated(v)) return `≥ 18.4 quintillion ${units} (sum saturated)`;
-  if (units === 'bytes') return formatBytes(v);
-  if (units === 'samples') {
-    const rate = Number(meta.sampleRate) || 0;
-    const s = `${formatInt(v)} ${v === 1 ? 'sample' : 'samples'}`;
-    return rate > 0 ? `${s} (${formatDuration(v / rate)})` : s;
-  }
-  return `${formatInt(v)} ${units}`;
+  return formatFull(v, meta);
 }
 
-// Shortens a frame name to at most max characters. The end of a name is
-// its most specific part (the function, the line), so it is kept; with room
-// for ten characters or more the first third goes to the start of the name
-// (its package), the rest to the end: "github.com/…Server).serve". Returns
-// '' when not even two characters fit.
-export function elide(name, max) {
-  if (name.length <= max) return name;
-  if (max < 2) return '';
-  const head = max >= 10 ? Math.floor((max - 1) / 3) : 0;
-  const tail = max - 1 - head;
-  return `${name.slice(0, head)}…${name.slice(name.length - tail)}`;
+// A value in the profile's units, short (table cells, axes): "2.50 s".
+export function formatShortValue(v, meta = {}) {
+  if (isSaturated(v)) return '≥ 18.4 E';
+  return formatShort(v, meta);
 }
+
+// A share in percentage points with its sign: "+40.2 pp", "-3.10 pp".
+export function formatPoints(pp) {
+  if (!Number.isFinite(pp)) return '–';
+  const a = Math.abs(pp);
+  if (a < 0.005) return '±0 pp';
+  const s = a < 10 ? a.toFixed(2) : a.toFixed(1);
+  return `${pp > 0 ? '+' : '-'}${s} pp`;
+}
+
+// Frame names shortened by the shared rule: see label.js.
+export { elideLabel as elide } from './label.js';

@@ -72,8 +72,8 @@ export function halves(from, until) {
 }
 
 const TICK_STEPS = [
-  10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
-  172800, 604800, 1209600, 2592000,
+  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+  43200, 86400, 172800, 604800, 1209600, 2592000,
 ];
 
 // Axis ticks for [start, end): at most maxTicks times on round local-time
@@ -87,6 +87,25 @@ export function timeTicks(start, end, maxTicks, tzOffset = localOffset) {
   let t = Math.ceil((start + off) / step) * step - off;
   for (; t < end; t += step) out.push(t);
   return out;
+}
+
+// Ticks with their labels, which never repeat: seconds show when ticks
+// are under a minute apart, the date when the range spans more than a day
+// or the ticks are a day or more apart, the year beyond 300 days.
+// Returns { step, ticks: [{ t, label }] }.
+export function axisTicks(start, end, maxTicks, tzOffset = localOffset) {
+  const ticks = timeTicks(start, end, maxTicks, tzOffset);
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : end - start;
+  const span = end - start;
+  const label = (t) => {
+    const d = new Date((t + tzOffset(t)) * 1000);
+    const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+    const date = `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}${span > 300 * 86400 ? ` ${d.getUTCFullYear()}` : ''}`;
+    if (step < 60) return `${hm}:${pad(d.getUTCSeconds())}`;
+    if (step >= 86400) return date;
+    return span > 86400 ? `${date} ${hm}` : hm;
+  };
+  return { step, ticks: ticks.map((t) => ({ t, label: label(t) })) };
 }
 
 export function localOffset(t) {

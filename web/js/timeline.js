@@ -1,8 +1,9 @@
 // The timeline: samples over the time range as bars. Dragging across it
 // selects a time range (the caller decides whether that zooms the range or
 // sets a comparison side); hovering shows the time and value of a point.
+// A hint in its corner says it can be dragged.
 
-import { timeTicks, formatTime } from './time.js';
+import { axisTicks, formatTime } from './time.js';
 import { formatCompact } from './format.js';
 import { escapeHTML } from './tooltip.js';
 
@@ -14,7 +15,8 @@ function cssVar(el, name, fallback) {
 }
 
 export class Timeline {
-  // opts: { label, onSelect(from, until), tooltip, format(value) -> text }
+  // opts: { label, onSelect(from, until), tooltip, format(value) -> text,
+  // short(value) -> text for the axis, side }
   constructor(host, opts = {}) {
     this.host = host;
     this.opts = opts;
@@ -22,7 +24,12 @@ export class Timeline {
     this.canvas = document.createElement('canvas');
     this.canvas.setAttribute('role', 'img');
     this.canvas.setAttribute('aria-label', opts.label || 'Timeline');
-    host.append(this.canvas);
+    this.hint = document.createElement('span');
+    this.hint.className = 'hint drag-hint';
+    this.hint.setAttribute('aria-hidden', 'true');
+    this.hint.textContent = opts.onSelect ? (opts.side ? `drag to pick the ${opts.side} side’s time` : 'drag to zoom into a time range') : '';
+    host.append(this.canvas, this.hint);
+    this.axisLabels = [];
     this.ctx = this.canvas.getContext('2d');
     this.data = null;
     this.range = null;
@@ -45,12 +52,15 @@ export class Timeline {
     this.host.replaceChildren();
   }
 
-  // tl: decodeTimeline() output or null; range: { from, until } in seconds.
-  setData(tl, range) {
+  // tl: decodeTimeline() output or null; range: { from, until } in seconds;
+  // max: the top of the y-scale when it is shared with another timeline
+  // (0: this timeline's own largest value).
+  setData(tl, range, max = 0) {
     this.data = tl;
     this.range = range;
     this.max = 0;
     if (tl) for (const v of tl.values) if (v !== null && v > this.max) this.max = v;
+    if (max > this.max) this.max = max;
     this.draw();
   }
 
@@ -125,20 +135,24 @@ export class Timeline {
     ctx.strokeStyle = col.grid;
     ctx.fillStyle = col.muted;
     ctx.beginPath();
-    for (const t of timeTicks(from, until, Math.max(2, Math.floor(w / 110)))) {
+    const labels = [];
+    const minGap = span <= 86400 ? 70 : 110;
+    for (const { t, label } of axisTicks(from, until, Math.max(2, Math.floor(w / minGap))).ticks) {
       const x = Math.round(this.xOf(t)) + 0.5;
       ctx.moveTo(x, 0);
       ctx.lineTo(x, h - AXIS + 3);
-      const label = formatTime(t, span);
       const lw = ctx.measureText(label).width;
       ctx.fillText(label, Math.min(Math.max(x - lw / 2, 0), w - lw), h - AXIS + 4);
+      labels.push(label);
     }
+    this.axisLabels = labels;
     ctx.moveTo(0, h - AXIS + 0.5);
     ctx.lineTo(w, h - AXIS + 0.5);
     ctx.stroke();
     if (this.max > 0) {
       ctx.textBaseline = 'top';
-      ctx.fillText(`max ${formatCompact(this.max)}`, 4, 1);
+      const short = this.opts.short || formatCompact;
+      ctx.fillText(`max ${short(this.max)}${this.opts.perStep === false || !this.data ? '' : ` per ${this.data.step} s`}`, 4, 1);
     } else if (this.data) {
       ctx.textBaseline = 'middle';
       ctx.fillText('no samples in this range', 4, TOP + plotH / 2);

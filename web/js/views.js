@@ -8,9 +8,10 @@
 
 import { api, ApiError } from './api.js';
 import { decode, decodeTimeline, isEmpty } from './flamebearer.js';
-import { sides } from './state.js';
+import { sides, comparesQueries, withHide } from './state.js';
+import { parseSelector, withLabel, appOf } from './query.js';
 import { describeRange, formatTime, resolveRange, presetOf } from './time.js';
-import { formatValue } from './format.js';
+import { formatValue, formatShortValue } from './format.js';
 import { TagBar } from './tags.js';
 import { Timeline } from './timeline.js';
 import { FlamePanel } from './panel.js';
@@ -50,6 +51,7 @@ export class View {
     sel.className = kind === 'single' ? 'selectors' : 'selectors two';
     panels.className = kind === 'comparison' ? 'panels two' : 'panels';
     const valueFmt = (v) => formatValue(v, this.meta || {});
+    const shortFmt = (v) => formatShortValue(v, this.meta || {});
     const mkSide = (key, title) => {
       const el = sideSection(sel, key, title);
       const field = key === 'main' ? 'query' : `${key}Query`;
@@ -61,6 +63,7 @@ export class View {
         label: `${title} timeline: samples over time; drag to select a time range`,
         tooltip: ctx.tooltip,
         format: valueFmt,
+        short: shortFmt,
         side: key === 'main' ? null : key,
         onSelect: (from, until) => {
           if (key === 'main') ctx.navigate({ from: String(from), until: String(until) });
@@ -79,16 +82,23 @@ export class View {
         side,
         title,
         tooltip: ctx.tooltip,
+        menu: ctx.menu,
         onZoom: (path) => ctx.navigate({ [zoomField]: path.join(';') }),
         onSelectFn: (name) => ctx.navigate({ fn: name }),
         onSort: (sort) => ctx.navigate({ sort }, { replace: true }),
+        onSearch: (name) => ctx.navigate({ search: name, regex: false, fn: '' }, { replace: true }),
+        onSandwich: (name) => ctx.navigate({ sandwich: name }),
+        onHide: (name, kind) => ctx.navigate({ hide: withHide(this.st ? this.st.hide : '', name, kind), zoom: '', leftZoom: '', rightZoom: '' }),
+        onPalette: (scheme) => ctx.navigate({ palette: scheme }, { replace: true }),
+        request: () => this.requestOf(side),
       });
       p.zoomField = zoomField;
       this.panels.push(p);
       return p;
     };
     if (kind === 'single') {
-      mkSide('main', 'Query');
+      const main = mkSide('main', 'Query');
+      this.compare = new CompareMenu(main.el.querySelector('.tags-host'), ctx);
       mkPanel('single', 'Profile');
     } else {
       mkSide('left', 'Left');
@@ -100,6 +110,17 @@ export class View {
         mkPanel('diff', 'Diff');
       }
     }
+  }
+
+  // What the server exports of a panel need: its query and resolved range,
+  // or both sides for the diff (download.js).
+  requestOf(side) {
+    const plan = this.plan_;
+    if (!plan) return null;
+    const maxNodes = plan.maxNodes || (plan.main && plan.main.maxNodes);
+    if (side === 'single') return { kind: 'single', query: plan.main.query, from: plan.range.from, until: plan.range.until, maxNodes };
+    if (side === 'diff') return { kind: 'diff', left: plan.left, right: plan.right, maxNodes };
+    return { kind: 'single', side, ...plan[side], maxNodes };
   }
 
   destroy() {
@@ -195,7 +216,9 @@ export class View {
       if (s.key === 'main') continue;
       const r = plan[s.key];
       const span = r.until - r.from;
-      s.rangeText.textContent = `${formatTime(r.from, Math.max(span, 86401))} – ${formatTime(r.until, span)} · ${s.key === 'left' ? st.leftQuery || st.query : st.rightQuery || st.query}`;
+      const same = comparesQueries(st) && r.from === plan.range.from && r.until === plan.range.until;
+      const when = same ? 'the whole range, as the other side' : `${formatTime(r.from, Math.max(span, 86401))} – ${formatTime(r.until, span)}`;
+      s.rangeText.textContent = `${when} · ${s.key === 'left' ? st.leftQuery || st.query : st.rightQuery || st.query}`;
     }
     this.rangeNow = now;
   }
@@ -231,14 +254,24 @@ export class View {
       const s = this.sideOf(r.name);
       if (s) s.tags.setError(r.error && r.error.status === 400 ? r.error.message : '');
     }
-    // Timelines
-    for (const s of this.sides) {
+    // Timelines. Two sides that compare queries over one range share one
+    // y-scale, so their heights compare.
+    const tls = this.sides.map((s) => {
       const slot = this.slots[s.key === 'main' ? 'main' : `${s.key}Timeline`];
       const raw = slot && slot.value && slot.value.raw;
       if (raw && raw.metadata) this.meta = raw.metadata;
-      s.timeline.setData(raw ? decodeTimeline(raw.timeline) : null, plan.range);
-      if (s.key !== 'main') s.timeline.setSelections([{ ...plan[s.key], side: s.key }]);
-    }
+      return raw ? decodeTimeline(raw.timeline) : null;
+    });
+    const shared = this.kind !== 'single' && comparesQueries(st);
+    let max = 0;
+    if (shared) for (const tl of tls) if (tl) for (const v of tl.values) if (v !== null && v > max) max = v;
+    this.sides.forEach((s, k) => {
+      s.timeline.setData(tls[k], plan.range, shared ? max : 0);
+      if (s.key === 'main') return;
+      const r = plan[s.key];
+      const whole = r.from === plan.range.from && r.until === plan.range.until;
+      s.timeline.setSelections(whole ? [] : [{ ...r, side: s.key }]);
+    });
     // Panels
     const panelSlot = { single: 'main', left: 'left', right: 'right', diff: 'diff' };
     const changed = new Set(results.map((r) => r.name));
@@ -309,17 +342,167 @@ export class View {
 
   // Applies the parts of the state that need no fetch.
   show(st, search, theme) {
+    this.st = st;
     for (const s of this.sides) {
       s.tags.setQuery(s.key === 'main' ? st.query : st[`${s.key}Query`] || st.query);
     }
+    if (this.compare) this.compare.setQuery(st.query);
     for (const p of this.panels) {
       const zoom = st[p.zoomField] ? st[p.zoomField].split(';') : [];
-      p.apply({ zoom, search, fn: st.fn, sort: st.sort, show: st.show, theme });
+      p.apply({
+        zoom,
+        search,
+        fn: st.fn,
+        sort: st.sort,
+        show: st.show,
+        theme,
+        align: st.align,
+        palette: st.palette,
+        sandwich: st.sandwich,
+        hide: st.hide,
+      });
     }
   }
 
   // Whether any panel is zoomed (for the reset button).
   zoomed(st) {
     return this.panels.some((p) => st[p.zoomField]);
+  }
+}
+
+// "Compare this tag value with …": from the single view, one click opens
+// the diff (or the side-by-side comparison) of the query with one of its
+// tags bound to another value, over the same time range.
+class CompareMenu {
+  constructor(host, ctx) {
+    this.ctx = ctx;
+    this.query = '';
+    const el = document.createElement('details');
+    el.className = 'popover compare';
+    el.innerHTML = `<summary title="Compare this tag value with another: what differs between them over the same time">Compare…</summary>
+      <div class="popover-body right">
+        <label>Tag <select class="compare-key"></select></label>
+        <label>This side <select class="compare-left"></select></label>
+        <p class="hint">Compare with, over the same time range:</p>
+        <div class="compare-values" role="group" aria-label="Compare with"></div>
+        <div class="segmented" role="group" aria-label="Show the comparison as">
+          <button type="button" data-as="diff" aria-pressed="true">Diff</button>
+          <button type="button" data-as="comparison" aria-pressed="false">Side by side</button>
+        </div>
+      </div>`;
+    host.append(el);
+    this.el = el;
+    this.keySel = el.querySelector('.compare-key');
+    this.leftSel = el.querySelector('.compare-left');
+    this.valuesEl = el.querySelector('.compare-values');
+    this.as = 'diff';
+    el.addEventListener('toggle', () => {
+      if (el.open) this.loadKeys();
+    });
+    this.keySel.addEventListener('change', () => this.loadValues());
+    this.leftSel.addEventListener('change', () => this.renderValues());
+    el.querySelector('.segmented').addEventListener('click', (e) => {
+      const b = e.target.closest('button[data-as]');
+      if (!b) return;
+      this.as = b.dataset.as;
+      for (const x of el.querySelectorAll('[data-as]')) x.setAttribute('aria-pressed', String(x === b));
+    });
+    this.valuesEl.addEventListener('click', (e) => {
+      const b = e.target.closest('button[data-value]');
+      if (b) this.go(b.dataset.value);
+    });
+  }
+
+  setQuery(q) {
+    if (q === this.query) return;
+    this.query = q;
+    this.keysFor = null;
+    if (this.el.open) this.loadKeys();
+  }
+
+  parsed() {
+    try {
+      return parseSelector(this.query);
+    } catch {
+      return null;
+    }
+  }
+
+  async loadKeys() {
+    const app = appOf(this.query);
+    if (!app || this.keysFor === app) return;
+    this.keysFor = app;
+    let keys = [];
+    try {
+      keys = (await api.labels(`${app}{}`)).filter((k) => k !== '__name__');
+    } catch {
+      this.keysFor = null;
+      return;
+    }
+    const p = this.parsed();
+    const bound = p && p.matchers.find((m) => m.op === '=' && keys.includes(m.key));
+    this.keySel.innerHTML = keys.map((k) => `<option value="${escapeHTML(k)}">${escapeHTML(k)}</option>`).join('');
+    if (!keys.length) {
+      this.valuesEl.innerHTML = '<p class="hint">This app has no tags to compare.</p>';
+      return;
+    }
+    this.keySel.value = bound ? bound.key : keys[0];
+    this.loadValues();
+  }
+
+  async loadValues() {
+    const key = this.keySel.value;
+    const app = appOf(this.query);
+    let values = [];
+    try {
+      values = await api.labelValues(key, `${app}{}`);
+    } catch {
+      return;
+    }
+    if (this.keySel.value !== key) return;
+    const p = this.parsed();
+    const bound = p && p.matchers.find((m) => m.key === key && m.op === '=');
+    this.leftSel.innerHTML = values.map((v) => `<option value="${escapeHTML(v)}">${escapeHTML(`${key}=${v}`)}</option>`).join('');
+    this.leftSel.value = bound && values.includes(bound.value) ? bound.value : values[0] || '';
+    this.values = values;
+    this.renderValues();
+  }
+
+  renderValues() {
+    const key = this.keySel.value;
+    const left = this.leftSel.value;
+    const others = (this.values || []).filter((v) => v !== left);
+    this.valuesEl.innerHTML = others.length
+      ? others.map((v) => `<button type="button" data-value="${escapeHTML(v)}">${escapeHTML(`${key}=${v}`)}</button>`).join('')
+      : '<p class="hint">No other value.</p>';
+  }
+
+  go(value) {
+    const key = this.keySel.value;
+    let left;
+    let right;
+    try {
+      left = withLabel(this.query, key, this.leftSel.value);
+      right = withLabel(this.query, key, value);
+    } catch {
+      return;
+    }
+    this.el.open = false;
+    this.ctx.navigate({
+      view: this.as,
+      query: left,
+      leftQuery: left,
+      rightQuery: right,
+      leftFrom: '',
+      leftUntil: '',
+      rightFrom: '',
+      rightUntil: '',
+      zoom: '',
+      leftZoom: '',
+      rightZoom: '',
+      fn: '',
+      sandwich: '',
+      sort: '',
+    });
   }
 }

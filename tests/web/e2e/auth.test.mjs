@@ -118,8 +118,8 @@ test('the right token renders the flame graph, and every call sends it', async (
   const stats = await canvasStats(page);
   assert.ok(stats.painted > 3000, `${stats.painted} painted pixels`);
   const rows = Object.fromEntries((await tableRows(page)).map((r) => [r.name, r.cells]));
-  assert.deepEqual(rows.parse_json, ['150', '150']);
-  assert.deepEqual(rows.main, ['0', '330']);
+  assert.deepEqual(rows.parse_json, ['1.50 s', '1.50 s']);
+  assert.deepEqual(rows.main, ['0 s', '3.30 s']);
   const after = apiRequests.slice(from);
   assert.ok(after.some((r) => r.path === '/render'), 'the profile was asked for');
   for (const r of after) assert.equal(r.auth, 'Bearer readtok', `${r.path} sends the token`);

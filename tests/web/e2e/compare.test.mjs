@@ -32,26 +32,27 @@ test('the comparison view shows both sides with their own timelines and totals',
   assert.equal(await page.locator('.side.left .timeline canvas').count(), 1);
   assert.equal(await page.locator('.side.right .timeline canvas').count(), 1);
   const metas = await page.$$eval('.panel .panel-head .meta:not(.match)', (els) => els.map((e) => e.textContent));
-  assert.match(metas[0], /total 110 samples/);
-  assert.match(metas[1], /total 220 samples/);
+  assert.match(metas[0], /total .* \(110 samples\)/);
+  assert.match(metas[1], /total .* \(220 samples\)/);
   for (const k of [0, 1]) assert.ok((await canvasStats(page, k)).painted > 3000, `panel ${k} is drawn`);
   const left = Object.fromEntries((await tableRows(page, 0)).map((r) => [r.name, r.cells]));
   const right = Object.fromEntries((await tableRows(page, 1)).map((r) => [r.name, r.cells]));
-  assert.deepEqual(left.parse_json, ['100', '100']);
-  assert.deepEqual(right.parse_json, ['50', '50']);
+  assert.deepEqual(left.parse_json, ['1.00 s', '1.00 s']);
+  assert.deepEqual(right.parse_json, ['500 ms', '500 ms']);
   assert.equal(left.render_html, undefined);
-  assert.deepEqual(right.render_html, ['60', '60']);
+  assert.deepEqual(right.render_html, ['600 ms', '600 ms']);
   await screenshot(page, 'comparison');
 });
 
-test('each side of the comparison has its own query', async () => {
+test('each side of the comparison has its own query, and two queries share the whole range', async () => {
   await page.fill('.side.right input.query', 'shop.cpu{region="us"}');
   await page.press('.side.right input.query', 'Enter');
   await page.waitForFunction(() => window.emberUI.state.rightQuery === 'shop.cpu{region="us"}');
   await settled(page);
   const metas = await page.$$eval('.panel .panel-head .meta:not(.match)', (els) => els.map((e) => e.textContent));
-  assert.match(metas[0], /total 110 samples/);
-  assert.match(metas[1], /total 80 samples/);
+  // Not the halves any more: both sides cover the whole hour.
+  assert.match(metas[0], /total .* \(330 samples\)/);
+  assert.match(metas[1], /total .* \(80 samples\)/);
 });
 
 test('dragging on a side timeline sets that side only', async () => {
@@ -65,7 +66,7 @@ test('dragging on a side timeline sets that side only', async () => {
   assert.equal(st.rightFrom, '');
   await settled(page);
   const metas = await page.$$eval('.panel .panel-head .meta:not(.match)', (els) => els.map((e) => e.textContent));
-  assert.match(metas[0], /total 220 samples/, 'the left side now holds the recent pushes');
+  assert.match(metas[0], /total .* \(220 samples\)/, 'the left side now holds the recent pushes');
   await page.goBack();
   await page.waitForFunction(() => window.emberUI.state.leftFrom === '');
 });
@@ -74,22 +75,24 @@ test('the diff view shows one graph of both sides, colored by change', async () 
   await page.goto(`${server.url}?view=diff&query=shop.cpu%7B%7D`);
   await settled(page);
   assert.equal(await page.locator('.panel').count(), 1);
-  assert.match(await page.textContent('.panel-head .meta'), /left 110 samples.*right 220 samples/);
+  assert.match(await page.textContent('.panel-head .meta'), /left .*\(110 samples\).*right .*\(220 samples\)/);
   assert.ok((await canvasStats(page)).painted > 3000);
   const rows = Object.fromEntries((await tableRows(page)).map((r) => [r.name, r.cells]));
-  // Function | Left self | Left total | Right self | Right total | Diff
-  assert.deepEqual(rows.parse_json, ['100', '100', '50', '50', '-75%']);
-  assert.deepEqual(rows.render_html, ['0', '0', '60', '60', 'new']);
-  assert.deepEqual(rows.main, ['0', '110', '0', '220', '±0%']);
+  // Function | Self, L → R | Δ self | Total, L → R | Δ total | Relative:
+  // shares of each side's total, and their change in percentage points.
+  assert.deepEqual(rows.parse_json, ['90.9% → 22.7%', '-68.2 pp', '90.9% → 22.7%', '-68.2 pp', '-75%']);
+  assert.deepEqual(rows.render_html, ['0% → 27.3%', '+27.3 pp', '0% → 27.3%', '+27.3 pp', 'new']);
+  assert.deepEqual(rows.main, ['0% → 0%', '±0 pp', '100% → 100%', '±0 pp', '±0%']);
   const headers = await page.$$eval('table.functions thead th', (ths) => ths.map((t) => t.textContent.replace(/[▲▼]/g, '')));
-  assert.deepEqual(headers, ['Function', 'Left self', 'Left total', 'Right self', 'Right total', 'Diff']);
+  assert.deepEqual(headers, ['Function', 'Self, L → R', 'Δ self', 'Total, L → R', 'Δ total', 'Relative']);
   const c = await frameCenter(page, 'parse_json');
   await page.mouse.move(c.x, c.y);
   await page.waitForSelector('#tooltip:not([hidden])');
   const tip = await page.textContent('#tooltip');
-  assert.match(tip, /Left total\s*100 samples/);
-  assert.match(tip, /Right total\s*50 samples/);
-  assert.match(tip, /Change\s*-75% of total share/);
+  assert.match(tip, /-68\.2 pp of total: 90\.9% → 22\.7%/);
+  assert.match(tip, /Left total\s*1\.00 s \(100 samples\)/);
+  assert.match(tip, /Right total\s*500 ms \(50 samples\)/);
+  assert.match(tip, /Relative\s*-75% of its share/);
   await screenshot(page, 'diff');
 });
 

@@ -174,25 +174,32 @@ export async function settled(page, status = 'ready') {
 }
 
 // Where a frame is drawn: page coordinates of the middle of the first node
-// named `name` in panel `panel` (0-based), or null when it is not visible.
-export async function frameCenter(page, name, panel = 0) {
+// named `name` in panel `panel` (0-based), or of the widest such node, or
+// null when it is not visible. left and top: a point inside the frame
+// clear of its label.
+export async function frameCenter(page, name, panel = 0, { widest = false } = {}) {
   return page.evaluate(
-    ([n, k]) => {
+    ([n, k, wide]) => {
       const g = window.emberUI.view.panels[k].graph;
       const p = g.p;
       let node = -1;
       for (let i = 0; i < p.n; i++) {
-        if (p.names[p.name[i]] === n) {
+        if (p.names[p.name[i]] === n && (node < 0 || (wide && p.total[i] > p.total[node]))) {
           node = i;
-          break;
+          if (!wide) break;
         }
       }
       const r = g.rectOf(node);
       if (!r) return null;
-      const b = g.canvas.getBoundingClientRect();
-      return { x: b.left + r.x + r.w / 2, y: b.top + r.y + 8, w: r.w, width: g.width };
+      let b = g.canvas.getBoundingClientRect();
+      // Scrolled into view, so the mouse can reach it.
+      if (b.top + r.y + 18 > window.innerHeight || b.top + r.y < 0) {
+        window.scrollBy(0, b.top + r.y - window.innerHeight / 2);
+        b = g.canvas.getBoundingClientRect();
+      }
+      return { x: b.left + r.x + r.w / 2, y: b.top + r.y + 8, w: r.w, width: g.width, node, left: b.left + r.x + 1.5, top: b.top + r.y + 1.5 };
     },
-    [name, panel],
+    [name, panel, widest],
   );
 }
 
@@ -234,7 +241,7 @@ export async function canvasStats(page, panel = 0) {
 export async function tableRows(page, panel = 0) {
   return page.evaluate((k) => {
     const t = window.emberUI.view.panels[k].host.querySelector('table.functions');
-    return [...t.querySelectorAll('tbody tr[data-name]')].map((tr) => {
+    return [...t.querySelectorAll('tbody tr[data-i]')].map((tr) => {
       const tds = [...tr.querySelectorAll('td')];
       return {
         name: tds[0].textContent,
@@ -272,4 +279,66 @@ export async function startPrefixProxy(target, prefix) {
     url: `http://127.0.0.1:${proxy.address().port}${prefix}`,
     close: () => new Promise((resolve) => proxy.close(resolve)),
   };
+}
+
+// The labels the last draw of a panel's flame graph wrote on its frames:
+// [{ name, text }], the full frame name and the text drawn.
+export async function drawnLabels(page, panel = 0) {
+  return page.evaluate((k) => {
+    const g = window.emberUI.view.panels[k].graph;
+    return g.drawnLabels.map((l) => ({ node: l.node, name: g.p.names[g.p.name[l.node]], text: l.text, x: l.x }));
+  }, panel);
+}
+
+// The ride-sharing story of examples/python/rideshare, as its agent would
+// push it: three regions and three vehicles of one Python app, where
+// eu-north's driver lookup spins on a contended lock (server:mutex_lock,
+// some 40% of the region's CPU) and us-east has a few rare frames that
+// are new or grew by a large factor on a handful of samples. One push per
+// region and vehicle every 30 s over the last `minutes` minutes.
+const PY = [
+  'threading:Thread._bootstrap (threading.py:995)',
+  'threading:Thread._bootstrap_inner (threading.py:1038)',
+  'threading:Thread.run (threading.py:975)',
+  'socketserver:ThreadingMixIn.process_request_thread (socketserver.py:691)',
+  'socketserver:BaseServer.finish_request (socketserver.py:361)',
+  'socketserver:BaseRequestHandler.__init__ (socketserver.py:755)',
+  'http.server:BaseHTTPRequestHandler.handle (http/server.py:436)',
+  'http.server:BaseHTTPRequestHandler.handle_one_request (http/server.py:424)',
+  'server:Handler.do_GET (server.py:131)',
+].join(';');
+export const MUTEX = 'server:mutex_lock (server.py:58)';
+
+export function rideSharingFolded(region, vehicle) {
+  const n = { bike: 1, scooter: 2, car: 4 }[vehicle];
+  const order = `${PY};server:order_${vehicle} (server.py:${{ bike: 86, scooter: 91, car: 96 }[vehicle]})`;
+  const fnv = `${order};server:find_nearest_vehicle (server.py:74)`;
+  const lines = [
+    `${fnv} ${10 * n}`,
+    `${PY};server:Handler.send_json (server.py:140);json:dumps (json/__init__.py:231) ${3 * n}`,
+    `${PY};server:Handler.send_json (server.py:140);http.server:BaseHTTPRequestHandler.send_response (http/server.py:498) ${4 * n}`,
+    `${PY.split(';').slice(0, 8).join(';')} ${2 * n}`,
+  ];
+  if (region === 'eu-north') {
+    lines.push(`${fnv};server:check_driver_availability (server.py:66) ${5 * n}`);
+    lines.push(`${fnv};server:check_driver_availability (server.py:66);${MUTEX} ${16 * n}`);
+  }
+  if (region === 'us-east' && vehicle === 'car') {
+    lines.push(`${PY};server:Handler.log_request (server.py:150);logging:Logger.info (logging/__init__.py:1477) 2`);
+    lines.push(`${PY};server:Handler.send_json (server.py:140);json:dumps (json/__init__.py:231);json.encoder:JSONEncoder.encode (json/encoder.py:199) 3`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function seedRideSharing(server, minutes = 4) {
+  const now = Math.floor(Date.now() / 1000);
+  const jobs = [];
+  for (let t = now - minutes * 60 + 15; t < now - 5; t += 30) {
+    for (const region of ['eu-north', 'us-east', 'ap-south']) {
+      for (const vehicle of ['bike', 'scooter', 'car']) {
+        jobs.push(server.ingest(`ride-sharing-app.cpu{region=${region},vehicle=${vehicle}}`, rideSharingFolded(region, vehicle), t, { spyName: 'pyspy' }));
+      }
+    }
+  }
+  await Promise.all(jobs);
 }

@@ -1,11 +1,10 @@
-// Folded and SVG exports.
+// Folded exports and the names of export files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toFolded, toSVG, xml } from '../../../web/js/export.js';
+import { toFolded } from '../../../web/js/export.js';
+import { fileStem } from '../../../web/js/download.js';
 import { decode, findPath } from '../../../web/js/flamebearer.js';
-import { nodeColorFn, palette } from '../../../web/js/colors.js';
 import { renderResponse, diffResponse } from '../lib/build.mjs';
-import { xmlError } from '../lib/xml.mjs';
 
 const folded = 'main;handle;parse_json 120\nmain;handle;db_query;mutex_lock 75\nmain;idle 3\nmain 2\n';
 
@@ -26,42 +25,15 @@ test('folded export of a diff side', () => {
   assert.equal(toFolded(p, 0, 'rself'), 'a;c 3\n');
 });
 
-test('the SVG export is standalone, titled and escapes names', () => {
-  const p = decode(renderResponse('main;operator<<&"x" 5\nmain;idle 5'));
-  const svg = toSVG(p, {
-    width: 600, colorOf: nodeColorFn(p), palette: palette('light'), text: '#000', title: 'app <cpu>',
-    label: (i) => `${p.names[p.name[i]]}: ${p.total[i]}`,
-  });
-  assert.ok(svg.startsWith('<?xml'));
-  assert.match(svg, /<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="600"/);
-  assert.match(svg, /app &lt;cpu&gt;/);
-  assert.match(svg, /<title>operator&lt;&lt;&amp;&quot;x&quot;: 5<\/title>/);
-  assert.equal((svg.match(/<rect /g) || []).length, 1 + 4);
-  assert.ok(!svg.includes('operator<<'));
-});
-
-test('the SVG export is well-formed XML whatever bytes the names hold', () => {
-  // Control characters, a NUL, DEL, a C1 control, noncharacters and a lone
-  // surrogate: what a frame name from an agent may hold once decoded.
-  const nasty = 'bad\x01name\x00with\x1fcontrols\x7f\x85\ufffe\ud800end';
-  const p = decode(renderResponse(`main;${nasty} 5\nmain;ok\t<tab> 5`));
-  const svg = toSVG(p, {
-    width: 600, colorOf: nodeColorFn(p), palette: palette('light'), text: '#000',
-    title: `app\x02 <cpu>`, subtitle: 'from\x1b[0m now',
-    label: (i) => `${p.names[p.name[i]]}\ntotal: ${p.total[i]}`,
-  });
-  assert.equal(xmlError(svg), null);
-  assert.match(svg, /<title>badnamewithcontrols\ufffd\ufffdend\ntotal: 5<\/title>/);
-  assert.match(svg, /ok\t&lt;tab&gt;/);
-  assert.match(svg, />app &lt;cpu&gt;</);
-  // The checker does catch what the export used to write.
-  assert.match(xmlError('<svg><title>a\x01b</title></svg>'), /U\+1 not allowed/);
-  assert.match(xmlError('<svg><g></svg>'), /closes/);
-});
-
-test('xml() keeps text and line breaks and drops what XML refuses', () => {
-  assert.equal(xml('a<b>&"c\''), 'a&lt;b&gt;&amp;&quot;c&apos;');
-  assert.equal(xml('line\nnext\ttab\r'), 'line\nnext\ttab\r');
-  assert.equal(xml('\x00\x08\x0b\x0c\x0e\x1f\x7f\x9f'), '');
-  assert.equal(xml('\ud83d\ude00 \ud83d x \ude00'), '\ud83d\ude00 \ufffd x \ufffd');
+test('export files are named after what they show, a diff after both sides', () => {
+  assert.equal(fileStem({ kind: 'single', query: 'ride-sharing-app.cpu{region="eu-north"}' }), 'ride-sharing-app.cpu_region-eu-north');
+  assert.equal(fileStem({ kind: 'single', query: 'app.cpu{}', side: 'left' }), 'app.cpu-left');
+  const diff = {
+    kind: 'diff',
+    left: { query: 'ride-sharing-app.cpu{region="eu-north"}', from: 1700000000, until: 1700000300 },
+    right: { query: 'ride-sharing-app.cpu{region="us-east"}', from: 1700000000, until: 1700000300 },
+  };
+  assert.equal(fileStem(diff), 'diff_ride-sharing-app.cpu_region-eu-north_vs_region-us-east');
+  const times = { ...diff, right: { ...diff.left, from: 1700003600 } };
+  assert.match(fileStem(times), /^diff_ride-sharing-app\.cpu_region-eu-north_\d{8}-\d{4}_vs_\d{8}-\d{4}$/);
 });

@@ -1,10 +1,11 @@
 // Number, unit and name formatting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatPercent, formatChange, formatBytes, formatDuration, formatValue, formatCompact, elide } from '../../../web/js/format.js';
+import { formatPercent, formatChange, formatBytes, formatDuration, formatValue, formatShortValue, formatCompact, formatPoints, elide } from '../../../web/js/format.js';
 
 test('percentages keep small shares visible', () => {
   assert.equal(formatPercent(0.5), '50%');
+  assert.equal(formatPercent(0.402), '40.2%');
   assert.equal(formatPercent(0.0512), '5.1%');
   assert.equal(formatPercent(0.00123), '0.12%');
   assert.equal(formatPercent(0.00001), '<0.01%');
@@ -31,19 +32,24 @@ test('bytes, durations and compact numbers', () => {
 });
 
 test('sample values also show the time they stand for', () => {
-  assert.equal(formatValue(250, { units: 'samples', sampleRate: 100 }), '250 samples (2.50 s)');
+  assert.equal(formatValue(250, { units: 'samples', sampleRate: 100 }), '2.50 s (250 samples)');
+  assert.equal(formatShortValue(250, { units: 'samples', sampleRate: 100 }), '2.50 s');
+  assert.equal(formatValue(1e10, { units: 'nanoseconds' }), '10.0 s');
   assert.equal(formatValue(1, { units: 'samples', sampleRate: 0 }), '1 sample');
   assert.equal(formatValue(2048, { units: 'bytes' }), '2.00 KiB');
   assert.equal(formatValue(7, { units: 'objects' }), '7 objects');
 });
 
-test('elision keeps the end of a name and the start when there is room', () => {
+test('elision keeps the function (label.js has the rule and its cases)', () => {
   assert.equal(elide('main', 10), 'main');
-  assert.equal(elide('handle_request', 6), '…quest');
-  const e = elide('github.com/acme/server.(*Server).serve', 16);
-  assert.equal(e.length, 16);
-  assert.equal(e, 'githu…ver).serve');
+  assert.equal(elide('github.com/acme/server.(*Server).serve', 16), '…(*Server).serve');
   assert.equal(elide('abc', 1), '');
+});
+
+test('percentage points carry their sign', () => {
+  assert.equal(formatPoints(40.2), '+40.2 pp');
+  assert.equal(formatPoints(-3.1), '-3.10 pp');
+  assert.equal(formatPoints(0.001), '±0 pp');
 });
 
 test('a saturated sum reads as a floor, not as a rounded measurement', () => {
@@ -56,5 +62,5 @@ test('a saturated sum reads as a floor, not as a rounded measurement', () => {
   assert.ok(!formatValue(v, {}).includes('18,446,744,073,709,552,000'));
   // The largest sum below the ceiling that JSON can carry is shown as is.
   const below = 18446744073709549568;
-  assert.equal(formatValue(below, { units: 'objects' }), '18,446,744,073,709,550,000 objects');
+  assert.equal(formatValue(below, { units: 'objects' }), '18,446,744,073,709,549,568 objects');
 });

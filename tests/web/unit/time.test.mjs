@@ -1,7 +1,7 @@
 // Time syntax, presets, ranges and axis ticks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTime, isTime, resolveRange, halves, presetOf, timeTicks, toLocalInput, fromLocalInput, describeRange } from '../../../web/js/time.js';
+import { parseTime, isTime, resolveRange, halves, presetOf, timeTicks, axisTicks, toLocalInput, fromLocalInput, describeRange } from '../../../web/js/time.js';
 
 const now = 1700000000;
 
@@ -59,4 +59,18 @@ test('datetime-local values round-trip', () => {
   const t = 1700000040;
   assert.equal(fromLocalInput(toLocalInput(t)), t);
   assert.equal(fromLocalInput('garbage'), null);
+});
+
+test('axis labels never repeat: seconds when ticks are under a minute apart', () => {
+  const utc = () => 0;
+  for (const [span, width] of [[120, 8], [300, 12], [300, 6], [3600, 12], [86400 * 2, 10], [86400 * 60, 8], [86400 * 400, 8], [40, 8]]) {
+    const { ticks } = axisTicks(1700000000, 1700000000 + span, width, utc);
+    const labels = ticks.map((t) => t.label);
+    assert.equal(new Set(labels).size, labels.length, `${span} s: ${labels.join(', ')}`);
+    assert.ok(labels.length >= 2, `${span} s has ticks`);
+  }
+  const short = axisTicks(1700000000, 1700000120, 8, utc);
+  assert.match(short.ticks[0].label, /^\d\d:\d\d:\d\d$/);
+  const hour = axisTicks(1700000000, 1700003600, 8, utc);
+  assert.match(hour.ticks[0].label, /^\d\d:\d\d$/);
 });
