@@ -440,7 +440,12 @@ static void put_double(ember_buf_t *b, double v, bool single) {
     return;
   }
   char tmp[40];
-  if (v == floor(v) && fabs(v) < 9007199254740992.0 && !(v == 0 && signbit(v))) {
+  if (v == 0 && signbit(v)) {
+    /* "-0" would read back as the integer 0, without its sign. */
+    ember_buf_puts(b, "-0.0");
+    return;
+  }
+  if (v == floor(v) && fabs(v) < 9007199254740992.0) {
     /* Whole numbers as integers: 1980000000, not 1.98e+09. */
     snprintf(tmp, sizeof tmp, "%.0f", v);
     ember_buf_puts(b, tmp);

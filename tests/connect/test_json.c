@@ -150,7 +150,7 @@ static void test_json_writes_doubles_enums_and_bytes(void **state) {
   p.value = 1e300;
   assert_string_equal(encode(&p.base), "{\"value\":1e+300,\"timestamp\":\"1700000000000\"}");
   p.value = -0.0;
-  assert_string_equal(encode(&p.base), "{\"value\":-0,\"timestamp\":\"1700000000000\"}");
+  assert_string_equal(encode(&p.base), "{\"value\":-0.0,\"timestamp\":\"1700000000000\"}");
   p.value = NAN;
   assert_string_equal(encode(&p.base), "{\"value\":\"NaN\",\"timestamp\":\"1700000000000\"}");
   p.value = -INFINITY;
