@@ -299,6 +299,15 @@ static void test_grafana_profile_types(void **state) {
   free(b);
   json_decref(js);
   protobuf_c_message_free_unpacked(&pb->base, NULL);
+  /* Grafana's "Save & test" asks for the types of a few seconds of 1970. */
+  Querier__V1__ProfileTypesRequest health = QUERIER__V1__PROFILE_TYPES_REQUEST__INIT;
+  health.start = 1000;
+  health.end = 4000;
+  pb = (void *)call_proto("ProfileTypes", &health.base,
+                          &querier__v1__profile_types_response__descriptor, NULL);
+  assert_non_null(pb);
+  assert_int_equal(pb->n_profile_types, 0);
+  protobuf_c_message_free_unpacked(&pb->base, NULL);
   /* An hour later there is nothing. */
   json_t *later =
       call_json_ok("ProfileTypes", "{\"start\":\"1700010000000\",\"end\":\"1700013600000\"}");
