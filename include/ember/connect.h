@@ -100,7 +100,9 @@ void ember_connect_arena_free(ember_connect_arena_t *a); /* NULL is accepted */
  * range) is EMBER_EINVAL with a message naming the field. 64-bit integers
  * may be numbers or strings, enums names or numbers, bytes standard or
  * URL-safe base64 with or without padding. *out written only on success;
- * EMBER_ETOOBIG when the arena's limit is reached. */
+ * EMBER_ETOOBIG when the arena's limit is reached, or would be by what the
+ * parse itself allocates (counted from the number of values before
+ * parsing). */
 int ember_connect_json_decode(const ProtobufCMessageDescriptor *d, const char *s,
                               size_t n, ember_connect_arena_t *a, ProtobufCMessage **out,
                               ember_err_t *err);
@@ -176,7 +178,9 @@ void ember_connect_response_free(ember_connect_response_t *r); /* NULL is accept
  * none of that name), checks the media type (415 with Accept-Post),
  * Connect-Protocol-Version and Connect-Timeout-Ms, undoes the
  * Content-Encoding (unimplemented for one other than gzip) and decodes the
- * message. Returns 0 with *call (ended by ember_connect_end), or the Connect
+ * message (resource_exhausted past max_message, or when decoding would
+ * allocate more than 64 times a small message or 4 times plus 16 MiB a
+ * large one). Returns 0 with *call (ended by ember_connect_end), or the Connect
  * code of the refusal with *resp filled and *call NULL. */
 int ember_connect_begin(const ember_connect_service_t *svc,
                         const ember_connect_request_t *rq, ember_connect_call_t **call,

@@ -95,3 +95,8 @@ void ember_connect_arena_free(ember_connect_arena_t *a) {
 void ember_connect_arena_limit(ember_connect_arena_t *a, size_t limit) {
   a->limit = limit;
 }
+
+size_t ember_connect_arena_left(const ember_connect_arena_t *a) {
+  if (!a->limit) return SIZE_MAX;
+  return a->handed < a->limit ? a->limit - a->handed : 0;
+}

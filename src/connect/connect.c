@@ -15,8 +15,8 @@
  *  1. Everything a call holds (the request, the answer, the method's
  *     scratch) lives in its arena, freed by ember_connect_end alone.
  *  2. The decoded request is bounded: the body is inflated to at most
- *     max_message bytes and the arena hands the decoders at most
- *     DECODE_FACTOR times that.
+ *     max_message bytes, and decoding it (the arena, and jansson's parse of
+ *     a JSON body) takes at most decode_limit() of its size.
  *  3. Every response is either a message in the request's encoding with
  *     status 200, or a Connect error JSON with its code's status (415 for a
  *     media type the protocol cannot read, with Accept-Post).
@@ -30,11 +30,15 @@
 
 /* ---- Types ------------------------------------------------------------- */
 
-/* What decoding may allocate per byte of message: protobuf-c's structs are
+/* What decoding a message of n bytes may allocate: protobuf-c's structs are
  * larger than their encodings (a two-byte empty message becomes a struct of
- * dozens of bytes), JSON's are not. */
-#define DECODE_FACTOR 64
-#define DECODE_SLACK ((size_t)64 << 10)
+ * dozens of bytes), so a small message may take 64 times its size; past a
+ * few hundred kilobytes, four times plus 16 MiB, which honest messages
+ * (whose bulk is strings and bytes) never approach. */
+static size_t decode_limit(size_t n) {
+  size_t small = n * 64, large = n * 4 + ((size_t)16 << 20);
+  return (small < large ? small : large) + ((size_t)64 << 10);
+}
 
 #define MEDIA_PROTO "application/proto"
 #define MEDIA_JSON "application/json"
@@ -237,7 +241,7 @@ static int decode(const ember_connect_request_t *rq, ember_connect_call_t *c,
                        max);
   }
   if (rc) goto done;
-  ember_connect_arena_limit(c->arena, max * DECODE_FACTOR + DECODE_SLACK);
+  ember_connect_arena_limit(c->arena, decode_limit(n));
   if (c->json) {
     rc = ember_connect_json_decode(d, (const char *)p, n, c->arena, &c->input, err);
   } else if (!(rc = ember_connect_wire_check(d, p, n, err))) {

@@ -17,5 +17,7 @@ int ember_connect_wire_check(const ProtobufCMessageDescriptor *d, const uint8_t 
 
 /* Changes the bound of what a (from now on) hands out; 0: none. */
 void ember_connect_arena_limit(ember_connect_arena_t *a, size_t limit);
+/* What a may still hand out (SIZE_MAX without a bound). */
+size_t ember_connect_arena_left(const ember_connect_arena_t *a);
 
 #endif

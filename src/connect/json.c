@@ -407,9 +407,35 @@ static int decode_message(dec_t *d, const ProtobufCMessageDescriptor *desc,
   return EMBER_OK;
 }
 
+/* What jansson allocates to parse s[0..n), at most: a value costs it a
+ * few dozen bytes however short its text ("0," is two bytes), so the
+ * values are counted first (by the separators and brackets outside
+ * strings) and charged before parsing. */
+static size_t parse_cost(const char *s, size_t n) {
+  size_t values = 1;
+  bool in_string = false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (in_string) {
+      if (c == '\\') i++;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ',' || c == ':' || c == '[' || c == '{') {
+      values++;
+    }
+  }
+  return values > (SIZE_MAX - n) / 96 ? SIZE_MAX : n + values * 96;
+}
+
 int ember_connect_json_decode(const ProtobufCMessageDescriptor *desc, const char *s,
                               size_t n, ember_connect_arena_t *a, ProtobufCMessage **out,
                               ember_err_t *err) {
+  if (parse_cost(s, n) > ember_connect_arena_left(a))
+    return ember_err_set(err, EMBER_ETOOBIG,
+                         "the JSON message holds too many values for its size to be "
+                         "parsed within this endpoint's bounds; send a smaller one, or "
+                         "send it as application/proto");
   json_error_t je;
   json_t *doc = json_loadb(s, n, JSON_REJECT_DUPLICATES, &je);
   if (!doc) {

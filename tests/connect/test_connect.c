@@ -289,6 +289,32 @@ static void test_connect_bounds_the_message_also_inflated(void **state) {
   free(big);
 }
 
+static void test_connect_bounds_the_memory_of_a_json_parse(void **state) {
+  /* 8 MiB of tiny values would take jansson hundreds of megabytes. */
+  size_t n = 8 << 20;
+  char *doc = malloc(n + 32);
+  size_t k = (size_t)sprintf(doc, "{\"name\":\"x\",\"other\":[");
+  while (k < n)
+    k += (size_t)sprintf(doc + k, "0,");
+  strcpy(doc + k, "0]}");
+  ember_connect_request_t rq = json_call(doc);
+  rq.max_message = 32 << 20;
+  ember_connect_response_t r;
+  assert_int_equal(ember_connect_unary(&service, &rq, NULL, &r),
+                   EMBER_CONNECT_RESOURCE_EXHAUSTED);
+  expect_error(&r, 429, "resource_exhausted", "application/proto");
+  ember_connect_response_free(&r);
+  /* Eight megabytes in one string cost nothing of the kind. */
+  k = (size_t)sprintf(doc, "{\"name\":\"");
+  memset(doc + k, 'a', n - k);
+  strcpy(doc + n, "\"}");
+  rq = json_call(doc);
+  rq.max_message = 32 << 20;
+  assert_int_equal(ember_connect_unary(&service, &rq, NULL, &r), EMBER_CONNECT_OK);
+  ember_connect_response_free(&r);
+  free(doc);
+}
+
 static void test_connect_gzips_large_answers_when_accepted(void **state) {
   ember_buf_t doc = EMBER_BUF_INIT;
   ember_buf_puts(&doc, "{\"name\":\"x\",\"matchers\":[");
@@ -400,6 +426,7 @@ int main(void) {
       cmocka_unit_test(test_connect_timeout_lowers_the_deadline_for_the_method),
       cmocka_unit_test(test_connect_reads_gzip_and_refuses_other_encodings),
       cmocka_unit_test(test_connect_bounds_the_message_also_inflated),
+      cmocka_unit_test(test_connect_bounds_the_memory_of_a_json_parse),
       cmocka_unit_test(test_connect_gzips_large_answers_when_accepted),
       cmocka_unit_test(test_connect_accept_encoding_weights),
       cmocka_unit_test(test_connect_refuses_broken_protobuf),
