@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -477,6 +478,8 @@ static void *run(void *arg) {
   return NULL;
 }
 
+static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
+
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -554,6 +557,8 @@ int main(int argc, char **argv) {
   struct timespec nap = {0, 10000000};
   while (ember_mono_ns() < count_from) nanosleep(&nap, NULL);
   if (o.pid) sample_cpu(o.pid, &cpu0, k0);
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_SELF, &ru0);
   uint64_t t0 = ember_mono_ns();
 
   size_t total = 0;
@@ -570,6 +575,7 @@ int main(int argc, char **argv) {
   }
   double elapsed = (double)(ember_mono_ns() - t0) / 1e9;
   if (o.pid) sample_cpu(o.pid, &cpu1, k1);
+  getrusage(RUSAGE_SELF, &ru1);
 
   uint64_t *all = ember_malloc((total ? total : 1) * sizeof *all);
   size_t j = 0;
@@ -602,6 +608,9 @@ int main(int argc, char **argv) {
     }
     printf("server peak RSS: %.1f MiB\n", (double)peak_rss_kib(o.pid) / 1024);
   }
+  double gen = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime) + tv_s(ru1.ru_stime) -
+               tv_s(ru0.ru_stime);
+  printf("load generator CPU: %.2f s, %.0f%% of one core\n", gen, gen / elapsed * 100);
 
   if (started) {
     kill(started, SIGTERM);

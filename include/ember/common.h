@@ -155,6 +155,10 @@ int ember_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out);
 uint64_t ember_hash_bytes(const void *p, size_t n);
 /* A well-mixed hash of two 32-bit ids. */
 uint64_t ember_hash_pair(uint32_t a, uint32_t b);
+/* A hash of longer keys (whole stack lines), eight bytes at a time: several
+ * times faster than ember_hash_bytes past a few dozen bytes, as well
+ * spread. Same bytes, same hash, within one build. */
+uint64_t ember_hash_text(const void *p, size_t n);
 
 /* ---- Time -------------------------------------------------------------- */
 
