@@ -463,10 +463,35 @@ static int tree_pairs(ember_store_t *s, ember_dict_t *d, size_t max_new,
   return rc;
 }
 
+/* Sorts pairs by stack: a radix sort, a byte of the id per pass, skipping
+ * the bytes all ids share (an app's ids mostly fit two), since a push's
+ * pairs are sorted on every write. */
+static void radix_pairs(ember_seg_pair_t *pairs, size_t n) {
+  if (n < 64) {
+    qsort(pairs, n, sizeof *pairs, cmp_pairs);
+    return;
+  }
+  ember_seg_pair_t *tmp = ember_malloc(n * sizeof *tmp), *from = pairs, *to = tmp;
+  uint32_t all_or = 0, all_and = UINT32_MAX;
+  for (size_t i = 0; i < n; i++) all_or |= pairs[i].stack, all_and &= pairs[i].stack;
+  for (int shift = 0; shift < 32; shift += 8) {
+    if ((((all_or ^ all_and) >> shift) & 0xff) == 0) continue; /* one value */
+    size_t count[257] = {0};
+    for (size_t i = 0; i < n; i++) count[((from[i].stack >> shift) & 0xff) + 1]++;
+    for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+    for (size_t i = 0; i < n; i++) to[count[(from[i].stack >> shift) & 0xff]++] = from[i];
+    ember_seg_pair_t *t = from;
+    from = to;
+    to = t;
+  }
+  if (from != pairs) memcpy(pairs, from, n * sizeof *pairs);
+  free(tmp);
+}
+
 /* Sorts pairs by stack and sums those of one stack (distinct texts may
  * name one), dropping zeros; returns how many are left. */
 static size_t sort_pairs(ember_seg_pair_t *pairs, size_t n) {
-  qsort(pairs, n, sizeof *pairs, cmp_pairs);
+  radix_pairs(pairs, n);
   size_t out = 0;
   for (size_t i = 0; i < n; i++) {
     if (!pairs[i].value) continue;
