@@ -7,6 +7,7 @@
  *   schema.c    data directory, tables, migrations
  *   segment.c   blob codec (own header, segment.h)
  *   dict.c      per-app frame and stack dictionary
+ *   linecache.c per app, whole stack lines to stack ids
  *   apply.c     what a write does inside the transaction; time placement
  *   writer.c    queue, writer thread, group commit
  *   cover.c     row planning: the rows covering a range, span shares
