@@ -1,8 +1,10 @@
 /*
  * profile.h - profiles: what ingest produces, the store keeps and queries
- * read back. A profile is the call tree of one series over a time range,
- * with the metadata that says how to read its values; the profiles of one
- * push travel together as an ember_ingest_result_t.
+ * read back. A profile is the call tree of one series over a time range
+ * (or, for the text formats on their way to the store, its stacks as the
+ * lines they were sent as), with the metadata that says how to read its
+ * values; the profiles of one push travel together as an
+ * ember_ingest_result_t.
  *
  * The model lives here, apart from every stage that uses it, so that
  * ingest, store and query depend on it and never on each other.
