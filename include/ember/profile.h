@@ -28,7 +28,7 @@ typedef enum {
 typedef struct {
   const char *text; /* borrowed: see ember_text_stacks_t */
   uint32_t len;
-  uint64_t hash;  /* ember_hash_text(text, len) */
+  uint64_t hash;  /* ember_hash_bytes(text, len) */
   uint64_t value; /* the sum of the values sent for it, > 0 */
 } ember_text_stack_t;
 

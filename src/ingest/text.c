@@ -62,7 +62,7 @@ int ingest_texts_add(void *sink, ingest_ctx_t *c, ember_slice_t stack, uint64_t 
   if (ember_tree_text_is_cut(stack.base, stack.len, c->max_depth)) c->truncated++;
   s->total = sat_add(s->total, value);
   if ((s->n + 1) * 2 > b->nslots) rehash(b);
-  uint64_t h = ember_hash_text(stack.base, stack.len), tag = h >> 32 << 32;
+  uint64_t h = ember_hash_bytes(stack.base, stack.len), tag = h >> 32 << 32;
   size_t mask = b->nslots - 1, at = (size_t)h & mask;
   for (; b->slots[at]; at = (at + 1) & mask) {
     if ((b->slots[at] & ~(uint64_t)UINT32_MAX) != tag) continue;

@@ -205,7 +205,7 @@ ember_linecache_t *ember_linecache_new(size_t max_bytes);
 void ember_linecache_free(ember_linecache_t *lc);
 /* Empties the cache unless its texts were resolved with this depth limit. */
 void ember_linecache_depth(ember_linecache_t *lc, uint32_t max_depth);
-/* The stack id of text (hash = ember_hash_text of it), or
+/* The stack id of text (hash = ember_hash_bytes of it), or
  * EMBER_LINECACHE_NONE. May copy the entry into the newer generation. */
 uint32_t ember_linecache_get(ember_linecache_t *lc, uint64_t hash, const char *text,
                              uint32_t len);

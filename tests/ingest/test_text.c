@@ -169,7 +169,7 @@ static void test_text_stacks_keep_each_distinct_text_once_and_point_into_the_bod
   assert_int_equal(s->total, 10);
   for (size_t i = 0; i < s->n; i++) {
     assert_true(s->items[i].text >= body && s->items[i].text < body + sizeof body);
-    assert_true(s->items[i].hash == ember_hash_text(s->items[i].text, s->items[i].len));
+    assert_true(s->items[i].hash == ember_hash_bytes(s->items[i].text, s->items[i].len));
   }
   ember_ingest_result_free(&res);
 }

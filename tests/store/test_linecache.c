@@ -20,12 +20,12 @@
 /* ---- The cache alone ------------------------------------------------------ */
 
 static uint32_t get(ember_linecache_t *lc, const char *text) {
-  return ember_linecache_get(lc, ember_hash_text(text, strlen(text)), text,
+  return ember_linecache_get(lc, ember_hash_bytes(text, strlen(text)), text,
                              (uint32_t)strlen(text));
 }
 
 static void put_line(ember_linecache_t *lc, const char *text, uint32_t id) {
-  ember_linecache_put(lc, ember_hash_text(text, strlen(text)), text, (uint32_t)strlen(text),
+  ember_linecache_put(lc, ember_hash_bytes(text, strlen(text)), text, (uint32_t)strlen(text),
                       id);
 }
 
