@@ -23,9 +23,10 @@
  * kind when its threads are named), and its peak RSS.
  *
  * Options: -c CONNECTIONS, -t SECONDS [10], -w WARMUP, --bodies N,
- * --stacks N, --series N, --seed N, --names short|long, --file FOLDED
- * (push that file instead), --pid PID, --dump DIR (write the bodies there
- * and exit).
+ * --stacks N, --series N, --seed N, --names short|long, --file FILE (push
+ * that file instead), --format NAME (the format= of the pushes; with
+ * pprof, the file is a gzipped profile and the rates are in MB of it),
+ * --pid PID, --dump DIR (write the bodies there and exit).
  */
 
 #include <arpa/inet.h>
@@ -56,6 +57,7 @@ typedef struct {
   const char *target; /* HOST:PORT, or NULL to start a server */
   const char *file;
   const char *dump;
+  const char *format; /* NULL: folded */
   char **serve_args;
   int nserve_args;
   int conns, secs, warmup, bodies, stacks, series;
@@ -68,7 +70,8 @@ static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s [-c CONNS] [-t SECONDS] [-w WARMUP] [--bodies N] [--stacks N]\n"
           "       [--series N] [--seed N] [--names short|long] [--file FOLDED]\n"
-          "       [--pid PID] [--dump DIR] [HOST:PORT] [-- SERVE_OPTIONS...]\n",
+          "       [--format NAME] [--pid PID] [--dump DIR] [HOST:PORT]\n"
+          "       [-- SERVE_OPTIONS...]\n",
           argv0);
   exit(2);
 }
@@ -105,6 +108,7 @@ static void parse_opts(int argc, char **argv, opts_t *o) {
     else if (!strcmp(a, "--pid")) o->pid = (pid_t)num(argv[0], v);
     else if (!strcmp(a, "--file")) o->file = v;
     else if (!strcmp(a, "--dump")) o->dump = v;
+    else if (!strcmp(a, "--format")) o->format = v;
     else if (!strcmp(a, "--names") && v && (!strcmp(v, "short") || !strcmp(v, "long")))
       o->long_names = !strcmp(v, "long");
     else usage(argv[0]);
@@ -210,6 +214,7 @@ static void make_body(uint64_t *s, char **names, const gstack_t *pool, int npool
 typedef struct {
   ember_buf_t *bodies;
   int n;
+  bool format_folded; /* lines and samples are counted */
   uint64_t *lines, *samples; /* per body */
 } load_t;
 
@@ -230,6 +235,7 @@ static void count_body(load_t *l, int i) {
 
 static void load_bodies(const opts_t *o, load_t *l) {
   l->n = o->file ? 1 : o->bodies;
+  l->format_folded = !o->format || !strcmp(o->format, "folded");
   l->bodies = ember_calloc((size_t)l->n, sizeof *l->bodies);
   l->lines = ember_calloc((size_t)l->n, sizeof *l->lines);
   l->samples = ember_calloc((size_t)l->n, sizeof *l->samples);
@@ -254,7 +260,7 @@ static void load_bodies(const opts_t *o, load_t *l) {
     free(pool);
     free(names);
   }
-  for (int i = 0; i < l->n; i++) count_body(l, i);
+  for (int i = 0; l->format_folded && i < l->n; i++) count_body(l, i);
 }
 
 /* ---- The server under load ----------------------------------------------- */
@@ -397,6 +403,7 @@ static pid_t start_server(const opts_t *o, const char *argv0, int *port, char **
 typedef struct {
   struct sockaddr_in addr;
   const load_t *load;
+  const char *format;
   int id, nconn, nseries;
   atomic_llong *buckets; /* next bucket per series */
   uint64_t count_from_ns, deadline_ns;
@@ -446,9 +453,10 @@ static void *run(void *arg) {
     long from = 1700000000L + 10 * (long)atomic_fetch_add(&c->buckets[series], 1);
     const ember_buf_t *b = &c->load->bodies[body];
     int hn = snprintf(head, sizeof head,
-                      "POST /ingest?name=load.cpu%%7Bseries%%3D%d%%7D&from=%ld&until=%ld "
-                      "HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n\r\n",
-                      series, from, from + 10, b->len);
+                      "POST /ingest?name=load.cpu%%7Bseries%%3D%d%%7D&from=%ld&until=%ld"
+                      "&format=%s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu"
+                      "\r\n\r\n",
+                      series, from, from + 10, c->format, b->len);
     if (send(fd, head, (size_t)hn, MSG_NOSIGNAL) != hn ||
         send(fd, b->data, b->len, MSG_NOSIGNAL) != (ssize_t)b->len) {
       c->errors++;
@@ -507,6 +515,7 @@ static void describe(const load_t *l) {
   for (int i = 0; i < l->n; i++) bytes += l->bodies[i].len, lines += l->lines[i];
   printf("load: %d bodies of %.0f stack lines on average (%.1f KB each, %.2f MB in all)\n",
          l->n, (double)lines / l->n, (double)bytes / l->n / 1e3, (double)bytes / 1e6);
+  if (!l->format_folded) printf("  (lines are counted in folded bodies only)\n");
 }
 
 int main(int argc, char **argv) {
@@ -544,6 +553,7 @@ int main(int argc, char **argv) {
     c->addr.sin_port = htons((uint16_t)port);
     inet_pton(AF_INET, host, &c->addr.sin_addr);
     c->load = &load;
+    c->format = o.format ? o.format : "folded";
     c->id = i;
     c->nconn = o.conns;
     c->nseries = o.series;
@@ -585,10 +595,14 @@ int main(int argc, char **argv) {
   printf("%d connections over %d series, %.1f s after %d s of warm-up: %zu pushes "
          "acknowledged (%d refused with 429, %d errors)\n",
          o.conns, o.series, elapsed, o.warmup, total, busy, errors);
-  printf("rate: %.0f pushes/s, %.0f stack lines/s, %.0f samples/s, %.1f MB/s of folded "
-         "text\n",
-         (double)total / elapsed, (double)lines / elapsed, (double)samples / elapsed,
-         (double)bytes / elapsed / 1e6);
+  if (load.format_folded)
+    printf("rate: %.0f pushes/s, %.0f stack lines/s, %.0f samples/s, %.1f MB/s of folded "
+           "text\n",
+           (double)total / elapsed, (double)lines / elapsed, (double)samples / elapsed,
+           (double)bytes / elapsed / 1e6);
+  else
+    printf("rate: %.0f pushes/s, %.1f MB/s of %s bodies\n", (double)total / elapsed,
+           (double)bytes / elapsed / 1e6, o.format);
   if (total)
     printf("latency of a 200: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
            (double)all[total / 2] / 1e6, (double)all[total * 9 / 10] / 1e6,
@@ -597,9 +611,15 @@ int main(int argc, char **argv) {
     double hz = (double)sysconf(_SC_CLK_TCK);
     double user = (double)(cpu1.user - cpu0.user) / hz, sys = (double)(cpu1.sys - cpu0.sys) / hz;
     double per = lines ? (user + sys) / ((double)lines / 1e6) : 0;
-    printf("server CPU: %.2f s (user %.2f, sys %.2f) = %.2f s per million stack lines, "
-           "%.0f%% of one core\n",
-           user + sys, user, sys, per, (user + sys) / elapsed * 100);
+    if (lines)
+      printf("server CPU: %.2f s (user %.2f, sys %.2f) = %.2f s per million stack lines, "
+             "%.0f%% of one core\n",
+             user + sys, user, sys, per, (user + sys) / elapsed * 100);
+    else
+      printf("server CPU: %.2f s (user %.2f, sys %.2f) = %.1f MB of pushes per CPU "
+             "second, %.0f%% of one core\n",
+             user + sys, user, sys, (double)bytes / 1e6 / (user + sys),
+             (user + sys) / elapsed * 100);
     printf("  by thread:");
     for (size_t k = 0; k < NKINDS; k++) {
       double s = (double)(k1[k].cpu.user + k1[k].cpu.sys - k0[k].cpu.user - k0[k].cpu.sys) / hz;
