@@ -509,6 +509,21 @@ static void dump(const opts_t *o, const load_t *l) {
   }
 }
 
+/* The size of what the server left in dir (warm-up pushes included). */
+static void dir_report(const char *dir, uint64_t lines) {
+  DIR *d = opendir(dir);
+  uint64_t bytes = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (e->d_name[0] != '.' && stat(path, &st) == 0) bytes += (uint64_t)st.st_size;
+  }
+  if (d) closedir(d);
+  printf("data directory after the run: %.1f MB (%.1f bytes per stack line counted)\n",
+         (double)bytes / 1e6, lines ? (double)bytes / (double)lines : 0);
+}
+
 static void describe(const load_t *l) {
   size_t bytes = 0;
   uint64_t lines = 0;
@@ -635,6 +650,7 @@ int main(int argc, char **argv) {
   if (started) {
     kill(started, SIGTERM);
     waitpid(started, NULL, 0);
+    dir_report(dir, lines);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
