@@ -36,6 +36,7 @@
  */
 #include "store/store_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,6 +171,9 @@ void ember_linecache_put(ember_linecache_t *lc, uint64_t hash, const char *text,
     if (!gen_room(&lc->cur, len, lc->gen_max)) return; /* gen_max below one slot table */
   }
   gen_put(&lc->cur, hash, text, len, stack);
+  /* Invariant 2, and the load that keeps every probe short. */
+  assert(gen_bytes(&lc->cur) <= lc->gen_max && gen_bytes(&lc->prev) <= lc->gen_max);
+  assert(lc->cur.n * 4 <= lc->cur.nslots * 3);
 }
 
 uint32_t ember_linecache_get(ember_linecache_t *lc, uint64_t hash, const char *text,
