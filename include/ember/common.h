@@ -152,7 +152,9 @@ int ember_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out);
 
 /* ---- Hashing (for in-memory hash tables; not for anything persisted) --- */
 
-/* FNV-1a over the bytes with a final mix, so the low bits spread well. */
+/* Eight bytes at a time in two lanes, with a final mix so that the low
+ * bits spread well: names, whole stack lines and asset contents alike.
+ * The same bytes give the same hash on every build. */
 uint64_t ember_hash_bytes(const void *p, size_t n);
 /* A well-mixed hash of two 32-bit ids. */
 uint64_t ember_hash_pair(uint32_t a, uint32_t b);

@@ -36,7 +36,7 @@ typedef struct {
  * max_stack_depth: the stack keeps its max_stack_depth - 1 frames nearest
  * the root and ends in this one, so every stack cut below one node lands in
  * one bar of the flame graph. */
-#define EMBER_INGEST_TRUNCATED_FRAME "[truncated]"
+#define EMBER_INGEST_TRUNCATED_FRAME EMBER_TREE_TRUNCATED_FRAME
 
 /* The earliest time a push may cover, 2000-01-01T00:00:00Z: anything
  * before is a clock or unit error, not a profile. */
@@ -65,6 +65,12 @@ typedef struct {
    * inflated, a profile unpacked) takes its bytes from it first and gives
    * them back when it is freed, before ember_ingest_parse returns. */
   ember_budget_t *budget;
+  /* Folded and lines bodies: keep their stacks as text (profile.stacks)
+   * rather than building the tree, for the store to resolve a line at a
+   * time. The texts point into body, which must then outlive the result's
+   * use: until the store has answered the push. Other formats give trees
+   * whatever this says. */
+  bool text_stacks;
 } ember_ingest_request_t;
 
 /* Parses a whole request. On success *out owns the profiles (free with

@@ -106,6 +106,54 @@ size_t ember_tree_sorted_children(const ember_tree_t *t, uint32_t node,
 int ember_tree_truncate(const ember_tree_t *t, long max_nodes, ember_tree_t **out,
                         ember_err_t *err);
 
+/* ---- Adding stacks with a depth limit ------------------------------------ */
+
+/* The frame that stands for the frames cut from a stack deeper than the
+ * depth limit: the stack keeps its max_depth - 1 frames nearest the root
+ * and ends in this one, so every stack cut below one node lands in one bar
+ * of the flame graph. */
+#define EMBER_TREE_TRUNCATED_FRAME "[truncated]"
+
+/* How far down the tree a stack being added has got. A stack deeper than
+ * max_depth keeps its first max_depth - 1 frames and ends in the marker
+ * frame, so the memory a stack takes is bounded whatever its depth on the
+ * wire. Whether the frame at max_depth stays or gives way to the marker is
+ * known only when the stack ends, so that frame is held aside (last) until
+ * then and never made a node in vain. */
+typedef struct {
+  uint32_t node;      /* the tree node of the frames so far (or the marker) */
+  ember_slice_t last; /* the frame at max_depth, not in the tree yet */
+  uint64_t depth;     /* frames so far, the ones cut off included */
+} ember_tree_pos_t;
+
+static inline ember_tree_pos_t ember_tree_pos_root(void) {
+  ember_tree_pos_t p = {EMBER_TREE_ROOT, {NULL, 0}, 0};
+  return p;
+}
+
+/* The position one frame (name, which must stay valid as long as the
+ * position is used) below p; max_depth >= 1. */
+ember_tree_pos_t ember_tree_pos_down(ember_tree_t *t, uint32_t max_depth,
+                                     ember_tree_pos_t p, const char *name, size_t len);
+
+/* Adds value (> 0) to p's node on side 0 and returns that node; *cut (may
+ * be NULL) tells whether the stack was deeper than max_depth. A value of 0
+ * adds nothing and returns EMBER_TREE_NONE. */
+uint32_t ember_tree_pos_add(ember_tree_t *t, uint32_t max_depth, ember_tree_pos_t p,
+                            uint64_t value, bool *cut);
+
+/* Adds the stack spelled by "a;b;c" (root first, len bytes) with value to
+ * side 0, cut at max_depth, and returns its node as ember_tree_pos_add.
+ * Empty frames (from "a;;b" or a trailing ';') are skipped; a stack with no
+ * frames at all adds to the root's self. */
+uint32_t ember_tree_add_text(ember_tree_t *t, uint32_t max_depth, const char *text,
+                             size_t len, uint64_t value, bool *cut);
+
+/* Whether "a;b;c" (len bytes) has more than max_depth non-empty frames,
+ * that is, whether ember_tree_add_text would cut it. Looks at the frames
+ * only when len allows so many. */
+bool ember_tree_text_is_cut(const char *text, size_t len, uint32_t max_depth);
+
 /* Returns 0 when invariants 1-4 hold, else -1 with the first violation in
  * err. Meant for tests and debug builds. */
 int ember_tree_check(const ember_tree_t *t, ember_err_t *err);

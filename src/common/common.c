@@ -325,16 +325,45 @@ int ember_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out) {
 
 /* ---- Hashing ----------------------------------------------------------- */
 
+/* 8 bytes at p as one little-endian word, whatever the machine, so that a
+ * hash is the same on every build (compilers make one load of this). */
+static inline uint64_t load64(const unsigned char *p) {
+  return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+         (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+         (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+/* The last n < 8 bytes of a key as one word. */
+static uint64_t load_tail(const unsigned char *p, size_t n) {
+  uint64_t w = 0;
+  for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
+  return w;
+}
+
+static uint64_t rotl64(uint64_t v, int r) { return v << r | v >> (64 - r); }
+
 uint64_t ember_hash_bytes(const void *p, size_t n) {
   const unsigned char *c = p;
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) {
-    h ^= c[i];
-    h *= 1099511628211ull;
+  const uint64_t k1 = 0x9e3779b97f4a7c15ull, k2 = 0xc2b2ae3d27d4eb4full;
+  /* Two lanes, so the multiplications of neighbouring words overlap. */
+  uint64_t a = 0x243f6a8885a308d3ull ^ n, b = 0x13198a2e03707344ull;
+  for (; n >= 16; c += 16, n -= 16) {
+    uint64_t w0 = load64(c), w1 = load64(c + 8);
+    a = rotl64(a ^ (w0 * k1), 31) * k2;
+    b = rotl64(b ^ (w1 * k2), 29) * k1;
   }
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ull;
-  return h ^ (h >> 32);
+  if (n >= 8) {
+    a = rotl64(a ^ (load64(c) * k1), 31) * k2;
+    c += 8;
+    n -= 8;
+  }
+  if (n) b = rotl64(b ^ (load_tail(c, n) * k2), 29) * k1;
+  uint64_t h = a ^ rotl64(b, 17);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 33);
 }
 
 uint64_t ember_hash_pair(uint32_t a, uint32_t b) {

@@ -140,6 +140,7 @@ static void sweep(http_guard_t *g, uint64_t now) {
 
 static void *guard_main(void *arg) {
   http_guard_t *g = arg;
+  pthread_setname_np(pthread_self(), "ember-guard");
   pthread_mutex_lock(&g->lock);
   while (!g->stop) {
     struct timespec ts;

@@ -40,6 +40,9 @@ int ember_http_ingest(ember_http_req_t *req, ember_err_t *err) {
       .now = ember_now(),
       .limits = *ember_http_ingest_limits(req),
       .budget = ember_http_budget(req),
+      /* The body lives until the request completes, after the store's
+       * done callback: the profile may point into it. */
+      .text_stacks = true,
   };
   ember_ingest_result_t res = {0};
   int rc = ember_ingest_parse(&in, &res, err);

@@ -276,10 +276,11 @@ const ember_ingest_limits_t *ember_http_ingest_limits(const ember_http_req_t *re
 typedef struct jobs jobs_t;
 typedef void (*job_fn)(void *arg);
 
-/* Starts nthreads workers with a queue of max_queued jobs; workers run at
- * the given nice increment (0: as the process), so queries can yield the
- * CPU to ingest. */
-jobs_t *ember_jobs_start(unsigned nthreads, size_t max_queued, int nice);
+/* Starts nthreads workers named name (at most 15 bytes are kept) with a
+ * queue of max_queued jobs; workers run at the given nice increment (0: as
+ * the process), so queries can yield the CPU to ingest. */
+jobs_t *ember_jobs_start(const char *name, unsigned nthreads, size_t max_queued,
+                         int nice);
 /* Queues fn(arg); EMBER_EBUSY when max_queued jobs are waiting,
  * EMBER_ESHUTDOWN once the pool stops. */
 int ember_jobs_submit(jobs_t *j, job_fn fn, void *arg);

@@ -7,6 +7,7 @@
  * hold up a push; the query pool's threads run at a lower priority.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -27,12 +28,16 @@ struct jobs {
   bool stopping;
   job_fn cancel; /* set when stopping: what waiting jobs get instead */
   int nice;
+  char name[16]; /* the threads' name */
   pthread_t *threads;
   unsigned nthreads;
 };
 
 static void *worker(void *arg) {
   jobs_t *j = arg;
+  /* A name shows in top -H, perf and /proc, so a profile can tell the
+   * pools apart. */
+  pthread_setname_np(pthread_self(), j->name);
   /* Linux gives each thread its own nice value; lowering our own priority
    * needs no privilege. Failure only costs the preference. */
   if (j->nice) (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), j->nice);
@@ -55,8 +60,10 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-jobs_t *ember_jobs_start(unsigned nthreads, size_t max_queued, int nice) {
+jobs_t *ember_jobs_start(const char *name, unsigned nthreads, size_t max_queued,
+                         int nice) {
   jobs_t *j = ember_calloc(1, sizeof *j);
+  snprintf(j->name, sizeof j->name, "%s", name);
   pthread_mutex_init(&j->mu, NULL);
   pthread_cond_init(&j->cv, NULL);
   j->max_queued = max_queued ? max_queued : 1;

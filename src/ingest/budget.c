@@ -77,7 +77,7 @@ size_t ingest_result_bytes(const ember_ingest_result_t *r) {
   size_t sum = r->n * sizeof *r->items;
   for (size_t i = 0; i < r->n; i++) {
     const ember_profile_t *p = &r->items[i];
-    sum += ember_tree_mem(p->tree) + strlen(p->key.app) + 1 + strlen(p->spy_name) + 1 +
+    sum += ember_tree_mem(p->tree) + ember_text_stacks_mem(p->stacks) + strlen(p->key.app) + 1 + strlen(p->spy_name) + 1 +
            strlen(p->units) + 1 + p->key.nlabels * sizeof *p->key.labels;
     for (size_t l = 0; l < p->key.nlabels; l++)
       sum += strlen(p->key.labels[l].key) + strlen(p->key.labels[l].value) + 2;

@@ -53,8 +53,8 @@ static int split_line(ember_slice_t line, size_t lineno, ember_slice_t *stack,
   return EMBER_OK;
 }
 
-int ingest_folded(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
-                  ember_err_t *err) {
+int ingest_folded_to(const char *buf, size_t len, ingest_sink_fn add, void *sink,
+                     ingest_ctx_t *c, ember_err_t *err) {
   ember_slice_t line;
   size_t pos = 0, lineno = 0;
   int rc = EMBER_OK;
@@ -65,10 +65,15 @@ int ingest_folded(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
     lineno++;
     if (line.len == 0) continue;
     rc = split_line(line, lineno, &stack, &count, err);
-    if (rc == EMBER_OK && count) rc = ingest_add_text_stack(t, c, stack, count, err);
+    if (rc == EMBER_OK && count) rc = add(sink, c, stack, count, err);
     if (rc) break;
   }
   return rc;
+}
+
+int ingest_folded(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                  ember_err_t *err) {
+  return ingest_folded_to(buf, len, ingest_tree_sink, t, c, err);
 }
 
 int ember_ingest_folded(const char *buf, size_t len, ember_tree_t *t, ember_err_t *err) {

@@ -62,22 +62,28 @@ static int pprof(const ember_ingest_request_t *req, const ember_profile_t *base,
   return ingest_pprof(base, req->content_type, buf, len, c, out, err);
 }
 
-/* A format and what selects it. Exactly one decoder is set. */
+/* The text formats' decoders into any sink (ingest_int.h). */
+typedef int (*text_decoder_t)(const char *buf, size_t len, ingest_sink_fn add,
+                              void *sink, ingest_ctx_t *c, ember_err_t *err);
+
+/* A format and what selects it. Exactly one of tree and profiles is set;
+ * text too for the formats whose stacks may stay text. */
 typedef struct {
   const char *name;         /* the format= value */
   const char *content_type; /* a media type that selects it too, or NULL */
   tree_decoder_t tree;
   profiles_decoder_t profiles;
+  text_decoder_t text;
 } format_t;
 
 /* In order of precedence: the first entry whose name or content type
  * matches wins; the last one is the default. */
 static const format_t FORMATS[] = {
-    {"trie", "binary/octet-stream+trie", ingest_trie, NULL},
-    {"tree", "binary/octet-stream+tree", ingest_tree, NULL},
-    {"lines", NULL, lines, NULL},
-    {"pprof", "multipart/form-data", NULL, pprof},
-    {"folded", NULL, folded, NULL},
+    {"trie", "binary/octet-stream+trie", ingest_trie, NULL, NULL},
+    {"tree", "binary/octet-stream+tree", ingest_tree, NULL, NULL},
+    {"lines", NULL, lines, NULL, ingest_lines_to},
+    {"pprof", "multipart/form-data", NULL, pprof, NULL},
+    {"folded", NULL, folded, NULL, ingest_folded_to},
 };
 #define NFORMATS (sizeof FORMATS / sizeof *FORMATS)
 
@@ -265,21 +271,48 @@ static int parse_params(const ember_ingest_request_t *req, ember_profile_t *p,
 
 /* ---- API --------------------------------------------------------------- */
 
-/* Wraps one decoded tree into a result: no profile at all when it holds no
- * samples. Takes base (its key and strings) and the tree. */
+/* Wraps one decoded tree or set of text stacks into a result: no profile
+ * at all when it holds no samples. Takes base (its key and strings), the
+ * tree and the stacks. */
 static void one_profile(ember_profile_t *base, ember_tree_t *tree,
-                        ember_ingest_result_t *out) {
+                        ember_text_stacks_t *stacks, ember_ingest_result_t *out) {
   memset(out, 0, sizeof *out);
-  if (ember_tree_total(tree, 0) == 0) {
+  if (stacks ? stacks->total == 0 : ember_tree_total(tree, 0) == 0) {
     ember_tree_free(tree);
+    ember_text_stacks_free(stacks);
     ember_profile_free(base);
     return;
   }
   out->items = ember_malloc(sizeof *out->items);
   out->items[0] = *base;
   out->items[0].tree = tree;
+  out->items[0].stacks = stacks;
   out->n = 1;
   memset(base, 0, sizeof *base);
+}
+
+/* A text body into text stacks that point into it; the decoded copy of a
+ * body, if decoding made one, goes with them (body is then left without
+ * it, its bytes still counted in c until the parse ends). */
+static int text_profile(const format_t *fmt, ingest_buf_t *body, ingest_ctx_t *c,
+                        ember_profile_t *base, ember_ingest_result_t *out,
+                        ember_err_t *err) {
+  ingest_texts_t b;
+  ingest_texts_init(&b, c);
+  int rc = fmt->text((const char *)body->data, body->len, ingest_texts_add, &b, c, err);
+  if (rc) {
+    ingest_texts_free(&b);
+    return rc;
+  }
+  ember_text_stacks_t *s = ingest_texts_finish(&b);
+  s->mem_limit = c->mem_limit;
+  if (body->owned) {
+    s->owned = (char *)body->owned;
+    s->owned_cap = body->taken;
+    body->owned = NULL;
+  }
+  one_profile(base, NULL, s, out);
+  return EMBER_OK;
 }
 
 
@@ -298,11 +331,13 @@ int ember_ingest_parse(const ember_ingest_request_t *req, ember_ingest_result_t 
   if (rc) goto done;
   if (fmt->profiles) {
     rc = fmt->profiles(req, &base, body.data, body.len, &c, out, err);
+  } else if (fmt->text && req->text_stacks) {
+    rc = text_profile(fmt, &body, &c, &base, out, err);
   } else {
     tree = ember_tree_new();
     rc = fmt->tree(body.data, body.len, tree, &c, err);
     if (rc == EMBER_OK) {
-      one_profile(&base, tree, out);
+      one_profile(&base, tree, NULL, out);
       tree = NULL;
     }
   }

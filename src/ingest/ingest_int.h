@@ -109,31 +109,27 @@ void ingest_buf_free(const ingest_ctx_t *c, ingest_buf_t *b);
 
 /* ---- Stacks and their depth (stack.c) ------------------------------------ */
 
-/* How far down the tree a stack being added has got. A stack deeper than
- * max_depth keeps its first max_depth - 1 frames and ends in one marker
- * frame (EMBER_INGEST_TRUNCATED_FRAME), so the memory a stack takes is
- * bounded whatever its depth on the wire. Whether the frame at max_depth
- * stays or gives way to the marker is known only when the stack ends, so
- * that frame is held aside (last) until then and never made a node in
- * vain. */
-typedef struct {
-  uint32_t node;      /* the tree node of the frames so far (or the marker) */
-  ember_slice_t last; /* the frame at max_depth, not in the tree yet */
-  uint64_t depth;     /* frames so far, the ones cut off included */
-} ingest_pos_t;
+/* How far down the tree a stack being added has got (tree.h: the rule for
+ * stacks deeper than the request's max_depth lives with the tree, so that
+ * the store cuts the text stacks it builds exactly as the decoders cut). */
+typedef ember_tree_pos_t ingest_pos_t;
 
-static inline ingest_pos_t ingest_pos_root(void) {
-  ingest_pos_t p = {EMBER_TREE_ROOT, {NULL, 0}, 0};
-  return p;
-}
+static inline ingest_pos_t ingest_pos_root(void) { return ember_tree_pos_root(); }
 
 /* The position one frame (name, which must stay valid as long as the
  * position is used) below p. */
-ingest_pos_t ingest_pos_down(ember_tree_t *t, const ingest_ctx_t *c, ingest_pos_t p,
-                             const char *name, size_t len);
+static inline ingest_pos_t ingest_pos_down(ember_tree_t *t, const ingest_ctx_t *c,
+                                           ingest_pos_t p, const char *name, size_t len) {
+  return ember_tree_pos_down(t, c->max_depth, p, name, len);
+}
 
 /* Adds value to p's node on side 0, counting a cut stack in c. */
-void ingest_pos_add(ember_tree_t *t, ingest_ctx_t *c, ingest_pos_t p, uint64_t value);
+static inline void ingest_pos_add(ember_tree_t *t, ingest_ctx_t *c, ingest_pos_t p,
+                                  uint64_t value) {
+  bool cut;
+  ember_tree_pos_add(t, c->max_depth, p, value, &cut);
+  c->truncated += cut;
+}
 
 /* Adds the stack spelled by "a;b;c" (root first) with value to side 0 of t.
  * Empty frames (from "a;;b" or a trailing ';') are skipped; a stack with no
@@ -151,6 +147,45 @@ static inline ember_slice_t ingest_rtrim(ember_slice_t s) {
  * newline. The line loses its "\n" or "\r\n" and trailing spaces and tabs.
  * Returns false when nothing is left. */
 bool ingest_next_line(const char *buf, size_t len, size_t *pos, ember_slice_t *line);
+
+/* ---- Where the text formats put their stacks (text.c) --------------------- */
+
+/* The folded and lines decoders read stacks and hand each to a sink: the
+ * tree sink (ingest_add_text_stack) builds the call tree, the text sink
+ * (ingest_texts_add) keeps the texts for the store. Both see the same
+ * lines, so both formats keep one parser. */
+typedef int (*ingest_sink_fn)(void *sink, ingest_ctx_t *c, ember_slice_t stack,
+                              uint64_t value, ember_err_t *err);
+
+/* ingest_add_text_stack with sink a tree. */
+int ingest_tree_sink(void *tree, ingest_ctx_t *c, ember_slice_t stack, uint64_t value,
+                     ember_err_t *err);
+
+/* Text stacks being collected: each distinct text once, values summed, in
+ * one pass over the body and without a copy of it (the texts point into
+ * it). What it holds is taken from c's memory limit and budget. */
+typedef struct {
+  ember_text_stacks_t *s;
+  size_t cap;      /* of s->items */
+  uint64_t *slots; /* hash >> 32 << 32 | (item + 1); 0 = empty */
+  size_t nslots;   /* a power of two, at least twice s->n */
+  size_t held;     /* bytes taken through ingest_mem_grow */
+} ingest_texts_t;
+
+void ingest_texts_init(ingest_texts_t *b, const ingest_ctx_t *c);
+/* The text sink: counts a stack cut at c->max_depth as the tree would. */
+int ingest_texts_add(void *b, ingest_ctx_t *c, ember_slice_t stack, uint64_t value,
+                     ember_err_t *err);
+/* Hands over the stacks (caller frees with ember_text_stacks_free) and
+ * frees the rest; b is left empty. */
+ember_text_stacks_t *ingest_texts_finish(ingest_texts_t *b);
+void ingest_texts_free(ingest_texts_t *b);
+
+/* The folded and lines decoders, into any sink. */
+int ingest_folded_to(const char *buf, size_t len, ingest_sink_fn add, void *sink,
+                     ingest_ctx_t *c, ember_err_t *err);
+int ingest_lines_to(const char *buf, size_t len, ingest_sink_fn add, void *sink,
+                    ingest_ctx_t *c, ember_err_t *err);
 
 /* ---- Tree and trie node reader ---------------------------------------- */
 

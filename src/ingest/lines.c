@@ -7,15 +7,20 @@
  */
 #include "ingest_int.h"
 
-int ingest_lines(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
-                 ember_err_t *err) {
+int ingest_lines_to(const char *buf, size_t len, ingest_sink_fn add, void *sink,
+                    ingest_ctx_t *c, ember_err_t *err) {
   ember_slice_t line;
   size_t pos = 0;
   int rc = EMBER_OK;
   ingest_mem_body(c, len);
   while (rc == EMBER_OK && ingest_next_line(buf, len, &pos, &line))
-    if (line.len) rc = ingest_add_text_stack(t, c, line, 1, err);
+    if (line.len) rc = add(sink, c, line, 1, err);
   return rc;
+}
+
+int ingest_lines(const char *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c,
+                 ember_err_t *err) {
+  return ingest_lines_to(buf, len, ingest_tree_sink, t, c, err);
 }
 
 int ember_ingest_lines(const char *buf, size_t len, ember_tree_t *t, ember_err_t *err) {

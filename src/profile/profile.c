@@ -12,6 +12,7 @@ void ember_profile_free(ember_profile_t *p) {
   free(p->spy_name);
   free(p->units);
   ember_tree_free(p->tree);
+  ember_text_stacks_free(p->stacks);
   memset(p, 0, sizeof *p);
 }
 
@@ -27,7 +28,8 @@ void ember_ingest_result_free(ember_ingest_result_t *r) {
 uint64_t ember_ingest_result_samples(const ember_ingest_result_t *r) {
   uint64_t sum = 0;
   for (size_t i = 0; i < r->n; i++) {
-    uint64_t v = ember_tree_total(r->items[i].tree, 0);
+    const ember_profile_t *p = &r->items[i];
+    uint64_t v = p->stacks ? p->stacks->total : ember_tree_total(p->tree, 0);
     sum = sum > UINT64_MAX - v ? UINT64_MAX : sum + v;
   }
   return sum;

@@ -448,16 +448,76 @@ static int cmp_pairs(const void *a, const void *b) {
   return x->stack < y->stack ? -1 : x->stack > y->stack;
 }
 
+/* The pairs of a tree: one per node with a value. */
+static int tree_pairs(ember_store_t *s, ember_dict_t *d, size_t max_new,
+                      const ember_tree_t *t, ember_seg_pair_t *pairs, size_t *n,
+                      size_t *added, ember_err_t *err) {
+  size_t nn = ember_tree_count(t);
+  uint32_t *stack_of = ember_malloc(nn * sizeof *stack_of);
+  int rc = ember_dict_map_tree(d, s->wconn, t, max_new, stack_of, added, err);
+  for (uint32_t id = 0; rc == 0 && id < nn; id++) {
+    uint64_t v = ember_tree_node(t, id)->self[0];
+    if (v && stack_of[id] != UINT32_MAX) pairs[(*n)++] = (ember_seg_pair_t){stack_of[id], v};
+  }
+  free(stack_of);
+  return rc;
+}
+
+/* Sorts pairs by stack: a radix sort, a byte of the id per pass, skipping
+ * the bytes all ids share (an app's ids mostly fit two), since a push's
+ * pairs are sorted on every write. */
+static void radix_pairs(ember_seg_pair_t *pairs, size_t n) {
+  if (n < 64) {
+    qsort(pairs, n, sizeof *pairs, cmp_pairs);
+    return;
+  }
+  ember_seg_pair_t *tmp = ember_malloc(n * sizeof *tmp), *from = pairs, *to = tmp;
+  uint32_t all_or = 0, all_and = UINT32_MAX;
+  for (size_t i = 0; i < n; i++) all_or |= pairs[i].stack, all_and &= pairs[i].stack;
+  for (int shift = 0; shift < 32; shift += 8) {
+    if ((((all_or ^ all_and) >> shift) & 0xff) == 0) continue; /* one value */
+    size_t count[257] = {0};
+    for (size_t i = 0; i < n; i++) count[((from[i].stack >> shift) & 0xff) + 1]++;
+    for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+    for (size_t i = 0; i < n; i++) to[count[(from[i].stack >> shift) & 0xff]++] = from[i];
+    ember_seg_pair_t *t = from;
+    from = to;
+    to = t;
+  }
+  if (from != pairs) memcpy(pairs, from, n * sizeof *pairs);
+  free(tmp);
+}
+
+/* Sorts pairs by stack and sums those of one stack (distinct texts may
+ * name one), dropping zeros; returns how many are left. */
+static size_t sort_pairs(ember_seg_pair_t *pairs, size_t n) {
+  radix_pairs(pairs, n);
+  size_t out = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!pairs[i].value) continue;
+    if (out && pairs[out - 1].stack == pairs[i].stack)
+      pairs[out - 1].value = ember_seg_add(pairs[out - 1].value, pairs[i].value);
+    else
+      pairs[out++] = pairs[i];
+  }
+  return out;
+}
+
 /* The profile's (stack id, self value) pairs, sorted. Caller frees. */
 static int profile_pairs(ember_store_t *s, quota_t *q, int64_t app_id,
                          const ember_profile_t *p, ember_seg_pair_t **out, size_t *nout,
                          ember_err_t *err) {
-  ember_conn_t *c = s->wconn;
-  size_t nn = ember_tree_count(p->tree), added = 0;
-  uint32_t *stack_of = ember_malloc(nn * sizeof *stack_of);
+  size_t cap = p->stacks ? p->stacks->n : ember_tree_count(p->tree), n = 0, added = 0;
+  size_t max_new = s->max_new_stacks - q->new_stacks;
+  ember_seg_pair_t *pairs = ember_malloc((cap ? cap : 1) * sizeof *pairs);
   ember_dict_t *d = ember_dicts_get(s->dicts, app_id);
-  int rc = ember_dict_map_tree(d, c, p->tree, s->max_new_stacks - q->new_stacks, stack_of,
-                               &added, err);
+  int rc;
+  if (p->stacks) {
+    rc = ember_dict_map_text(d, s->wconn, p->stacks, max_new, pairs, &added, err);
+    n = cap;
+  } else {
+    rc = tree_pairs(s, d, max_new, p->tree, pairs, &n, &added, err);
+  }
   ember_dicts_put(s->dicts, d);
   q->new_stacks += added;
   if (rc == EMBER_ELIMIT)
@@ -466,21 +526,13 @@ static int profile_pairs(ember_store_t *s, quota_t *q, int64_t app_id,
                   "the limit one push may add (--max-new-stacks); send the profile "
                   "in smaller pieces, trim its stacks, or raise the limit",
                   s->max_new_stacks, p->key.app);
-  ember_seg_pair_t *pairs = NULL;
-  size_t n = 0;
-  if (rc == 0) {
-    pairs = ember_malloc(nn * sizeof *pairs);
-    for (uint32_t id = 0; id < nn; id++) {
-      uint64_t v = ember_tree_node(p->tree, id)->self[0];
-      if (v && stack_of[id] != UINT32_MAX)
-        pairs[n++] = (ember_seg_pair_t){stack_of[id], v};
-    }
-    qsort(pairs, n, sizeof *pairs, cmp_pairs);
-    *out = pairs;
-    *nout = n;
+  if (rc != 0) {
+    free(pairs);
+    return rc;
   }
-  free(stack_of);
-  return rc;
+  *out = pairs;
+  *nout = sort_pairs(pairs, n);
+  return 0;
 }
 
 /* Writes p's samples as one row: a bucket row when they are placed in one
@@ -505,7 +557,7 @@ static int apply_profile(ember_store_t *s, quota_t *q, const ember_profile_t *p,
                          uint64_t *rows, ember_err_t *err) {
   ember_conn_t *c = s->wconn;
   if (!p->key.app || !ember_app_name_valid(p->key.app, strlen(p->key.app)) ||
-      !p->tree)
+      !(p->tree || p->stacks))
     return ember_err_set(err, EMBER_EINVAL,
                          "a profile without a valid app name or samples reached "
                          "the store; name the series as app{labels}");

@@ -45,7 +45,8 @@
  * Locking: a registry mutex guards the hash table, the use list and the
  * reference counts; each dictionary has a writer-preferring rwlock so a
  * stream of readers cannot starve the writer thread. Byte counts are
- * atomics, updated under the dictionary's write lock.
+ * atomics, updated under the dictionary's write lock, except the line
+ * cache's (linecache.c), which only the writer thread touches.
  */
 #include "store/store_int.h"
 
@@ -92,6 +93,11 @@ struct ember_dict {
   size_t nstacks, stacks_cap;
   uint32_t *sslots; /* stack id + 1, 0 = empty */
   size_t sslots_cap;
+
+  /* Whole lines to stack ids (linecache.c): the writer's alone, so
+   * neither it nor its byte count needs the lock. */
+  ember_linecache_t *lines;
+  size_t lines_bytes; /* as counted in reg->bytes */
 };
 
 struct ember_dicts {
@@ -217,7 +223,8 @@ static ember_dict_t *dict_new(ember_dicts_t *r, int64_t app_id) {
 }
 
 static void dict_free(ember_dict_t *d) {
-  atomic_fetch_sub(&d->reg->bytes, d->bytes);
+  atomic_fetch_sub(&d->reg->bytes, d->bytes + d->lines_bytes);
+  ember_linecache_free(d->lines);
   pthread_rwlock_destroy(&d->lock);
   free(d->arena);
   free(d->frames);
@@ -485,6 +492,25 @@ int ember_dict_map_tree(ember_dict_t *d, ember_conn_t *c, const ember_tree_t *t,
   free(m.new_names);
   free(m.new_nodes);
   return rc;
+}
+
+ember_linecache_t *ember_dict_linecache(ember_dict_t *d) {
+  if (!d->lines) {
+    size_t max = d->reg->max_bytes ? d->reg->max_bytes / EMBER_STORE_LINE_CACHE_SHARE
+                                   : EMBER_STORE_LINE_CACHE_MAX;
+    d->lines = ember_linecache_new(max);
+    ember_dict_linecache_account(d);
+  }
+  return d->lines;
+}
+
+void ember_dict_linecache_account(ember_dict_t *d) {
+  size_t now = ember_linecache_bytes(d->lines);
+  if (now >= d->lines_bytes)
+    atomic_fetch_add(&d->reg->bytes, now - d->lines_bytes);
+  else
+    atomic_fetch_sub(&d->reg->bytes, d->lines_bytes - now);
+  d->lines_bytes = now;
 }
 
 /* ---- Reader side ------------------------------------------------------- */

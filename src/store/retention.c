@@ -219,6 +219,7 @@ static void *maint_main(void *arg) {
   const uint64_t sec = 1000000000u;
   uint64_t next_pass = 0, next_probe = 0;
   bool failed = false;
+  pthread_setname_np(pthread_self(), "ember-maint");
   for (;;) {
     ember_err_t err;
     ember_err_clear(&err);

@@ -70,6 +70,14 @@ static int too_big(const ember_seg_codec_t *c, size_t n, ember_err_t *err) {
                        n, c->max_raw >> 20);
 }
 
+/* Writes v as a varint at p (room for 10 bytes); returns the bytes used. */
+static size_t put_varint(uint8_t *p, uint64_t v) {
+  size_t n = 0;
+  for (; v >= 0x80; v >>= 7) p[n++] = (uint8_t)(v | 0x80);
+  p[n++] = (uint8_t)v;
+  return n;
+}
+
 int ember_seg_encode(ember_seg_codec_t *c, const ember_seg_pair_t *pairs,
                      size_t n, ember_buf_t *out, ember_err_t *err) {
   /* Every pair takes at least two bytes: refuse before building anything. */
@@ -83,11 +91,15 @@ int ember_seg_encode(ember_seg_codec_t *c, const ember_seg_pair_t *pairs,
       return ember_err_set(err, EMBER_EINVAL,
                            "segment pair %zu is out of order or zero (stack %u)",
                            i, pairs[i].stack);
-    ember_varint_put(&c->raw, pairs[i].stack - prev);
-    ember_varint_put(&c->raw, pairs[i].value);
+    /* Written in place: a pair is at most 15 bytes. */
+    ember_buf_reserve(&c->raw, 15);
+    uint8_t *p = (uint8_t *)c->raw.data + c->raw.len;
+    size_t k = put_varint(p, pairs[i].stack - prev);
+    c->raw.len += k + put_varint(p + k, pairs[i].value);
     if (c->raw.len > c->max_raw) return too_big(c, n, err);
     prev = pairs[i].stack;
   }
+  c->raw.data[c->raw.len] = '\0'; /* an ember_buf_t stays a string */
   size_t bound = ZSTD_compressBound(c->raw.len);
   size_t base = out->len;
   ember_buf_reserve(out, 1 + bound);

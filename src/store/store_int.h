@@ -7,6 +7,7 @@
  *   schema.c    data directory, tables, migrations
  *   segment.c   blob codec (own header, segment.h)
  *   dict.c      per-app frame and stack dictionary
+ *   linecache.c per app, whole stack lines to stack ids
  *   apply.c     what a write does inside the transaction; time placement
  *   writer.c    queue, writer thread, group commit
  *   cover.c     row planning: the rows covering a range, span shares
@@ -178,6 +179,59 @@ void ember_dict_build_tree(ember_dict_t *d, const uint64_t *values, size_t n,
                            ember_tree_t *t, int side);
 /* Known stack count (ids 0 .. n-1), for sizing arrays. */
 uint32_t ember_dict_nstacks(ember_dict_t *d);
+
+/* ---- Line cache (linecache.c) ------------------------------------------ */
+
+/* Whole stack lines (text stacks, profile.h) to stack ids, for one app's
+ * dictionary, which owns it; writer thread only. See linecache.c for how
+ * it is bounded. */
+typedef struct ember_linecache ember_linecache_t;
+
+#define EMBER_LINECACHE_NONE UINT32_MAX
+/* What an app's line cache may hold: an eighth of the dictionaries' bound
+ * (--dict-cache), in whose count it is included, or this when unbounded. */
+#define EMBER_STORE_LINE_CACHE_SHARE 8
+#define EMBER_STORE_LINE_CACHE_MAX ((size_t)32 << 20)
+
+typedef struct {
+  uint64_t hits, misses; /* lookups */
+  uint64_t turns;        /* times the older generation was dropped */
+  size_t entries, bytes;
+} ember_linecache_stats_t;
+
+/* A cache of at most max_bytes; free with ember_linecache_free (NULL is
+ * accepted). */
+ember_linecache_t *ember_linecache_new(size_t max_bytes);
+void ember_linecache_free(ember_linecache_t *lc);
+/* Empties the cache unless its texts were resolved with this depth limit. */
+void ember_linecache_depth(ember_linecache_t *lc, uint32_t max_depth);
+/* The stack id of text (hash = ember_hash_bytes of it), or
+ * EMBER_LINECACHE_NONE. May copy the entry into the newer generation. */
+uint32_t ember_linecache_get(ember_linecache_t *lc, uint64_t hash, const char *text,
+                             uint32_t len);
+/* Records text -> stack (text is copied). Over the bound, the older half of
+ * the cache goes. */
+void ember_linecache_put(ember_linecache_t *lc, uint64_t hash, const char *text,
+                         uint32_t len, uint32_t stack);
+size_t ember_linecache_bytes(const ember_linecache_t *lc); /* NULL gives 0 */
+void ember_linecache_stats(const ember_linecache_t *lc, ember_linecache_stats_t *out);
+
+/* Writer side, the text twin of ember_dict_map_tree: pairs[i] gets the
+ * stack id and value of s->items[i] (ids may repeat: different texts, as
+ * "a;b" and "a;;b", can name one stack). Lines the cache knows cost one
+ * lookup; the others are built into trees (ember_text_tree_build, their
+ * memory taken from s->budget), 16 KiB of text at a time so that none is
+ * big, and mapped with ember_dict_map_tree, with its limit max_new over
+ * them all and its errors, then cached. *added (may be NULL) gets how many
+ * stacks were added. Must run inside the writer's transaction. */
+int ember_dict_map_text(ember_dict_t *d, ember_conn_t *c, const ember_text_stacks_t *s,
+                        size_t max_new, ember_seg_pair_t *pairs /* OUT */,
+                        size_t *added /* OUT */, ember_err_t *err);
+
+/* d's line cache, made on first use (writer thread only), and the count of
+ * its bytes in the registry's, brought up to date after changing it. */
+ember_linecache_t *ember_dict_linecache(ember_dict_t *d);
+void ember_dict_linecache_account(ember_dict_t *d);
 
 /* ---- Jobs and the writer (writer.c, apply.c) ---------------------------- */
 

@@ -230,6 +230,7 @@ static void answer(ember_job_t *batch) {
 
 static void *writer_main(void *arg) {
   ember_store_t *s = arg;
+  pthread_setname_np(pthread_self(), "ember-writer");
   ember_job_t *batch;
   while ((batch = take(s)) != NULL) {
     assert_batch(batch, EMBER_JOB_BATCHED);

@@ -44,7 +44,7 @@ static int reset(void **state) {
 }
 
 static void test_a_full_queue_refuses_and_a_stopped_pool_says_so(void **state) {
-  jobs_t *j = ember_jobs_start(1, 2, 0);
+  jobs_t *j = ember_jobs_start("test-jobs", 1, 2, 0);
   assert_int_equal(ember_jobs_submit(j, wait_gate, NULL), 0); /* runs, blocks */
   size_t running = 0, waiting = 0;
   for (int i = 0; i < 100 && running == 0; i++) {
@@ -73,7 +73,7 @@ static void *stop_it(void *arg) {
 }
 
 static void test_stopping_cancels_what_waits_and_finishes_what_runs(void **state) {
-  jobs_t *j = ember_jobs_start(1, 8, 0);
+  jobs_t *j = ember_jobs_start("test-jobs", 1, 8, 0);
   assert_int_equal(ember_jobs_submit(j, wait_gate, NULL), 0);
   size_t running = 0, waiting = 0;
   for (int i = 0; i < 100 && running == 0; i++) {

@@ -256,19 +256,34 @@ static void test_hostile_pprof_and_config_parts_leave_memory_small(void **state)
   ember_buf_free(&b);
 }
 
+/* One node of the tree format: name, self value, child count. */
+static void tree_node(ember_buf_t *b, const char *name, uint64_t value, uint64_t kids) {
+  ember_varint_put(b, strlen(name));
+  ember_buf_puts(b, name);
+  ember_varint_put(b, value);
+  ember_varint_put(b, kids);
+}
+
 static void test_trees_that_outgrow_the_inflight_budget_are_refused(void **state) {
-  /* 20,000 distinct stacks in 440 KB: the body fits a 2 MiB budget, its
-   * tree (some 4 MB) does not. */
+  /* 20,000 distinct stacks in some 300 KB of tree format: the body fits a
+   * 2 MiB budget, its tree (some 4 MB) does not. */
   it_server_t small;
   memset(&small, 0, sizeof small);
   const char *args[] = {"--max-inflight", "2MiB", NULL};
   it_start(&small, args);
   ember_buf_t body = EMBER_BUF_INIT;
-  for (int i = 0; i < 20000; i++)
-    ember_buf_printf(&body, "main;f%d;g%d 1\n", i, i);
+  tree_node(&body, "", 0, 1);
+  tree_node(&body, "main", 0, 20000);
+  for (int i = 0; i < 20000; i++) {
+    char f[16], g[16];
+    snprintf(f, sizeof f, "f%d", i);
+    snprintf(g, sizeof g, "g%d", i);
+    tree_node(&body, f, 0, 1);
+    tree_node(&body, g, 1, 0);
+  }
   it_resp_t r;
-  int sent =
-      it_http(&small, "POST", "/ingest?name=big.cpu", NULL, body.data, body.len, &r);
+  int sent = it_http(&small, "POST", "/ingest?name=big.cpu",
+                     "Content-Type: binary/octet-stream+tree\r\n", body.data, body.len, &r);
   /* A small push still goes in: nothing was left held. */
   int after = it_ingest(&small, "big.cpu", T0, T0 + 10, "main;f 1\n");
   int stopped = it_stop(&small); /* before any check can end the test */
@@ -282,6 +297,28 @@ static void test_trees_that_outgrow_the_inflight_budget_are_refused(void **state
   assert_int_equal(stopped, 0);
 }
 
+static void test_folded_pushes_never_hold_their_whole_tree(void **state) {
+  /* The same 20,000 stacks as folded text (440 KB): the store resolves
+   * them as text, building trees of 16 KiB of new lines at a time, so the
+   * push fits the budget its whole tree would not, and is all stored. */
+  it_server_t small;
+  memset(&small, 0, sizeof small);
+  const char *args[] = {"--max-inflight", "2MiB", NULL};
+  it_start(&small, args);
+  ember_buf_t body = EMBER_BUF_INIT;
+  for (int i = 0; i < 20000; i++) ember_buf_printf(&body, "main;f%d;g%d 1\n", i, i);
+  int status = it_ingest(&small, "big.cpu", T0, T0 + 10, body.data);
+  json_t *render = status == 200 ? it_render(&small, "big.cpu", T0, T0 + 10, NULL) : NULL;
+  long ticks = render ? it_ticks(render) : -1;
+  json_decref(render);
+  int stopped = it_stop(&small);
+  it_cleanup(&small);
+  ember_buf_free(&body);
+  assert_int_equal(status, 200);
+  assert_int_equal(ticks, 20000);
+  assert_int_equal(stopped, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_deep_stacks_are_cut_at_the_flag_and_counted_in_metrics),
@@ -289,6 +326,7 @@ int main(void) {
       cmocka_unit_test(test_too_many_apps_or_series_in_one_push_are_429),
       cmocka_unit_test(test_hostile_pprof_and_config_parts_leave_memory_small),
       cmocka_unit_test(test_trees_that_outgrow_the_inflight_budget_are_refused),
+      cmocka_unit_test(test_folded_pushes_never_hold_their_whole_tree),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
