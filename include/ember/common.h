@@ -32,6 +32,7 @@ enum {
   EMBER_EUNAVAIL = -11, /* not ready, or too many queries at once: 503 */
   EMBER_EFORBIDDEN = -12, /* refused by policy (cross-site, Host, role): 403 */
   EMBER_ERANGE = -13,   /* a well-formed value outside what is accepted: 422 */
+  EMBER_EUNIMPL = -14,  /* a feature of a protocol Ember does not have: 501 */
 };
 
 #define EMBER_ERR_MSG_MAX 512

@@ -107,6 +107,13 @@ typedef struct {
  * regex and why it is refused. */
 int ember_selector_parse(const char *s, size_t n, ember_selector_t *out,
                          ember_err_t *err);
+/* Parses a label selector as Pyroscope's APIs write it: the matchers
+ * alone, `{k="v",k2=~"re"}` (or an empty string, no matchers), with the
+ * syntax and limits of ember_selector_parse; out->app is NULL and
+ * `__name__` is a key like any other. Errors say "label selector" where
+ * ember_selector_parse's say "query". */
+int ember_selector_parse_matchers(const char *s, size_t n, ember_selector_t *out,
+                                  ember_err_t *err);
 void ember_selector_free(ember_selector_t *sel);
 
 /* True when the label set (sorted by key) satisfies every matcher. The app

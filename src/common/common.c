@@ -45,6 +45,7 @@ const char *ember_err_name(int code) {
   case EMBER_EUNAVAIL: return "unavailable";
   case EMBER_EFORBIDDEN: return "forbidden";
   case EMBER_ERANGE: return "out of range";
+  case EMBER_EUNIMPL: return "not implemented";
   default: return "error";
   }
 }

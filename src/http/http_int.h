@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "ember/common.h"
+#include "ember/connect.h"
 #include "ember/http.h"
 #include "ember/store.h"
 
@@ -135,6 +136,10 @@ typedef struct route {
   int metric;    /* index into the per-route metrics */
   unsigned role; /* role GET/HEAD/POST need (HTTP_ROLE_*) */
   bool big_body; /* takes bodies up to --max-body (else a small cap) */
+  /* A Connect service whose methods are the paths below `path` (a prefix
+   * route, "/querier.v1.QuerierService/"): its errors, refusals before the
+   * handler included, are Connect error JSON with their codes' statuses. */
+  const ember_connect_service_t *service;
 } route_t;
 
 /* A request body to any route but /ingest is a small JSON document. */
@@ -162,6 +167,16 @@ int ember_http_healthz(ember_http_req_t *req, ember_err_t *err);
 int ember_http_readyz(ember_http_req_t *req, ember_err_t *err);
 int ember_http_metrics(ember_http_req_t *req, ember_err_t *err);
 int ember_http_asset(ember_http_req_t *req, ember_err_t *err);
+int ember_http_querier(ember_http_req_t *req, ember_err_t *err);
+
+/* ---- Connect routes (handlers_connect.c) -------------------------------- */
+
+/* Fills rq from req: the method named by the path below the route's
+ * prefix, the headers Connect reads, the body (all borrowed from req). */
+void ember_http_connect_request(const ember_http_req_t *req, ember_connect_request_t *rq);
+/* Copies a call's response into req (status, media type, headers) and
+ * takes its body. */
+void ember_http_connect_respond(ember_http_req_t *req, ember_connect_response_t *resp);
 
 /* ---- Server internals handlers need ------------------------------------ */
 
@@ -286,6 +301,7 @@ enum {
   METRIC_ROUTE_LABEL_VALUES,
   METRIC_ROUTE_APPS,
   METRIC_ROUTE_EXPLORE,
+  METRIC_ROUTE_QUERIER,
   METRIC_ROUTE_HEALTHZ,
   METRIC_ROUTE_READYZ,
   METRIC_ROUTE_METRICS,

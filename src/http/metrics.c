@@ -9,10 +9,11 @@
 
 static const char *route_names[METRIC_ROUTE_COUNT] = {
     "/ingest",  "/render", "/render-diff", "/labels",  "/label-values", "/api/apps",
-    "/api/explore", "/healthz", "/readyz", "/metrics", "ui",         "other"};
+    "/api/explore", "/querier.v1.QuerierService", "/healthz", "/readyz", "/metrics",
+    "ui", "other"};
 
-static const int statuses[] = {200, 304, 400, 401, 403, 404, 405,
-                               413, 422, 429, 431, 500, 503, 504};
+static const int statuses[] = {200, 304, 400, 401, 403, 404, 405, 413,
+                               415, 422, 429, 431, 500, 501, 503, 504};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,

@@ -110,6 +110,7 @@ int ember_http_status_for(int code) {
   case EMBER_EUNAVAIL: return 503;
   case EMBER_EFORBIDDEN: return 403;
   case EMBER_ERANGE: return 422;
+  case EMBER_EUNIMPL: return 501;
   default: return 500;
   }
 }
@@ -119,9 +120,17 @@ void ember_http_set_error(ember_http_req_t *req, int code, const char *msg) {
   req->content_type = "application/json";
   req->static_body = NULL;
   ember_buf_reset(&req->resp);
-  ember_buf_puts(&req->resp, "{\"error\":");
-  ember_buf_put_json_string(&req->resp, msg, strlen(msg));
-  ember_buf_puts(&req->resp, "}\n");
+  if (req->route && req->route->service) {
+    /* A Connect client reads the code from the body, and the status must
+     * be the code's. */
+    ember_connect_code_t cc = ember_connect_code_for(code);
+    req->status = ember_connect_http_status(cc);
+    ember_connect_error_json(&req->resp, cc, msg);
+  } else {
+    ember_buf_puts(&req->resp, "{\"error\":");
+    ember_buf_put_json_string(&req->resp, msg, strlen(msg));
+    ember_buf_puts(&req->resp, "}\n");
+  }
   if (code == EMBER_EBUSY || code == EMBER_ESHUTDOWN || code == EMBER_EUNAVAIL)
     ember_http_set_header(req, "Retry-After", "1");
   if (code == EMBER_EAUTH)

@@ -432,6 +432,7 @@ typedef struct {
   size_t n;
   size_t i;
   ember_err_t *err;
+  bool matchers_only; /* a Pyroscope label selector: no app, __name__ allowed */
 } qparser_t;
 
 static void skip_ws(qparser_t *p) {
@@ -443,7 +444,8 @@ static void skip_ws(qparser_t *p) {
 static int expected(qparser_t *p, const char *what, const char *hint) {
   excerpt_t e;
   return ember_err_set(p->err, EMBER_EINVAL,
-                       "query: expected %s at position %zu in '%s'%s%s", what, p->i + 1,
+                       "%s: expected %s at position %zu in '%s'%s%s",
+                       p->matchers_only ? "label selector" : "query", what, p->i + 1,
                        excerpt(&e, p->s, p->n), hint ? "; " : "", hint ? hint : "");
 }
 
@@ -508,7 +510,7 @@ static int parse_matcher(qparser_t *p, ember_matcher_t *m) {
                     "label names contain letters, digits, '_' "
                     "and '.'");
   m->key = ember_strndup(p->s + start, p->i - start);
-  if (strcmp(m->key, EMBER_NAME_LABEL) == 0) {
+  if (!p->matchers_only && strcmp(m->key, EMBER_NAME_LABEL) == 0) {
     p->i = start;
     return expected(p, "a label name other than " EMBER_NAME_LABEL,
                     "put the app name before '{' instead");
@@ -552,7 +554,7 @@ static int parse_matchers(qparser_t *p, ember_selector_t *sel) {
 int ember_selector_parse(const char *s, size_t n, ember_selector_t *out,
                          ember_err_t *err) {
   ember_selector_t sel = {0};
-  qparser_t p = {s, n, 0, err};
+  qparser_t p = {s, n, 0, err, false};
   int rc = EMBER_OK;
   skip_ws(&p);
   size_t start = p.i;
@@ -581,6 +583,36 @@ int ember_selector_parse(const char *s, size_t n, ember_selector_t *out,
     skip_ws(&p);
     if (p.i < p.n) {
       rc = expected(&p, "the end of the query after '}'", NULL);
+      goto fail;
+    }
+    rc = compile_all(&sel, err);
+    if (rc) goto fail;
+  }
+  *out = sel;
+  return EMBER_OK;
+fail:
+  ember_selector_free(&sel);
+  memset(out, 0, sizeof *out);
+  return rc;
+}
+
+int ember_selector_parse_matchers(const char *s, size_t n, ember_selector_t *out,
+                                  ember_err_t *err) {
+  ember_selector_t sel = {0};
+  qparser_t p = {s, n, 0, err, true};
+  int rc = EMBER_OK;
+  skip_ws(&p);
+  if (p.i < p.n) {
+    if (s[p.i] != '{') {
+      rc = expected(&p, "'{'", "a label selector is written {key=\"value\",...}");
+      goto fail;
+    }
+    p.i++;
+    rc = parse_matchers(&p, &sel);
+    if (rc) goto fail;
+    skip_ws(&p);
+    if (p.i < p.n) {
+      rc = expected(&p, "the end of the label selector after '}'", NULL);
       goto fail;
     }
     rc = compile_all(&sel, err);

@@ -39,6 +39,7 @@ used.
 import argparse
 import base64
 import collections
+import gzip
 import json
 import os
 import re
@@ -547,6 +548,57 @@ def attack_regex(ctx):
     for target, what in cases:
         r = http(s.port, "GET", target, timeout=30)
         ctx.expect_error(r, (400,), what)
+
+
+@attack("connect", 96, "Grafana's Connect API fed hostile messages: huge regexes "
+        "in label selectors, a gzip bomb, JSON nested 10,000 deep, a protobuf "
+        "length past its body, a SelectSeries of a billion points -> Connect "
+        "errors (400, 429), never memory")
+def attack_connect(ctx):
+    s = ctx.server()
+    qs = "/querier.v1.QuerierService/"
+    as_json = {"Content-Type": "application/json"}
+
+    def expect_connect(r, statuses, code, what):
+        ctx.saw(r)
+        doc = r.json() if r.status in statuses else None
+        ok = isinstance(doc, dict) and doc.get("code") == code and \
+            isinstance(doc.get("message"), str)
+        ctx.expect(ok, f"{what}: expected {statuses} with Connect code {code}, got "
+                   f"{r!r} {r.body[:120]!r}")
+
+    big = '{k=~"a{0,9999}",j=~"a{0,9999}"}'
+    nested = '{k=~"(a{0,999}){0,999}"}'
+    typ = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
+    rng = {"start": "1700000000000", "end": "1700003600000"}
+    for method, body in (
+            ("SelectMergeStacktraces", {"profileTypeID": typ, "labelSelector": big, **rng}),
+            ("SelectSeries", {"profileTypeID": typ, "labelSelector": nested, "step": 10,
+                              **rng}),
+            ("LabelNames", {"matchers": [big]}),
+            ("Series", {"matchers": ["{}", nested]}),
+            ("Diff", {"left": {"profileTypeID": typ, "labelSelector": "{}", **rng},
+                      "right": {"profileTypeID": typ, "labelSelector": big, **rng}})):
+        r = http(s.port, "POST", qs + method, as_json, json.dumps(body).encode(),
+                 timeout=30)
+        expect_connect(r, (400,), "invalid_argument", f"{method} with a huge regex")
+    # 32 KiB of gzip (within a query route's 64 KiB) that inflates to 32 MiB.
+    bomb = gzip.compress(b"{" + b" " * (32 * MiB) + b"}", 9)
+    r = http(s.port, "POST", qs + "ProfileTypes",
+             {**as_json, "Content-Encoding": "gzip"}, bomb, timeout=30)
+    expect_connect(r, (429,), "resource_exhausted", "a gzip bomb")
+    ctx.expect(b"inflates past" in r.body, f"the gzip bomb was not inflated: {r.body[:120]!r}")
+    deep = b'{"matchers":' + b"[" * 10000 + b"]" * 10000 + b"}"
+    r = http(s.port, "POST", qs + "LabelNames", as_json, deep, timeout=30)
+    expect_connect(r, (400,), "invalid_argument", "JSON nested 10,000 deep")
+    # Field 1 (matchers) said to be 2^40 bytes long in a 12-byte body.
+    r = http(s.port, "POST", qs + "LabelNames", {"Content-Type": "application/proto"},
+             b"\x0a\x80\x80\x80\x80\x80\x20abcdef", timeout=30)
+    expect_connect(r, (400,), "invalid_argument", "a protobuf length past the body")
+    r = http(s.port, "POST", qs + "SelectSeries", as_json,
+             json.dumps({"profileTypeID": typ, "start": "1", "end": "4102444800000",
+                         "step": 1e-9}).encode(), timeout=30)
+    expect_connect(r, (400,), "invalid_argument", "a billion points")
 
 
 @attack("huge-render", 200, "a 1M-frame stack, cut at --max-stack-depth "
