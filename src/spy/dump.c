@@ -27,14 +27,15 @@ static void main_first(spy_thread_t *t, size_t n) {
     }
 }
 
-static void dump_thread(spy_proc_t *p, spy_names_t *names, const spy_thread_t *t,
+static void dump_thread(spy_proc_t *p, spy_names_t *names, spy_thread_t *t,
                         spy_frame_t *frames, size_t max, bool locals, ember_buf_t *out) {
   ember_buf_printf(out, "Thread %d (%s%s)%s\n", (int)t->tid, t->idle ? "idle" : "active",
                    t->gil ? ", holds the GIL" : "", t->main ? ": \"MainThread\"" : "");
   size_t n = 0;
   bool cut = false;
   int rc = -1;
-  for (int i = 0; i < DUMP_TRIES && rc; i++) rc = spy_stack(p, names, t, frames, max, &n, &cut);
+  for (int i = 0; i < DUMP_TRIES && rc; i++)
+    if (i == 0 || spy_thread_refresh(p, t) == 0) rc = spy_stack(p, names, t, frames, max, &n, &cut);
   if (rc) {
     ember_buf_puts(out, "    (its stack changed while it was read; dump again)\n");
     return;

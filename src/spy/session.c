@@ -179,7 +179,7 @@ static int sample_proc(ember_spy_t *s, spy_proc_t *p, ember_spy_stack_fn fn, voi
   bool with_state = !s->o.idle && !s->o.gil;
   int rc = spy_threads(p, with_state, s->threads, SPY_MAX_THREADS, &nt);
   for (size_t i = 0; rc == 0 && i < nt; i++) {
-    const spy_thread_t *t = &s->threads[i];
+    spy_thread_t *t = &s->threads[i];
     if (s->o.gil && !t->gil) continue;
     if (t->idle && !s->o.idle) {
       s->st.idle++;
@@ -190,7 +190,8 @@ static int sample_proc(ember_spy_t *s, spy_proc_t *p, ember_spy_stack_fn fn, voi
     int walked = spy_stack(p, &s->names, t, s->frames, SPY_MAX_FRAMES, &n, &cut);
     if (walked < 0) {
       s->st.retried++;
-      walked = spy_stack(p, &s->names, t, s->frames, SPY_MAX_FRAMES, &n, &cut);
+      if (spy_thread_refresh(p, t) == 0)
+        walked = spy_stack(p, &s->names, t, s->frames, SPY_MAX_FRAMES, &n, &cut);
     }
     if (walked < 0) {
       s->st.dropped++;

@@ -52,6 +52,11 @@ int spy_read(spy_mem_t *m, uint64_t addr, void *dst, size_t n);
  * across the end of a mapping stops there): the bytes read, 0..n. */
 size_t spy_read_some(spy_mem_t *m, uint64_t addr, void *dst, size_t n);
 int spy_read_u64(spy_mem_t *m, uint64_t addr, uint64_t *out /* OUT */);
+/* Reads n blocks (size[i] bytes at addr[i] into dst[i]) with as few system
+ * calls as possible: one per 64 blocks. Returns how many blocks, from the
+ * first, were read whole. */
+size_t spy_read_blocks(spy_mem_t *m, const uint64_t *addr, uint8_t *const *dst,
+                       const size_t *size, size_t n);
 
 /* Little-endian fields of a block already read. */
 static inline uint64_t spy_u64(const uint8_t *p, size_t off) {
@@ -285,6 +290,7 @@ typedef struct {
 /* One thread of the interpreter. */
 typedef struct {
   uint64_t tstate;
+  uint64_t cframe; /* tstate->cframe, read with the thread */
   pid_t tid;
   unsigned long thread_id;
   bool main, gil, idle;
@@ -311,6 +317,10 @@ void spy_proc_free(spy_proc_t *p);
  * exited: m->err ESRCH). */
 int spy_threads(spy_proc_t *p, bool with_state, spy_thread_t *out, size_t max,
                 size_t *n /* OUT */);
+
+/* Reads t->cframe again (before reading a stack again after a torn
+ * read). 0 or -1. */
+int spy_thread_refresh(spy_proc_t *p, spy_thread_t *t);
 
 /* The frames of thread t, innermost first (at most max; a deeper stack
  * loses its outermost frames and sets *cut). 0, or -1 when the frames did

@@ -237,15 +237,22 @@ static void forget_threads(spy_proc_t *p) {
   p->ntfds = k;
 }
 
-/* The thread state holding the GIL of interp, or 0. */
-static uint64_t gil_holder(spy_proc_t *p, uint64_t interp) {
+/* The thread state holding the GIL, from the blocks already read of
+ * _PyRuntime (3.11) or of the interpreter (3.12: one more read). */
+static uint64_t gil_holder(spy_proc_t *p, const uint8_t *rt, const uint8_t *is) {
   const spy_layout_t *L = p->py.L;
-  uint64_t gil = 0;
-  if (L->rt_gil) gil = p->py.runtime + L->rt_gil;
-  else if (spy_read_u64(&p->mem, interp + L->is_gil_ptr, &gil)) return 0;
   uint8_t g[24];
-  if (!gil || spy_read(&p->mem, gil, g, sizeof g)) return 0;
-  return spy_i32(g, L->gil_locked) > 0 ? spy_u64(g, L->gil_last_holder) : 0;
+  const uint8_t *gil = rt + L->rt_gil;
+  if (!L->rt_gil) {
+    uint64_t at = spy_u64(is, L->is_gil_ptr);
+    if (!at || spy_read(&p->mem, at, g, sizeof g)) return 0;
+    gil = g;
+  }
+  return spy_i32(gil, L->gil_locked) > 0 ? spy_u64(gil, L->gil_last_holder) : 0;
+}
+
+static size_t max3(size_t a, size_t b, size_t c) {
+  return a > b ? (a > c ? a : c) : (b > c ? b : c);
 }
 
 /* ---- API --------------------------------------------------------------- */
@@ -284,22 +291,25 @@ void spy_proc_free(spy_proc_t *p) {
 
 int spy_threads(spy_proc_t *p, bool with_state, spy_thread_t *out, size_t max, size_t *n) {
   const spy_layout_t *L = p->py.L;
-  uint8_t rt[128];
+  /* One read for what _PyRuntime holds (the 3.11 GIL included), one per
+   * interpreter, one per thread. */
+  uint8_t rt[512], is[512];
+  size_t rt_len = max3(L->rt_interp_head, L->rt_main_thread, L->rt_gil ? L->rt_gil + 16u : 0) + 8;
+  size_t is_len = max3(L->is_threads_head, L->is_next, L->is_gil_ptr) + 8;
   *n = 0;
   p->generation++;
-  if (spy_read(&p->mem, p->py.runtime, rt, sizeof rt)) return -1;
+  if (spy_read(&p->mem, p->py.runtime, rt, rt_len)) return -1;
   uint64_t interp = spy_u64(rt, L->rt_interp_head);
   unsigned long main_thread = (unsigned long)spy_u64(rt, L->rt_main_thread);
   for (int ni = 0; interp && ni < SPY_MAX_INTERPRETERS; ni++) {
-    uint64_t holder = gil_holder(p, interp), ts = 0, next_interp = 0;
-    if (spy_read_u64(&p->mem, interp + L->is_threads_head, &ts) ||
-        spy_read_u64(&p->mem, interp + L->is_next, &next_interp))
-      break;
+    if (spy_read(&p->mem, interp, is, is_len)) break;
+    uint64_t holder = gil_holder(p, rt, is), ts = spy_u64(is, L->is_threads_head);
     for (int nt = 0; ts && nt < SPY_MAX_THREADS && *n < max; nt++) {
       uint8_t t[168];
       if (spy_read(&p->mem, ts, t, (size_t)L->ts_native_id + 8)) break;
       spy_thread_t *th = &out[(*n)++];
       th->tstate = ts;
+      th->cframe = spy_u64(t, L->ts_cframe);
       th->tid = (pid_t)spy_u64(t, L->ts_native_id);
       th->thread_id = (unsigned long)spy_u64(t, L->ts_thread_id);
       th->main = th->thread_id == main_thread;
@@ -309,6 +319,7 @@ int spy_threads(spy_proc_t *p, bool with_state, spy_thread_t *out, size_t max, s
       if (next == ts) break;
       ts = next;
     }
+    uint64_t next_interp = spy_u64(is, L->is_next);
     if (next_interp == interp) break;
     interp = next_interp;
   }
@@ -316,46 +327,74 @@ int spy_threads(spy_proc_t *p, bool with_state, spy_thread_t *out, size_t max, s
   return 0;
 }
 
+int spy_thread_refresh(spy_proc_t *p, spy_thread_t *t) {
+  return spy_read_u64(&p->mem, t->tstate + p->py.L->ts_cframe, &t->cframe);
+}
+
+/* A frame as read, before its code object is. */
+typedef struct {
+  uint64_t addr, code, instr, globals;
+  uint8_t owner;
+} raw_frame_t;
+
+/* Frames read before their code objects are read in one batch. */
+#define STACK_CHUNK 32
+#define CODE_HEAD_MAX 256
+
 int spy_stack(spy_proc_t *p, spy_names_t *names, const spy_thread_t *t, spy_frame_t *out,
               size_t max, size_t *n, bool *cut) {
   const spy_layout_t *L = p->py.L;
   *n = 0;
   *cut = false;
   if (p->ncodes >= CODE_CACHE_MAX) codes_flush(p); /* no frame points in yet */
-  uint64_t cframe, frame;
-  if (spy_read_u64(&p->mem, t->tstate + L->ts_cframe, &cframe)) return -1;
-  if (!cframe) return 0; /* no Python frames (yet) */
-  if (spy_read_u64(&p->mem, cframe + L->cf_current_frame, &frame)) return -1;
-  uint8_t fr[128], co[256];
+  uint64_t frame;
+  if (!t->cframe) return 0; /* no Python frames (yet) */
+  if (spy_read_u64(&p->mem, t->cframe + L->cf_current_frame, &frame)) return -1;
+  raw_frame_t raw[STACK_CHUNK];
+  uint8_t heads[STACK_CHUNK][CODE_HEAD_MAX], *dst[STACK_CHUNK];
+  uint64_t addrs[STACK_CHUNK];
+  size_t sizes[STACK_CHUNK];
   while (frame) {
-    if (*n == max) {
-      *cut = true;
-      return 0;
-    }
-    if (spy_read(&p->mem, frame, fr, L->fr_localsplus)) return -1;
-    uint64_t code = spy_u64(fr, L->fr_code), prev = spy_u64(fr, L->fr_previous);
-    uint8_t owner = fr[L->fr_owner];
-    if (prev == frame) return -1;
-    if (owner == L->owner_cstack) { /* a shim frame of 3.12: no Python code */
+    /* The frames of this chunk, each one read... */
+    size_t k = 0;
+    while (frame && k < STACK_CHUNK) {
+      uint8_t fr[128];
+      if (spy_read(&p->mem, frame, fr, L->fr_localsplus)) return -1;
+      raw_frame_t *r = &raw[k];
+      r->addr = frame;
+      r->code = spy_u64(fr, L->fr_code);
+      r->instr = spy_u64(fr, L->fr_prev_instr);
+      r->globals = spy_u64(fr, L->fr_globals);
+      r->owner = fr[L->fr_owner];
+      uint64_t prev = spy_u64(fr, L->fr_previous);
+      if (prev == frame || r->owner > 3) return -1;
       frame = prev;
-      continue;
+      if (r->owner == L->owner_cstack) continue; /* a 3.12 shim: no Python code */
+      addrs[k] = r->code;
+      dst[k] = heads[k];
+      sizes[k] = L->co_code;
+      k++;
     }
-    if (owner > 3 || spy_read(&p->mem, code, co, L->co_code) ||
-        spy_u64(co, SPY_OB_TYPE) != p->py.t_code)
-      return -1;
-    const spy_code_t *c = code_get(p, names, code, co, spy_u64(fr, L->fr_globals));
-    if (!c) return -1;
-    uint64_t start = code + L->co_code, instr = spy_u64(fr, L->fr_prev_instr);
-    int64_t lasti = ((int64_t)(instr - start)) / 2;
-    bool incomplete = owner != SPY_FRAME_OWNED_BY_GENERATOR &&
-                      (int64_t)(instr - start) < (int64_t)c->firsttraceable * 2;
-    if (!incomplete) {
+    /* ... then the heads of their code objects, all in one read. */
+    if (spy_read_blocks(&p->mem, addrs, dst, sizes, k) < k) return -1;
+    for (size_t i = 0; i < k; i++) {
+      const raw_frame_t *r = &raw[i];
+      if (spy_u64(heads[i], SPY_OB_TYPE) != p->py.t_code) return -1;
+      const spy_code_t *c = code_get(p, names, r->code, heads[i], r->globals);
+      if (!c) return -1;
+      int64_t offset = (int64_t)(r->instr - (r->code + L->co_code));
+      if (r->owner != SPY_FRAME_OWNED_BY_GENERATOR && offset < (int64_t)c->firsttraceable * 2)
+        continue; /* not started yet: Python does not show it either */
+      if (*n == max) {
+        *cut = true;
+        return 0;
+      }
       spy_frame_t *f = &out[(*n)++];
       f->code = c;
-      f->addr = frame;
-      f->line = spy_addr2line(c->linetable, c->linetable_len, c->firstlineno, lasti * 2);
+      f->addr = r->addr;
+      f->line = spy_addr2line(c->linetable, c->linetable_len, c->firstlineno,
+                              offset / 2 * 2);
     }
-    frame = prev;
   }
   return 0;
 }
