@@ -7,7 +7,11 @@
  *
  * The sampler runs on the calling thread and sleeps to absolute times on
  * the monotonic clock, so a slow sample does not shift the rate; ticks that
- * could not be taken in time are skipped, not made up in a burst. Pushing
+ * could not be taken in time are skipped, not made up in a burst. Each
+ * interval is drawn between half and one and a half periods
+ * (spy_next_tick): a program that repeats the same work every few periods
+ * would otherwise lock onto the sampler's phase and be sampled always at
+ * the same points of its cycle, which skews the shares. Pushing
  * happens on the pusher thread (push.c) and never delays sampling.
  */
 #include "spy/spy_int.h"
@@ -146,6 +150,7 @@ int ember_spy_record(const ember_spy_record_opts_t *o, ember_err_t *err) {
   ember_buf_free(&d);
 
   uint64_t period = 1000000000ull / rate, start = ember_mono_ns(), next = start, cpu = 0;
+  uint64_t seed = start | 1;
   uint64_t end = o->duration_s ? start + (uint64_t)o->duration_s * 1000000000ull : 0;
   int64_t first = ember_now(), from = first / upload * upload;
   int status = 0;
@@ -169,9 +174,7 @@ int ember_spy_record(const ember_spy_record_opts_t *o, ember_err_t *err) {
       flush(&r, s, pusher, from, from + upload);
       from = wall / upload * upload;
     }
-    next += period;
-    now = ember_mono_ns();
-    if (next < now) next = now - (now - next) % period + period; /* skip, do not burst */
+    next = spy_next_tick(next, period, ember_mono_ns(), &seed);
     struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
   }

@@ -308,6 +308,20 @@ void ember_spy_describe(const ember_spy_t *s, ember_buf_t *out) {
                    (v >> 16) & 0xff, (v >> 8) & 0xff, p->py.file);
 }
 
+uint64_t spy_next_tick(uint64_t prev, uint64_t period, uint64_t now, uint64_t *seed) {
+  /* xorshift64: cheap, and good enough to spread ticks */
+  uint64_t x = *seed ? *seed : 0x9e3779b97f4a7c15ull;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  *seed = x;
+  uint64_t next = prev + period / 2 + x % (period ? period : 1);
+  if (next <= now) { /* late: the next tick from now, no burst to catch up */
+    next = now + period / 2 + (x >> 32) % (period ? period : 1);
+  }
+  return next;
+}
+
 spy_proc_t *spy_session_proc(ember_spy_t *s, size_t i) {
   return i < s->nprocs ? s->procs[i] : NULL;
 }

@@ -343,6 +343,11 @@ void spy_clean_name(ember_buf_t *b, const char *s);
 
 /* ---- Sessions (session.c) ------------------------------------------------ */
 
+/* The time of the tick after prev: prev plus between half and one and a
+ * half periods (drawn from *seed), or, when that is already past (now),
+ * as much after now. The mean interval stays one period. */
+uint64_t spy_next_tick(uint64_t prev, uint64_t period, uint64_t now, uint64_t *seed);
+
 /* The session itself, for the command files of the module. */
 spy_proc_t *spy_session_proc(ember_spy_t *s, size_t i);
 size_t spy_session_nprocs(const ember_spy_t *s);

@@ -254,7 +254,7 @@ int ember_spy_top(const ember_spy_top_opts_t *o, ember_err_t *err) {
   memset(&ts, 0, sizeof ts);
   spy_sort_t key = SPY_SORT_OWN;
   uint64_t period = 1000000000ull / rate, next = ember_mono_ns(),
-           redraw = next + REDRAW_NS;
+           redraw = next + REDRAW_NS, seed = next | 1;
   bool exited = false;
   draw(o, s, &ts, key, rate, what.data);
   while (!(o->stop && *o->stop)) {
@@ -275,10 +275,9 @@ int ember_spy_top(const ember_spy_top_opts_t *o, ember_err_t *err) {
       redraw += REDRAW_NS;
       if (redraw < now) redraw = now + REDRAW_NS;
     }
-    next += period;
+    next = spy_next_tick(next, period, ember_mono_ns(), &seed);
     now = ember_mono_ns();
-    if (next < now) next = now - (now - next) % period + period;
-    uint64_t wait = next - now;
+    uint64_t wait = next > now ? next - now : 0;
     struct timespec tmo = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
     struct pollfd pfd = {o->in_fd, POLLIN, 0};
     if (ppoll(&pfd, 1, &tmo, NULL) > 0) {
