@@ -52,7 +52,7 @@ def markers(path=TARGET):
     """{name: line} for the lines marked "# spy:name"."""
     out = {}
     with open(path) as f:
-        for no, line in enumerate(f, 1):
+        for no, line in enumerate(f.read().split("\n"), 1):
             m = re.search(r"# spy:([\w-]+)", line)
             if m:
                 out[m.group(1)] = no
@@ -61,7 +61,7 @@ def markers(path=TARGET):
 
 def function_lines(name, path=TARGET):
     """The lines of function `name` in path (from def to the next def)."""
-    lines = open(path).read().split("\n")
+    lines = read(path).split("\n")
     start = next(i for i, l in enumerate(lines, 1) if re.match(r"\s*def %s\(" % name, l))
     end = start
     while end < len(lines) and not re.match(r"\s*(def|class) ", lines[end]):
@@ -83,14 +83,14 @@ def _probe(argv):
     return lines[0], os.path.realpath(lines[1]), lines[2]
 
 
-def _pyenv_pythons():
+def _pyenv_pythons(names=("python3.11", "python3.12")):
     root = shutil.which("pyenv") and subprocess.run(["pyenv", "root"], capture_output=True,
                                                      text=True).stdout.strip()
     found = []
     versions = os.path.join(root, "versions") if root else None
     if versions and os.path.isdir(versions):
         for v in sorted(os.listdir(versions)):
-            for name in ("python3.11", "python3.12"):
+            for name in names:
                 path = os.path.join(versions, v, "bin", name)
                 if os.access(path, os.X_OK):
                     found.append(path)
@@ -131,6 +131,18 @@ def _libpython(exe):
     ldd = subprocess.run(["ldd", exe], capture_output=True, text=True).stdout
     m = re.search(r"(libpython3\.\d+\S*) => (\S+)", ldd)
     return os.path.realpath(m.group(2)) if m else exe
+
+
+def other_pythons():
+    """CPython 3.9, 3.10 and 3.13 interpreters found (PATH, pyenv)."""
+    names = ("python3.9", "python3.10", "python3.13")
+    out, seen = [], set()
+    for c in [shutil.which(n) for n in names] + _pyenv_pythons(names):
+        probe = c and _probe([c])
+        if probe and probe[0] in ("3.9", "3.10", "3.13") and probe[1] not in seen:
+            seen.add(probe[1])
+            out.append(probe[1])
+    return out
 
 
 _cache = None
@@ -203,6 +215,7 @@ class Target:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        self.proc.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
@@ -252,6 +265,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.proc.stdout.close()
         shutil.rmtree(self.data, ignore_errors=True)
 
     def __enter__(self):

@@ -167,6 +167,7 @@ class RecordTest(unittest.TestCase):
             finally:
                 server.terminate()
                 server.wait()
+                server.stdout.close()
 
 
 if __name__ == "__main__":
