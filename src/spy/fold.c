@@ -78,14 +78,14 @@ void spy_fold_free(spy_fold_t *f) {
   memset(f, 0, sizeof *f);
 }
 
-void spy_fold_text(const spy_fold_t *f, const ember_spy_t *s, ember_buf_t *out) {
+void spy_fold_text(const spy_fold_t *f, const spy_names_t *names, ember_buf_t *out) {
   ember_buf_t all = EMBER_BUF_INIT;
   size_t *starts = ember_malloc((f->n + 1) * sizeof *starts);
   for (size_t i = 0; i < f->n; i++) {
     const struct spy_fold_entry *e = &f->entries[i];
     starts[i] = all.len;
     for (uint32_t k = 0; k < e->len; k++) {
-      ember_slice_t name = ember_spy_name(s, f->ids[e->off + k]);
+      ember_slice_t name = spy_names_get(names, f->ids[e->off + k]);
       if (k) ember_buf_putc(&all, ';');
       ember_buf_append(&all, name.base, name.len);
     }
@@ -104,7 +104,7 @@ void spy_fold_text(const spy_fold_t *f, const ember_spy_t *s, ember_buf_t *out) 
   ember_buf_free(&all);
 }
 
-int spy_fold_svg(const spy_fold_t *f, const ember_spy_t *s, const char *title,
+int spy_fold_svg(const spy_fold_t *f, const spy_names_t *names, const char *title,
                  unsigned rate, int64_t from, int64_t until, ember_buf_t *out,
                  ember_err_t *err) {
   ember_tree_t *t = ember_tree_new();
@@ -113,7 +113,7 @@ int spy_fold_svg(const spy_fold_t *f, const ember_spy_t *s, const char *title,
   for (size_t i = 0; i < f->n; i++) {
     const struct spy_fold_entry *e = &f->entries[i];
     ember_grow((void **)&frames, &cap, e->len + 1, sizeof *frames);
-    for (uint32_t k = 0; k < e->len; k++) frames[k] = ember_spy_name(s, f->ids[e->off + k]);
+    for (uint32_t k = 0; k < e->len; k++) frames[k] = spy_names_get(names, f->ids[e->off + k]);
     ember_tree_add_stack(t, frames, e->len, e->count);
   }
   ember_render_meta_t m;

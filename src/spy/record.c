@@ -54,7 +54,7 @@ static uint64_t thread_cpu_ns(void) {
 static void flush(rec_t *r, ember_spy_t *s, spy_pusher_t *p, int64_t from, int64_t until) {
   if (r->fold.n) {
     ember_buf_t body = EMBER_BUF_INIT;
-    spy_fold_text(&r->fold, s, &body);
+    spy_fold_text(&r->fold, spy_session_names(s), &body);
     size_t len;
     char *data = ember_buf_take(&body, &len);
     spy_pusher_submit(p, from, until, data, len, r->samples);
@@ -83,14 +83,15 @@ static void stop_child(pid_t pid) {
   waitpid(pid, &status, 0);
 }
 
-static int write_output(const char *path, const rec_t *r, const ember_spy_t *s,
+static int write_output(const char *path, const rec_t *r, ember_spy_t *s,
                         const char *title, unsigned rate, int64_t from, int64_t until,
                         ember_err_t *err) {
   ember_buf_t b = EMBER_BUF_INIT;
   const char *dot = strrchr(path, '.');
   int rc = EMBER_OK;
-  if (dot && !strcmp(dot, ".svg")) rc = spy_fold_svg(&r->fold, s, title, rate, from, until, &b, err);
-  else spy_fold_text(&r->fold, s, &b);
+  const spy_names_t *names = spy_session_names(s);
+  if (dot && !strcmp(dot, ".svg")) rc = spy_fold_svg(&r->fold, names, title, rate, from, until, &b, err);
+  else spy_fold_text(&r->fold, names, &b);
   if (rc == 0) rc = ember_client_write_file(path, b.data ? b.data : "", b.len, err);
   ember_buf_free(&b);
   return rc;

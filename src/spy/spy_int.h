@@ -375,9 +375,9 @@ void spy_fold_add(spy_fold_t *f, const uint32_t *ids, size_t n, uint64_t count);
 void spy_fold_reset(spy_fold_t *f);
 void spy_fold_free(spy_fold_t *f);
 /* Appends "a;b;c count\n" per stack, lines sorted. */
-void spy_fold_text(const spy_fold_t *f, const ember_spy_t *s, ember_buf_t *out);
+void spy_fold_text(const spy_fold_t *f, const spy_names_t *names, ember_buf_t *out);
 /* Appends the standalone SVG flame graph of f (through query's renderer). */
-int spy_fold_svg(const spy_fold_t *f, const ember_spy_t *s, const char *title,
+int spy_fold_svg(const spy_fold_t *f, const spy_names_t *names, const char *title,
                  unsigned rate, int64_t from, int64_t until, ember_buf_t *out,
                  ember_err_t *err);
 
@@ -447,7 +447,7 @@ typedef enum { SPY_SORT_OWN, SPY_SORT_TOTAL, SPY_SORT_OWN_TIME, SPY_SORT_TOTAL_T
 /* Appends one screen of `top`: header lines, the column titles, then rows
  * sorted by key, cut to width columns and height lines (ANSI escapes only
  * for the inverse title row). */
-void spy_top_screen(const spy_top_t *t, const ember_spy_t *s, const char *header,
+void spy_top_screen(const spy_top_t *t, const spy_names_t *names, const char *header,
                     spy_sort_t key, unsigned rate, int width, int height,
                     ember_buf_t *out);
 

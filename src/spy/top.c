@@ -65,12 +65,18 @@ static uint64_t sort_value(const struct spy_top_row *r, spy_sort_t key) {
 
 static spy_sort_t sort_key_now; /* qsort has no context argument */
 
+/* By the key, then ties by the same kind of count since the start (own
+ * for the own keys, total for the total keys), then by the other. */
 static int by_key(const void *a, const void *b) {
   const struct spy_top_row *x = *(const struct spy_top_row *const *)a,
                            *y = *(const struct spy_top_row *const *)b;
-  uint64_t vx = sort_value(x, sort_key_now), vy = sort_value(y, sort_key_now);
-  if (vx != vy) return vx < vy ? 1 : -1;
-  if (x->total != y->total) return x->total < y->total ? 1 : -1; /* ties: busiest ever */
+  bool own = sort_key_now == SPY_SORT_OWN || sort_key_now == SPY_SORT_OWN_TIME;
+  uint64_t kx[3] = {sort_value(x, sort_key_now), own ? x->own : x->total,
+                    own ? x->total : x->own};
+  uint64_t ky[3] = {sort_value(y, sort_key_now), own ? y->own : y->total,
+                    own ? y->total : y->own};
+  for (int i = 0; i < 3; i++)
+    if (kx[i] != ky[i]) return kx[i] < ky[i] ? 1 : -1;
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
@@ -116,7 +122,7 @@ void spy_top_free(spy_top_t *t) {
   memset(t, 0, sizeof *t);
 }
 
-void spy_top_screen(const spy_top_t *t, const ember_spy_t *s, const char *header,
+void spy_top_screen(const spy_top_t *t, const spy_names_t *names, const char *header,
                     spy_sort_t key, unsigned rate, int width, int height,
                     ember_buf_t *out) {
   int lines = 0;
@@ -143,7 +149,7 @@ void spy_top_screen(const spy_top_t *t, const ember_spy_t *s, const char *header
   double per = rate ? 1.0 / rate : 0.01;
   for (size_t i = 0; i < t->n && lines < height; i++, lines++) {
     const struct spy_top_row *r = order[i];
-    ember_slice_t name = ember_spy_name(s, r->id);
+    ember_slice_t name = spy_names_get(names, r->id);
     char cols[96];
     snprintf(cols, sizeof cols, "%6.1f%% %6.1f%% %8.2fs %9.2fs  ",
              100.0 * (double)r->own_now / denom, 100.0 * (double)r->total_now / denom,
@@ -203,7 +209,8 @@ static void draw(const ember_spy_top_opts_t *o, ember_spy_t *s, top_state_t *ts,
                    ts->stacks ? 100.0 * (double)ts->gil / (double)ts->stacks : 0.0, st.dropped);
   ember_buf_printf(&head, "sorted by %s; keys: o/t or 1-4 sort, q quits\n", keys[key]);
   ember_buf_puts(&screen, "\x1b[H");
-  spy_top_screen(&ts->table, s, head.data, key, rate, width, height - 1, &screen);
+  spy_top_screen(&ts->table, spy_session_names(s), head.data, key, rate, width, height - 1,
+                 &screen);
   write_all(o->out_fd, screen.data, screen.len);
   ember_buf_free(&head);
   ember_buf_free(&screen);
