@@ -18,10 +18,6 @@ fast mode the tests use.
 Prints ``listening on http://HOST:PORT`` once it accepts requests (port 0
 picks a free port). SIGINT or SIGTERM stop it after the profiler has sent
 its last samples.
-
-``--no-agent`` leaves the agent off (``tag_wrapper`` then only marks the
-thread, and nothing samples or pushes), for profiling the process from
-outside with ``ember spy record`` instead.
 """
 
 from __future__ import annotations
@@ -150,8 +146,8 @@ def main(argv=None):
                    default=int(os.environ.get("RIDESHARE_LOCK_PERIOD", "120")),
                    help="seconds between eu-north's lock contention switching "
                         "on and off (default 120; 10 for a fast demo)")
-    p.add_argument("--no-agent", action="store_true",
-                   help="do not start the agent (profile with `ember spy record`)")
+    p.add_argument("--no-agent", action="store_true",  # tag_wrapper then only marks threads
+                   help="do not start the agent: profile with `ember spy record` instead")
     args = p.parse_args(argv)
     REGION = args.region
     LOCK_PERIOD = max(1, args.lock_period)
