@@ -201,14 +201,18 @@ class Target:
         self.proc = subprocess.Popen(argv + [TARGET, self.report], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 30
-        while not os.path.exists(self.report):
-            if self.proc.poll() is not None:
-                raise AssertionError("target exited: %s" % self.proc.stderr.read())
-            if time.time() > deadline:
-                raise AssertionError("target did not get ready in 30 s")
-            time.sleep(0.05)
-        with open(self.report) as f:
-            self.info = json.load(f)
+        try:
+            while not os.path.exists(self.report):
+                if self.proc.poll() is not None:
+                    raise AssertionError("target exited: %s" % self.proc.stderr.read())
+                if time.time() > deadline:
+                    raise AssertionError("target did not get ready in 30 s")
+                time.sleep(0.05)
+            with open(self.report) as f:
+                self.info = json.load(f)
+        except BaseException:
+            self.close()  # never leave a busy program behind
+            raise
         self.pid = self.proc.pid
 
     def close(self):
