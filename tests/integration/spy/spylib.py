@@ -2,7 +2,8 @@
 against, the target program, the real server, and running ember.
 
 Interpreters: Debian's /usr/bin/python3, python3, python3.11 and python3.12
-from PATH, the versions pyenv has installed, and the names listed in
+from PATH, Debian's debug builds (python3.11-dbg), the versions pyenv has
+installed, and the names listed in
 EMBER_SPY_PYTHONS (separated by ':'); each kept when it runs, is CPython
 3.11 or 3.12, and is not the same build as one already kept. Where a C
 compiler and python3.11-config (or python3.12-config) are found, a small
@@ -153,7 +154,8 @@ def pythons():
     global _cache
     if _cache is not None:
         return _cache
-    candidates = ["/usr/bin/python3", "python3", "python3.11", "python3.12"]
+    candidates = ["/usr/bin/python3", "python3", "python3.11", "python3.12",
+                  "python3.11-dbg", "python3.12-dbg"]
     candidates += _pyenv_pythons()
     candidates += [p for p in os.environ.get("EMBER_SPY_PYTHONS", "").split(":") if p]
     seen, out = set(), []
