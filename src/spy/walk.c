@@ -340,6 +340,36 @@ typedef struct {
 /* Frames read before their code objects are read in one batch. */
 #define STACK_CHUNK 32
 #define CODE_HEAD_MAX 256
+#define PAGE 4096u
+
+/* The page a frame was read from. Frames live on their thread's data stack,
+ * each caller just below its callee, so the frames of one stack sit a few
+ * pages at most: reading the whole page under a frame brings the next
+ * frames with it, one system call for many frames (and a snapshot of them
+ * taken at one moment). */
+typedef struct {
+  uint64_t start;
+  size_t len;
+  uint8_t buf[PAGE + 128];
+} frame_window_t;
+
+/* Reads n bytes of the frame at addr, from the window when it holds them,
+ * else by reading from the start of addr's page up to the frame's end. */
+static int read_frame(spy_mem_t *m, frame_window_t *w, uint64_t addr, uint8_t *out, size_t n) {
+  if (addr >= w->start && addr - w->start + n <= w->len) {
+    memcpy(out, w->buf + (addr - w->start), n);
+    return 0;
+  }
+  uint64_t lo = addr & ~(uint64_t)(PAGE - 1);
+  if (addr + n - lo <= sizeof w->buf && spy_read(m, lo, w->buf, (size_t)(addr + n - lo)) == 0) {
+    w->start = lo;
+    w->len = (size_t)(addr + n - lo);
+    memcpy(out, w->buf + (addr - lo), n);
+    return 0;
+  }
+  w->len = 0;
+  return spy_read(m, addr, out, n);
+}
 
 int spy_stack(spy_proc_t *p, spy_names_t *names, const spy_thread_t *t, spy_frame_t *out,
               size_t max, size_t *n, bool *cut) {
@@ -352,6 +382,9 @@ int spy_stack(spy_proc_t *p, spy_names_t *names, const spy_thread_t *t, spy_fram
   if (spy_read_u64(&p->mem, t->cframe + L->cf_current_frame, &frame)) return -1;
   raw_frame_t raw[STACK_CHUNK];
   uint8_t heads[STACK_CHUNK][CODE_HEAD_MAX], *dst[STACK_CHUNK];
+  frame_window_t window;
+  window.len = 0;
+  window.start = 0;
   uint64_t addrs[STACK_CHUNK];
   size_t sizes[STACK_CHUNK];
   while (frame) {
@@ -359,7 +392,7 @@ int spy_stack(spy_proc_t *p, spy_names_t *names, const spy_thread_t *t, spy_fram
     size_t k = 0;
     while (frame && k < STACK_CHUNK) {
       uint8_t fr[128];
-      if (spy_read(&p->mem, frame, fr, L->fr_localsplus)) return -1;
+      if (read_frame(&p->mem, &window, frame, fr, L->fr_localsplus)) return -1;
       raw_frame_t *r = &raw[k];
       r->addr = frame;
       r->code = spy_u64(fr, L->fr_code);
