@@ -4,7 +4,8 @@
  * Python reports them (co_qualname, co_filename, frame.f_lineno), and with
  * --locals the local variables that hold simple values.
  *
- * Threads that wait are shown too, marked idle. A stack that changes while
+ * Threads are named as threading names them (threading._active), the
+ * main thread first. Threads that wait are shown too, marked idle. A stack that changes while
  * it is read is read again, up to three times; a thread whose stack never
  * holds together says so instead of showing a wrong one.
  */
@@ -27,10 +28,22 @@ static void main_first(spy_thread_t *t, size_t n) {
     }
 }
 
+static void free_names(char **names, size_t n) {
+  for (size_t i = 0; i < n; i++) free(names[i]);
+}
+
 static void dump_thread(spy_proc_t *p, spy_names_t *names, spy_thread_t *t,
-                        spy_frame_t *frames, size_t max, bool locals, ember_buf_t *out) {
-  ember_buf_printf(out, "Thread %d (%s%s)%s\n", (int)t->tid, t->idle ? "idle" : "active",
-                   t->gil ? ", holds the GIL" : "", t->main ? ": \"MainThread\"" : "");
+                        const char *name, spy_frame_t *frames, size_t max, bool locals,
+                        ember_buf_t *out) {
+  ember_buf_printf(out, "Thread %d (%s%s)", (int)t->tid, t->idle ? "idle" : "active",
+                   t->gil ? ", holds the GIL" : "");
+  if (name || t->main) {
+    ember_buf_puts(out, ": \"");
+    for (const char *c = name ? name : "MainThread"; *c; c++)
+      ember_buf_putc(out, (unsigned char)*c < 0x20 || *c == '"' ? '?' : *c);
+    ember_buf_putc(out, '"');
+  }
+  ember_buf_putc(out, '\n');
   size_t n = 0;
   bool cut = false;
   int rc = -1;
@@ -57,6 +70,7 @@ int ember_spy_dump(ember_spy_t *s, bool locals, ember_buf_t *out, ember_err_t *e
   enum { MAX_FRAMES = 4096 };
   spy_thread_t *threads = ember_malloc(SPY_MAX_THREADS * sizeof *threads);
   spy_frame_t *frames = ember_malloc(MAX_FRAMES * sizeof *frames);
+  char **names = ember_calloc(SPY_MAX_THREADS, sizeof *names);
   int rc = EMBER_OK;
   size_t np = spy_session_nprocs(s);
   if (!np) rc = ember_err_set(err, EMBER_ENOTFOUND, "no Python process to dump");
@@ -74,12 +88,16 @@ int ember_spy_dump(ember_spy_t *s, bool locals, ember_buf_t *out, ember_err_t *e
                      p->py.file);
     if (!nt) ember_buf_puts(out, "\n(no Python threads yet)\n");
     main_first(threads, nt);
+    spy_thread_names(p, threads, nt, names);
     for (size_t k = 0; k < nt; k++) {
       ember_buf_putc(out, '\n');
-      dump_thread(p, spy_session_names(s), &threads[k], frames, MAX_FRAMES, locals, out);
+      dump_thread(p, spy_session_names(s), &threads[k], names[k], frames, MAX_FRAMES, locals,
+                  out);
     }
+    free_names(names, nt);
   }
   free(threads);
   free(frames);
+  free(names);
   return rc;
 }

@@ -7,8 +7,8 @@
  * (internal/pycore_interp.h), struct _gil_runtime_state
  * (internal/pycore_gil.h), PyThreadState and _PyCFrame
  * (cpython/pystate.h), _PyInterpreterFrame (internal/pycore_frame.h),
- * PyCodeObject (cpython/code.h) and the str objects
- * (cpython/unicodeobject.h). They hold for every patch release of a minor
+ * PyCodeObject (cpython/code.h), the str objects
+ * (cpython/unicodeobject.h) and PyHeapTypeObject (cpython/object.h). They hold for every patch release of a minor
  * version: those structs do not change inside one. Attaching checks them
  * against the target (a thread's interpreter must point back at the
  * interpreter that lists it) before trusting them.
@@ -60,6 +60,7 @@ static const spy_layout_t layout_311 = {
     .co_linetable = 136,
     .co_firsttraceable = 168,
     .co_code = 184,
+    .ht_cached_keys = 872,
     .str_ascii_size = 48,
     .str_compact_size = 72,
     .long_tagged = false,
@@ -102,6 +103,7 @@ static const spy_layout_t layout_312 = {
     .co_linetable = 136,
     .co_firsttraceable = 176,
     .co_code = 192,
+    .ht_cached_keys = 880,
     .str_ascii_size = 40,
     .str_compact_size = 56,
     .long_tagged = true,

@@ -234,11 +234,11 @@ int spy_sequence(spy_mem_t *m, const spy_python_t *py, uint64_t addr, uint64_t *
   return 0;
 }
 
-int spy_dict_get(spy_mem_t *m, const spy_python_t *py, uint64_t addr, const char *key,
-                 uint64_t *value) {
-  uint8_t d[48], k[32];
-  if (spy_read(m, addr, d, sizeof d) || spy_u64(d, SPY_OB_TYPE) != py->t_dict) return -1;
-  uint64_t keys = spy_u64(d, SPY_DICT_KEYS), values = spy_u64(d, SPY_DICT_VALUES);
+/* Looks up a key in a dict's keys object: by str content when key is not
+ * NULL, else by hash. values is the dict's ma_values (split tables) or 0. */
+static int keys_get(spy_mem_t *m, const spy_python_t *py, uint64_t keys, uint64_t values,
+                    const char *key, uint64_t hash, uint64_t *value) {
+  uint8_t k[32];
   if (spy_read(m, keys, k, sizeof k)) return -1;
   unsigned log2_size = k[SPY_KEYS_LOG2_SIZE], log2_index = k[SPY_KEYS_LOG2_INDEX_BYTES];
   int64_t nentries = (int64_t)spy_u64(k, SPY_KEYS_NENTRIES);
@@ -247,6 +247,7 @@ int spy_dict_get(spy_mem_t *m, const spy_python_t *py, uint64_t addr, const char
     return -1;
   if (nentries > DICT_SCAN_MAX) nentries = DICT_SCAN_MAX;
   bool general = k[SPY_KEYS_KIND] == 0; /* DICT_KEYS_GENERAL: entries keep the hash */
+  if (!key && !general) return -1;      /* str keys only: no int in there */
   size_t esize = general ? 24 : 16, koff = general ? 8 : 0;
   uint64_t entries = keys + SPY_KEYS_INDICES + ((uint64_t)1 << log2_index);
   uint8_t chunk[DICT_CHUNK * 24];
@@ -255,18 +256,58 @@ int spy_dict_get(spy_mem_t *m, const spy_python_t *py, uint64_t addr, const char
     if (spy_read(m, entries + (uint64_t)i * esize, chunk, count * esize)) return -1;
     for (size_t j = 0; j < count; j++) {
       uint64_t kaddr = spy_u64(chunk, j * esize + koff);
-      if (!kaddr || !str_equals(m, py, kaddr, key)) continue;
+      if (!kaddr) continue;
+      if (key ? !str_equals(m, py, kaddr, key) : spy_u64(chunk, j * esize) != hash) continue;
       if (!values) { /* a combined table: the value sits in the entry */
         *value = spy_u64(chunk, j * esize + koff + 8);
         return *value ? 0 : -1;
       }
-      /* A split table: the values live in ma_values, by entry index. */
+      /* A split table: the values live apart, by entry index. */
       if (spy_read_u64(m, values + 8 * (uint64_t)(i + (int64_t)j), value) || !*value)
         return -1;
       return 0;
     }
   }
   return -1;
+}
+
+static int dict_lookup(spy_mem_t *m, const spy_python_t *py, uint64_t addr, const char *key,
+                       uint64_t hash, uint64_t *value) {
+  uint8_t d[48];
+  if (spy_read(m, addr, d, sizeof d) || spy_u64(d, SPY_OB_TYPE) != py->t_dict) return -1;
+  return keys_get(m, py, spy_u64(d, SPY_DICT_KEYS), spy_u64(d, SPY_DICT_VALUES), key, hash,
+                  value);
+}
+
+int spy_dict_get(spy_mem_t *m, const spy_python_t *py, uint64_t addr, const char *key,
+                 uint64_t *value) {
+  return dict_lookup(m, py, addr, key, 0, value);
+}
+
+int spy_dict_get_hash(spy_mem_t *m, const spy_python_t *py, uint64_t addr, uint64_t hash,
+                      uint64_t *value) {
+  return dict_lookup(m, py, addr, NULL, hash, value);
+}
+
+int spy_instance_attr(spy_mem_t *m, const spy_python_t *py, uint64_t addr, const char *name,
+                      uint64_t *value) {
+  uint64_t type, flags, slot;
+  if (addr < 32 || spy_read_u64(m, addr + SPY_OB_TYPE, &type) ||
+      spy_read_u64(m, type + SPY_TYPE_FLAGS, &flags) || !(flags & SPY_TPFLAGS_MANAGED_DICT))
+    return -1;
+  /* 3.11: the dict at obj[-3], else inline values at obj[-4]; 3.12: one
+   * slot at obj[-3], the values when its low bit is set (stored minus 1). */
+  if (spy_read_u64(m, addr - 24, &slot)) return -1;
+  uint64_t values = 0, keys;
+  if (py->L->minor == 11) {
+    if (slot) return spy_dict_get(m, py, slot, name, value);
+    if (spy_read_u64(m, addr - 32, &values) || !values) return -1;
+  } else {
+    if (!(slot & 1)) return slot ? spy_dict_get(m, py, slot, name, value) : -1;
+    values = slot + 1;
+  }
+  if (spy_read_u64(m, type + py->L->ht_cached_keys, &keys) || !keys) return -1;
+  return keys_get(m, py, keys, values, name, 0, value);
 }
 
 void spy_repr(spy_mem_t *m, const spy_python_t *py, uint64_t addr, ember_buf_t *out) {

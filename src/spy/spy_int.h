@@ -149,6 +149,8 @@ typedef struct {
   uint16_t co_argcount, co_firstlineno, co_nlocalsplus, co_localsplusnames,
       co_localspluskinds, co_filename, co_name, co_qualname, co_linetable,
       co_firsttraceable, co_code;
+  /* PyHeapTypeObject: the shared keys of instances' managed dicts */
+  uint16_t ht_cached_keys;
   /* PyASCIIObject, PyCompactUnicodeObject */
   uint16_t str_ascii_size, str_compact_size;
   bool long_tagged; /* ints keep sign and size in lv_tag (3.12) */
@@ -176,6 +178,8 @@ const spy_layout_t *spy_layout(unsigned major, unsigned minor);
 #define SPY_LONG_DIGITS 24  /* ob_digit[], 30-bit digits */
 #define SPY_CELL_REF 16     /* PyCellObject.ob_ref */
 #define SPY_MODULE_DICT 16  /* PyModuleObject.md_dict */
+#define SPY_TYPE_FLAGS 168  /* PyTypeObject.tp_flags */
+#define SPY_TPFLAGS_MANAGED_DICT (1u << 4)
 #define SPY_CO_FAST_CELL 0x40
 #define SPY_CO_FAST_FREE 0x80
 #define SPY_FRAME_OWNED_BY_GENERATOR 1
@@ -219,6 +223,16 @@ int spy_sequence(spy_mem_t *m, const spy_python_t *py, uint64_t addr, uint64_t *
  * with *value set, or -1 when absent or unreadable. */
 int spy_dict_get(spy_mem_t *m, const spy_python_t *py, uint64_t addr, const char *key,
                  uint64_t *value /* OUT */);
+/* The value stored under a key whose hash is `hash` in the dict at addr
+ * (for keys that are not str: an int's hash is itself below 2**61 - 1).
+ * 0 or -1. */
+int spy_dict_get_hash(spy_mem_t *m, const spy_python_t *py, uint64_t addr, uint64_t hash,
+                      uint64_t *value /* OUT */);
+/* The attribute name of the instance at addr, from its __dict__ (the
+ * managed dict of 3.11 and 3.12: a dict, or values with the keys its type
+ * shares). 0 or -1. */
+int spy_instance_attr(spy_mem_t *m, const spy_python_t *py, uint64_t addr, const char *name,
+                      uint64_t *value /* OUT */);
 /* Appends a short repr of the object at addr: None, True, 42, 1.5, 'text'
  * (cut), b'..', <list of 3 items>, or <Name object at 0x...>; never
  * fails ("<unreadable>"). */
@@ -327,6 +341,10 @@ int spy_thread_refresh(spy_proc_t *p, spy_thread_t *t);
  * not hold together (a torn read or garbage). */
 int spy_stack(spy_proc_t *p, spy_names_t *names, const spy_thread_t *t, spy_frame_t *out,
               size_t max, size_t *n /* OUT */, bool *cut /* OUT */);
+
+/* Names threads[0..n) by their threading.Thread's name (threading._active
+ * keyed by thread ident): names[i] is set (caller frees) or left NULL. */
+void spy_thread_names(spy_proc_t *p, const spy_thread_t *threads, size_t n, char **names);
 
 /* Re-reads sys.path when its time has come (every 2 s) and empties the code
  * cache when it changed, so that file names follow it. */

@@ -432,6 +432,29 @@ int spy_stack(spy_proc_t *p, spy_names_t *names, const spy_thread_t *t, spy_fram
   return 0;
 }
 
+void spy_thread_names(spy_proc_t *p, const spy_thread_t *threads, size_t n, char **names) {
+  const spy_layout_t *L = p->py.L;
+  uint64_t interp, modules, threading, globals, active;
+  for (size_t i = 0; i < n; i++) names[i] = NULL;
+  if (spy_read_u64(&p->mem, p->py.runtime + L->rt_interp_head, &interp) || !interp ||
+      spy_read_u64(&p->mem, interp + L->is_modules, &modules) ||
+      spy_dict_get(&p->mem, &p->py, modules, "threading", &threading) ||
+      spy_read_u64(&p->mem, threading + SPY_MODULE_DICT, &globals) ||
+      spy_dict_get(&p->mem, &p->py, globals, "_active", &active))
+    return;
+  for (size_t i = 0; i < n; i++) {
+    /* _active maps get_ident() (the pthread id) to the Thread; an int's
+     * hash is the int itself below 2**61 - 1. */
+    uint64_t ident = threads[i].thread_id % ((1ull << 61) - 1), thread, name;
+    ember_buf_t b = EMBER_BUF_INIT;
+    if (spy_dict_get_hash(&p->mem, &p->py, active, ident, &thread) == 0 &&
+        spy_instance_attr(&p->mem, &p->py, thread, "_name", &name) == 0 &&
+        spy_str(&p->mem, &p->py, name, 200, &b) == 0 && b.len)
+      names[i] = ember_buf_take(&b, NULL);
+    ember_buf_free(&b);
+  }
+}
+
 void spy_refresh_paths(spy_proc_t *p, spy_names_t *names, uint64_t now_ns) {
   (void)names;
   if (p->paths_checked_ns && now_ns - p->paths_checked_ns < PATHS_EVERY_NS) return;

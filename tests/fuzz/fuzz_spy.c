@@ -30,6 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t nt = 0;
   if (spy_threads(&p, false, t, SPY_MAX_THREADS, &nt) == 0) {
     FUZZ_CHECK(nt <= SPY_MAX_THREADS);
+    char **tnames = calloc(nt + 1, sizeof *tnames);
+    spy_thread_names(&p, t, nt, tnames);
+    for (size_t i = 0; i < nt; i++) free(tnames[i]);
+    free(tnames);
     for (size_t i = 0; i < nt; i++) {
       size_t n = 0;
       bool cut;

@@ -161,6 +161,32 @@ static inline uint64_t fake_dict(fake_t *f, const char *const *keys, const uint6
   return d;
 }
 
+/* An instance of a class whose instances keep their attributes in inline
+ * values, with the keys the class shares (3.11 and 3.12 layouts). */
+static inline uint64_t fake_instance(fake_t *f, const char *const *keys, const uint64_t *values,
+                                     size_t n) {
+  uint64_t type = fake_alloc(f, 1024);
+  fake_u64(f, type + SPY_TYPE_FLAGS, SPY_TPFLAGS_MANAGED_DICT);
+  unsigned log2 = 3;
+  uint64_t k = fake_alloc(f, SPY_KEYS_INDICES + (1u << log2) + 16 * n);
+  fake_u8(f, k + SPY_KEYS_LOG2_SIZE, (uint8_t)log2);
+  fake_u8(f, k + SPY_KEYS_LOG2_INDEX_BYTES, (uint8_t)log2);
+  fake_u8(f, k + SPY_KEYS_KIND, 2); /* DICT_KEYS_SPLIT */
+  fake_u64(f, k + SPY_KEYS_NENTRIES, n);
+  for (size_t i = 0; i < n; i++)
+    fake_u64(f, k + SPY_KEYS_INDICES + (1u << log2) + 16 * i, fake_str(f, keys[i]));
+  fake_u64(f, type + f->L->ht_cached_keys, k);
+  uint64_t vals = fake_alloc(f, 8 * n + 8);
+  for (size_t i = 0; i < n; i++) fake_u64(f, vals + 8 * i, values[i]);
+  uint64_t pre = fake_alloc(f, 32 + 16); /* the words before the object */
+  uint64_t obj = pre + 32;
+  fake_u64(f, obj, 1);
+  fake_u64(f, obj + SPY_OB_TYPE, type);
+  if (f->L->minor == 11) fake_u64(f, obj - 32, vals);
+  else fake_u64(f, obj - 24, vals - 1);
+  return obj;
+}
+
 static inline uint64_t fake_int(fake_t *f, int64_t v) {
   uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
   uint32_t digits[3];

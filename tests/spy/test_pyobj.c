@@ -121,6 +121,45 @@ static void test_bytes_tuples_lists_and_dicts(void **state) {
   }
 }
 
+static void test_instance_attributes_and_keys_by_hash(void **state) {
+  for (size_t v = 0; v < 2; v++) {
+    fake_t f;
+    fake_init(&f, minors[v]);
+    const char *keys[] = {"_target", "_name", "_ident"};
+    uint64_t name = fake_str(&f, "worker-1");
+    uint64_t vals[] = {FAKE_NONE, name, fake_int(&f, 7)};
+    uint64_t obj = fake_instance(&f, keys, vals, 3);
+    spy_mem_t m = fake_mem(&f);
+    uint64_t got;
+    assert_int_equal(spy_instance_attr(&m, &f.py, obj, "_name", &got), 0);
+    assert_int_equal(got, name);
+    assert_int_equal(spy_instance_attr(&m, &f.py, obj, "_other", &got), -1);
+    assert_int_equal(spy_instance_attr(&m, &f.py, fake_int(&f, 1), "_name", &got), -1);
+    /* A dict with int keys, looked up by hash: a general-kind table. */
+    uint64_t d = fake_object(&f, 48, FAKE_T_DICT);
+    uint64_t k = fake_alloc(&f, SPY_KEYS_INDICES + 8 + 24 * 2);
+    fake_u8(&f, k + SPY_KEYS_LOG2_SIZE, 3);
+    fake_u8(&f, k + SPY_KEYS_LOG2_INDEX_BYTES, 3);
+    fake_u8(&f, k + SPY_KEYS_KIND, 0);
+    fake_u64(&f, k + SPY_KEYS_NENTRIES, 2);
+    uint64_t e = k + SPY_KEYS_INDICES + 8;
+    fake_u64(&f, e, 139700000000000ull);
+    fake_u64(&f, e + 8, fake_int(&f, 1));
+    fake_u64(&f, e + 16, name);
+    fake_u64(&f, e + 24, 5);
+    fake_u64(&f, e + 32, fake_int(&f, 5));
+    fake_u64(&f, e + 40, obj);
+    fake_u64(&f, d + SPY_DICT_KEYS, k);
+    m = fake_mem(&f);
+    assert_int_equal(spy_dict_get_hash(&m, &f.py, d, 5, &got), 0);
+    assert_int_equal(got, obj);
+    assert_int_equal(spy_dict_get_hash(&m, &f.py, d, 139700000000000ull, &got), 0);
+    assert_int_equal(got, name);
+    assert_int_equal(spy_dict_get_hash(&m, &f.py, d, 6, &got), -1);
+    fake_free(&f);
+  }
+}
+
 static void test_repr_of_simple_values(void **state) {
   for (size_t v = 0; v < 2; v++) {
     fake_t f;
@@ -164,6 +203,7 @@ int main(void) {
       cmocka_unit_test(test_str_of_every_kind_reads_as_utf8),
       cmocka_unit_test(test_non_str_and_unreadable_addresses_are_refused),
       cmocka_unit_test(test_bytes_tuples_lists_and_dicts),
+      cmocka_unit_test(test_instance_attributes_and_keys_by_hash),
       cmocka_unit_test(test_repr_of_simple_values),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,7 @@ class DumpTest(unittest.TestCase):
                     head, frames = threads[info[name]["tid"]]
                     self.assertEqual(frames, info[name]["frames"], out)
                     self.assertIn("idle", head)
+                    self.assertTrue(head.endswith(': "%s"' % name), head)
                 parked = {f[0]: f for f in threads[info["parked"]["tid"]][1]}
                 self.assertEqual(parked["Parker.inner_wait"][2], marks["inner-wait"])
                 self.assertEqual(parked["parked"][2], marks["parked-call"])
