@@ -6,8 +6,9 @@
  * buckets and line up across processes) or write one file at the end.
  *
  * The sampler runs on the calling thread and sleeps to absolute times on
- * the monotonic clock, so a slow sample does not shift the rate; ticks that
- * could not be taken in time are skipped, not made up in a burst. Each
+ * the monotonic clock, so a slow sample does not shift the rate: a tick a
+ * little late is taken at once, ticks more than a period late are skipped,
+ * not made up in a burst (spy_next_tick). Each
  * interval is drawn between half and one and a half periods
  * (spy_next_tick): a program that repeats the same work every few periods
  * would otherwise lock onto the sampler's phase and be sampled always at

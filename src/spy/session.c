@@ -315,10 +315,11 @@ uint64_t spy_next_tick(uint64_t prev, uint64_t period, uint64_t now, uint64_t *s
   x ^= x >> 7;
   x ^= x << 17;
   *seed = x;
-  uint64_t next = prev + period / 2 + x % (period ? period : 1);
-  if (next <= now) { /* late: the next tick from now, no burst to catch up */
-    next = now + period / 2 + (x >> 32) % (period ? period : 1);
-  }
+  uint64_t p = period ? period : 1, next = prev + p / 2 + x % p;
+  /* A tick a little late (the sampler waited for a CPU) is taken at once
+   * and the schedule kept, so the rate holds on a busy machine; one more
+   * than a period late starts again from now rather than in a burst. */
+  if (next + p <= now) next = now + (x >> 32) % p / 2;
   return next;
 }
 

@@ -362,8 +362,10 @@ void spy_clean_name(ember_buf_t *b, const char *s);
 /* ---- Sessions (session.c) ------------------------------------------------ */
 
 /* The time of the tick after prev: prev plus between half and one and a
- * half periods (drawn from *seed), or, when that is already past (now),
- * as much after now. The mean interval stays one period. */
+ * half periods (drawn from *seed), the mean interval one period. It may be
+ * past already (now): the caller then samples at once. When it is more
+ * than a period past, the missed ticks are dropped: the next one is at
+ * most half a period from now. */
 uint64_t spy_next_tick(uint64_t prev, uint64_t period, uint64_t now, uint64_t *seed);
 
 /* The session itself, for the command files of the module. */
