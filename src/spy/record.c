@@ -103,8 +103,9 @@ static void summary(FILE *log, const ember_spy_t *s, double seconds, unsigned ra
   ember_spy_stats_t st = ember_spy_stats(s);
   fprintf(log,
           "ember spy: %" PRIu64 " samples in %.1f s at %u Hz (%" PRIu64 " ticks, %" PRIu64
-          " idle threads left out, %" PRIu64 " processes)\n",
-          st.samples, seconds, rate, st.ticks, st.idle, st.processes);
+          " stacks of idle threads left out, %" PRIu64 " process%s)\n",
+          st.samples, seconds, rate, st.ticks, st.idle, st.processes,
+          st.processes == 1 ? "" : "es");
   fprintf(log,
           "ember spy: torn reads: %" PRIu64 " stacks read again, %" PRIu64
           " dropped (%.3f%% of stacks)\n",
