@@ -20,6 +20,18 @@
  * would end after it is not made, and requests made after it get 0.1 s.
  *
  * Bodies are folded text, gzip-compressed.
+ *
+ * Invariants (mu guards the queue, closing, deadline_ns and st):
+ *  1. 0 <= n <= SPY_PUSH_QUEUE; the windows waiting are q[head..head+n)
+ *     modulo the queue's size, oldest first, each body owned by the queue.
+ *  2. deadline_ns is 0 until closing is set, and set at the same time.
+ *  3. The thread leaves its loop only when closing is set and n == 0, so
+ *     every window submitted is either sent, dropped and counted, or (once
+ *     past the deadline) tried once more and then dropped and counted.
+ *
+ *   spy_pusher_start --> waiting --(submit)--> pushing --(sent/dropped)--> waiting
+ *                           |                                                 |
+ *                           +--(close, queue empty)--> stopped <--(close)-----+
  */
 #include "spy/spy_int.h"
 
