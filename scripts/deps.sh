@@ -25,6 +25,11 @@ if [ "${1:-}" = "--test" ]; then
   # configurations, openssl makes their test certificates. The tests start
   # what they need themselves; no service is started by the install (below).
   packages+=(systemd strace util-linux nginx prometheus openssl)
+  # ember spy's tests (tests/integration/spy/) read Debian's python3, its
+  # debug build (python3.11-dbg) and a small C program embedding
+  # libpython3.11 (python3-dev: its headers and python3.11-config), and make
+  # a stripped static program (libc6-dev).
+  packages+=(python3-dev python3.11-dbg libc6-dev)
 fi
 
 missing=()

@@ -21,6 +21,8 @@ static const char usage[] =
     "            json or collapsed)\n"
     "  backup    copy the database of a running (or stopped) server to a file\n"
     "  restore   make a backup the database of a data directory\n"
+    "  spy       profile a running Python program from outside: record (push to\n"
+    "            a server, or write a flame graph), top, dump\n"
     "  version   print the version\n"
     "\n"
     "Run `ember <command> --help` for the options of a command.\n";
@@ -33,6 +35,7 @@ static const struct {
     {"export", ember_cli_export},
     {"backup", ember_cli_backup},
     {"restore", ember_cli_restore},
+    {"spy", ember_cli_spy},
 };
 
 int main(int argc, char **argv) {

@@ -1,7 +1,7 @@
 /*
  * client.h - the other end of Ember's HTTP API, for the command line:
  * `ember export` asks a running server for a rendered profile and writes it
- * to a file.
+ * to a file; `ember spy record` pushes what it samples to /ingest.
  *
  * Plain HTTP/1.1, one blocking TCP connection per request, http:// only
  * (https is refused with a message saying so). Enough to talk to Ember and
@@ -45,6 +45,7 @@ void ember_client_urlencode(ember_buf_t *b, const char *s);
 typedef struct {
   int status;
   char content_type[128]; /* "" when the server sent none */
+  int retry_after;        /* seconds of a Retry-After in seconds, -1 for none */
   ember_buf_t body;       /* decoded (chunked transfer undone) */
 } ember_client_resp_t;
 
@@ -65,6 +66,14 @@ int ember_client_response_parse(const char *data, size_t n,
 int ember_client_get(const ember_client_url_t *u, const char *target,
                      const char *token, int timeout_ms, ember_client_resp_t *out,
                      ember_err_t *err);
+
+/* POSTs body[0..n) to prefix + target as ember_client_get sends a GET,
+ * with Content-Type content_type and, when not NULL, Content-Encoding
+ * encoding. Fails as ember_client_get does. */
+int ember_client_post(const ember_client_url_t *u, const char *target,
+                      const char *token, const char *content_type,
+                      const char *encoding, const void *body, size_t n,
+                      int timeout_ms, ember_client_resp_t *out, ember_err_t *err);
 
 /* Frees what r owns; r may be zeroed or NULL. */
 void ember_client_resp_free(ember_client_resp_t *r);

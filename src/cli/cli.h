@@ -6,6 +6,7 @@
  *   serve.c   ember serve: the option table, its environment variables
  *   export.c  ember export
  *   backup.c  ember backup and ember restore
+ *   spy.c     ember spy record, top and dump
  *
  * Exit codes, for every command: 0 success, 1 a runtime failure (the disk,
  * the network, a server already on the directory), 2 a usage error (an
@@ -25,6 +26,7 @@ int ember_cli_serve(int argc, char **argv);
 int ember_cli_export(int argc, char **argv);
 int ember_cli_backup(int argc, char **argv);
 int ember_cli_restore(int argc, char **argv);
+int ember_cli_spy(int argc, char **argv);
 
 /* Parses "32MiB", "10MB", "512k", "1048576" into bytes (> 0). 0 or -1. */
 int ember_cli_parse_size(const char *s, size_t *out /* OUT */);

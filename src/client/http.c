@@ -204,6 +204,50 @@ static const char *header(const char *p, const char *end, const char *name, size
   return NULL;
 }
 
+/* One request on its own connection: the headers, then body[0..n) when
+ * content_type is set. */
+static int request(const ember_client_url_t *u, const char *method, const char *target,
+                   const char *token, const char *content_type, const char *encoding,
+                   const void *body, size_t n, int timeout_ms, ember_client_resp_t *out,
+                   ember_err_t *err) {
+  char shown[900];
+  show_url(u, shown, sizeof shown);
+  int fd = -1;
+  ember_buf_t req = EMBER_BUF_INIT, raw = EMBER_BUF_INIT;
+  int rc = dial(u, shown, timeout_ms, &fd, err);
+  if (rc) goto done;
+  bool v6 = strchr(u->host, ':') != NULL;
+  ember_buf_printf(&req,
+                   "%s %s%s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUser-Agent: ember-%s\r\n"
+                   "Accept: */*\r\nConnection: close\r\n",
+                   method, u->prefix, target, v6 ? "[" : "", u->host, v6 ? "]" : "", u->port,
+                   content_type ? "spy" : "export");
+  if (token) ember_buf_printf(&req, "Authorization: Bearer %s\r\n", token);
+  if (content_type)
+    ember_buf_printf(&req, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, n);
+  if (content_type && encoding) ember_buf_printf(&req, "Content-Encoding: %s\r\n", encoding);
+  ember_buf_puts(&req, "\r\n");
+  if (content_type && n) ember_buf_append(&req, body, n);
+  if (send_all(fd, req.data, req.len)) {
+    rc = ember_err_set(err, EMBER_EIO, "sending the request to %s: %s", shown,
+                       strerror(errno));
+    goto done;
+  }
+  rc = receive(fd, shown, timeout_ms, &raw, err);
+  if (rc) goto done;
+  if (raw.len == 0) {
+    rc = ember_err_set(err, EMBER_EIO,
+                       "the server at %s closed the connection without an answer", shown);
+    goto done;
+  }
+  rc = ember_client_response_parse(raw.data, raw.len, out, err);
+done:
+  if (fd >= 0) close(fd);
+  ember_buf_free(&req);
+  ember_buf_free(&raw);
+  return rc;
+}
+
 /* ---- API --------------------------------------------------------------- */
 
 int ember_client_response_parse(const char *data, size_t n, ember_client_resp_t *out,
@@ -224,6 +268,14 @@ int ember_client_response_parse(const char *data, size_t n, ember_client_resp_t 
   size_t avail = n - (size_t)(body - data), len, te_len;
   const char *v = header(lines, end + 2, "Content-Type", &len);
   if (v) snprintf(r.content_type, sizeof r.content_type, "%.*s", (int)len, v);
+  r.retry_after = -1;
+  const char *ra = header(lines, end + 2, "Retry-After", &len);
+  if (ra && len > 0 && len < 9) {
+    int secs = 0;
+    size_t i = 0;
+    while (i < len && ra[i] >= '0' && ra[i] <= '9') secs = secs * 10 + (ra[i++] - '0');
+    if (i == len) r.retry_after = secs;
+  }
   const char *te = header(lines, end + 2, "Transfer-Encoding", &te_len);
   const char *cl = header(lines, end + 2, "Content-Length", &len);
   if (te && memmem(te, te_len, "chunked", 7)) {
@@ -255,37 +307,14 @@ int ember_client_response_parse(const char *data, size_t n, ember_client_resp_t 
 
 int ember_client_get(const ember_client_url_t *u, const char *target, const char *token,
                      int timeout_ms, ember_client_resp_t *out, ember_err_t *err) {
-  char shown[900];
-  show_url(u, shown, sizeof shown);
-  int fd = -1;
-  ember_buf_t req = EMBER_BUF_INIT, raw = EMBER_BUF_INIT;
-  int rc = dial(u, shown, timeout_ms, &fd, err);
-  if (rc) goto done;
-  bool v6 = strchr(u->host, ':') != NULL;
-  ember_buf_printf(&req,
-                   "GET %s%s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUser-Agent: ember-export\r\n"
-                   "Accept: */*\r\nConnection: close\r\n",
-                   u->prefix, target, v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
-  if (token) ember_buf_printf(&req, "Authorization: Bearer %s\r\n", token);
-  ember_buf_puts(&req, "\r\n");
-  if (send_all(fd, req.data, req.len)) {
-    rc = ember_err_set(err, EMBER_EIO, "sending the request to %s: %s", shown,
-                       strerror(errno));
-    goto done;
-  }
-  rc = receive(fd, shown, timeout_ms, &raw, err);
-  if (rc) goto done;
-  if (raw.len == 0) {
-    rc = ember_err_set(err, EMBER_EIO,
-                       "the server at %s closed the connection without an answer", shown);
-    goto done;
-  }
-  rc = ember_client_response_parse(raw.data, raw.len, out, err);
-done:
-  if (fd >= 0) close(fd);
-  ember_buf_free(&req);
-  ember_buf_free(&raw);
-  return rc;
+  return request(u, "GET", target, token, NULL, NULL, NULL, 0, timeout_ms, out, err);
+}
+
+int ember_client_post(const ember_client_url_t *u, const char *target, const char *token,
+                      const char *content_type, const char *encoding, const void *body,
+                      size_t n, int timeout_ms, ember_client_resp_t *out, ember_err_t *err) {
+  return request(u, "POST", target, token, content_type, encoding, body, n, timeout_ms, out,
+                 err);
 }
 
 void ember_client_resp_free(ember_client_resp_t *r) {

@@ -1,5 +1,5 @@
 /* Tests for src/client/http.c: parsing responses, error messages, and a GET
- * against a one-connection server on 127.0.0.1. */
+ * and a POST against a one-connection server on 127.0.0.1. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +119,48 @@ static void test_error_message_is_cut_at_a_character_boundary(void **state) {
   assert_int_equal(strlen(message("HTTP/1.1 400 X\r\n\r\nx\xc3\xa9\xc3\xa9")), 5);
 }
 
+static void test_response_reads_retry_after_in_seconds(void **state) {
+  ember_client_resp_t r = parse_ok("HTTP/1.1 429 Too Many\r\nRetry-After: 7\r\n"
+                                   "Content-Length: 0\r\n\r\n", 0);
+  assert_int_equal(r.status, 429);
+  assert_int_equal(r.retry_after, 7);
+  ember_client_resp_free(&r);
+  r = parse_ok("HTTP/1.1 503 Busy\r\nRetry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n"
+               "Content-Length: 0\r\n\r\n", 0);
+  assert_int_equal(r.retry_after, -1); /* a date: not used */
+  ember_client_resp_free(&r);
+  r = parse_ok("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0);
+  assert_int_equal(r.retry_after, -1);
+  ember_client_resp_free(&r);
+}
+
+/* ---- POST -------------------------------------------------------------- */
+
+static void test_post_sends_the_body_with_its_type_and_encoding(void **state) {
+  fake_server_t f;
+  fake_start(&f, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0);
+  fake_run(&f);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u", f.port);
+  ember_client_url_t u;
+  ember_err_t err;
+  assert_int_equal(ember_client_url_parse(url, &u, &err), 0);
+  ember_client_resp_t r;
+  int rc = ember_client_post(&u, "/ingest?name=a", "tok", "text/plain", "gzip", "hello", 5,
+                             5000, &r, &err);
+  if (rc) fprintf(stderr, "post: %s\n", err.msg);
+  assert_int_equal(rc, 0);
+  fake_stop(&f);
+  assert_int_equal(r.status, 200);
+  const char *line = "POST /ingest?name=a HTTP/1.1\r\n";
+  assert_int_equal(strncmp(f.request, line, strlen(line)), 0);
+  assert_non_null(strstr(f.request, "\r\nContent-Type: text/plain\r\n"));
+  assert_non_null(strstr(f.request, "\r\nContent-Length: 5\r\n"));
+  assert_non_null(strstr(f.request, "\r\nContent-Encoding: gzip\r\n"));
+  assert_non_null(strstr(f.request, "\r\nAuthorization: Bearer tok\r\n"));
+  ember_client_resp_free(&r);
+}
+
 /* ---- GET --------------------------------------------------------------- */
 
 static void test_get_sends_one_request_and_reads_the_answer(void **state) {
@@ -228,6 +270,8 @@ int main(void) {
       cmocka_unit_test(test_error_message_is_the_json_error),
       cmocka_unit_test(test_error_message_falls_back_to_the_first_line),
       cmocka_unit_test(test_error_message_is_cut_at_a_character_boundary),
+      cmocka_unit_test(test_response_reads_retry_after_in_seconds),
+      cmocka_unit_test(test_post_sends_the_body_with_its_type_and_encoding),
       cmocka_unit_test(test_get_sends_one_request_and_reads_the_answer),
       cmocka_unit_test(test_get_sends_the_token_only_when_given_one),
       cmocka_unit_test(test_get_to_a_closed_port_says_to_start_the_server),

@@ -6,6 +6,8 @@
 #
 #   examples/python/rideshare/run.sh          # lock contention switches every 2 min
 #   examples/python/rideshare/run.sh --fast   # ... every 10 s
+#   examples/python/rideshare/run.sh --spy    # no agent: each region runs
+#                                             # under `ember spy record`
 #
 # Environment (all optional):
 #   EMBER_URL      use an Ember that is already running instead of starting one
@@ -24,11 +26,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 python=${PYTHON:-python3}
 lock_period=${RIDESHARE_LOCK_PERIOD:-120}
+spy=0
 for arg in "$@"; do
   case $arg in
     --fast) lock_period=10 ;;
+    --spy) spy=1 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run.sh: unknown argument '$arg' (try --fast or --help)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown argument '$arg' (try --fast, --spy or --help)" >&2; exit 2 ;;
   esac
 done
 
@@ -95,10 +99,8 @@ wait_url() {
   return 1
 }
 
-if [ -n "${EMBER_URL:-}" ]; then
-  ember_url=${EMBER_URL%/}
-else
-  ember=${EMBER_BIN:-$root/build/ember}
+ember=${EMBER_BIN:-$root/build/ember}
+if [ -z "${EMBER_URL:-}" ] || [ "$spy" = 1 ]; then
   if [ ! -x "$ember" ]; then
     echo "run.sh: $ember is missing; building Ember first" >&2
     "$root/scripts/deps.sh"
@@ -106,6 +108,10 @@ else
     cmake --build "$root/build" -j"$(nproc)"
     ember=$root/build/ember
   fi
+fi
+if [ -n "${EMBER_URL:-}" ]; then
+  ember_url=${EMBER_URL%/}
+else
   if [ -z "${EMBER_DATA:-}" ]; then
     EMBER_DATA=$(mktemp -d "${TMPDIR:-/tmp}/rideshare-data.XXXXXX")
     data_is_temp=1
@@ -119,8 +125,16 @@ export PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}"
 port=${RIDESHARE_PORT:-5001}
 targets=()
 for region in us-east eu-north ap-south; do
-  start "$region" "$logs/$region.log" "$python" -u "$here/server.py" \
-    --region "$region" --port "$port" --ember "$ember_url" --lock-period "$lock_period"
+  server=("$python" -u "$here/server.py" --region "$region" --port "$port"
+          --ember "$ember_url" --lock-period "$lock_period")
+  if [ "$spy" = 1 ]; then
+    # No agent: ember spy starts the region and samples it from outside,
+    # pushing to the same app with the region as a tag.
+    start "$region" "$logs/$region.log" "$ember" spy record --server "$ember_url" \
+      --app "ride-sharing-app{region=$region}" -- "${server[@]}" --no-agent
+  else
+    start "$region" "$logs/$region.log" "${server[@]}"
+  fi
   url=$(wait_url "$region" "$logs/$region.log")
   targets+=("$region=$url")
   [ "$port" = 0 ] || port=$((port + 1))
@@ -131,7 +145,8 @@ cat <<EOF
 The ride-sharing example is running.
 
   Open Ember:  $ember_url
-  App:         ride-sharing-app.cpu   (tags: region, vehicle)
+  App:         ride-sharing-app.cpu   (tags: region$([ "$spy" = 1 ] || echo ", vehicle"))
+  Profiled by: $([ "$spy" = 1 ] && echo "ember spy record, from outside (no agent)" || echo "the Python agent in each region")
   Regions:     ${targets[*]}
   eu-north's lock contention switches on and off every $lock_period s.
   Logs:        $logs

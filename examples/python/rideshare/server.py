@@ -146,12 +146,16 @@ def main(argv=None):
                    default=int(os.environ.get("RIDESHARE_LOCK_PERIOD", "120")),
                    help="seconds between eu-north's lock contention switching "
                         "on and off (default 120; 10 for a fast demo)")
+    p.add_argument("--no-agent", action="store_true",  # tag_wrapper then only marks threads
+                   help="do not start the agent: profile with `ember spy record` instead")
     args = p.parse_args(argv)
     REGION = args.region
     LOCK_PERIOD = max(1, args.lock_period)
 
-    agent = ember_agent.configure(app_name=APP_NAME, server_address=args.ember,
-                                  tags={"region": REGION})
+    agent = None
+    if not args.no_agent:
+        agent = ember_agent.configure(app_name=APP_NAME, server_address=args.ember,
+                                      tags={"region": REGION})
     server = ThreadingHTTPServer((args.host, args.port), RideHandler)
     server.daemon_threads = True
 
@@ -167,11 +171,12 @@ def main(argv=None):
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
-        ember_agent.shutdown(timeout=5.0)
-        st = agent.stats()
-        print("rideshare %s stopped: %d samples sent to Ember, %d dropped"
-              % (REGION, st["samples_sent"], st["samples_dropped"]),
-              file=sys.stderr, flush=True)
+        if agent is not None:
+            ember_agent.shutdown(timeout=5.0)
+            st = agent.stats()
+            print("rideshare %s stopped: %d samples sent to Ember, %d dropped"
+                  % (REGION, st["samples_sent"], st["samples_dropped"]),
+                  file=sys.stderr, flush=True)
     return 0
 
 
