@@ -53,6 +53,7 @@ typedef struct {
   const char *spy_name;
   const char *units;
   const char *aggregation;
+  const char *event; /* format=jfr: cpu, itimer, wall, alloc or lock */
   const char *content_type;
   const char *content_encoding;
   const uint8_t *body;
@@ -116,6 +117,18 @@ int ember_ingest_trie(const uint8_t *buf, size_t len, ember_tree_t *t,
 int ember_ingest_pprof(const ember_profile_t *base, const char *content_type,
                        const uint8_t *body, size_t len, size_t max_body,
                        ember_ingest_result_t *out, ember_err_t *err);
+
+/* JFR (a Java Flight Recorder recording, gzipped or not): the raw body, or
+ * a multipart/form-data body (when content_type says so) with the fields
+ * jfr (required) and labels (a LabelsSnapshot protobuf of the context
+ * labels, src/jfr/labels.proto). event is the profiler's event (cpu,
+ * itimer, wall, alloc or lock; NULL for cpu). base holds the request's
+ * parameters (borrowed); each app and label set with samples becomes one
+ * profile in *out, written only on success (n may be 0). The rules are in
+ * docs/API.md, "JFR". */
+int ember_ingest_jfr(const ember_profile_t *base, const char *event,
+                     const char *content_type, const uint8_t *body, size_t len,
+                     size_t max_body, ember_ingest_result_t *out, ember_err_t *err);
 
 /* Decodes a Content-Encoding (NULL, "", "identity", "gzip", "x-gzip",
  * "zstd"). *out is a new buffer (caller frees) even for identity. Stops with

@@ -337,5 +337,7 @@ void ember_metrics_render(ember_buf_t *out, const ember_server_gauges_t *g,
                           ember_store_t *store);
 /* Stacks an ingest cut at the depth limit (ember_ingest_result_t). */
 void ember_metrics_stacks_truncated(uint64_t stacks);
+/* JFR events whose context id the push's labels did not have. */
+void ember_metrics_jfr_unknown_contexts(uint64_t events);
 
 #endif

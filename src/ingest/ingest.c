@@ -8,6 +8,7 @@
  * then the body's size (413), then its content (422).
  */
 #include "ingest_int.h"
+#include "jfr_int.h"
 
 #include "ember/timeexpr.h"
 
@@ -62,6 +63,12 @@ static int pprof(const ember_ingest_request_t *req, const ember_profile_t *base,
   return ingest_pprof(base, req->content_type, buf, len, c, out, err);
 }
 
+static int jfr(const ember_ingest_request_t *req, const ember_profile_t *base,
+               const uint8_t *buf, size_t len, ingest_ctx_t *c, ember_ingest_result_t *out,
+               ember_err_t *err) {
+  return ingest_jfr(base, req->event, req->content_type, buf, len, c, out, err);
+}
+
 /* The text formats' decoders into any sink (ingest_int.h). */
 typedef int (*text_decoder_t)(const char *buf, size_t len, ingest_sink_fn add,
                               void *sink, ingest_ctx_t *c, ember_err_t *err);
@@ -82,6 +89,7 @@ static const format_t FORMATS[] = {
     {"trie", "binary/octet-stream+trie", ingest_trie, NULL, NULL},
     {"tree", "binary/octet-stream+tree", ingest_tree, NULL, NULL},
     {"lines", NULL, lines, NULL, ingest_lines_to},
+    {"jfr", NULL, NULL, jfr, NULL},
     {"pprof", "multipart/form-data", NULL, pprof, NULL},
     {"folded", NULL, folded, NULL, ingest_folded_to},
 };
@@ -107,7 +115,7 @@ static int pick_format(const ember_ingest_request_t *req, const format_t **out,
   if (!known) {
     ingest_excerpt_t e;
     return ember_err_set(err, EMBER_EINVAL,
-                         "unknown format '%s'; use folded, lines, tree, trie or pprof",
+                         "unknown format '%s'; use folded, lines, tree, trie, pprof or jfr",
                          ingest_excerpt(&e, name.base, name.len));
   }
   for (size_t i = 0; i < NFORMATS; i++) {

@@ -646,39 +646,12 @@ typedef struct {
   const ingest_part_t *profile, *prev, *config;
 } fields_t;
 
-static int one_field(const ingest_form_t *f, const char *name,
-                     const ingest_part_t **out, ember_err_t *err) {
-  *out = NULL;
-  for (size_t i = 0; i < f->n; i++) {
-    if (!ember_slice_eq(f->parts[i].name, name)) continue;
-    if (*out)
-      return ember_err_set(err, EMBER_EPARSE,
-                           "multipart body: the field '%s' appears twice; send it "
-                           "once",
-                           name);
-    *out = &f->parts[i];
-  }
-  if (*out && (*out)->len == 0) *out = NULL; /* an empty field is no field */
-  return EMBER_OK;
-}
-
 static int read_fields(const ingest_form_t *f, fields_t *out, ember_err_t *err) {
-  int rc = one_field(f, "profile", &out->profile, err);
-  if (!rc) rc = one_field(f, "prev_profile", &out->prev, err);
-  if (!rc) rc = one_field(f, "sample_type_config", &out->config, err);
+  int rc = ingest_form_one(f, "profile", &out->profile, err);
+  if (!rc) rc = ingest_form_one(f, "prev_profile", &out->prev, err);
+  if (!rc) rc = ingest_form_one(f, "sample_type_config", &out->config, err);
   if (rc || out->profile) return rc;
-  ember_buf_t names = EMBER_BUF_INIT;
-  for (size_t i = 0; i < f->n && names.len < 200; i++) {
-    ingest_excerpt_t e;
-    ember_buf_printf(&names, "%s'%s'", i ? ", " : "",
-                     ingest_excerpt(&e, f->parts[i].name.base, f->parts[i].name.len));
-  }
-  rc = ember_err_set(err, EMBER_EPARSE,
-                     "multipart body: no 'profile' field (the form has %s); send the "
-                     "pprof profile in a field named 'profile'",
-                     names.len ? names.data : "no fields");
-  ember_buf_free(&names);
-  return rc;
+  return ingest_form_missing(f, "profile", "the pprof profile", err);
 }
 
 /* The sample rate: what the profile's period says when it is a time,
