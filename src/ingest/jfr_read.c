@@ -131,7 +131,10 @@ int jfr_work(jfr_ctx_t *x, uint64_t cost) {
     x->work += cost;
     return EMBER_OK;
   }
-  return ingest_too_much_work("jfr", x->err);
+  return ember_err_set(x->err, EMBER_ETOOBIG,
+                       "jfr: the recording would take more work to read than its size "
+                       "warrants (its values, frames or stacks repeat too much); send "
+                       "shorter recordings");
 }
 
 static size_t chunk_mem(const jfr_chunk_t *ch) {

@@ -724,6 +724,7 @@ static int open_parts(const char *content_type, const uint8_t *body, size_t len,
     rc = ingest_decode("gzip", gz.data, gz.len, c, plain, err);
     if (rc) return prefixed(err, "jfr", rc);
   }
+  ingest_mem_body(c, plain->len + (lp ? lp->len : 0));
   if (lp) rc = jfr_labels_open(lp->data, lp->len, c, labels, err);
   return rc;
 }
@@ -750,7 +751,6 @@ int ingest_jfr(const ember_profile_t *base, const char *event, const char *conte
   if (rc == EMBER_OK) {
     b.labels = labels;
     b.x.work_limit = work_budget(plain.len);
-    ingest_mem_body(c, plain.len);
     rc = read_recording(&b, plain.data, plain.len);
   }
   if (rc == EMBER_OK) emit(&b, out);
