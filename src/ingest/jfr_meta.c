@@ -211,7 +211,7 @@ static jfr_kind_t kind_of(ember_slice_t name) {
 
 static int settle(meta_parse_t *p) {
   jfr_meta_t *m = &p->ch->meta;
-  qsort(m->classes, m->nclasses, sizeof *m->classes, by_id);
+  if (m->nclasses) qsort(m->classes, m->nclasses, sizeof *m->classes, by_id);
   for (size_t i = 0; i < m->nclasses; i++) {
     jfr_class_t *c = &m->classes[i];
     if (i > 0 && c->id == m->classes[i - 1].id)

@@ -436,7 +436,7 @@ int jfr_frames_stack(jfr_frames_t *f, jfr_ctx_t *x, jfr_chunk_t *ch, uint64_t ke
     *e = (stack_entry_t){key, start, kept, was_cut, true};
     f->sn++;
   }
-  *frames = f->frames + e->start;
+  *frames = f->frames ? f->frames + e->start : NULL;
   *n = e->n;
   *found = true;
   *cut = e->cut;
