@@ -157,6 +157,7 @@ void ember_http_allow(const route_t *r, ember_buf_t *out);
 
 /* Handlers (handlers_*.c). */
 int ember_http_ingest(ember_http_req_t *req, ember_err_t *err);
+int ember_http_push(ember_http_req_t *req, ember_err_t *err);
 int ember_http_render(ember_http_req_t *req, ember_err_t *err);
 int ember_http_render_diff(ember_http_req_t *req, ember_err_t *err);
 int ember_http_explore(ember_http_req_t *req, ember_err_t *err);
@@ -302,6 +303,7 @@ enum {
   METRIC_ROUTE_APPS,
   METRIC_ROUTE_EXPLORE,
   METRIC_ROUTE_QUERIER,
+  METRIC_ROUTE_PUSH,
   METRIC_ROUTE_HEALTHZ,
   METRIC_ROUTE_READYZ,
   METRIC_ROUTE_METRICS,

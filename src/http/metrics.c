@@ -9,8 +9,8 @@
 
 static const char *route_names[METRIC_ROUTE_COUNT] = {
     "/ingest",  "/render", "/render-diff", "/labels",  "/label-values", "/api/apps",
-    "/api/explore", "/querier.v1.QuerierService", "/healthz", "/readyz", "/metrics",
-    "ui", "other"};
+    "/api/explore", "/querier.v1.QuerierService", "/push.v1.PusherService", "/healthz",
+    "/readyz", "/metrics", "ui", "other"};
 
 static const int statuses[] = {200, 304, 400, 401, 403, 404, 405, 413,
                                415, 422, 429, 431, 500, 501, 503, 504};

@@ -195,7 +195,7 @@ static const char *span_str(char buf[32], int64_t secs) {
 /* A time a push may cover: from 2000-01-01 (anything earlier is a clock or
  * unit error) to now plus the allowed skew (anything later would sit past
  * the newest data, where retention never reaches it). */
-static int check_time(const char *param, int64_t t, int64_t now, int64_t skew,
+int ingest_check_time(const char *param, int64_t t, int64_t now, int64_t skew,
                       ember_err_t *err) {
   char tb[32], nb[32], lb[32], sb[32];
   int64_t latest = now > INT64_MAX - skew ? INT64_MAX : now + skew;
@@ -228,8 +228,8 @@ static int parse_times(const ember_ingest_request_t *req, ember_profile_t *p,
     rc = ember_time_parse(req->from, req->now, &p->from, err);
     if (rc) return with_param(err, "from", rc);
   }
-  rc = check_time("from", p->from, req->now, skew, err);
-  if (rc == EMBER_OK) rc = check_time("until", p->until, req->now, skew, err);
+  rc = ingest_check_time("from", p->from, req->now, skew, err);
+  if (rc == EMBER_OK) rc = ingest_check_time("until", p->until, req->now, skew, err);
   if (rc) return rc;
   if (p->until < p->from)
     return ember_err_set(err, EMBER_EINVAL,

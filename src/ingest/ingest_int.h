@@ -38,11 +38,20 @@ typedef struct {
   size_t mem_held;        /* what they hold, taken from budget */
   size_t tree_held;       /* of which the tree of a one-tree format */
   uint64_t truncated;     /* OUT: stacks cut at max_depth */
+  /* push.v1: a pprof profile's times are its own (time_nanos and
+   * duration_nanos), checked against now and skew as from and until are. */
+  bool profile_times;
+  int64_t now, skew;
 } ingest_ctx_t;
 
 /* lim may be NULL (every default). */
 void ingest_ctx_init(ingest_ctx_t *c, const ember_ingest_limits_t *lim, size_t max_body,
                      ember_budget_t *budget);
+
+/* A time a push may cover: from 2000-01-01 to now + skew, else EMBER_ERANGE
+ * naming param (ingest.c). */
+int ingest_check_time(const char *param, int64_t t, int64_t now, int64_t skew,
+                      ember_err_t *err);
 
 /* ---- Memory of the profiles being built (budget.c) ------------------------ */
 

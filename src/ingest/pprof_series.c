@@ -665,6 +665,25 @@ static uint32_t profile_rate(const pprof_doc_t *d, uint32_t dflt) {
   return r ? r : dflt;
 }
 
+/* A push.v1 profile is read over the time it says it covers: from its start
+ * (time_nanos; now when it has none) to its start plus its duration. */
+static int profile_times(const pprof_doc_t *d, const ingest_ctx_t *c, ember_profile_t *p,
+                         ember_err_t *err) {
+  const int64_t ns = 1000000000;
+  int64_t t = d->pb->time_nanos, dur = d->pb->duration_nanos;
+  if (t == 0) {
+    p->from = p->until = c->now;
+    return EMBER_OK;
+  }
+  if (dur < 0 || dur > INT64_MAX - t) dur = 0;
+  p->from = t / ns - (t % ns < 0);
+  p->until = (t + dur) / ns - ((t + dur) % ns < 0);
+  int rc = ingest_check_time("time_nanos", p->from, c->now, c->skew, err);
+  if (rc == EMBER_OK) rc = ingest_check_time("time_nanos + duration_nanos", p->until,
+                                             c->now, c->skew, err);
+  return rc;
+}
+
 int ingest_pprof(const ember_profile_t *base, const char *content_type,
                  const uint8_t *body, size_t len, ingest_ctx_t *c,
                  ember_ingest_result_t *out, ember_err_t *err) {
@@ -691,6 +710,11 @@ int ingest_pprof(const ember_profile_t *base, const char *content_type,
   rc = pprof_doc_open(&cur, "profile", body, len, c, err);
   if (!rc && fl.prev)
     rc = pprof_doc_open(&prev, "prev_profile", fl.prev->data, fl.prev->len, c, err);
+  ember_profile_t timed = *base; /* shallow: only its times differ */
+  if (!rc && c->profile_times) {
+    rc = profile_times(&cur, c, &timed, err);
+    b.base = &timed;
+  }
   if (rc) goto done;
   b.work_limit = work_budget(cur.size + prev.size);
   ingest_mem_body(c, cur.size + prev.size);
