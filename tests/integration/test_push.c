@@ -23,8 +23,8 @@
 #include <zlib.h>
 
 #include "harness.h"
-#include "pprof/profile.pb-c.h"
 #include "proto/push.pb-c.h"
+#include "push_test_util.h"
 
 #define PUSH_PATH "/push.v1.PusherService/Push"
 #define PROTO "Content-Type: application/proto\r\n"
@@ -51,27 +51,6 @@ static char *data_file(const char *rel, size_t *len) {
   fclose(fp);
   *len = n;
   return b;
-}
-
-/* The seconds a gzipped profile says it covers. */
-static void profile_times(const char *gz, size_t len, long *from, long *until) {
-  uint8_t *plain = malloc(1 << 20);
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  inflateInit2(&zs, 16 + MAX_WBITS);
-  zs.next_in = (Bytef *)gz;
-  zs.avail_in = (uInt)len;
-  zs.next_out = plain;
-  zs.avail_out = 1 << 20;
-  assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
-  Perftools__Profiles__Profile *p =
-      perftools__profiles__profile__unpack(NULL, zs.total_out, plain);
-  assert_non_null(p);
-  *from = (long)(p->time_nanos / 1000000000);
-  *until = (long)((p->time_nanos + p->duration_nanos) / 1000000000);
-  perftools__profiles__profile__free_unpacked(p, NULL);
-  inflateEnd(&zs);
-  free(plain);
 }
 
 /* ---- The generated client ------------------------------------------------------ */
@@ -150,63 +129,6 @@ static void ingest(const char *name, const char *body, size_t len, long from, lo
   it_resp_free(&r);
 }
 
-static char *get(const char *target) {
-  it_resp_t r;
-  it_expect(&srv, 200, "GET", target, NULL, 0, &r);
-  char *body = strdup(r.body);
-  it_resp_free(&r);
-  return body;
-}
-
-/* The apps whose name starts with prefix, "suffix units aggregation" per
- * line, sorted as /api/apps sorts them. */
-static char *apps_of(const char *prefix) {
-  it_resp_t r;
-  it_expect(&srv, 200, "GET", "/api/apps", NULL, 0, &r);
-  json_t *a = it_json(&r);
-  it_resp_free(&r);
-  char out[4096] = "";
-  for (size_t i = 0; i < json_array_size(a); i++) {
-    json_t *app = json_array_get(a, i);
-    const char *name = json_string_value(json_object_get(app, "name"));
-    if (strncmp(name, prefix, strlen(prefix)) || name[strlen(prefix)] != '.') continue;
-    snprintf(out + strlen(out), sizeof out - strlen(out), "%s %s %s %lld\n",
-             name + strlen(prefix), json_string_value(json_object_get(app, "units")),
-             json_string_value(json_object_get(app, "aggregationType")),
-             (long long)json_integer_value(json_object_get(app, "sampleRate")));
-  }
-  json_decref(a);
-  return strdup(out);
-}
-
-/* Every app of prefix a reads as the same app of prefix b: flame graph,
- * label names and their values. */
-static void assert_same(const char *a, const char *b) {
-  char *apps_a = apps_of(a), *apps_b = apps_of(b);
-  assert_string_equal(apps_a, apps_b);
-  assert_true(strlen(apps_a) > 0);
-  for (char *line = strtok(apps_a, "\n"); line; line = strtok(NULL, "\n")) {
-    char suffix[128], target[512];
-    sscanf(line, "%127s", suffix);
-    const char *fmt[] = {"/render?query=%s.%s%%7B%%7D&from=%ld&until=%ld&format=collapsed"
-                         "&maxNodes=-1",
-                         "/labels?query=%s.%s%%7B%%7D&from=%ld&until=%ld",
-                         "/label-values?label=vehicle&query=%s.%s%%7B%%7D&from=%ld&until=%ld"};
-    for (size_t k = 0; k < 3; k++) {
-      snprintf(target, sizeof target, fmt[k], a, suffix, t_from, t_until);
-      char *x = get(target);
-      snprintf(target, sizeof target, fmt[k], b, suffix, t_from, t_until);
-      char *y = get(target);
-      if (strcmp(x, y)) fail_msg("%s.%s and %s.%s differ:\n%s\n--\n%s", a, suffix, b, suffix,
-                                 x, y);
-      free(x);
-      free(y);
-    }
-  }
-  free(apps_a);
-  free(apps_b);
-}
-
 static int setup(void **state) {
   memset(&srv, 0, sizeof srv);
   it_start(&srv, NULL);
@@ -250,13 +172,13 @@ static void test_push_stores_go_captures_as_ingest_does(void **state) {
   assert_int_equal(resp.body_len, 0); /* an empty PushResponse */
   it_resp_free(&resp);
   free(body);
-  assert_same("pushapp", "ingestapp");
+  assert_same(&srv, "pushapp", "ingestapp", t_from, t_until);
   /* Pyroscope's own labels (__name__, __delta__) and service_name are not
    * tags; the others and the profile's pprof labels are. */
   char target[256];
   snprintf(target, sizeof target, "/labels?query=pushapp.cpu%%7B%%7D&from=%ld&until=%ld",
            t_from, t_until);
-  char *labels = get(target);
+  char *labels = get(&srv, target);
   assert_string_equal(labels, "[\"__name__\",\"env\",\"vehicle\"]");
   free(labels);
 }
@@ -317,7 +239,7 @@ static void test_push_as_json_and_gzip_stores_the_same(void **state) {
   snprintf(t1, sizeof t1, target, "ingestapp");
   snprintf(t2, sizeof t2, target, "jsonapp");
   snprintf(t3, sizeof t3, target, "gzapp");
-  char *want = get(t1), *a = get(t2), *b = get(t3);
+  char *want = get(&srv, t1), *a = get(&srv, t2), *b = get(&srv, t3);
   assert_string_equal(a, want);
   assert_string_equal(b, want);
   free(want);
@@ -371,7 +293,7 @@ static void test_push_answers_connect_errors(void **state) {
   it_expect(&srv, 404, "POST", "/push.v1.PusherService/Pull", "", 0, &resp);
   it_resp_free(&resp);
   /* Nothing of a refused push is stored. */
-  char *apps = apps_of("errapp");
+  char *apps = apps_of(&srv, "errapp");
   assert_string_equal(apps, "");
   free(apps);
 }
@@ -394,7 +316,7 @@ static void test_push_refuses_more_series_than_a_push_may_write(void **state) {
   uint8_t *body = pack(&r, &len);
   expect_connect_error(429, "resource_exhausted", "--max-series-per-push", PROTO, body, len);
   free(body);
-  char *apps = apps_of("manyapp");
+  char *apps = apps_of(&srv, "manyapp");
   assert_string_equal(apps, "");
   free(apps);
   assert_int_equal(it_stop(&srv), 0);
