@@ -144,14 +144,14 @@ void ember_metrics_render(ember_buf_t *b, const ember_server_gauges_t *g,
   render_latency(b);
   render_server(b, g);
   gauge(b, "ember_ingest_bytes_total", "counter",
-        "Request body bytes received by /ingest (before decompression).",
+        "Request body bytes received by /ingest and push.v1 (before decompression).",
         atomic_load(&ingest_bytes));
   gauge(b, "ember_ingest_profiles_total", "counter",
-        "Profiles (series pushes) accepted by /ingest.", atomic_load(&ingest_profiles));
+        "Profiles (series pushes) accepted by /ingest and push.v1.", atomic_load(&ingest_profiles));
   gauge(b, "ember_ingest_samples_total", "counter",
-        "Sum of sample values accepted by /ingest.", atomic_load(&ingest_samples));
+        "Sum of sample values accepted by /ingest and push.v1.", atomic_load(&ingest_samples));
   gauge(b, "ember_ingest_stacks_truncated_total", "counter",
-        "Stacks cut at --max-stack-depth by /ingest.", atomic_load(&ingest_truncated));
+        "Stacks cut at --max-stack-depth by /ingest and push.v1.", atomic_load(&ingest_truncated));
   gauge(b, "ember_ingest_jfr_unknown_contexts_total", "counter",
         "JFR events whose context id the push's labels part did not have (stored "
         "without context labels).",
