@@ -42,6 +42,9 @@ typedef struct {
    * duration_nanos), checked against now and skew as from and until are. */
   bool profile_times;
   int64_t now, skew;
+  /* push.v1: labels whose key starts with "__" are not stored, the
+   * samples' as the series'. */
+  bool drop_reserved;
 } ingest_ctx_t;
 
 /* lim may be NULL (every default). */

@@ -251,6 +251,12 @@ static int insert_label(build_t *b, const pprof_doc_t *d, size_t si, label_t lb,
   return EMBER_OK;
 }
 
+/* Whether a label key (untrimmed) starts with "__". */
+static bool reserved(ember_slice_t k) {
+  k = ember_slice_trim(k);
+  return k.len >= 2 && !memcmp(k.base, "__", 2);
+}
+
 /* The sample's string labels, trimmed, sorted by key, one per key. */
 static int sample_labels(build_t *b, const pprof_doc_t *d, size_t si, label_t *out,
                          size_t *n, ember_err_t *err) {
@@ -263,6 +269,12 @@ static int sample_labels(build_t *b, const pprof_doc_t *d, size_t si, label_t *o
     ember_slice_t k, v;
     rc = pprof_doc_slice(d, l->key, "a label key", &k, err);
     if (!rc) rc = pprof_doc_slice(d, l->str, "a label value", &v, err);
+    if (!rc && b->c->drop_reserved) { /* push.v1: "__" keys are Pyroscope's own */
+      if (over_budget(b, k.len + 1))
+        rc = too_much_label_work(err);
+      else if (reserved(k))
+        continue;
+    }
     if (!rc && over_budget(b, k.len + v.len + 1)) rc = too_much_label_work(err);
     if (!rc) {
       label_t lb = {ember_slice_trim(k), ember_slice_trim(v)};

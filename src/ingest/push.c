@@ -5,7 +5,8 @@
  *
  * A series is named by its labels: service_name (else __name__) is the
  * app, labels starting with "__" (__name__, __delta__, ...) are Pyroscope's
- * own and not stored, and the others become series labels. Each raw
+ * own and not stored (neither are a profile's sample labels of that kind),
+ * and the others become series labels. Each raw
  * profile is then read exactly as a pprof /ingest push of
  * name=<app>{<labels>}: an app per sample type, the sample's string labels
  * over the series', the rate from the profile's period; its times are the
@@ -143,6 +144,7 @@ int ember_ingest_push(const ember_ingest_push_t *req, ember_ingest_result_t *out
   memset(&all, 0, sizeof all);
   ingest_ctx_init(&c, &req->limits, req->max_body, req->budget);
   c.profile_times = true;
+  c.drop_reserved = true;
   c.now = req->now;
   c.skew = req->limits.max_future_skew > 0 ? req->limits.max_future_skew
                                            : EMBER_INGEST_DEFAULT_MAX_FUTURE_SKEW;

@@ -95,6 +95,23 @@ static void test_push_names_the_app_by_service_name_and_drops_pyroscope_labels(v
   free(p);
 }
 
+static void test_push_drops_reserved_labels_of_the_samples_too(void **state) {
+  size_t len;
+  uint8_t *p = cpu_profile(1700000000, "__span_id=9f", &len);
+  series_t s;
+  const char *labels[] = {"service_name=shop", NULL};
+  series_init(&s, labels, p, len, NULL, 0);
+  ember_ingest_result_t res;
+  ember_err_t err;
+  assert_int_equal(push(&s, 1, NULL, &res, &err), 0);
+  char *dump = result_dump(&res);
+  assert_string_equal(dump, "shop.cpu{} main;work 7\n");
+  free(dump);
+  ember_ingest_result_free(&res);
+  series_free(&s);
+  free(p);
+}
+
 static void test_push_falls_back_to_name_and_to_now(void **state) {
   size_t len;
   uint8_t *p = cpu_profile(0, NULL, &len);
@@ -193,6 +210,7 @@ static void test_push_counts_its_limits_over_every_series(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_push_names_the_app_by_service_name_and_drops_pyroscope_labels),
+      cmocka_unit_test(test_push_drops_reserved_labels_of_the_samples_too),
       cmocka_unit_test(test_push_falls_back_to_name_and_to_now),
       cmocka_unit_test(test_push_refuses_a_series_ember_cannot_name),
       cmocka_unit_test(test_push_names_the_profile_that_cannot_be_read),
