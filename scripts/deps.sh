@@ -12,6 +12,9 @@ if [ "${1:-}" = "--test" ]; then
   # agent and the ride-sharing example (examples/python); Go runs the real
   # pprof agent of the integration tests.
   packages+=(clang libclang-rt-14-dev sqlite3 curl python3 golang-go)
+  # A JDK runs the Java example under its own Flight Recorder, whose
+  # recordings the JFR tests push.
+  packages+=(openjdk-17-jdk-headless)
   # The deployment test (tests/deploy/): a Docker engine and
   # docker-compose, and debootstrap to make the base image from the Debian
   # mirror where no registry serves one.
@@ -41,6 +44,8 @@ for p in "${packages[@]}"; do
   # already on the PATH.
   case "$p" in
     python3) command -v python3 >/dev/null && continue ;;
+    # Any JDK 11 or later on the PATH records JFR as well.
+    openjdk-17-jdk-headless) command -v javac >/dev/null && command -v java >/dev/null && continue ;;
     nodejs) command -v node >/dev/null && continue ;;
     npm) command -v npm >/dev/null && continue ;;
     # Docker's own packages (docker-ce, the compose plugin) conflict with

@@ -154,6 +154,12 @@ typedef struct {
   const uint8_t *body;
   size_t len;
   size_t max_message; /* largest request once decompressed; 0: 64 KiB */
+  /* Bytes in flight across the server (borrowed; NULL: none counted): the
+   * memory the decoded request takes is taken from it as it is decoded and
+   * given back when the call ends, and a request it has no room for is
+   * refused with resource_exhausted. For routes whose messages are large
+   * (a push's profiles). */
+  ember_budget_t *budget;
 } ember_connect_request_t;
 
 /* The HTTP response of a call. Owns body. */

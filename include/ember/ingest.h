@@ -15,6 +15,7 @@
 
 #include "ember/common.h"
 #include "ember/profile.h"
+#include "ember/series.h"
 
 /* ---- Limits ------------------------------------------------------------ */
 
@@ -53,6 +54,7 @@ typedef struct {
   const char *spy_name;
   const char *units;
   const char *aggregation;
+  const char *event; /* format=jfr: cpu, itimer, wall, alloc or lock */
   const char *content_type;
   const char *content_encoding;
   const uint8_t *body;
@@ -116,6 +118,60 @@ int ember_ingest_trie(const uint8_t *buf, size_t len, ember_tree_t *t,
 int ember_ingest_pprof(const ember_profile_t *base, const char *content_type,
                        const uint8_t *body, size_t len, size_t max_body,
                        ember_ingest_result_t *out, ember_err_t *err);
+
+/* JFR (a Java Flight Recorder recording, gzipped or not): the raw body, or
+ * a multipart/form-data body (when content_type says so) with the fields
+ * jfr (required) and labels (a LabelsSnapshot protobuf of the context
+ * labels, src/jfr/labels.proto). event is the profiler's event (cpu,
+ * itimer, wall, alloc or lock; NULL for cpu). base holds the request's
+ * parameters (borrowed); each app and label set with samples becomes one
+ * profile in *out, written only on success (n may be 0). The rules are in
+ * docs/API.md, "JFR". */
+int ember_ingest_jfr(const ember_profile_t *base, const char *event,
+                     const char *content_type, const uint8_t *body, size_t len,
+                     size_t max_body, ember_ingest_result_t *out, ember_err_t *err);
+
+/* ---- push.v1 (Connect) --------------------------------------------------- */
+
+/* What one PushRequest holds, as plain C: series of labels and raw pprof
+ * profiles. Everything borrowed; strings NUL-terminated. */
+typedef struct {
+  const char *name, *value;
+} ember_ingest_label_t;
+
+typedef struct {
+  const uint8_t *data; /* a pprof profile, gzipped or not */
+  size_t len;
+} ember_ingest_raw_t;
+
+typedef struct {
+  const ember_ingest_label_t *labels;
+  size_t nlabels;
+  const ember_ingest_raw_t *samples;
+  size_t nsamples;
+} ember_ingest_series_t;
+
+typedef struct {
+  const ember_ingest_series_t *series;
+  size_t n;
+  size_t max_body; /* a profile, decompressed */
+  int64_t now;     /* Unix seconds: a profile without a time is now's */
+  ember_ingest_limits_t limits;
+  ember_budget_t *budget; /* as ember_ingest_request_t's */
+} ember_ingest_push_t;
+
+/* Reads a whole push: service_name (else __name__) names each series' app,
+ * labels starting with "__" are dropped, the others are series labels, and
+ * each profile is read as a pprof push of that name (an app per sample
+ * type), over the time it says it covers (docs/API.md, "push.v1"). On
+ * success *out owns every profile of every series; on failure nothing is
+ * written and err names the series and profile. Errors: EMBER_EINVAL for a
+ * series without an app or with a label Ember cannot store, EMBER_EPARSE
+ * for a profile that cannot be read, EMBER_ERANGE for its time,
+ * EMBER_ETOOBIG and EMBER_EBUSY for memory and work, EMBER_ELIMIT past the
+ * push limits. */
+int ember_ingest_push(const ember_ingest_push_t *req, ember_ingest_result_t *out,
+                      ember_err_t *err);
 
 /* Decodes a Content-Encoding (NULL, "", "identity", "gzip", "x-gzip",
  * "zstd"). *out is a new buffer (caller frees) even for identity. Stops with

@@ -98,6 +98,7 @@ typedef struct {
   ember_profile_t *items;
   size_t n;
   uint64_t stacks_truncated; /* stacks cut at max_stack_depth */
+  uint64_t unknown_contexts; /* JFR events whose context id had no labels */
   size_t mem_bytes;          /* estimate of the memory the profiles hold */
 } ember_ingest_result_t;
 

@@ -27,6 +27,9 @@ struct ember_connect_arena {
   block_t *head; /* the block being filled; older ones follow */
   size_t limit;  /* 0: none */
   size_t handed; /* bytes handed out, rounded to ALIGN */
+  ember_budget_t *budget; /* what blocks are taken from while taking */
+  size_t taken;           /* from budget, given back by ember_connect_arena_free */
+  bool taking, busy;
 };
 
 /* ---- API --------------------------------------------------------------- */
@@ -45,6 +48,13 @@ void *ember_connect_arena_alloc(ember_connect_arena_t *a, size_t n) {
   block_t *b = a->head;
   if (!b || b->size - b->used < need) {
     size_t size = need > BLOCK_SIZE ? need : BLOCK_SIZE;
+    if (a->taking && a->budget) {
+      if (!ember_budget_take(a->budget, sizeof *b + size)) {
+        a->busy = true;
+        return NULL;
+      }
+      a->taken += sizeof *b + size;
+    }
     b = ember_malloc(sizeof *b + size);
     b->size = size;
     b->used = 0;
@@ -85,6 +95,7 @@ ProtobufCAllocator ember_connect_arena_allocator(ember_connect_arena_t *a) {
 
 void ember_connect_arena_free(ember_connect_arena_t *a) {
   if (!a) return;
+  if (a->taken) ember_budget_give(a->budget, a->taken);
   for (block_t *b = a->head, *next; b; b = next) {
     next = b->next;
     free(b);
@@ -99,4 +110,14 @@ void ember_connect_arena_limit(ember_connect_arena_t *a, size_t limit) {
 size_t ember_connect_arena_left(const ember_connect_arena_t *a) {
   if (!a->limit) return SIZE_MAX;
   return a->handed < a->limit ? a->limit - a->handed : 0;
+}
+
+void ember_connect_arena_budget(ember_connect_arena_t *a, ember_budget_t *budget,
+                                bool taking) {
+  if (budget) a->budget = budget;
+  a->taking = taking;
+}
+
+bool ember_connect_arena_busy(const ember_connect_arena_t *a) {
+  return a->busy;
 }

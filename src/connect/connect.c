@@ -229,12 +229,20 @@ static int decode(const ember_connect_request_t *rq, ember_connect_call_t *c,
   const ProtobufCMessageDescriptor *d = c->method->input;
   ember_buf_t plain = EMBER_BUF_INIT;
   const uint8_t *p = rq->body;
-  size_t n = rq->len;
+  size_t n = rq->len, held = 0;
   int rc = EMBER_OK;
   if (!identity(rq->content_encoding)) {
     rc = ember_connect_gunzip(rq->body, rq->len, max, &plain, err);
     p = (const uint8_t *)plain.data;
     n = plain.len;
+    /* The inflated body counts while it is decoded. */
+    if (rc == EMBER_OK && rq->budget) {
+      if (ember_budget_take(rq->budget, plain.cap))
+        held = plain.cap;
+      else
+        rc = ember_err_set(err, EMBER_EBUSY,
+                           "server is busy: too many bytes in flight; retry");
+    }
   } else if (n > max) {
     rc = ember_err_set(err, EMBER_ETOOBIG,
                        "the message is %zu bytes, over the %zu this endpoint takes", n,
@@ -242,6 +250,7 @@ static int decode(const ember_connect_request_t *rq, ember_connect_call_t *c,
   }
   if (rc) goto done;
   ember_connect_arena_limit(c->arena, decode_limit(n));
+  ember_connect_arena_budget(c->arena, rq->budget, true);
   if (c->json) {
     rc = ember_connect_json_decode(d, (const char *)p, n, c->arena, &c->input, err);
   } else if (!(rc = ember_connect_wire_check(d, p, n, err))) {
@@ -252,7 +261,11 @@ static int decode(const ember_connect_request_t *rq, ember_connect_call_t *c,
                          d->name);
   }
   ember_connect_arena_limit(c->arena, 0);
+  ember_connect_arena_budget(c->arena, NULL, false);
+  if (rc && ember_connect_arena_busy(c->arena))
+    rc = ember_err_set(err, EMBER_EBUSY, "server is busy: too many bytes in flight; retry");
 done:
+  if (held) ember_budget_give(rq->budget, held);
   ember_buf_free(&plain);
   return rc;
 }

@@ -20,4 +20,12 @@ void ember_connect_arena_limit(ember_connect_arena_t *a, size_t limit);
 /* What a may still hand out (SIZE_MAX without a bound). */
 size_t ember_connect_arena_left(const ember_connect_arena_t *a);
 
+/* While taking is set, the blocks a allocates are taken from budget first
+ * (an allocation it has no room for fails, and a remembers it: busy);
+ * whatever was taken is given back when a is freed. budget NULL: none. */
+void ember_connect_arena_budget(ember_connect_arena_t *a, ember_budget_t *budget,
+                                bool taking);
+/* Whether an allocation failed for want of budget. */
+bool ember_connect_arena_busy(const ember_connect_arena_t *a);
+
 #endif

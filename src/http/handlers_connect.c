@@ -6,6 +6,9 @@
  */
 #include <string.h>
 
+#include <stdio.h>
+
+#include "ember/push.h"
 #include "ember/querier.h"
 #include "ember/query.h"
 #include "http/http_int.h"
@@ -49,5 +52,68 @@ int ember_http_querier(ember_http_req_t *req, ember_err_t *err) {
   int code = ember_connect_unary(&ember_querier_service, &rq, &ctx, &resp);
   if (code == EMBER_CONNECT_DEADLINE_EXCEEDED) ember_metrics_refused(METRIC_REFUSED_TIMEOUT);
   ember_http_connect_respond(req, &resp);
+  return EMBER_OK;
+}
+
+/* ---- push.v1.PusherService ------------------------------------------------ */
+
+static bool push_charge(void *arg, size_t n) {
+  return ember_http_charge(arg, n);
+}
+
+/* Fills req from a call ended with rc; a busy server says when to retry. */
+static void push_answer(ember_http_req_t *req, ember_connect_call_t *call, int rc,
+                        const ember_err_t *err) {
+  ember_connect_response_t resp;
+  ember_connect_end(call, rc, err, &resp);
+  ember_http_connect_respond(req, &resp);
+  if (rc == EMBER_EBUSY) ember_http_set_header(req, "Retry-After", "1");
+}
+
+/* The store's answer, on its writer thread. */
+static void push_done(void *arg, ember_connect_call_t *call, int rc,
+                      const ember_err_t *err) {
+  ember_http_req_t *req = arg;
+  if (rc) fprintf(stderr, "ember: push failed: %s\n", err ? err->msg : "?");
+  push_answer(req, call, rc, err);
+  ember_http_finish(req);
+}
+
+int ember_http_push(ember_http_req_t *req, ember_err_t *err) {
+  ember_connect_request_t rq;
+  ember_http_connect_request(req, &rq);
+  rq.budget = ember_http_budget(req);
+  ember_push_ctx_t ctx = {
+      .store = ember_http_store(req),
+      .max_body = ember_http_max_body(req),
+      .now = ember_now(),
+      .limits = *ember_http_ingest_limits(req),
+      .budget = ember_http_budget(req),
+      .charge = push_charge,
+      .done = push_done,
+      .arg = req,
+  };
+  ember_connect_call_t *call;
+  ember_connect_response_t resp;
+  if (ember_connect_begin(&ember_push_service, &rq, &call, &resp)) {
+    if (resp.code == EMBER_CONNECT_RESOURCE_EXHAUSTED) {
+      ember_http_set_header(req, "Retry-After", "1");
+      ember_metrics_refused(METRIC_REFUSED_BUDGET);
+    }
+    ember_http_connect_respond(req, &resp);
+    return EMBER_OK;
+  }
+  ember_err_t e;
+  ember_err_clear(&e);
+  size_t body_len = req->body.len;
+  const ember_connect_method_t *m = ember_connect_call_method(call);
+  int rc = m->fn(&ctx, call, ember_connect_call_input(call), &e);
+  if (rc == EMBER_OK || rc == EMBER_CONNECT_PENDING) {
+    ember_metrics_stacks_truncated(ctx.truncated);
+    ember_metrics_ingest(body_len, ctx.profiles, ctx.samples);
+  }
+  /* Pending: the store answers (push_done); req may be gone already. */
+  if (rc == EMBER_CONNECT_PENDING) return EMBER_HTTP_PENDING;
+  push_answer(req, call, rc, &e);
   return EMBER_OK;
 }

@@ -32,6 +32,7 @@ int ember_http_ingest(ember_http_req_t *req, ember_err_t *err) {
       .spy_name = ember_http_arg(req, "spyName"),
       .units = ember_http_arg(req, "units"),
       .aggregation = ember_http_arg(req, "aggregationType"),
+      .event = ember_http_arg(req, "event"),
       .content_type = ember_http_header(req, "Content-Type"),
       .content_encoding = ember_http_header(req, "Content-Encoding"),
       .body = (const uint8_t *)req->body.data,
@@ -48,6 +49,7 @@ int ember_http_ingest(ember_http_req_t *req, ember_err_t *err) {
   int rc = ember_ingest_parse(&in, &res, err);
   if (rc) return rc;
   ember_metrics_stacks_truncated(res.stacks_truncated);
+  ember_metrics_jfr_unknown_contexts(res.unknown_contexts);
   /* The parsed profiles stay in memory until the writer has them on disk:
    * they are held against the budget as long as the request lives. */
   if (!ember_http_charge(req, res.mem_bytes)) {

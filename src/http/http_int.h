@@ -157,6 +157,7 @@ void ember_http_allow(const route_t *r, ember_buf_t *out);
 
 /* Handlers (handlers_*.c). */
 int ember_http_ingest(ember_http_req_t *req, ember_err_t *err);
+int ember_http_push(ember_http_req_t *req, ember_err_t *err);
 int ember_http_render(ember_http_req_t *req, ember_err_t *err);
 int ember_http_render_diff(ember_http_req_t *req, ember_err_t *err);
 int ember_http_explore(ember_http_req_t *req, ember_err_t *err);
@@ -302,6 +303,7 @@ enum {
   METRIC_ROUTE_APPS,
   METRIC_ROUTE_EXPLORE,
   METRIC_ROUTE_QUERIER,
+  METRIC_ROUTE_PUSH,
   METRIC_ROUTE_HEALTHZ,
   METRIC_ROUTE_READYZ,
   METRIC_ROUTE_METRICS,
@@ -337,5 +339,7 @@ void ember_metrics_render(ember_buf_t *out, const ember_server_gauges_t *g,
                           ember_store_t *store);
 /* Stacks an ingest cut at the depth limit (ember_ingest_result_t). */
 void ember_metrics_stacks_truncated(uint64_t stacks);
+/* JFR events whose context id the push's labels did not have. */
+void ember_metrics_jfr_unknown_contexts(uint64_t events);
 
 #endif

@@ -9,8 +9,8 @@
 
 static const char *route_names[METRIC_ROUTE_COUNT] = {
     "/ingest",  "/render", "/render-diff", "/labels",  "/label-values", "/api/apps",
-    "/api/explore", "/querier.v1.QuerierService", "/healthz", "/readyz", "/metrics",
-    "ui", "other"};
+    "/api/explore", "/querier.v1.QuerierService", "/push.v1.PusherService", "/healthz",
+    "/readyz", "/metrics", "ui", "other"};
 
 static const int statuses[] = {200, 304, 400, 401, 403, 404, 405, 413,
                                415, 422, 429, 431, 500, 501, 503, 504};
@@ -25,6 +25,7 @@ static atomic_ullong latency[METRIC_ROUTE_COUNT][NBUCKETS + 1]; /* last: +Inf */
 static atomic_ullong latency_sum_ns[METRIC_ROUTE_COUNT];
 static atomic_ullong ingest_bytes, ingest_profiles, ingest_samples;
 static atomic_ullong ingest_truncated;
+static atomic_ullong jfr_unknown_contexts;
 static atomic_ullong refused[METRIC_REFUSED_COUNT];
 static const char *refused_names[METRIC_REFUSED_COUNT] = {"auth", "policy", "budget",
                                                           "queries", "timeout"};
@@ -55,6 +56,10 @@ void ember_metrics_ingest(uint64_t bytes, uint64_t profiles, uint64_t samples) {
 
 void ember_metrics_stacks_truncated(uint64_t stacks) {
   atomic_fetch_add(&ingest_truncated, stacks);
+}
+
+void ember_metrics_jfr_unknown_contexts(uint64_t events) {
+  if (events) atomic_fetch_add(&jfr_unknown_contexts, events);
 }
 
 static void header(ember_buf_t *b, const char *name, const char *type, const char *help) {
@@ -139,14 +144,18 @@ void ember_metrics_render(ember_buf_t *b, const ember_server_gauges_t *g,
   render_latency(b);
   render_server(b, g);
   gauge(b, "ember_ingest_bytes_total", "counter",
-        "Request body bytes received by /ingest (before decompression).",
+        "Request body bytes received by /ingest and push.v1 (before decompression).",
         atomic_load(&ingest_bytes));
   gauge(b, "ember_ingest_profiles_total", "counter",
-        "Profiles (series pushes) accepted by /ingest.", atomic_load(&ingest_profiles));
+        "Profiles (series pushes) accepted by /ingest and push.v1.", atomic_load(&ingest_profiles));
   gauge(b, "ember_ingest_samples_total", "counter",
-        "Sum of sample values accepted by /ingest.", atomic_load(&ingest_samples));
+        "Sum of sample values accepted by /ingest and push.v1.", atomic_load(&ingest_samples));
   gauge(b, "ember_ingest_stacks_truncated_total", "counter",
-        "Stacks cut at --max-stack-depth by /ingest.", atomic_load(&ingest_truncated));
+        "Stacks cut at --max-stack-depth by /ingest and push.v1.", atomic_load(&ingest_truncated));
+  gauge(b, "ember_ingest_jfr_unknown_contexts_total", "counter",
+        "JFR events whose context id the push's labels part did not have (stored "
+        "without context labels).",
+        atomic_load(&jfr_unknown_contexts));
   ember_store_stats_t st = {0};
   ember_store_stats(store, &st);
   gauge(b, "ember_write_queue_depth", "gauge", "Requests waiting for the storage writer.",

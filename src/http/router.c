@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "ember/push.h"
 #include "ember/querier.h"
 #include "ember/web.h"
 #include "http/http_int.h"
@@ -14,6 +15,10 @@
 static const route_t routes[] = {
     {"/ingest", false, HTTP_POST, HTTP_RUN_INGEST, ember_http_ingest, METRIC_ROUTE_INGEST,
      HTTP_ROLE_INGEST, true, NULL},
+    /* Alloy's pyroscope.write and the SDKs: a Connect call, stored like
+     * /ingest. */
+    {"/push.v1.PusherService/", true, HTTP_POST, HTTP_RUN_INGEST, ember_http_push,
+     METRIC_ROUTE_PUSH, HTTP_ROLE_INGEST, true, &ember_push_service},
     {"/render", false, READ, HTTP_RUN_QUERY, ember_http_render, METRIC_ROUTE_RENDER,
      HTTP_ROLE_READ, false, NULL},
     {"/render-diff", false, READ, HTTP_RUN_QUERY, ember_http_render_diff,

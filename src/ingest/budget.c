@@ -5,6 +5,7 @@
  */
 #include "ingest_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void ingest_ctx_init(ingest_ctx_t *c, const ember_ingest_limits_t *lim, size_t max_body,
@@ -83,4 +84,51 @@ size_t ingest_result_bytes(const ember_ingest_result_t *r) {
       sum += strlen(p->key.labels[l].key) + strlen(p->key.labels[l].value) + 2;
   }
   return sum;
+}
+
+/* ---- protobuf-c unpacking ------------------------------------------------------ */
+
+/* Taken from the budget a chunk at a time: an unpack makes an allocation
+ * per element, and the budget is shared by every thread. */
+#define UNPACK_CHUNK ((size_t)1 << 20)
+
+static void *unpack_alloc(void *ctx, size_t n) {
+  ingest_unpack_t *b = ctx;
+  if (n > b->limit - b->used) {
+    b->over = true;
+    return NULL;
+  }
+  if (b->c && n > b->taken - b->used) {
+    size_t need = n - (b->taken - b->used);
+    size_t more = need > UNPACK_CHUNK ? need : UNPACK_CHUNK;
+    if (more > b->limit - b->taken) more = need;
+    bool ok = ingest_budget_take(b->c, more, NULL) == EMBER_OK;
+    if (!ok && more > need) { /* a chunk is a convenience: try what is needed */
+      more = need;
+      ok = ingest_budget_take(b->c, more, NULL) == EMBER_OK;
+    }
+    if (!ok) {
+      b->busy = true;
+      return NULL;
+    }
+    b->taken += more;
+  }
+  b->used += n;
+  return malloc(n ? n : 1);
+}
+
+static void unpack_free(void *ctx, void *p) { free(p); }
+
+ProtobufCAllocator ingest_unpack_begin(ingest_unpack_t *u, const ingest_ctx_t *c,
+                                       size_t limit) {
+  memset(u, 0, sizeof *u);
+  u->limit = limit;
+  u->c = c;
+  ProtobufCAllocator a = {unpack_alloc, unpack_free, u};
+  return a;
+}
+
+ProtobufCAllocator ingest_unpack_freer(void) {
+  ProtobufCAllocator a = {unpack_alloc, unpack_free, NULL};
+  return a;
 }

@@ -8,6 +8,7 @@
  * then the body's size (413), then its content (422).
  */
 #include "ingest_int.h"
+#include "jfr_int.h"
 
 #include "ember/timeexpr.h"
 
@@ -62,6 +63,12 @@ static int pprof(const ember_ingest_request_t *req, const ember_profile_t *base,
   return ingest_pprof(base, req->content_type, buf, len, c, out, err);
 }
 
+static int jfr(const ember_ingest_request_t *req, const ember_profile_t *base,
+               const uint8_t *buf, size_t len, ingest_ctx_t *c, ember_ingest_result_t *out,
+               ember_err_t *err) {
+  return ingest_jfr(base, req->event, req->content_type, buf, len, c, out, err);
+}
+
 /* The text formats' decoders into any sink (ingest_int.h). */
 typedef int (*text_decoder_t)(const char *buf, size_t len, ingest_sink_fn add,
                               void *sink, ingest_ctx_t *c, ember_err_t *err);
@@ -82,6 +89,7 @@ static const format_t FORMATS[] = {
     {"trie", "binary/octet-stream+trie", ingest_trie, NULL, NULL},
     {"tree", "binary/octet-stream+tree", ingest_tree, NULL, NULL},
     {"lines", NULL, lines, NULL, ingest_lines_to},
+    {"jfr", NULL, NULL, jfr, NULL},
     {"pprof", "multipart/form-data", NULL, pprof, NULL},
     {"folded", NULL, folded, NULL, ingest_folded_to},
 };
@@ -107,7 +115,7 @@ static int pick_format(const ember_ingest_request_t *req, const format_t **out,
   if (!known) {
     ingest_excerpt_t e;
     return ember_err_set(err, EMBER_EINVAL,
-                         "unknown format '%s'; use folded, lines, tree, trie or pprof",
+                         "unknown format '%s'; use folded, lines, tree, trie, pprof or jfr",
                          ingest_excerpt(&e, name.base, name.len));
   }
   for (size_t i = 0; i < NFORMATS; i++) {
@@ -187,7 +195,7 @@ static const char *span_str(char buf[32], int64_t secs) {
 /* A time a push may cover: from 2000-01-01 (anything earlier is a clock or
  * unit error) to now plus the allowed skew (anything later would sit past
  * the newest data, where retention never reaches it). */
-static int check_time(const char *param, int64_t t, int64_t now, int64_t skew,
+int ingest_check_time(const char *param, int64_t t, int64_t now, int64_t skew,
                       ember_err_t *err) {
   char tb[32], nb[32], lb[32], sb[32];
   int64_t latest = now > INT64_MAX - skew ? INT64_MAX : now + skew;
@@ -220,8 +228,8 @@ static int parse_times(const ember_ingest_request_t *req, ember_profile_t *p,
     rc = ember_time_parse(req->from, req->now, &p->from, err);
     if (rc) return with_param(err, "from", rc);
   }
-  rc = check_time("from", p->from, req->now, skew, err);
-  if (rc == EMBER_OK) rc = check_time("until", p->until, req->now, skew, err);
+  rc = ingest_check_time("from", p->from, req->now, skew, err);
+  if (rc == EMBER_OK) rc = ingest_check_time("until", p->until, req->now, skew, err);
   if (rc) return rc;
   if (p->until < p->from)
     return ember_err_set(err, EMBER_EINVAL,

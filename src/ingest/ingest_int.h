@@ -8,6 +8,8 @@
 
 #include "ember/ingest.h"
 
+#include <protobuf-c/protobuf-c.h>
+
 /* ---- Error messages ---------------------------------------------------- */
 
 /* How many input bytes an error message quotes before cutting with "...". */
@@ -36,11 +38,23 @@ typedef struct {
   size_t mem_held;        /* what they hold, taken from budget */
   size_t tree_held;       /* of which the tree of a one-tree format */
   uint64_t truncated;     /* OUT: stacks cut at max_depth */
+  /* push.v1: a pprof profile's times are its own (time_nanos and
+   * duration_nanos), checked against now and skew as from and until are. */
+  bool profile_times;
+  int64_t now, skew;
+  /* push.v1: labels whose key starts with "__" are not stored, the
+   * samples' as the series'. */
+  bool drop_reserved;
 } ingest_ctx_t;
 
 /* lim may be NULL (every default). */
 void ingest_ctx_init(ingest_ctx_t *c, const ember_ingest_limits_t *lim, size_t max_body,
                      ember_budget_t *budget);
+
+/* A time a push may cover: from 2000-01-01 to now + skew, else EMBER_ERANGE
+ * naming param (ingest.c). */
+int ingest_check_time(const char *param, int64_t t, int64_t now, int64_t skew,
+                      ember_err_t *err);
 
 /* ---- Memory of the profiles being built (budget.c) ------------------------ */
 
@@ -87,6 +101,28 @@ int ingest_trie(const uint8_t *buf, size_t len, ember_tree_t *t, ingest_ctx_t *c
 int ingest_pprof(const ember_profile_t *base, const char *content_type,
                  const uint8_t *body, size_t len, ingest_ctx_t *c,
                  ember_ingest_result_t *out, ember_err_t *err);
+
+/* ---- protobuf-c unpacking with a budget (budget.c) ---------------------- */
+
+/* protobuf-c's allocations while it unpacks one message, counted against a
+ * limit of the message's own (in proportion to its bytes) and taken from
+ * the request's byte budget (c may be NULL), a megabyte at a time.
+ * protobuf-c frees nothing while an unpack succeeds, so what was taken
+ * (taken) is given back when the message is freed. */
+typedef struct {
+  size_t used, limit;
+  size_t taken; /* from c's budget, >= used */
+  bool over;    /* the limit was reached: a 413 */
+  bool busy;    /* the budget had no room: a 429 */
+  const ingest_ctx_t *c;
+} ingest_unpack_t;
+
+/* The allocator for one unpack, counting in *u (which must outlive it). */
+ProtobufCAllocator ingest_unpack_begin(ingest_unpack_t *u, const ingest_ctx_t *c,
+                                       size_t limit);
+/* The allocator to free an unpacked message with (the caller gives its
+ * taken bytes back itself). */
+ProtobufCAllocator ingest_unpack_freer(void);
 
 /* An estimate of the bytes r's profiles hold: trees, keys, strings. */
 size_t ingest_result_bytes(const ember_ingest_result_t *r);
@@ -266,6 +302,14 @@ int ingest_multipart_parse(const char *content_type, const uint8_t *body, size_t
                            ingest_form_t *out, ember_err_t *err);
 /* The first field called name, or NULL. */
 const ingest_part_t *ingest_form_get(const ingest_form_t *f, const char *name);
+/* The field called name, or NULL when the form has none or it is empty;
+ * EMBER_EPARSE when the form has it twice. */
+int ingest_form_one(const ingest_form_t *f, const char *name, const ingest_part_t **out,
+                    ember_err_t *err);
+/* The EMBER_EPARSE error for a form without its required field name,
+ * listing the fields it has; what says what belongs in it. */
+int ingest_form_missing(const ingest_form_t *f, const char *name, const char *what,
+                        ember_err_t *err);
 void ingest_form_free(ingest_form_t *f);
 
 /* ---- pprof sample types (pprof_types.c) -------------------------------- */

@@ -253,3 +253,35 @@ void ingest_form_free(ingest_form_t *f) {
   f->parts = NULL;
   f->n = 0;
 }
+
+int ingest_form_one(const ingest_form_t *f, const char *name, const ingest_part_t **out,
+                    ember_err_t *err) {
+  *out = NULL;
+  for (size_t i = 0; i < f->n; i++) {
+    if (!ember_slice_eq(f->parts[i].name, name)) continue;
+    if (*out)
+      return ember_err_set(err, EMBER_EPARSE,
+                           "multipart body: the field '%s' appears twice; send it "
+                           "once",
+                           name);
+    *out = &f->parts[i];
+  }
+  if (*out && (*out)->len == 0) *out = NULL; /* an empty field is no field */
+  return EMBER_OK;
+}
+
+int ingest_form_missing(const ingest_form_t *f, const char *name, const char *what,
+                        ember_err_t *err) {
+  ember_buf_t names = EMBER_BUF_INIT;
+  for (size_t i = 0; i < f->n && names.len < 200; i++) {
+    ingest_excerpt_t e;
+    ember_buf_printf(&names, "%s'%s'", i ? ", " : "",
+                     ingest_excerpt(&e, f->parts[i].name.base, f->parts[i].name.len));
+  }
+  int rc = ember_err_set(err, EMBER_EPARSE,
+                         "multipart body: no '%s' field (the form has %s); send %s in a "
+                         "field named '%s'",
+                         name, names.len ? names.data : "no fields", what, name);
+  ember_buf_free(&names);
+  return rc;
+}

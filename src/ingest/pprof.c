@@ -44,50 +44,6 @@ typedef Perftools__Profiles__Line pb_line_t;
 typedef Perftools__Profiles__Function pb_function_t;
 typedef Perftools__Profiles__Mapping pb_mapping_t;
 
-/* ---- Allocation budget ---------------------------------------------------- */
-
-/* protobuf-c's allocations, counted against a limit of the profile's own
- * and against the request's byte budget (c may be NULL), from which they
- * are taken a chunk at a time: an unpack makes an allocation per element,
- * and the budget is shared by every thread. protobuf-c frees nothing it
- * allocated while an unpack succeeds, so what was taken is given back
- * when the profile is freed. */
-#define UNPACK_CHUNK ((size_t)1 << 20)
-
-typedef struct {
-  size_t used, limit;
-  size_t taken; /* from c's budget, >= used */
-  bool over, busy;
-  const ingest_ctx_t *c;
-} budget_t;
-
-static void *budget_alloc(void *ctx, size_t n) {
-  budget_t *b = ctx;
-  if (n > b->limit - b->used) {
-    b->over = true;
-    return NULL;
-  }
-  if (b->c && n > b->taken - b->used) {
-    size_t need = n - (b->taken - b->used);
-    size_t more = need > UNPACK_CHUNK ? need : UNPACK_CHUNK;
-    if (more > b->limit - b->taken) more = need;
-    bool ok = ingest_budget_take(b->c, more, NULL) == EMBER_OK;
-    if (!ok && more > need) { /* a chunk is a convenience: try what is needed */
-      more = need;
-      ok = ingest_budget_take(b->c, more, NULL) == EMBER_OK;
-    }
-    if (!ok) {
-      b->busy = true;
-      return NULL;
-    }
-    b->taken += more;
-  }
-  b->used += n;
-  return malloc(n ? n : 1);
-}
-
-static void budget_free(void *ctx, void *p) { free(p); }
-
 static size_t scaled(size_t base, size_t per_byte, size_t len) {
   if (len > (SIZE_MAX - base) / per_byte) return SIZE_MAX;
   return base + len * per_byte;
@@ -428,8 +384,8 @@ void pprof_stack_free(pprof_stack_t *st) {
 
 static int unpack(pprof_doc_t *d, const uint8_t *buf, size_t len, const ingest_ctx_t *c,
                   ember_err_t *err) {
-  budget_t b = {0, scaled(UNPACK_BASE, UNPACK_PER_BYTE, len), 0, false, false, c};
-  ProtobufCAllocator a = {budget_alloc, budget_free, &b};
+  ingest_unpack_t b;
+  ProtobufCAllocator a = ingest_unpack_begin(&b, c, scaled(UNPACK_BASE, UNPACK_PER_BYTE, len));
   d->pb = perftools__profiles__profile__unpack(&a, len, buf);
   if (d->pb) {
     d->unpacked = b.taken;
@@ -474,7 +430,7 @@ int pprof_doc_open(pprof_doc_t *d, const char *what, const uint8_t *buf, size_t 
 void pprof_doc_close(pprof_doc_t *d) {
   if (!d) return;
   if (d->pb) {
-    ProtobufCAllocator a = {budget_alloc, budget_free, NULL};
+    ProtobufCAllocator a = ingest_unpack_freer();
     perftools__profiles__profile__free_unpacked(d->pb, &a);
     ingest_budget_give(d->c, d->unpacked);
   }

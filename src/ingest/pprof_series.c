@@ -251,6 +251,12 @@ static int insert_label(build_t *b, const pprof_doc_t *d, size_t si, label_t lb,
   return EMBER_OK;
 }
 
+/* Whether a label key (untrimmed) starts with "__". */
+static bool reserved(ember_slice_t k) {
+  k = ember_slice_trim(k);
+  return k.len >= 2 && !memcmp(k.base, "__", 2);
+}
+
 /* The sample's string labels, trimmed, sorted by key, one per key. */
 static int sample_labels(build_t *b, const pprof_doc_t *d, size_t si, label_t *out,
                          size_t *n, ember_err_t *err) {
@@ -263,6 +269,12 @@ static int sample_labels(build_t *b, const pprof_doc_t *d, size_t si, label_t *o
     ember_slice_t k, v;
     rc = pprof_doc_slice(d, l->key, "a label key", &k, err);
     if (!rc) rc = pprof_doc_slice(d, l->str, "a label value", &v, err);
+    if (!rc && b->c->drop_reserved) { /* push.v1: "__" keys are Pyroscope's own */
+      if (over_budget(b, k.len + 1))
+        rc = too_much_label_work(err);
+      else if (reserved(k))
+        continue;
+    }
     if (!rc && over_budget(b, k.len + v.len + 1)) rc = too_much_label_work(err);
     if (!rc) {
       label_t lb = {ember_slice_trim(k), ember_slice_trim(v)};
@@ -646,39 +658,12 @@ typedef struct {
   const ingest_part_t *profile, *prev, *config;
 } fields_t;
 
-static int one_field(const ingest_form_t *f, const char *name,
-                     const ingest_part_t **out, ember_err_t *err) {
-  *out = NULL;
-  for (size_t i = 0; i < f->n; i++) {
-    if (!ember_slice_eq(f->parts[i].name, name)) continue;
-    if (*out)
-      return ember_err_set(err, EMBER_EPARSE,
-                           "multipart body: the field '%s' appears twice; send it "
-                           "once",
-                           name);
-    *out = &f->parts[i];
-  }
-  if (*out && (*out)->len == 0) *out = NULL; /* an empty field is no field */
-  return EMBER_OK;
-}
-
 static int read_fields(const ingest_form_t *f, fields_t *out, ember_err_t *err) {
-  int rc = one_field(f, "profile", &out->profile, err);
-  if (!rc) rc = one_field(f, "prev_profile", &out->prev, err);
-  if (!rc) rc = one_field(f, "sample_type_config", &out->config, err);
+  int rc = ingest_form_one(f, "profile", &out->profile, err);
+  if (!rc) rc = ingest_form_one(f, "prev_profile", &out->prev, err);
+  if (!rc) rc = ingest_form_one(f, "sample_type_config", &out->config, err);
   if (rc || out->profile) return rc;
-  ember_buf_t names = EMBER_BUF_INIT;
-  for (size_t i = 0; i < f->n && names.len < 200; i++) {
-    ingest_excerpt_t e;
-    ember_buf_printf(&names, "%s'%s'", i ? ", " : "",
-                     ingest_excerpt(&e, f->parts[i].name.base, f->parts[i].name.len));
-  }
-  rc = ember_err_set(err, EMBER_EPARSE,
-                     "multipart body: no 'profile' field (the form has %s); send the "
-                     "pprof profile in a field named 'profile'",
-                     names.len ? names.data : "no fields");
-  ember_buf_free(&names);
-  return rc;
+  return ingest_form_missing(f, "profile", "the pprof profile", err);
 }
 
 /* The sample rate: what the profile's period says when it is a time,
@@ -690,6 +675,25 @@ static uint32_t profile_rate(const pprof_doc_t *d, uint32_t dflt) {
   pprof_doc_string(d, p->period_type->unit, "", &unit, NULL);
   uint32_t r = pprof_rate_from_period(unit, p->period);
   return r ? r : dflt;
+}
+
+/* A push.v1 profile is read over the time it says it covers: from its start
+ * (time_nanos; now when it has none) to its start plus its duration. */
+static int profile_times(const pprof_doc_t *d, const ingest_ctx_t *c, ember_profile_t *p,
+                         ember_err_t *err) {
+  const int64_t ns = 1000000000;
+  int64_t t = d->pb->time_nanos, dur = d->pb->duration_nanos;
+  if (t == 0) {
+    p->from = p->until = c->now;
+    return EMBER_OK;
+  }
+  if (dur < 0 || dur > INT64_MAX - t) dur = 0;
+  p->from = t / ns - (t % ns < 0);
+  p->until = (t + dur) / ns - ((t + dur) % ns < 0);
+  int rc = ingest_check_time("time_nanos", p->from, c->now, c->skew, err);
+  if (rc == EMBER_OK) rc = ingest_check_time("time_nanos + duration_nanos", p->until,
+                                             c->now, c->skew, err);
+  return rc;
 }
 
 int ingest_pprof(const ember_profile_t *base, const char *content_type,
@@ -718,6 +722,11 @@ int ingest_pprof(const ember_profile_t *base, const char *content_type,
   rc = pprof_doc_open(&cur, "profile", body, len, c, err);
   if (!rc && fl.prev)
     rc = pprof_doc_open(&prev, "prev_profile", fl.prev->data, fl.prev->len, c, err);
+  ember_profile_t timed = *base; /* shallow: only its times differ */
+  if (!rc && c->profile_times) {
+    rc = profile_times(&cur, c, &timed, err);
+    b.base = &timed;
+  }
   if (rc) goto done;
   b.work_limit = work_budget(cur.size + prev.size);
   ingest_mem_body(c, cur.size + prev.size);

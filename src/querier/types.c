@@ -44,6 +44,8 @@ static const kind_t kinds[] = {
     {"alloc_in_new_tlab_bytes", "memory", NULL, "space", "bytes", false},
     {"alloc_outside_tlab_objects", "memory", NULL, "space", "bytes", false},
     {"alloc_outside_tlab_bytes", "memory", NULL, "space", "bytes", false},
+    {"alloc_sample_objects", "memory", NULL, "space", "bytes", false},
+    {"alloc_sample_bytes", "memory", NULL, "space", "bytes", false},
     {"lock_count", "mutex", "contentions", "mutex", "count", false},
     {"lock_duration", "mutex", "delay", "mutex", "count", false},
     {"live", "memory", NULL, "objects", "count", false},

@@ -1534,6 +1534,93 @@ def attack_failing_disk(ctx):
         os.rmdir(mnt)
 
 
+# ---- JFR and push.v1 ----------------------------------------------------------
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+JFR_DATA = os.path.join(HERE, "..", "data", "jfr")
+
+
+def jfr_writer():
+    """The JFR writer of the fixtures (tests/data/jfr/make_fixtures.py)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "jfr_fixtures", os.path.join(JFR_DATA, "make_fixtures.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def jfr_target(name):
+    t = now()
+    return "/ingest?" + q(name=name, format="jfr", **{"from": str(t - 20),
+                                                      "until": str(t - 10)})
+
+
+@attack("jfr-hostile", 96, "hostile JFR recordings (a type containing itself, "
+        "arrays past their event, pools of undefined classes, 8 MB of arrays of "
+        "1,000-field empty types, a good chunk then a broken one) -> 422 or 413 at "
+        "once; nothing stored")
+def attack_jfr_hostile(ctx):
+    s = ctx.server()
+    want = {-2: 422, -3: 413}
+    with open(os.path.join(JFR_DATA, "hostile", "manifest.txt")) as f:
+        cases = [line.split(" ", 2) for line in f.read().splitlines()]
+    for name, code, _ in cases:
+        if int(code) == 0:
+            continue
+        with open(os.path.join(JFR_DATA, "hostile", name), "rb") as f:
+            body = f.read()
+        r = http(s.port, "POST", jfr_target("hostile"), body=body, timeout=30)
+        ctx.expect_error(r, (want[int(code)],), name)
+    # Scaled up: arrays of empty 1,000-field types, 8 MB of them (each
+    # element costs a thousand steps and no byte).
+    m = jfr_writer()
+    empty = m.mini_classes(m.STACK_CLASSES + [
+        ("demo.Empty", [("f%d" % i, "demo.Nothing", "") for i in range(1000)]),
+        ("demo.Nothing", []), ("demo.Many", [("items", "demo.Empty", "array")])])
+    n = 8 * MiB
+    body = m.mini_chunk(empty, [], [("demo.Many", [(1, m.Out(True).int(n).b + bytes(n))])])
+    started = time.monotonic()
+    r = http(s.port, "POST", jfr_target("hostile"), body=body, timeout=30)
+    ctx.expect_error(r, (413,), "8 MB of empty-type arrays")
+    ctx.note(f"8 MB of empty-type arrays refused in {time.monotonic() - started:.2f} s")
+    # A good chunk, then a broken one: all or nothing.
+    with open(os.path.join(JFR_DATA, "asprof.jfr"), "rb") as f:
+        good = f.read()
+    r = http(s.port, "POST", jfr_target("hostile"), body=good[:-50], timeout=30)
+    ctx.expect_error(r, (422,), "a second chunk cut short")
+    r, names = apps(s.port)
+    ctx.saw(r)
+    ctx.expect(names == [], f"apps after the refused recordings: {names}")
+
+
+def pb_bytes(num, payload):
+    return pb_varint(num << 3 | 2) + pb_varint(len(payload)) + payload
+
+
+@attack("push-v1-labels", 96, "a 4 MB push.v1 PushRequest of 2 million empty "
+        "label pairs with --max-inflight 16MiB -> 429 resource_exhausted with "
+        "Retry-After, in bounded memory; nothing stored")
+def attack_push_v1_labels(ctx):
+    # Each empty LabelPair is two bytes on the wire and some 50 once
+    # decoded: 4 MB would take about 100 MB; the budget refuses it first.
+    s = ctx.server([("--max-inflight", "16MiB")])
+    series = pb_bytes(1, pb_bytes(1, b"service_name") + pb_bytes(2, b"app"))
+    series += b"\x0a\x00" * (2 * 1000 * 1000)
+    body = pb_bytes(1, series)
+    r = http(s.port, "POST", "/push.v1.PusherService/Push",
+             {"Content-Type": "application/proto"}, body, timeout=30)
+    ctx.saw(r)
+    doc = r.json() if r.status else None
+    ctx.expect(r.status == 429 and isinstance(doc, dict) and
+               doc.get("code") == "resource_exhausted",
+               f"2 million empty label pairs: expected 429 resource_exhausted, got {r!r}")
+    r, names = apps(s.port)
+    ctx.saw(r)
+    ctx.expect(names == [], f"apps after the refused push: {names}")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bin", default=os.environ.get("EMBER_BIN"),

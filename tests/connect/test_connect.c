@@ -412,6 +412,34 @@ static void test_connect_arena_bounds_and_aligns(void **state) {
   ember_connect_arena_free(NULL);
 }
 
+static void test_connect_takes_decoded_requests_from_the_budget(void **state) {
+  const char *m[64];
+  for (size_t i = 0; i < 64; i++) m[i] = "a matcher long enough to be counted";
+  size_t len;
+  uint8_t *p = pack_request("x", m, 64, &len);
+  ember_connect_request_t rq = {.method = "Echo", .content_type = "application/proto",
+                                .body = p, .len = len};
+  /* A budget with no room: refused before the method runs. */
+  ember_budget_t none = {0, 16};
+  rq.budget = &none;
+  ember_connect_response_t resp;
+  assert_int_equal(ember_connect_unary(&service, &rq, NULL, &resp),
+                   EMBER_CONNECT_RESOURCE_EXHAUSTED);
+  expect_error(&resp, 429, "resource_exhausted", "too many bytes in flight");
+  ember_connect_response_free(&resp);
+  assert_int_equal(ember_budget_used(&none), 0);
+  /* With room, what was taken is given back when the call ends. */
+  ember_budget_t room = {0, (size_t)1 << 20};
+  rq.budget = &room;
+  ember_connect_call_t *call;
+  assert_int_equal(ember_connect_begin(&service, &rq, &call, &resp), 0);
+  assert_true(ember_budget_used(&room) > 0);
+  ember_connect_end(call, EMBER_OK, NULL, &resp);
+  ember_connect_response_free(&resp);
+  assert_int_equal(ember_budget_used(&room), 0);
+  free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_connect_codes_have_the_protocols_statuses),
@@ -432,6 +460,7 @@ int main(void) {
       cmocka_unit_test(test_connect_refuses_broken_protobuf),
       cmocka_unit_test(test_connect_call_steps_can_end_later),
       cmocka_unit_test(test_connect_arena_bounds_and_aligns),
+      cmocka_unit_test(test_connect_takes_decoded_requests_from_the_budget),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -330,9 +330,35 @@ static void test_ingest_reports_unreadable_pprof(void **state) {
 
 static void test_ingest_rejects_unknown_format(void **state) {
   ember_ingest_request_t r = request("a 1\n");
-  r.format = "jfr";
+  r.format = "collapsed";
   assert_string_equal(parse_error(&r, EMBER_EINVAL),
-                      "unknown format 'jfr'; use folded, lines, tree, trie or pprof");
+                      "unknown format 'collapsed'; use folded, lines, tree, trie, pprof or "
+                      "jfr");
+}
+
+static void test_ingest_format_jfr_reads_a_recording_named_by_its_event(void **state) {
+  size_t len;
+  char *jfr = read_fixture("jfr/asprof.jfr", &len);
+  ember_ingest_request_t r = request("");
+  r.body = (const uint8_t *)jfr;
+  r.body_len = len;
+  r.format = "jfr";
+  r.event = "itimer";
+  ember_ingest_result_t res = parse_ok(&r);
+  bool itimer = false;
+  for (size_t i = 0; i < res.n; i++)
+    itimer |= !strcmp(res.items[i].key.app, "app.itimer");
+  assert_true(itimer);
+  assert_int_equal(res.unknown_contexts, 7);
+  ember_ingest_result_free(&res);
+  r.event = "ctimer";
+  assert_contains(parse_error(&r, EMBER_EINVAL), "event: expected cpu, itimer, wall");
+  /* format=jfr wins over the multipart media type: a form is read as a
+   * JFR push (this body is no form). */
+  r.event = NULL;
+  r.content_type = "multipart/form-data; boundary=B";
+  assert_contains(parse_error(&r, EMBER_EPARSE), "multipart body");
+  free(jfr);
 }
 
 /* ---- Bodies -------------------------------------------------------------- */
@@ -652,6 +678,7 @@ int main(void) {
       cmocka_unit_test(test_ingest_picks_pprof_by_format_or_multipart),
       cmocka_unit_test(test_ingest_reports_unreadable_pprof),
       cmocka_unit_test(test_ingest_rejects_unknown_format),
+      cmocka_unit_test(test_ingest_format_jfr_reads_a_recording_named_by_its_event),
       cmocka_unit_test(test_ingest_decodes_content_encoding_first),
       cmocka_unit_test(test_ingest_body_without_samples_gives_no_profiles),
       cmocka_unit_test(test_ingest_reports_unparseable_bodies),

@@ -57,6 +57,8 @@ static void test_types_follow_pyroscope_names(void **state) {
        "memory:alloc_outside_tlab_objects:count:space:bytes"},
       {"a.alloc_outside_tlab_bytes", "bytes",
        "memory:alloc_outside_tlab_bytes:bytes:space:bytes"},
+      {"a.alloc_sample_objects", "objects", "memory:alloc_sample_objects:count:space:bytes"},
+      {"a.alloc_sample_bytes", "bytes", "memory:alloc_sample_bytes:bytes:space:bytes"},
       {"a.lock_count", "lock_samples", "mutex:contentions:count:mutex:count"},
       {"a.lock_duration", "lock_nanoseconds", "mutex:delay:nanoseconds:mutex:count"},
       {"a.live", "objects", "memory:live:count:objects:count"},
