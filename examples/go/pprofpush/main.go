@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -51,10 +52,10 @@ func spin(n int) {
 }
 
 //go:noinline
-func cpuHeavy() { spin(6000000) }
+func cpuHeavy(n int) { spin(2 * n) }
 
 //go:noinline
-func cpuLight() { spin(3000000) }
+func cpuLight(n int) { spin(n) }
 
 // cpuTime is the CPU time the process has used so far.
 func cpuTime() time.Duration {
@@ -82,9 +83,13 @@ func allocate(i int) {
 // the deadline passes.
 func work(ctx context.Context, start, cpu time.Duration, deadline time.Time) {
 	car := pprof.Labels("vehicle", "car")
+	// Units of random length: a fixed 27 ms cycle can phase-lock with the
+	// 10 ms sampling clock and give one function far more than its share.
+	rng := rand.New(rand.NewSource(1))
 	for i := 0; cpuTime()-start < cpu && time.Now().Before(deadline); i++ {
-		pprof.Do(ctx, car, func(context.Context) { cpuHeavy() })
-		cpuLight()
+		n := 1000000 + rng.Intn(4000000)
+		pprof.Do(ctx, car, func(context.Context) { cpuHeavy(n) })
+		cpuLight(n)
 		allocate(i)
 	}
 }

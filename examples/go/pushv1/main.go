@@ -29,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,10 +54,10 @@ func spin(n int) {
 }
 
 //go:noinline
-func cpuHeavy() { spin(6000000) }
+func cpuHeavy(n int) { spin(2 * n) }
 
 //go:noinline
-func cpuLight() { spin(3000000) }
+func cpuLight(n int) { spin(n) }
 
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -78,9 +79,13 @@ func allocate(i int) {
 
 func work(ctx context.Context, start, cpu time.Duration, deadline time.Time) {
 	car := pprof.Labels("vehicle", "car")
+	// Units of random length: a fixed 27 ms cycle can phase-lock with the
+	// 10 ms sampling clock and give one function far more than its share.
+	rng := rand.New(rand.NewSource(1))
 	for i := 0; cpuTime()-start < cpu && time.Now().Before(deadline); i++ {
-		pprof.Do(ctx, car, func(context.Context) { cpuHeavy() })
-		cpuLight()
+		n := 1000000 + rng.Intn(4000000)
+		pprof.Do(ctx, car, func(context.Context) { cpuHeavy(n) })
+		cpuLight(n)
 		allocate(i)
 	}
 }
