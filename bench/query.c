@@ -443,7 +443,10 @@ static void setup_push(const char *dir) {
     p->spy_name = strdup("gospy");
     p->units = strdup("samples");
     p->tree = ember_tree_new();
-    for (uint32_t e = 0; e < (i ? 1u : (uint32_t)O.universe); e++) {
+    /* In order of heat: a real dictionary numbers stacks as they first
+     * appear, which puts the hot ones first. */
+    for (uint32_t r = 0; r < (i ? 1u : (uint32_t)O.universe); r++) {
+      uint32_t e = rank_elem[0][r];
       for (uint32_t k = 0; k < elems[e].depth; k++)
         f[k] = ember_slice(names[elems[e].frames[k]], strlen(names[elems[e].frames[k]]));
       ember_tree_add_stack(p->tree, f, elems[e].depth, 1);

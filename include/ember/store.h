@@ -159,6 +159,36 @@ int ember_store_reader_label_values(ember_store_reader_t *r, const ember_selecto
                                     const char *key, ember_strlist_t *out,
                                     ember_err_t *err);
 
+/* ---- Sums: a flame graph without the whole tree ------------------------- */
+
+/* What tree reads add up, kept by stack id until a tree is asked for. A
+ * flame graph shows at most max_nodes nodes; choosing them among the
+ * stacks, before any tree exists, costs a fraction of building the tree of
+ * every stack read (often a hundred thousand nodes) and cutting it down.
+ * The tree given is exactly the one ember_store_reader_tree (side after
+ * side) and ember_tree_truncate would give. Holds no snapshot: it may
+ * outlive the read session. One thread uses it at a time. */
+typedef struct ember_store_sums ember_store_sums_t;
+
+ember_store_sums_t *ember_store_sums_new(void);
+void ember_store_sums_free(ember_store_sums_t *sums); /* NULL is accepted */
+
+/* As ember_store_reader_tree, into side `side` of sums (each side is read
+ * once). */
+int ember_store_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel,
+                            int64_t from, int64_t until, ember_store_sums_t *sums,
+                            int side, ember_err_t *err);
+
+/* The tree of the sums, cut to max_nodes nodes (plus the "other" nodes)
+ * as ember_tree_truncate cuts, or whole when it has no more than max_nodes
+ * nodes or max_nodes < 0. When fns is not NULL, also what
+ * ember_tree_functions would give for the whole tree on both sides, with
+ * the names interned in *out (*fns caller frees, *nfns entries). *out
+ * (caller frees) and *fns are written only on success; EMBER_ETIMEOUT past
+ * the calling thread's deadline. */
+int ember_store_sums_tree(ember_store_sums_t *sums, long max_nodes, ember_tree_t **out,
+                          ember_function_t **fns, size_t *nfns, ember_err_t *err);
+
 /* ---- Introspection (for /metrics) -------------------------------------- */
 
 typedef struct {

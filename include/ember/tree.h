@@ -77,6 +77,25 @@ uint32_t ember_tree_add_stack(ember_tree_t *t, const ember_slice_t *frames,
 
 /* Number of nodes, root included. */
 size_t ember_tree_count(const ember_tree_t *t);
+
+/* One function (frame name) of a tree: the sum of the self values of its
+ * nodes, and its total, counting each sample once even when its stack
+ * passes through the function several times (recursion). Per side. */
+typedef struct {
+  uint32_t name; /* id in the tree's name table */
+  uint64_t self[EMBER_TREE_SIDES];
+  uint64_t total[EMBER_TREE_SIDES];
+} ember_function_t;
+
+/* The sums of every name of t with a non-zero total on one of the first
+ * nsides (1 or 2) sides, over every node but the root, in name id order.
+ * *out (caller frees) and *n written only on success; EMBER_ETIMEOUT past
+ * the calling thread's deadline. O(nodes + names). */
+int ember_tree_functions(const ember_tree_t *t, int nsides, ember_function_t **out,
+                         size_t *n, ember_err_t *err);
+/* Makes room for `nodes` more nodes and `names` more names, so that a tree
+ * whose size is known ahead grows without copying. Changes nothing else. */
+void ember_tree_reserve(ember_tree_t *t, size_t nodes, size_t names);
 /* Bytes the tree has allocated (its arrays' capacities), in O(1): what
  * holding it costs while it waits, say, for the disk. NULL gives 0. */
 size_t ember_tree_mem(const ember_tree_t *t);

@@ -42,6 +42,22 @@ struct ember_tree {
 
 /* ---- Names ------------------------------------------------------------- */
 
+/* The hash of a name's bytes, eight at a time: frame names are long
+ * (package paths of 50-100 bytes), and hashing them a byte at a time was a
+ * visible share of building a large tree from the store. */
+static uint64_t name_hash(const char *p, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+  for (; n >= 8; p += 8, n -= 8) {
+    memcpy(&w, p, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  w = 0;
+  memcpy(&w, p, n);
+  h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 29);
+}
+
 static bool name_is(const ember_tree_t *t, uint32_t id, const char *p,
                     size_t n) {
   const name_ref_t *r = &t->names[id];
@@ -54,7 +70,7 @@ static void rehash_names(ember_tree_t *t, size_t cap) {
   t->name_slots_cap = cap;
   for (uint32_t id = 0; id < t->nnames; id++) {
     const name_ref_t *r = &t->names[id];
-    size_t i = ember_hash_bytes(t->arena + r->off, r->len) & (cap - 1);
+    size_t i = name_hash(t->arena + r->off, r->len) & (cap - 1);
     while (t->name_slots[i]) i = (i + 1) & (cap - 1);
     t->name_slots[i] = id + 1;
   }
@@ -64,7 +80,7 @@ uint32_t ember_tree_intern(ember_tree_t *t, const char *name, size_t len) {
   if ((t->nnames + 1) * 2 > t->name_slots_cap)
     rehash_names(t, t->name_slots_cap * 2);
   size_t mask = t->name_slots_cap - 1;
-  size_t i = ember_hash_bytes(name, len) & mask;
+  size_t i = name_hash(name, len) & mask;
   for (; t->name_slots[i]; i = (i + 1) & mask) {
     uint32_t id = t->name_slots[i] - 1;
     if (name_is(t, id, name, len)) return id;
@@ -212,6 +228,17 @@ void ember_tree_free(ember_tree_t *t) {
 }
 
 size_t ember_tree_count(const ember_tree_t *t) { return t->nnodes; }
+
+void ember_tree_reserve(ember_tree_t *t, size_t nodes, size_t names) {
+  ember_grow((void **)&t->nodes, &t->nodes_cap, t->nnodes + nodes, sizeof *t->nodes);
+  ember_grow((void **)&t->names, &t->names_cap, t->nnames + names, sizeof *t->names);
+  size_t cap = t->child_slots_cap;
+  while ((t->nnodes + nodes) * 2 > cap) cap *= 2;
+  if (cap != t->child_slots_cap) rehash_children(t, cap);
+  cap = t->name_slots_cap;
+  while ((t->nnames + names) * 2 > cap) cap *= 2;
+  if (cap != t->name_slots_cap) rehash_names(t, cap);
+}
 
 size_t ember_tree_mem(const ember_tree_t *t) {
   if (!t) return 0;
