@@ -57,14 +57,18 @@
 
 static const char SQL_TODO_READY[] =
     "SELECT start, series_id FROM rollup_todo WHERE level=?1 AND start<=?2 "
-    "ORDER BY start LIMIT ?3";
+    "AND start>=?4 ORDER BY start LIMIT ?3";
+static const char SQL_TODO_NEWEST[] =
+    "SELECT MAX(start) FROM rollup_todo WHERE level=?1 AND start<=?2";
 static const char SQL_TODO_DONE[] =
     "DELETE FROM rollup_todo WHERE level=?1 AND start=?2 AND series_id=?3";
 static const char SQL_TODO_NEXT[] =
     "INSERT OR IGNORE INTO rollup_todo(level, start, series_id) VALUES(?1, ?2, ?3)";
 static const char SQL_APP_TODO_READY[] =
     "SELECT start, app_id FROM app_rollup_todo WHERE level=?1 AND start<=?2 "
-    "ORDER BY start LIMIT ?3";
+    "AND start>=?4 ORDER BY start LIMIT ?3";
+static const char SQL_APP_TODO_NEWEST[] =
+    "SELECT MAX(start) FROM app_rollup_todo WHERE level=?1 AND start<=?2";
 static const char SQL_APP_TODO_DONE[] =
     "DELETE FROM app_rollup_todo WHERE level=?1 AND start=?2 AND app_id=?3";
 static const char SQL_APP_TODO_ADD[] =
@@ -559,8 +563,8 @@ static int build_app(ember_conn_t *c, merge_t *m, int64_t app, int level, int64_
 
 /* ---- Jobs -------------------------------------------------------------- */
 
-/* Job: builds up to arg[2] settled periods of level arg[0] starting at or
- * before arg[1], of series (arg[3] == 0) or of apps; out = how many. */
+/* Job: builds up to arg[2] periods of level arg[0] starting in [arg[4],
+ * arg[1]], of series (arg[3] == 0) or of apps; out = how many. */
 static int compact_job(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
   ember_conn_t *c = s->wconn;
   int level = (int)j->arg[0];
@@ -579,6 +583,7 @@ static int compact_job(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
   sqlite3_bind_int(st, 1, level);
   sqlite3_bind_int64(st, 2, j->arg[1]);
   sqlite3_bind_int64(st, 3, j->arg[2]);
+  sqlite3_bind_int64(st, 4, j->arg[4]);
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     ember_grow((void **)&todo, &cap, n + 1, sizeof *todo);
     todo[n].start = sqlite3_column_int64(st, 0);
@@ -602,32 +607,84 @@ static int compact_job(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
 
 /* ---- Pass -------------------------------------------------------------- */
 
-/* Posts jobs of one kind and level until one comes back short. */
-static int compact_level(ember_store_t *s, int level, int64_t ready, bool apps,
+void ember_store_test_before_compact(ember_store_t *s,
+                                     void (*fn)(void *ctx, int level, bool apps,
+                                                int64_t lo, int64_t hi),
+                                     void *ctx) {
+  s->before_compact = fn;
+  s->before_compact_ctx = ctx;
+}
+
+/* The widest period: work goes window by window of this width, so that
+ * every level of a window is built before the next window starts. */
+#define WINDOW ((int64_t)10000)
+
+/* Posts jobs of one kind and level for periods in [lo, hi] until one comes
+ * back short. */
+static int compact_level(ember_store_t *s, int level, int64_t lo, int64_t hi, bool apps,
                          ember_err_t *err) {
   int64_t chunk = apps ? APP_CHUNK : COMPACT_CHUNK;
   for (;;) {
+    if (s->before_compact) s->before_compact(s->before_compact_ctx, level, apps, lo, hi);
     ember_job_t j;
     memset(&j, 0, sizeof j);
     j.run = compact_job;
     j.arg[0] = level;
-    j.arg[1] = ready;
+    j.arg[1] = hi;
     j.arg[2] = chunk;
     j.arg[3] = apps;
+    j.arg[4] = lo;
     int rc = ember_writer_call(s, &j, err);
     if (rc != 0) return rc;
     if (j.out < chunk) return 0;
   }
 }
 
+/* The start of the newest window holding settled work below `below`
+ * (INT64_MIN when there is none), read on a reader connection. */
+static int newest_window(ember_store_t *s, int64_t now, int64_t below, int64_t *out,
+                         ember_err_t *err) {
+  ember_conn_t *c = NULL;
+  int rc = ember_pool_get(s, &c, err);
+  *out = INT64_MIN;
+  for (int level = 1; rc == 0 && level < EMBER_STORE_LEVELS; level++)
+    for (int apps = 0; rc == 0 && apps < 2; apps++) {
+      int64_t ready = now - EMBER_STORE_SETTLE - ember_store_width[level];
+      sqlite3_stmt *st;
+      if ((rc = ember_conn_prepare(c, apps ? SQL_APP_TODO_NEWEST : SQL_TODO_NEWEST, &st,
+                                   err)) != 0)
+        break;
+      sqlite3_bind_int(st, 1, level);
+      sqlite3_bind_int64(st, 2, ready < below - 1 ? ready : below - 1);
+      int step = sqlite3_step(st);
+      if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        int64_t w = ember_store_floor(sqlite3_column_int64(st, 0), WINDOW);
+        if (w > *out) *out = w;
+      } else if (step != SQLITE_ROW) {
+        rc = ember_conn_fail(c, err, "finding rollup work");
+      }
+      sqlite3_reset(st);
+    }
+  ember_pool_put(s, c);
+  return rc;
+}
+
+/* Newest window first: after a bulk load (or a long stop) the recent past,
+ * which most queries ask for, is rolled up within seconds, while older
+ * windows follow. Within a window, level by level, and a level's series
+ * before its app periods, which are summed from them. */
 int ember_compact_pass(ember_store_t *s, int64_t now, ember_err_t *err) {
-  for (int level = 1; level < EMBER_STORE_LEVELS; level++) {
-    int64_t ready = now - EMBER_STORE_SETTLE - ember_store_width[level];
-    /* The series' rollups of a level first: the app's are summed from
-     * them. */
-    int rc = compact_level(s, level, ready, false, err);
-    if (rc == 0) rc = compact_level(s, level, ready, true, err);
-    if (rc != 0) return rc;
+  int64_t below = INT64_MAX, w;
+  int rc;
+  while ((rc = newest_window(s, now, below, &w, err)) == 0 && w != INT64_MIN) {
+    for (int level = 1; rc == 0 && level < EMBER_STORE_LEVELS; level++) {
+      int64_t ready = now - EMBER_STORE_SETTLE - ember_store_width[level];
+      int64_t hi = w + WINDOW - 1 < ready ? w + WINDOW - 1 : ready;
+      rc = compact_level(s, level, w, hi, false, err);
+      if (rc == 0) rc = compact_level(s, level, w, hi, true, err);
+    }
+    if (rc != 0) break;
+    below = w;
   }
-  return 0;
+  return rc;
 }

@@ -284,7 +284,7 @@ struct ember_job {
   ember_profile_t *profiles; /* write jobs: owned */
   size_t nprofiles;
   char *app;         /* delete jobs: owned */
-  int64_t arg[4];    /* maintenance jobs: parameters */
+  int64_t arg[5];    /* maintenance jobs: parameters */
   const int64_t *ids; /* maintenance jobs: borrowed list of ids */
   size_t nids;
   int64_t out;       /* maintenance jobs: result (e.g. rows touched) */
@@ -529,9 +529,11 @@ struct ember_store {
   bool maint_stop;
   bool maint_poke; /* a write failed: the sleeping thread must start probing */
 
-  /* Test hook (ember_store_test_after_tree). */
+  /* Test hooks (ember_store_test_after_tree, _before_compact). */
   void (*after_tree)(void *ctx);
   void *after_tree_ctx;
+  void (*before_compact)(void *ctx, int level, bool apps, int64_t lo, int64_t hi);
+  void *before_compact_ctx;
 };
 
 /* ---- Test hooks -------------------------------------------------------- */
@@ -544,5 +546,13 @@ void ember_store_test_pause(ember_store_t *s, bool paused);
  * session, so a test can land a write between the parts of one render.
  * NULL fn removes it. Set it only while no read runs. */
 void ember_store_test_after_tree(ember_store_t *s, void (*fn)(void *ctx), void *ctx);
+
+/* Calls fn(ctx, level, apps, lo, hi) before every compaction job a pass
+ * posts (it builds periods of that level starting in [lo, hi]), from the
+ * maintenance pass's thread, so a test can see the order of the work. */
+void ember_store_test_before_compact(ember_store_t *s,
+                                     void (*fn)(void *ctx, int level, bool apps,
+                                                int64_t lo, int64_t hi),
+                                     void *ctx);
 
 #endif

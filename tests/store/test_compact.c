@@ -236,6 +236,50 @@ static void test_compact_skips_a_damaged_row_without_stalling(void **state) {
   assert_true(total_of(f->s, "app.cpu{}", T0 + 100, T0 + 200) > 0);
 }
 
+/* ---- Order of the work ------------------------------------------------- */
+
+typedef struct {
+  int64_t lo[256];
+  int level[256];
+  bool apps[256];
+  int n;
+} jobs_seen_t;
+
+static void saw_job(void *ctx, int level, bool apps, int64_t lo, int64_t hi) {
+  jobs_seen_t *j = ctx;
+  if (j->n < 256) {
+    j->lo[j->n] = lo;
+    j->level[j->n] = level;
+    j->apps[j->n++] = apps;
+  }
+}
+
+/* After a bulk load the newest 10000 s window is rolled up first, every
+ * level of it (series before app), then the one before: the recent past,
+ * which most queries ask for, is fast within seconds. */
+static void test_compact_builds_the_newest_window_first(void **state) {
+  fixture_t *f = *state;
+  /* Three windows of two series. */
+  put_span(f, "app.cpu{h=a}", T0, T0 + 30000, EMBER_AGG_SUM);
+  put_span(f, "app.cpu{h=b}", T0, T0 + 30000, EMBER_AGG_SUM);
+  jobs_seen_t seen = {.n = 0};
+  ember_store_test_before_compact(f->s, saw_job, &seen);
+  maintain_at(f->s, LATER);
+  ember_store_test_before_compact(f->s, NULL, NULL);
+  assert_true(seen.n >= 3 * 6);
+  for (int i = 1; i < seen.n; i++) {
+    /* Windows go backwards; within one, levels go up, series first. */
+    assert_true(seen.lo[i] <= seen.lo[i - 1]);
+    if (seen.lo[i] == seen.lo[i - 1])
+      assert_true(seen.level[i] > seen.level[i - 1] ||
+                  (seen.level[i] == seen.level[i - 1] && seen.apps[i] >= seen.apps[i - 1]));
+  }
+  assert_int_equal(seen.lo[0], T0 + 20000);
+  assert_int_equal(seen.lo[seen.n - 1], T0);
+  assert_int_equal(count_rows_where(f->dir, "level=3"), 2 * 3);
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM app_segments WHERE level=3"), 3);
+}
+
 /* ---- Random ranges and selectors against the 10 s rows ----------------- */
 
 /* A deterministic generator (xorshift64), so a failure repeats. */
@@ -426,6 +470,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_compact_leaves_a_single_row_period_alone,
                                       store_setup, store_teardown),
       cmocka_unit_test(test_compact_answers_random_ranges_as_the_10s_rows),
+      cmocka_unit_test_setup_teardown(test_compact_builds_the_newest_window_first,
+                                      store_setup, store_teardown),
       cmocka_unit_test_setup_teardown(test_compact_skips_a_damaged_row_without_stalling,
                                       store_setup, store_teardown),
   };
