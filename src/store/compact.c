@@ -605,6 +605,83 @@ static int compact_job(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
   return rc;
 }
 
+/* ---- Upgrades: app periods of older rollups ----------------------------- */
+
+/* A database from before app rollups has rollups of series only. The app
+ * periods they lie in are listed a chunk at a time (the rollups of
+ * BACKFILL_PERIODS periods of one level, found through segments_by_age),
+ * and built like any other; where the listing has got to is kept in
+ * app_backfill, whose row goes once every level is through. */
+#define BACKFILL_PERIODS 1000
+
+static const char SQL_BACKFILL_AT[] = "SELECT level, next FROM app_backfill WHERE id=1";
+static const char SQL_BACKFILL_SET[] = "UPDATE app_backfill SET level=?1, next=?2 WHERE id=1";
+static const char SQL_BACKFILL_DONE[] = "DELETE FROM app_backfill";
+static const char SQL_BACKFILL_FIRST[] =
+    "SELECT MIN(start) FROM segments WHERE level=?1 AND start>=?2";
+static const char SQL_BACKFILL_LIST[] =
+    "INSERT OR IGNORE INTO app_rollup_todo(level, start, app_id) "
+    "SELECT DISTINCT g.level, g.start, s.app_id FROM segments g "
+    "JOIN series s ON s.id=g.series_id JOIN app_rows a ON a.id=s.app_id "
+    "WHERE g.level=?1 AND g.start>=?2 AND g.start<?3 AND a.aggregation=0 "
+    "AND NOT EXISTS (SELECT 1 FROM app_segments x WHERE x.app_id=s.app_id "
+    "AND x.level=g.level AND x.start=g.start)";
+
+static int bind_run(ember_conn_t *c, const char *sql, int64_t a, int64_t b, int64_t d,
+                    int n, int64_t *out, ember_err_t *err) {
+  sqlite3_stmt *st;
+  int rc = ember_conn_prepare(c, sql, &st, err);
+  if (rc != 0) return rc;
+  int64_t v[3] = {a, b, d};
+  for (int i = 0; i < n; i++) sqlite3_bind_int64(st, i + 1, v[i]);
+  int step = sqlite3_step(st);
+  if (out) *out = step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+                      ? sqlite3_column_int64(st, 0)
+                      : INT64_MIN;
+  if (step != SQLITE_ROW && step != SQLITE_DONE) rc = ember_conn_fail(c, err, "listing app periods");
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* Job: lists the next chunk; out = 1 while there is more. */
+static int backfill_job(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
+  ember_conn_t *c = s->wconn;
+  sqlite3_stmt *st;
+  int rc = ember_conn_prepare(c, SQL_BACKFILL_AT, &st, err);
+  if (rc != 0) return rc;
+  int step = sqlite3_step(st);
+  int level = step == SQLITE_ROW ? sqlite3_column_int(st, 0) : EMBER_STORE_LEVELS;
+  int64_t next = step == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+  sqlite3_reset(st);
+  if (step != SQLITE_ROW && step != SQLITE_DONE)
+    return ember_conn_fail(c, err, "reading app_backfill");
+  if (step == SQLITE_DONE) return 0;
+  int64_t first = INT64_MIN;
+  while (level < EMBER_STORE_LEVELS &&
+         (rc = bind_run(c, SQL_BACKFILL_FIRST, level, next, 0, 2, &first, err)) == 0 &&
+         first == INT64_MIN) {
+    level++;
+    next = INT64_MIN;
+  }
+  if (rc != 0) return rc;
+  if (level >= EMBER_STORE_LEVELS) return bind_run(c, SQL_BACKFILL_DONE, 0, 0, 0, 0, NULL, err);
+  int64_t end = first + BACKFILL_PERIODS * ember_store_width[level];
+  if ((rc = bind_run(c, SQL_BACKFILL_LIST, level, first, end, 3, NULL, err)) == 0 &&
+      (rc = bind_run(c, SQL_BACKFILL_SET, level, end, 0, 2, NULL, err)) == 0)
+    j->out = 1;
+  return rc;
+}
+
+static int backfill(ember_store_t *s, ember_err_t *err) {
+  for (;;) {
+    ember_job_t j;
+    memset(&j, 0, sizeof j);
+    j.run = backfill_job;
+    int rc = ember_writer_call(s, &j, err);
+    if (rc != 0 || j.out == 0) return rc;
+  }
+}
+
 /* ---- Pass -------------------------------------------------------------- */
 
 void ember_store_test_before_compact(ember_store_t *s,
@@ -675,8 +752,8 @@ static int newest_window(ember_store_t *s, int64_t now, int64_t below, int64_t *
  * before its app periods, which are summed from them. */
 int ember_compact_pass(ember_store_t *s, int64_t now, ember_err_t *err) {
   int64_t below = INT64_MAX, w;
-  int rc;
-  while ((rc = newest_window(s, now, below, &w, err)) == 0 && w != INT64_MIN) {
+  int rc = backfill(s, err);
+  while (rc == 0 && (rc = newest_window(s, now, below, &w, err)) == 0 && w != INT64_MIN) {
     for (int level = 1; rc == 0 && level < EMBER_STORE_LEVELS; level++) {
       int64_t ready = now - EMBER_STORE_SETTLE - ember_store_width[level];
       int64_t hi = w + WINDOW - 1 < ready ? w + WINDOW - 1 : ready;

@@ -218,8 +218,10 @@ static const char SCHEMA_V3[] =
  * the period's ten sub-periods (of the level below), so a timeline reads
  * them without decoding anything. app_rollup_todo lists the periods to
  * (re)build. Both tables start empty: creating them reads no data, so an
- * upgrade starts as fast as any other start; older periods are then read
- * series by series, exactly as before. */
+ * upgrade starts as fast as any other start. app_backfill is where the
+ * maintenance thread has got to in listing the app periods of the rollups
+ * an older version built (compact.c), a bounded chunk per job; until it is
+ * through, those periods are read series by series, exactly as before. */
 static const char SCHEMA_V4[] =
     "CREATE TABLE app_segments("
     "  app_id INTEGER NOT NULL REFERENCES app_rows(id),"
@@ -235,7 +237,12 @@ static const char SCHEMA_V4[] =
     "  level INTEGER NOT NULL,"
     "  start INTEGER NOT NULL,"
     "  app_id INTEGER NOT NULL,"
-    "  PRIMARY KEY(level, start, app_id)) WITHOUT ROWID;";
+    "  PRIMARY KEY(level, start, app_id)) WITHOUT ROWID;"
+    "CREATE TABLE app_backfill("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  level INTEGER NOT NULL,"
+    "  next INTEGER NOT NULL);"
+    "INSERT INTO app_backfill VALUES(1, 1, -9223372036854775808);";
 
 /* migrations[v] takes a database from version v to v + 1. */
 static const char *const migrations[] = {SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4};

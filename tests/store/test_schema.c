@@ -139,7 +139,8 @@ static void test_schema_reopens_an_existing_database_without_migrating(void **st
 
 /* What version 4 added, taken away again: a version 3 file. */
 #define UNDO_V4                                                                          \
-  "DROP TABLE app_rollup_todo; DROP TABLE app_segments; PRAGMA user_version=3;"
+  "DROP TABLE app_backfill; DROP TABLE app_rollup_todo; DROP TABLE app_segments;"        \
+  "PRAGMA user_version=3;"
 
 /* What versions 3 and 4 added, taken away again: a version 2 file. */
 #define UNDO_V3                                                                          \
@@ -147,12 +148,16 @@ static void test_schema_reopens_an_existing_database_without_migrating(void **st
           "ALTER TABLE app_rows RENAME TO apps; PRAGMA user_version=2;"
 
 /* Version 4 adds app rollups: a version 3 file opens without reading its
- * data, answers as before, and its app gets app rollups from then on. */
+ * data and answers as before; the maintenance thread then lists the app
+ * periods of the rollups version 3 built, and builds them. */
 static void test_schema_migrates_a_version_3_database_to_app_rollups(void **state) {
   char *dir = temp_dir();
   ember_store_t *s = open_store(dir, 0, 0);
-  put(s, "one.cpu{pod=a}", 4000000000, 4000000010, "a;b 1");
-  put(s, "one.cpu{pod=b}", 4000000200, 4000000210, "a;c 2");
+  for (int64_t t = 4000000000; t < 4000003000; t += 10) {
+    put(s, "one.cpu{pod=a}", t, t + 10, "a;b 1");
+    put(s, "one.cpu{pod=b}", t, t + 10, "a;c 2");
+  }
+  assert_int_equal(ember_maint_pass(s, 4000100000, NULL), 0);
   ember_store_close(s);
   char db[600];
   snprintf(db, sizeof db, "%s/ember.db", dir);
@@ -160,12 +165,18 @@ static void test_schema_migrates_a_version_3_database_to_app_rollups(void **stat
   assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
   assert_int_equal(sqlite3_exec(h, UNDO_V4, NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(h);
+  assert_true(query_int(db, "SELECT COUNT(*) FROM segments WHERE level=2") > 0);
   s = open_store(dir, 0, 0);
   assert_int_equal(query_int(db, "PRAGMA user_version"), EMBER_SCHEMA_VERSION);
-  assert_int_equal(total_of(s, "one.cpu{}", 4000000000, 4000000300), 3);
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM app_segments"), 0);
+  assert_int_equal(total_of(s, "one.cpu{}", 4000000000, 4000003000), 900);
   assert_int_equal(ember_maint_pass(s, 4000100000, NULL), 0);
-  assert_true(query_int(db, "SELECT COUNT(*) FROM app_segments") > 0);
-  assert_int_equal(total_of(s, "one.cpu{}", 4000000000, 4000000300), 3);
+  /* Every period with a rollup of a series now has the app's. */
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM app_segments"),
+                   query_int(db, "SELECT COUNT(DISTINCT level || ' ' || start) FROM "
+                                 "segments WHERE level>0"));
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM app_backfill"), 0);
+  assert_int_equal(total_of(s, "one.cpu{}", 4000000000, 4000003000), 900);
   ember_store_close(s);
   rm_tree(dir);
   free(dir);
