@@ -242,7 +242,9 @@ static const char SCHEMA_V4[] =
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  level INTEGER NOT NULL,"
     "  next INTEGER NOT NULL);"
-    "INSERT INTO app_backfill VALUES(1, 1, -9223372036854775808);";
+    /* Only when there is something to list (one probe of an index). */
+    "INSERT INTO app_backfill SELECT 1, 1, -9223372036854775808 "
+    "  WHERE EXISTS (SELECT 1 FROM segments WHERE level > 0);";
 
 /* migrations[v] takes a database from version v to v + 1. */
 static const char *const migrations[] = {SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4};
