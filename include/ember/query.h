@@ -140,11 +140,12 @@ int ember_functions_compute(const ember_tree_t *t, int nsides, size_t max,
                             ember_functions_t *out, ember_err_t *err);
 void ember_functions_free(ember_functions_t *f); /* NULL is accepted */
 /* The same ranking of sums already made (ember_tree_functions, or the
- * store's ember_store_sums_tree), whose names are t's: all (n of them) is
- * consumed. */
-int ember_functions_rank(const ember_tree_t *t, ember_function_t *all, size_t n,
-                         int nsides, size_t max, ember_functions_t *out,
-                         ember_err_t *err);
+ * store's ember_store_sums_tree): their names are those of `names`, which
+ * out borrows; totals[s] is side s's total (the share a diff ranks by).
+ * all (n of them) is consumed. */
+int ember_functions_rank(const ember_tree_t *names, const uint64_t *totals,
+                         ember_function_t *all, size_t n, int nsides, size_t max,
+                         ember_functions_t *out, ember_err_t *err);
 
 /* Appends {"count":N,"truncated":B,"items":[{"name","self","total"}...]},
  * self and total as [left,right] for two sides. */

@@ -179,15 +179,22 @@ int ember_store_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel
                             int64_t from, int64_t until, ember_store_sums_t *sums,
                             int side, ember_err_t *err);
 
+/* The function sums of a whole tree: what ember_tree_functions gives on
+ * both sides, their name ids in names, a tree that holds only the names.
+ * The caller frees items and names. */
+typedef struct {
+  ember_function_t *items;
+  size_t n;
+  ember_tree_t *names;
+} ember_store_functions_t;
+
 /* The tree of the sums, cut to max_nodes nodes (plus the "other" nodes)
  * as ember_tree_truncate cuts, or whole when it has no more than max_nodes
- * nodes or max_nodes < 0. When fns is not NULL, also what
- * ember_tree_functions would give for the whole tree on both sides, with
- * the names interned in *out (*fns caller frees, *nfns entries). *out
- * (caller frees) and *fns are written only on success; EMBER_ETIMEOUT past
- * the calling thread's deadline. */
+ * nodes or max_nodes < 0; and, when fns is not NULL, the function sums of
+ * the whole tree. *out (caller frees) and *fns are written only on
+ * success; EMBER_ETIMEOUT past the calling thread's deadline. */
 int ember_store_sums_tree(ember_store_sums_t *sums, long max_nodes, ember_tree_t **out,
-                          ember_function_t **fns, size_t *nfns, ember_err_t *err);
+                          ember_store_functions_t *fns, ember_err_t *err);
 
 /* ---- Introspection (for /metrics) -------------------------------------- */
 

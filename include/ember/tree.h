@@ -48,6 +48,11 @@ void ember_tree_free(ember_tree_t *t);
 /* Interns a frame name (any bytes, NUL included) and returns its id; the
  * same bytes always give the same id within one tree. */
 uint32_t ember_tree_intern(ember_tree_t *t, const char *name, size_t len);
+/* Adds a name the caller knows the tree does not hold (as the distinct
+ * frame names of one app's dictionary), without looking: a table of names
+ * built fast. The lookup index catches up at the next ember_tree_intern;
+ * appending a name already there would give it two ids. */
+uint32_t ember_tree_name_append(ember_tree_t *t, const char *name, size_t len);
 /* The bytes of a name id, borrowed until the tree is freed. */
 ember_slice_t ember_tree_name(const ember_tree_t *t, uint32_t name_id);
 size_t ember_tree_name_count(const ember_tree_t *t);

@@ -36,6 +36,8 @@ struct ember_tree {
 
   uint32_t *name_slots; /* name id + 1, 0 = empty */
   size_t name_slots_cap;
+  size_t nindexed; /* names [0, nindexed) are in name_slots (appended ones
+                      wait for the next intern) */
   uint32_t *child_slots; /* node id + 1, 0 = empty */
   size_t child_slots_cap;
 };
@@ -74,17 +76,11 @@ static void rehash_names(ember_tree_t *t, size_t cap) {
     while (t->name_slots[i]) i = (i + 1) & (cap - 1);
     t->name_slots[i] = id + 1;
   }
+  t->nindexed = t->nnames;
 }
 
-uint32_t ember_tree_intern(ember_tree_t *t, const char *name, size_t len) {
-  if ((t->nnames + 1) * 2 > t->name_slots_cap)
-    rehash_names(t, t->name_slots_cap * 2);
-  size_t mask = t->name_slots_cap - 1;
-  size_t i = name_hash(name, len) & mask;
-  for (; t->name_slots[i]; i = (i + 1) & mask) {
-    uint32_t id = t->name_slots[i] - 1;
-    if (name_is(t, id, name, len)) return id;
-  }
+/* Stores a new name's bytes; its id. */
+static uint32_t add_name(ember_tree_t *t, const char *name, size_t len) {
   if (t->arena_len + len > UINT32_MAX || t->nnames >= UINT32_MAX - 1) {
     /* 4 GiB of distinct names in one tree cannot come from a bounded body. */
     abort();
@@ -96,7 +92,28 @@ uint32_t ember_tree_intern(ember_tree_t *t, const char *name, size_t len) {
   t->names[id].off = (uint32_t)t->arena_len;
   t->names[id].len = (uint32_t)len;
   t->arena_len += len;
+  return id;
+}
+
+uint32_t ember_tree_name_append(ember_tree_t *t, const char *name, size_t len) {
+  return add_name(t, name, len);
+}
+
+uint32_t ember_tree_intern(ember_tree_t *t, const char *name, size_t len) {
+  if (t->nindexed < t->nnames || (t->nnames + 1) * 2 > t->name_slots_cap) {
+    size_t cap = t->name_slots_cap;
+    while ((t->nnames + 1) * 2 > cap) cap *= 2;
+    rehash_names(t, cap);
+  }
+  size_t mask = t->name_slots_cap - 1;
+  size_t i = name_hash(name, len) & mask;
+  for (; t->name_slots[i]; i = (i + 1) & mask) {
+    uint32_t id = t->name_slots[i] - 1;
+    if (name_is(t, id, name, len)) return id;
+  }
+  uint32_t id = add_name(t, name, len);
   t->name_slots[i] = id + 1;
+  t->nindexed = t->nnames;
   return id;
 }
 
@@ -237,7 +254,7 @@ void ember_tree_reserve(ember_tree_t *t, size_t nodes, size_t names) {
   if (cap != t->child_slots_cap) rehash_children(t, cap);
   cap = t->name_slots_cap;
   while ((t->nnames + names) * 2 > cap) cap *= 2;
-  if (cap != t->name_slots_cap) rehash_names(t, cap);
+  if (cap != t->name_slots_cap || t->nindexed < t->nnames) rehash_names(t, cap);
 }
 
 size_t ember_tree_mem(const ember_tree_t *t) {

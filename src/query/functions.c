@@ -110,11 +110,11 @@ static void select_first(ranked_t *r, size_t n, size_t keep, cmp_fn cmp) {
 }
 
 /* The sums ranked, the first max of them in front, in order. */
-static ranked_t *rank(const ember_tree_t *t, const ember_function_t *all, size_t n,
-                      int nsides, size_t max) {
+static ranked_t *rank(const ember_tree_t *t, const uint64_t *totals,
+                      const ember_function_t *all, size_t n, int nsides, size_t max) {
   uint64_t sides[EMBER_TREE_SIDES] = {0, 0};
   for (int s = 0; s < nsides; s++)
-    sides[s] = ember_tree_total(t, s);
+    sides[s] = totals[s];
   ranked_t *r = ember_malloc((n ? n : 1) * sizeof *r);
   for (size_t k = 0; k < n; k++) {
     const ember_function_t *f = &all[k];
@@ -130,11 +130,11 @@ static ranked_t *rank(const ember_tree_t *t, const ember_function_t *all, size_t
 
 /* ---- API --------------------------------------------------------------- */
 
-int ember_functions_rank(const ember_tree_t *t, ember_function_t *all, size_t n,
-                         int nsides, size_t max, ember_functions_t *out,
-                         ember_err_t *err) {
+int ember_functions_rank(const ember_tree_t *t, const uint64_t *totals,
+                         ember_function_t *all, size_t n, int nsides, size_t max,
+                         ember_functions_t *out, ember_err_t *err) {
   nsides = nsides == 2 ? 2 : 1;
-  ranked_t *r = rank(t, all, n, nsides, max);
+  ranked_t *r = rank(t, totals, all, n, nsides, max);
   ember_functions_t res = {t, nsides, NULL, n < max ? n : max, n};
   res.items = ember_malloc((res.n ? res.n : 1) * sizeof *res.items);
   for (size_t i = 0; i < res.n; i++)
@@ -149,8 +149,9 @@ int ember_functions_compute(const ember_tree_t *t, int nsides, size_t max,
                             ember_functions_t *out, ember_err_t *err) {
   ember_function_t *all = NULL;
   size_t n = 0;
+  uint64_t totals[EMBER_TREE_SIDES] = {ember_tree_total(t, 0), ember_tree_total(t, 1)};
   int rc = ember_tree_functions(t, nsides, &all, &n, err);
-  return rc ? rc : ember_functions_rank(t, all, n, nsides, max, out, err);
+  return rc ? rc : ember_functions_rank(t, totals, all, n, nsides, max, out, err);
 }
 
 void ember_functions_free(ember_functions_t *f) {

@@ -181,16 +181,21 @@ static bool carries_json(format_t f) { return f == FMT_JSON || f == FMT_HTML; }
 /* The tree to draw into *shown (stored in *t): the sums cut to max_nodes
  * as they become a tree, so the nodes no graph would show are never built;
  * and, when fns is not NULL, the function table of the whole tree (nsides
- * sides, the first max_functions), summed by the store on the way.
+ * sides, the first max_functions), summed by the store on the way, its
+ * names in *names (which fns borrows).
  * The store's reads may have used up the time: that is looked at first. */
 static int fit(ember_store_sums_t *sums, long max_nodes, int nsides, size_t max_functions,
-               ember_functions_t *fns, ember_tree_t **t, const ember_tree_t **shown,
-               ember_err_t *err) {
-  ember_function_t *all = NULL;
-  size_t n = 0;
+               ember_functions_t *fns, ember_tree_t **names, ember_tree_t **t,
+               const ember_tree_t **shown, ember_err_t *err) {
+  ember_store_functions_t all = {NULL, 0, NULL};
   int rc = ember_query_deadline(0, "reading the profiles", err);
-  if (!rc) rc = ember_store_sums_tree(sums, max_nodes, t, fns ? &all : NULL, &n, err);
-  if (!rc && fns) rc = ember_functions_rank(*t, all, n, nsides, max_functions, fns, err);
+  if (!rc) rc = ember_store_sums_tree(sums, max_nodes, t, fns ? &all : NULL, err);
+  if (!rc && fns) {
+    uint64_t totals[EMBER_TREE_SIDES] = {ember_tree_total(*t, 0), ember_tree_total(*t, 1)};
+    *names = all.names;
+    rc = ember_functions_rank(all.names, totals, all.items, all.n, nsides, max_functions,
+                              fns, err);
+  }
   if (!rc) *shown = *t;
   return rc;
 }
@@ -284,7 +289,7 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
                        ember_query_out_t *out, ember_err_t *err) {
   side_t sd;
   memset(&sd, 0, sizeof sd);
-  ember_tree_t *t = NULL;
+  ember_tree_t *t = NULL, *fnames = NULL;
   ember_store_sums_t *sums = NULL;
   const ember_tree_t *shown = NULL;
   ember_functions_t fns = {0};
@@ -308,7 +313,7 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   r = NULL;
   if (!rc)
     rc = fit(sums, lim.max_nodes, 1, lim.max_functions, carries_json(fmt) ? &fns : NULL,
-             &t, &shown, err);
+             &fnames, &t, &shown, err);
   if (rc) goto done;
   ember_render_meta_t m = side_meta(&sd, sd.known ? &sd.app : NULL, &lim);
   if (carries_json(fmt)) m.functions = &fns;
@@ -339,6 +344,7 @@ done:
   ember_store_reader_close(r);
   ember_buf_free(&res.body);
   ember_functions_free(&fns);
+  ember_tree_free(fnames);
   ember_tree_free(t);
   ember_store_sums_free(sums);
   side_free(&sd);
@@ -350,7 +356,7 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   side_t l, r;
   memset(&l, 0, sizeof l);
   memset(&r, 0, sizeof r);
-  ember_tree_t *t = NULL;
+  ember_tree_t *t = NULL, *fnames = NULL;
   ember_store_sums_t *sums = NULL;
   const ember_tree_t *shown = NULL;
   ember_functions_t fns = {0};
@@ -379,7 +385,7 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   rd = NULL;
   if (!rc)
     rc = fit(sums, lim.max_nodes, 2, lim.max_functions, carries_json(fmt) ? &fns : NULL,
-             &t, &shown, err);
+             &fnames, &t, &shown, err);
   if (rc) goto done;
   /* One side may be unknown: both then describe themselves with the known
    * side's spy name, rate and units. */
@@ -406,6 +412,7 @@ done:
   ember_store_reader_close(rd);
   ember_buf_free(&res.body);
   ember_functions_free(&fns);
+  ember_tree_free(fnames);
   ember_tree_free(t);
   ember_store_sums_free(sums);
   side_free(&l);

@@ -203,7 +203,7 @@ static int build(const ember_store_sums_t *sums, ember_dict_t *d, const nodes_t 
   for (size_t k = 0; k < nk; k++) stacks[k] = x->c.stack[which[k]];
   ember_tree_t *t = ember_tree_new();
   ember_tree_reserve(t, nk, nk);
-  ember_dict_intern_frames(d, stacks, nk, t, names);
+  ember_dict_intern_frames(d, stacks, nk, false, t, names);
   /* Folded values by the kept node's tree id (kept nodes are numbered
    * 0 .. nk-1 in the tree as they are made). */
   uint64_t(*fold)[EMBER_TREE_SIDES] = kept ? ember_calloc(nk, sizeof *fold) : NULL;
@@ -270,10 +270,12 @@ static void enter(const ember_store_sums_t *sums, const nodes_t *x, facc_t *acc,
 
 /* ember_tree_functions on node numbers: a depth-first walk over every node
  * but the root, children lists down, parents up, with no stack however
- * deep; one name per frame id (the dictionary has one frame per name). */
+ * deep; one name per frame id. The dictionary holds each name once, so the
+ * names go into a table of their own without a lookup each (tens of
+ * thousands of them; the graph's tree keeps only its own few thousand,
+ * which its encoder reads them all of). */
 static int functions(const ember_store_sums_t *sums, ember_dict_t *d, nodes_t *x,
-                     ember_tree_t *t, ember_function_t **out, size_t *nout,
-                     ember_err_t *err) {
+                     ember_store_functions_t *out, ember_err_t *err) {
   size_t m = x->c.n, nf = 1, visits = 0, k = 0;
   link_children(x);
   for (size_t i = 1; i < m; i++)
@@ -311,21 +313,23 @@ static int functions(const ember_store_sums_t *sums, ember_dict_t *d, nodes_t *x
   }
   if (!rc) {
     uint32_t *names = ember_malloc((k ? k : 1) * sizeof *names);
-    ember_dict_intern_frames(d, stacks, k, t, names);
+    out->names = ember_tree_new();
+    ember_dict_intern_frames(d, stacks, k, true, out->names, names);
     for (size_t j = 0; j < k; j++) items[j].name = names[j];
     free(names);
-    *out = items;
-    *nout = k;
+    out->items = items;
+    out->n = k;
   }
   free(stacks);
   free(acc);
   return rc;
 }
 
-/* Sides of two apps: each tree built whole, its functions summed, then
- * cut as before (the functions' names moved to the cut tree). */
+/* Sides of two apps: each tree built whole, its functions summed (their
+ * names are the whole tree's, which then stays as their table), then cut
+ * as before. */
 static int build_whole(ember_store_sums_t *sums, long max_nodes, ember_tree_t **out,
-                       ember_function_t **fns, size_t *nfns, ember_err_t *err) {
+                       ember_store_functions_t *fns, ember_err_t *err) {
   ember_tree_t *t = ember_tree_new(), *cut = NULL;
   ember_function_t *items = NULL;
   size_t n = 0;
@@ -333,35 +337,35 @@ static int build_whole(ember_store_sums_t *sums, long max_nodes, ember_tree_t **
     if (sums->side[s].d && sums->side[s].n)
       ember_dict_build_tree(sums->side[s].d, sums->side[s].values, sums->side[s].n, t, s);
   int rc = fns ? ember_tree_functions(t, EMBER_TREE_SIDES, &items, &n, err) : EMBER_OK;
-  if (!rc && (max_nodes < 0 || ember_tree_count(t) <= (size_t)max_nodes)) {
-    cut = t;
-    t = NULL;
-  } else if (!rc) {
+  if (!rc && max_nodes >= 0 && ember_tree_count(t) > (size_t)max_nodes)
     rc = ember_tree_truncate(t, max_nodes, &cut, err);
-  }
-  for (size_t i = 0; !rc && t && i < n; i++) {
-    ember_slice_t nm = ember_tree_name(t, items[i].name);
-    items[i].name = ember_tree_intern(cut, nm.base, nm.len);
-  }
-  ember_tree_free(t);
   if (rc) {
+    ember_tree_free(t);
     free(items);
     return rc;
   }
-  *out = cut;
-  if (fns) {
-    *fns = items;
-    *nfns = n;
+  if (fns) *fns = (ember_store_functions_t){items, n, cut ? t : NULL};
+  if (cut && !fns) ember_tree_free(t);
+  if (!cut) {
+    cut = t;
+    if (fns) {
+      /* The whole tree is the graph: the table gets its own copy of names. */
+      fns->names = ember_tree_new();
+      for (size_t i = 0; i < n; i++) {
+        ember_slice_t nm = ember_tree_name(t, items[i].name);
+        items[i].name = ember_tree_name_append(fns->names, nm.base, nm.len);
+      }
+    }
   }
+  *out = cut;
   return EMBER_OK;
 }
 
 /* ---- API --------------------------------------------------------------- */
 
 int ember_store_sums_tree(ember_store_sums_t *sums, long max_nodes, ember_tree_t **out,
-                          ember_function_t **fns, size_t *nfns, ember_err_t *err) {
-  if (!sums || !out || (fns && !nfns))
-    return ember_err_set(err, EMBER_EINVAL, "bad arguments");
+                          ember_store_functions_t *fns, ember_err_t *err) {
+  if (!sums || !out) return ember_err_set(err, EMBER_EINVAL, "bad arguments");
   ember_dict_t *d = NULL;
   const uint64_t *values[EMBER_TREE_SIDES];
   size_t n[EMBER_TREE_SIDES];
@@ -369,15 +373,12 @@ int ember_store_sums_tree(ember_store_sums_t *sums, long max_nodes, ember_tree_t
     values[s] = sums->side[s].values;
     n[s] = sums->side[s].d ? sums->side[s].n : 0;
     if (!sums->side[s].d) continue;
-    if (d && d != sums->side[s].d) return build_whole(sums, max_nodes, out, fns, nfns, err);
+    if (d && d != sums->side[s].d) return build_whole(sums, max_nodes, out, fns, err);
     d = sums->side[s].d;
   }
   if (!d) {
     *out = ember_tree_new();
-    if (fns) {
-      *fns = ember_malloc(sizeof **fns);
-      *nfns = 0;
-    }
+    if (fns) *fns = (ember_store_functions_t){ember_malloc(1), 0, ember_tree_new()};
     return EMBER_OK;
   }
   nodes_t x;
@@ -393,7 +394,7 @@ int ember_store_sums_tree(ember_store_sums_t *sums, long max_nodes, ember_tree_t
   if (!rc) rc = build(sums, d, &x, kept, &t, err);
   /* After the kept nodes, so their name ids are what cutting the whole
    * tree gives. */
-  if (!rc && fns) rc = functions(sums, d, &x, t, fns, nfns, err);
+  if (!rc && fns) rc = functions(sums, d, &x, fns, err);
   free(kept);
   nodes_free(&x);
   if (rc) {

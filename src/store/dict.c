@@ -667,13 +667,14 @@ void ember_dict_closure_free(ember_dict_closure_t *c) {
 }
 
 void ember_dict_intern_frames(ember_dict_t *d, const uint32_t *stacks, size_t n,
-                              ember_tree_t *t, uint32_t *names) {
+                              bool distinct, ember_tree_t *t, uint32_t *names) {
   pthread_rwlock_rdlock(&d->lock);
   for (size_t i = 0; i < n; i++) {
     names[i] = EMBER_TREE_ROOT; /* the root's name, "total" */
     if (stacks[i]) {
       const frame_ref_t *r = &d->frames[d->stacks[stacks[i]].frame];
-      names[i] = ember_tree_intern(t, d->arena + r->off, r->len);
+      names[i] = distinct ? ember_tree_name_append(t, d->arena + r->off, r->len)
+                          : ember_tree_intern(t, d->arena + r->off, r->len);
     }
     if ((i + 1) % SLICE == 0) {
       pthread_rwlock_unlock(&d->lock);

@@ -198,9 +198,11 @@ void ember_dict_closure(ember_dict_t *d, const uint64_t *const *values, const si
                         int nsides, ember_dict_closure_t *out /* OUT */);
 void ember_dict_closure_free(ember_dict_closure_t *c);
 /* names[i] = the name id in t of the frame of stacks[i] (interned), or the
- * root's name for stack 0. */
+ * root's name for stack 0. With distinct, the caller knows the stacks have
+ * distinct frames that t does not hold: the names are appended without
+ * looking (ember_tree_name_append). */
 void ember_dict_intern_frames(ember_dict_t *d, const uint32_t *stacks, size_t n,
-                              ember_tree_t *t, uint32_t *names);
+                              bool distinct, ember_tree_t *t, uint32_t *names);
 
 /* ---- Line cache (linecache.c) ------------------------------------------ */
 

@@ -122,11 +122,11 @@ static ember_tree_t *sums_cut(ember_store_t *s, const char *q0, const char *q1,
   }
   ember_store_reader_close(r); /* the sums outlive the session */
   ember_tree_t *t = NULL;
-  ember_function_t *f;
-  size_t n;
-  assert_int_equal(ember_store_sums_tree(sums, max_nodes, &t, &f, &n, NULL), 0);
-  *fns = functions_text(t, f, n);
-  free(f);
+  ember_store_functions_t f;
+  assert_int_equal(ember_store_sums_tree(sums, max_nodes, &t, &f, NULL), 0);
+  *fns = functions_text(f.names, f.items, f.n);
+  free(f.items);
+  ember_tree_free(f.names);
   ember_store_sums_free(sums);
   return t;
 }
@@ -171,7 +171,7 @@ static void test_cut_reads_an_unknown_app_as_an_empty_tree(void **state) {
   fixture_t *f = *state;
   ember_store_sums_t *sums = ember_store_sums_new();
   ember_tree_t *t = NULL;
-  assert_int_equal(ember_store_sums_tree(sums, 10, &t, NULL, NULL, NULL), 0);
+  assert_int_equal(ember_store_sums_tree(sums, 10, &t, NULL, NULL), 0);
   assert_int_equal(ember_tree_count(t), 1);
   assert_int_equal(ember_tree_total(t, 0), 0);
   ember_tree_free(t);
