@@ -130,6 +130,12 @@ size_t ember_tree_sorted_children(const ember_tree_t *t, uint32_t node,
 int ember_tree_truncate(const ember_tree_t *t, long max_nodes, ember_tree_t **out,
                         ember_err_t *err);
 
+/* Adds fold[side] to the self and total of node's child "other" (created
+ * at zero if it has none): where a cut keeps what it dropped below a kept
+ * node. Nothing happens when both sides are zero. */
+void ember_tree_add_other(ember_tree_t *t, uint32_t node,
+                          const uint64_t fold[EMBER_TREE_SIDES]);
+
 /* ---- Adding stacks with a depth limit ------------------------------------ */
 
 /* The frame that stands for the frames cut from a stack deeper than the

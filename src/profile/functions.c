@@ -22,10 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 /* EMBER_ETIMEOUT once the deadline has passed, looking every 4096th i. */
 static int deadline(size_t i, ember_err_t *err) {
   if (i % 4096 || !ember_deadline_passed()) return EMBER_OK;
@@ -50,8 +46,8 @@ static void enter(const ember_tree_t *t, acc_t *acc, int nsides, uint32_t id) {
   acc_t *f = &acc[nd->name];
   bool outer = f->on_path++ == 0;
   for (int s = 0; s < nsides; s++) {
-    f->self[s] = sat_add(f->self[s], nd->self[s]);
-    if (outer) f->total[s] = sat_add(f->total[s], nd->total[s]);
+    f->self[s] = ember_sat_add(f->self[s], nd->self[s]);
+    if (outer) f->total[s] = ember_sat_add(f->total[s], nd->total[s]);
   }
 }
 

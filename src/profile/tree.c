@@ -181,13 +181,9 @@ uint32_t ember_tree_child(ember_tree_t *t, uint32_t parent, uint32_t name_id) {
   return id;
 }
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 void ember_tree_add(ember_tree_t *t, uint32_t node, int side, uint64_t value) {
   if (!value) return;
-  t->nodes[node].self[side] = sat_add(t->nodes[node].self[side], value);
+  t->nodes[node].self[side] = ember_sat_add(t->nodes[node].self[side], value);
   t->totals_stale = true;
 }
 
@@ -201,7 +197,7 @@ static void settle(const ember_tree_t *ct) {
     for (int s = 0; s < EMBER_TREE_SIDES; s++) t->nodes[id].total[s] = t->nodes[id].self[s];
   for (size_t id = t->nnodes - 1; id > 0; id--) {
     ember_tree_node_t *n = &t->nodes[id], *p = &t->nodes[n->parent];
-    for (int s = 0; s < EMBER_TREE_SIDES; s++) p->total[s] = sat_add(p->total[s], n->total[s]);
+    for (int s = 0; s < EMBER_TREE_SIDES; s++) p->total[s] = ember_sat_add(p->total[s], n->total[s]);
   }
   t->totals_stale = false;
 }
@@ -300,7 +296,7 @@ void ember_tree_merge(ember_tree_t *dst, int dst_side, const ember_tree_t *src,
     uint64_t v = src->nodes[id].self[src_side];
     if (!v) continue;
     dst->nodes[map[id]].self[dst_side] =
-        sat_add(dst->nodes[map[id]].self[dst_side], v);
+        ember_sat_add(dst->nodes[map[id]].self[dst_side], v);
     dst->totals_stale = true;
   }
   free(map);
@@ -370,11 +366,11 @@ int ember_tree_check(const ember_tree_t *t, ember_err_t *err) {
       goto done;
     }
     for (int s = 0; s < EMBER_TREE_SIDES; s++)
-      sums[n->parent][s] = sat_add(sums[n->parent][s], n->total[s]);
+      sums[n->parent][s] = ember_sat_add(sums[n->parent][s], n->total[s]);
   }
   for (uint32_t id = 0; id < t->nnodes; id++)
     for (int s = 0; s < EMBER_TREE_SIDES; s++)
-      if (t->nodes[id].total[s] != sat_add(t->nodes[id].self[s], sums[id][s])) {
+      if (t->nodes[id].total[s] != ember_sat_add(t->nodes[id].self[s], sums[id][s])) {
         rc = ember_err_set(err, EMBER_EINVAL, "node %u total is off on side %d",
                            id, s);
         goto done;

@@ -19,10 +19,6 @@
 
 /* ---- Private functions ------------------------------------------------- */
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 /* Sorting. The order must be total (ties broken by name bytes) so that the
  * answer does not depend on qsort's whims. */
 typedef struct {
@@ -52,10 +48,10 @@ static int cmp_diff(const void *pa, const void *pb) {
   const ranked_t *a = pa, *b = pb;
   if (a->key != b->key) return a->key > b->key ? -1 : 1;
   int c =
-      desc_u64(sat_add(a->f.self[0], a->f.self[1]), sat_add(b->f.self[0], b->f.self[1]));
+      desc_u64(ember_sat_add(a->f.self[0], a->f.self[1]), ember_sat_add(b->f.self[0], b->f.self[1]));
   if (!c)
-    c = desc_u64(sat_add(a->f.total[0], a->f.total[1]),
-                 sat_add(b->f.total[0], b->f.total[1]));
+    c = desc_u64(ember_sat_add(a->f.total[0], a->f.total[1]),
+                 ember_sat_add(b->f.total[0], b->f.total[1]));
   return c ? c : by_name(a, b);
 }
 

@@ -64,10 +64,6 @@ void ember_sums_set(ember_store_sums_t *sums, int side, ember_dicts_t *reg,
 
 /* ---- Helpers ----------------------------------------------------------- */
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 /* EMBER_ETIMEOUT once the deadline has passed, looking every 4096th i. */
 static int deadline(size_t i, ember_err_t *err) {
   if (i % 4096 || !ember_deadline_passed()) return EMBER_OK;
@@ -112,7 +108,7 @@ static int settle(const ember_store_sums_t *sums, nodes_t *x, ember_err_t *err) 
     uint64_t *t = x->total[s] = ember_malloc(m * sizeof *t);
     for (size_t i = 0; i < m; i++) t[i] = self_of(sums, x, s, i);
     for (size_t i = m - 1; i > 0 && !(rc = deadline(i, err)); i--)
-      t[x->c.parent[i]] = sat_add(t[x->c.parent[i]], t[i]);
+      t[x->c.parent[i]] = ember_sat_add(t[x->c.parent[i]], t[i]);
   }
   return rc;
 }
@@ -178,7 +174,7 @@ static int choose(nodes_t *x, size_t max_nodes, uint8_t *kept, ember_err_t *err)
   kept[0] = 1;
   while (nkept < max_nodes && !(rc = deadline(nkept, err))) {
     for (uint32_t c = x->first[id]; c != UINT32_MAX; c = x->next[c])
-      push(&h, &n, &cap, (item_t){sat_add(total_of(x, 0, c), total_of(x, 1, c)), c});
+      push(&h, &n, &cap, (item_t){ember_sat_add(total_of(x, 0, c), total_of(x, 1, c)), c});
     if (n == 0) break;
     id = pop(h, &n);
     kept[id] = 1;
@@ -220,18 +216,9 @@ static int build(const ember_store_sums_t *sums, ember_dict_t *d, const nodes_t 
       if (!kept[i] && kept[x->c.parent[i]])
         for (int s = 0; s < EMBER_TREE_SIDES; s++)
           fold[map[x->c.parent[i]]][s] =
-              sat_add(fold[map[x->c.parent[i]]][s], total_of(x, s, i));
-    uint32_t other = ember_tree_intern(t, "other", 5);
-    for (size_t k = 0; k < nk; k++) {
-      uint32_t i = which[k], f = map[i];
-      if (!fold[f][0] && !fold[f][1]) continue;
-      /* A new bucket starts at zero; a kept child named "other" absorbs. */
-      uint32_t b = ember_tree_child(t, map[i], other);
-      const ember_tree_node_t *bn = ember_tree_node(t, b);
-      for (int s = 0; s < EMBER_TREE_SIDES; s++)
-        ember_tree_set(t, b, s, sat_add(bn->self[s], fold[f][s]),
-                       sat_add(bn->total[s], fold[f][s]));
-    }
+              ember_sat_add(fold[map[x->c.parent[i]]][s], total_of(x, s, i));
+    for (size_t k = 0; k < nk; k++)
+      ember_tree_add_other(t, map[which[k]], fold[map[which[k]]]);
   }
   free(which);
   free(map);
@@ -263,8 +250,8 @@ static void enter(const ember_store_sums_t *sums, const nodes_t *x, facc_t *acc,
   bool outer = f->on_path++ == 0;
   f->node = i;
   for (int s = 0; s < EMBER_TREE_SIDES; s++) {
-    f->self[s] = sat_add(f->self[s], self_of(sums, x, s, i));
-    if (outer) f->total[s] = sat_add(f->total[s], total_of(x, s, i));
+    f->self[s] = ember_sat_add(f->self[s], self_of(sums, x, s, i));
+    if (outer) f->total[s] = ember_sat_add(f->total[s], total_of(x, s, i));
   }
 }
 
