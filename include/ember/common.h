@@ -68,6 +68,14 @@ char *ember_strndup(const char *s, size_t n);
  * not fit size_t aborts like any other allocation that cannot be met. */
 void ember_grow(void **arr, size_t *cap, size_t need, size_t elem_size);
 
+/* ---- Sums -------------------------------------------------------------- */
+
+/* a + b, saturating at UINT64_MAX: a sum of samples that overflowed stays
+ * the largest value instead of wrapping into a small one. */
+static inline uint64_t ember_sat_add(uint64_t a, uint64_t b) {
+  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 /* ---- Byte budget ------------------------------------------------------ */
 
 /* A limit on bytes held at once by many threads (request bodies, decoded

@@ -118,14 +118,7 @@ ember_timeline_grid_t ember_timeline_grid(int64_t from, int64_t until);
 
 /* ---- Function table ---------------------------------------------------- */
 
-/* One function (frame name) of a tree: the sum of the self values of its
- * nodes, and its total, counting each sample once even when its stack
- * passes through the function several times (recursion). Per side. */
-typedef struct {
-  uint32_t name; /* id in the table's tree */
-  uint64_t self[EMBER_TREE_SIDES];
-  uint64_t total[EMBER_TREE_SIDES];
-} ember_function_t;
+/* (ember_function_t, one function's sums, is tree.h's.) */
 
 /* The ranked functions of a tree. Owns items; borrows tree (whose names
  * the items use) until it is freed. */
@@ -146,6 +139,13 @@ typedef struct {
 int ember_functions_compute(const ember_tree_t *t, int nsides, size_t max,
                             ember_functions_t *out, ember_err_t *err);
 void ember_functions_free(ember_functions_t *f); /* NULL is accepted */
+/* The same ranking of sums already made (ember_tree_functions, or the
+ * store's ember_store_sums_tree): their names are those of `names`, which
+ * out borrows; totals[s] is side s's total (the share a diff ranks by).
+ * all (n of them) is consumed. */
+int ember_functions_rank(const ember_tree_t *names, const uint64_t *totals,
+                         ember_function_t *all, size_t n, int nsides, size_t max,
+                         ember_functions_t *out, ember_err_t *err);
 
 /* Appends {"count":N,"truncated":B,"items":[{"name","self","total"}...]},
  * self and total as [left,right] for two sides. */

@@ -159,6 +159,43 @@ int ember_store_reader_label_values(ember_store_reader_t *r, const ember_selecto
                                     const char *key, ember_strlist_t *out,
                                     ember_err_t *err);
 
+/* ---- Sums: a flame graph without the whole tree ------------------------- */
+
+/* What tree reads add up, kept by stack id until a tree is asked for. A
+ * flame graph shows at most max_nodes nodes; choosing them among the
+ * stacks, before any tree exists, costs a fraction of building the tree of
+ * every stack read (often a hundred thousand nodes) and cutting it down.
+ * The tree given is exactly the one ember_store_reader_tree (side after
+ * side) and ember_tree_truncate would give. Holds no snapshot: it may
+ * outlive the read session. One thread uses it at a time. */
+typedef struct ember_store_sums ember_store_sums_t;
+
+ember_store_sums_t *ember_store_sums_new(void);
+void ember_store_sums_free(ember_store_sums_t *sums); /* NULL is accepted */
+
+/* As ember_store_reader_tree, into side `side` of sums (each side is read
+ * once). */
+int ember_store_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel,
+                            int64_t from, int64_t until, ember_store_sums_t *sums,
+                            int side, ember_err_t *err);
+
+/* The function sums of a whole tree: what ember_tree_functions gives on
+ * both sides, their name ids in names, a tree that holds only the names.
+ * The caller frees items and names. */
+typedef struct {
+  ember_function_t *items;
+  size_t n;
+  ember_tree_t *names;
+} ember_store_functions_t;
+
+/* The tree of the sums, cut to max_nodes nodes (plus the "other" nodes)
+ * as ember_tree_truncate cuts, or whole when it has no more than max_nodes
+ * nodes or max_nodes < 0; and, when fns is not NULL, the function sums of
+ * the whole tree. *out (caller frees) and *fns are written only on
+ * success; EMBER_ETIMEOUT past the calling thread's deadline. */
+int ember_store_sums_tree(ember_store_sums_t *sums, long max_nodes, ember_tree_t **out,
+                          ember_store_functions_t *fns, ember_err_t *err);
+
 /* ---- Introspection (for /metrics) -------------------------------------- */
 
 typedef struct {

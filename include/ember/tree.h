@@ -48,6 +48,11 @@ void ember_tree_free(ember_tree_t *t);
 /* Interns a frame name (any bytes, NUL included) and returns its id; the
  * same bytes always give the same id within one tree. */
 uint32_t ember_tree_intern(ember_tree_t *t, const char *name, size_t len);
+/* Adds a name the caller knows the tree does not hold (as the distinct
+ * frame names of one app's dictionary), without looking: a table of names
+ * built fast. The lookup index catches up at the next ember_tree_intern;
+ * appending a name already there would give it two ids. */
+uint32_t ember_tree_name_append(ember_tree_t *t, const char *name, size_t len);
 /* The bytes of a name id, borrowed until the tree is freed. */
 ember_slice_t ember_tree_name(const ember_tree_t *t, uint32_t name_id);
 size_t ember_tree_name_count(const ember_tree_t *t);
@@ -77,6 +82,25 @@ uint32_t ember_tree_add_stack(ember_tree_t *t, const ember_slice_t *frames,
 
 /* Number of nodes, root included. */
 size_t ember_tree_count(const ember_tree_t *t);
+
+/* One function (frame name) of a tree: the sum of the self values of its
+ * nodes, and its total, counting each sample once even when its stack
+ * passes through the function several times (recursion). Per side. */
+typedef struct {
+  uint32_t name; /* id in the tree's name table */
+  uint64_t self[EMBER_TREE_SIDES];
+  uint64_t total[EMBER_TREE_SIDES];
+} ember_function_t;
+
+/* The sums of every name of t with a non-zero total on one of the first
+ * nsides (1 or 2) sides, over every node but the root, in name id order.
+ * *out (caller frees) and *n written only on success; EMBER_ETIMEOUT past
+ * the calling thread's deadline. O(nodes + names). */
+int ember_tree_functions(const ember_tree_t *t, int nsides, ember_function_t **out,
+                         size_t *n, ember_err_t *err);
+/* Makes room for `nodes` more nodes and `names` more names, so that a tree
+ * whose size is known ahead grows without copying. Changes nothing else. */
+void ember_tree_reserve(ember_tree_t *t, size_t nodes, size_t names);
 /* Bytes the tree has allocated (its arrays' capacities), in O(1): what
  * holding it costs while it waits, say, for the disk. NULL gives 0. */
 size_t ember_tree_mem(const ember_tree_t *t);
@@ -105,6 +129,12 @@ size_t ember_tree_sorted_children(const ember_tree_t *t, uint32_t node,
  * calling thread's deadline passes. */
 int ember_tree_truncate(const ember_tree_t *t, long max_nodes, ember_tree_t **out,
                         ember_err_t *err);
+
+/* Adds fold[side] to the self and total of node's child "other" (created
+ * at zero if it has none): where a cut keeps what it dropped below a kept
+ * node. Nothing happens when both sides are zero. */
+void ember_tree_add_other(ember_tree_t *t, uint32_t node,
+                          const uint64_t fold[EMBER_TREE_SIDES]);
 
 /* ---- Adding stacks with a depth limit ------------------------------------ */
 

@@ -13,6 +13,9 @@
  */
 #include <ctype.h>
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -390,6 +393,19 @@ static int start_failed(const serve_opts_t *o, const ember_err_t *err) {
   return 1;
 }
 
+/* Keeps freed memory for the next request instead of giving it back to
+ * the kernel at once. A query sums into arrays of megabytes and frees them
+ * at its end; with glibc's defaults those pages went back to the kernel
+ * and the next query faulted every one of them in again, a sixth of the
+ * CPU of a large render. Up to 64 MiB per malloc arena is kept; larger
+ * blocks still come from and go back to the kernel directly. */
+static void tune_malloc(void) {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
+
 /* Runs the server until a signal; returns the exit code. */
 static int serve_run(const serve_opts_t *o) {
   const ember_server_config_t *scfg = &o->scfg;
@@ -406,6 +422,7 @@ static int serve_run(const serve_opts_t *o) {
   ember_store_t *store = NULL;
   ember_server_t *srv = NULL;
   ember_err_t err;
+  tune_malloc();
   if (ember_store_open(stcfg, &store, &err)) return start_failed(o, &err);
   ember_store_health_t health;
   ember_store_health(store, &health);

@@ -248,6 +248,12 @@ void ember_buf_put_json_string(ember_buf_t *b, const char *s, size_t n) {
   size_t run = 0; /* bytes copied verbatim, flushed in one append */
   for (size_t i = 0; i < n;) {
     unsigned c = p[i];
+    /* Printable ASCII, nearly all of a frame name, in the run at once. */
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      i++;
+      run++;
+      continue;
+    }
     size_t l = c >= 0x20 && c != '"' && c != '\\' ? utf8_len(p + i, n - i) : 0;
     if (l) {
       i += l;

@@ -723,9 +723,11 @@ int ember_server_start(const ember_server_config_t *cfg, ember_store_t *store,
   unsigned request_s = OR(cfg->request_timeout, EMBER_HTTP_DEFAULT_REQUEST_TIMEOUT);
   unsigned idle_s = OR(cfg->idle_timeout, EMBER_HTTP_DEFAULT_IDLE_TIMEOUT);
   srv->ingest_jobs = ember_jobs_start("ember-ingest", workers, 4096, 0);
-  /* A few queries may wait for a slot; more than that are refused at once,
-   * since each would wait out most of its deadline. */
-  srv->query_jobs = ember_jobs_start("ember-query", queries, (size_t)queries * 4, 5);
+  /* Queries beyond the slots wait, in order, up to eight per slot (sixteen
+   * users of a two-core server are served, not bounced); more are refused
+   * at once: at a few tens of milliseconds a query, the queue drains well
+   * within any deadline, and a client refused is told to come back. */
+  srv->query_jobs = ember_jobs_start("ember-query", queries, (size_t)queries * 8, 5);
   srv->guard = ember_guard_start(request_s, idle_s);
 
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |

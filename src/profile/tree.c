@@ -36,11 +36,29 @@ struct ember_tree {
 
   uint32_t *name_slots; /* name id + 1, 0 = empty */
   size_t name_slots_cap;
+  size_t nindexed; /* names [0, nindexed) are in name_slots (appended ones
+                      wait for the next intern) */
   uint32_t *child_slots; /* node id + 1, 0 = empty */
   size_t child_slots_cap;
 };
 
 /* ---- Names ------------------------------------------------------------- */
+
+/* The hash of a name's bytes, eight at a time: frame names are long
+ * (package paths of 50-100 bytes), and hashing them a byte at a time was a
+ * visible share of building a large tree from the store. */
+static uint64_t name_hash(const char *p, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+  for (; n >= 8; p += 8, n -= 8) {
+    memcpy(&w, p, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  w = 0;
+  memcpy(&w, p, n);
+  h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 29);
+}
 
 static bool name_is(const ember_tree_t *t, uint32_t id, const char *p,
                     size_t n) {
@@ -54,21 +72,15 @@ static void rehash_names(ember_tree_t *t, size_t cap) {
   t->name_slots_cap = cap;
   for (uint32_t id = 0; id < t->nnames; id++) {
     const name_ref_t *r = &t->names[id];
-    size_t i = ember_hash_bytes(t->arena + r->off, r->len) & (cap - 1);
+    size_t i = name_hash(t->arena + r->off, r->len) & (cap - 1);
     while (t->name_slots[i]) i = (i + 1) & (cap - 1);
     t->name_slots[i] = id + 1;
   }
+  t->nindexed = t->nnames;
 }
 
-uint32_t ember_tree_intern(ember_tree_t *t, const char *name, size_t len) {
-  if ((t->nnames + 1) * 2 > t->name_slots_cap)
-    rehash_names(t, t->name_slots_cap * 2);
-  size_t mask = t->name_slots_cap - 1;
-  size_t i = ember_hash_bytes(name, len) & mask;
-  for (; t->name_slots[i]; i = (i + 1) & mask) {
-    uint32_t id = t->name_slots[i] - 1;
-    if (name_is(t, id, name, len)) return id;
-  }
+/* Stores a new name's bytes; its id. */
+static uint32_t add_name(ember_tree_t *t, const char *name, size_t len) {
   if (t->arena_len + len > UINT32_MAX || t->nnames >= UINT32_MAX - 1) {
     /* 4 GiB of distinct names in one tree cannot come from a bounded body. */
     abort();
@@ -80,7 +92,28 @@ uint32_t ember_tree_intern(ember_tree_t *t, const char *name, size_t len) {
   t->names[id].off = (uint32_t)t->arena_len;
   t->names[id].len = (uint32_t)len;
   t->arena_len += len;
+  return id;
+}
+
+uint32_t ember_tree_name_append(ember_tree_t *t, const char *name, size_t len) {
+  return add_name(t, name, len);
+}
+
+uint32_t ember_tree_intern(ember_tree_t *t, const char *name, size_t len) {
+  if (t->nindexed < t->nnames || (t->nnames + 1) * 2 > t->name_slots_cap) {
+    size_t cap = t->name_slots_cap;
+    while ((t->nnames + 1) * 2 > cap) cap *= 2;
+    rehash_names(t, cap);
+  }
+  size_t mask = t->name_slots_cap - 1;
+  size_t i = name_hash(name, len) & mask;
+  for (; t->name_slots[i]; i = (i + 1) & mask) {
+    uint32_t id = t->name_slots[i] - 1;
+    if (name_is(t, id, name, len)) return id;
+  }
+  uint32_t id = add_name(t, name, len);
   t->name_slots[i] = id + 1;
+  t->nindexed = t->nnames;
   return id;
 }
 
@@ -148,13 +181,9 @@ uint32_t ember_tree_child(ember_tree_t *t, uint32_t parent, uint32_t name_id) {
   return id;
 }
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 void ember_tree_add(ember_tree_t *t, uint32_t node, int side, uint64_t value) {
   if (!value) return;
-  t->nodes[node].self[side] = sat_add(t->nodes[node].self[side], value);
+  t->nodes[node].self[side] = ember_sat_add(t->nodes[node].self[side], value);
   t->totals_stale = true;
 }
 
@@ -168,7 +197,7 @@ static void settle(const ember_tree_t *ct) {
     for (int s = 0; s < EMBER_TREE_SIDES; s++) t->nodes[id].total[s] = t->nodes[id].self[s];
   for (size_t id = t->nnodes - 1; id > 0; id--) {
     ember_tree_node_t *n = &t->nodes[id], *p = &t->nodes[n->parent];
-    for (int s = 0; s < EMBER_TREE_SIDES; s++) p->total[s] = sat_add(p->total[s], n->total[s]);
+    for (int s = 0; s < EMBER_TREE_SIDES; s++) p->total[s] = ember_sat_add(p->total[s], n->total[s]);
   }
   t->totals_stale = false;
 }
@@ -213,6 +242,17 @@ void ember_tree_free(ember_tree_t *t) {
 
 size_t ember_tree_count(const ember_tree_t *t) { return t->nnodes; }
 
+void ember_tree_reserve(ember_tree_t *t, size_t nodes, size_t names) {
+  ember_grow((void **)&t->nodes, &t->nodes_cap, t->nnodes + nodes, sizeof *t->nodes);
+  ember_grow((void **)&t->names, &t->names_cap, t->nnames + names, sizeof *t->names);
+  size_t cap = t->child_slots_cap;
+  while ((t->nnodes + nodes) * 2 > cap) cap *= 2;
+  if (cap != t->child_slots_cap) rehash_children(t, cap);
+  cap = t->name_slots_cap;
+  while ((t->nnames + names) * 2 > cap) cap *= 2;
+  if (cap != t->name_slots_cap || t->nindexed < t->nnames) rehash_names(t, cap);
+}
+
 size_t ember_tree_mem(const ember_tree_t *t) {
   if (!t) return 0;
   return sizeof *t + t->nodes_cap * sizeof *t->nodes + t->arena_cap +
@@ -256,7 +296,7 @@ void ember_tree_merge(ember_tree_t *dst, int dst_side, const ember_tree_t *src,
     uint64_t v = src->nodes[id].self[src_side];
     if (!v) continue;
     dst->nodes[map[id]].self[dst_side] =
-        sat_add(dst->nodes[map[id]].self[dst_side], v);
+        ember_sat_add(dst->nodes[map[id]].self[dst_side], v);
     dst->totals_stale = true;
   }
   free(map);
@@ -326,11 +366,11 @@ int ember_tree_check(const ember_tree_t *t, ember_err_t *err) {
       goto done;
     }
     for (int s = 0; s < EMBER_TREE_SIDES; s++)
-      sums[n->parent][s] = sat_add(sums[n->parent][s], n->total[s]);
+      sums[n->parent][s] = ember_sat_add(sums[n->parent][s], n->total[s]);
   }
   for (uint32_t id = 0; id < t->nnodes; id++)
     for (int s = 0; s < EMBER_TREE_SIDES; s++)
-      if (t->nodes[id].total[s] != sat_add(t->nodes[id].self[s], sums[id][s])) {
+      if (t->nodes[id].total[s] != ember_sat_add(t->nodes[id].self[s], sums[id][s])) {
         rc = ember_err_set(err, EMBER_EINVAL, "node %u total is off on side %d",
                            id, s);
         goto done;

@@ -82,12 +82,8 @@ static int deadline(size_t i, ember_err_t *err) {
                        "maxNodes");
 }
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 static uint64_t both_sides(const ember_tree_node_t *n) {
-  return sat_add(n->total[0], n->total[1]);
+  return ember_sat_add(n->total[0], n->total[1]);
 }
 
 /* Marks in kept[] the nodes the best-first walk keeps. */
@@ -137,7 +133,7 @@ static int build(ember_tree_t *out, const ember_tree_t *t, const uint8_t *kept,
     if (id != EMBER_TREE_ROOT && !kept[id]) {
       if (kept[nd->parent])
         for (int s = 0; s < EMBER_TREE_SIDES; s++)
-          fold[nd->parent][s] = sat_add(fold[nd->parent][s], nd->total[s]);
+          fold[nd->parent][s] = ember_sat_add(fold[nd->parent][s], nd->total[s]);
       continue;
     }
     if (id != EMBER_TREE_ROOT)
@@ -145,20 +141,23 @@ static int build(ember_tree_t *out, const ember_tree_t *t, const uint8_t *kept,
     for (int s = 0; s < EMBER_TREE_SIDES; s++)
       ember_tree_set(out, map[id], s, nd->self[s], nd->total[s]);
   }
-  uint32_t other = ember_tree_intern(out, "other", 5);
-  for (uint32_t id = 0; id < n && !rc; id++) {
-    if (!kept[id] || (!fold[id][0] && !fold[id][1])) continue;
-    /* A new bucket starts at zero; a kept child named "other" absorbs. */
-    uint32_t b = ember_tree_child(out, map[id], other);
-    const ember_tree_node_t *bn = ember_tree_node(out, b);
-    for (int s = 0; s < EMBER_TREE_SIDES; s++)
-      ember_tree_set(out, b, s, sat_add(bn->self[s], fold[id][s]),
-                     sat_add(bn->total[s], fold[id][s]));
-  }
+  for (uint32_t id = 0; id < n && !rc; id++)
+    if (kept[id]) ember_tree_add_other(out, map[id], fold[id]);
   free(map);
   free(names);
   free(fold);
   return rc;
+}
+
+void ember_tree_add_other(ember_tree_t *t, uint32_t node,
+                          const uint64_t fold[EMBER_TREE_SIDES]) {
+  if (!fold[0] && !fold[1]) return;
+  /* A new bucket starts at zero; a kept child named "other" absorbs. */
+  uint32_t b = ember_tree_child(t, node, ember_tree_intern(t, "other", 5));
+  const ember_tree_node_t *bn = ember_tree_node(t, b);
+  for (int s = 0; s < EMBER_TREE_SIDES; s++)
+    ember_tree_set(t, b, s, ember_sat_add(bn->self[s], fold[s]),
+                   ember_sat_add(bn->total[s], fold[s]));
 }
 
 /* ---- API --------------------------------------------------------------- */

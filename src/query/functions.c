@@ -4,19 +4,12 @@
  * table beside a graph of 8,192 nodes still reads every function's exact
  * time, and the truncation bucket "other" never leads it.
  *
- * Self is the sum of the self values of every node with the name. Total is
- * the sum of the totals of the nodes with the name that have no ancestor of
- * the same name: on a recursive stack (a;b;a;c) the inner a's samples are
- * already in the outer a's total, so a sample counts once however often its
- * stack passes through the function. A total therefore never exceeds its
- * side's total, and a function's share of the total is a true share.
- *
- * One walk over the tree, in constant extra memory per name: a counter per
- * name of how often it is on the current path (entering a node whose name
- * is not on the path yet adds its total). The walk follows the tree's
- * child and sibling links and climbs back through parent links, so it needs
- * no stack however deep the tree is. Then the names with a value are
- * sorted and the first max kept.
+ * The sums (self of every node with the name; total of those with no
+ * ancestor of the same name, so a recursive stack counts once) are the
+ * tree's (ember_tree_functions, src/profile/functions.c), or, for a graph
+ * the store cut before building it, the store's, computed the same way on
+ * stack ids (ember_store_sums_tree). Here the names with a value are
+ * ranked and the first max kept.
  */
 #include "query_int.h"
 
@@ -25,71 +18,6 @@
 #include <string.h>
 
 /* ---- Private functions ------------------------------------------------- */
-
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-/* What one walk gathers for one name: its sums, and how many nodes of
- * that name are on the current path (in one place: the walk touches both
- * for every node, and a name's entry is one cache line). */
-typedef struct {
-  uint32_t on_path;
-  uint64_t self[EMBER_TREE_SIDES];
-  uint64_t total[EMBER_TREE_SIDES];
-} acc_t;
-
-/* What one walk gathers. Owns acc. */
-typedef struct {
-  const ember_tree_t *t;
-  int nsides;
-  acc_t *acc; /* per name id */
-} walk_t;
-
-/* Enters node id: its self always counts, its total when no ancestor has
- * its name. */
-static void enter(walk_t *w, uint32_t id) {
-  const ember_tree_node_t *nd = ember_tree_node(w->t, id);
-  acc_t *f = &w->acc[nd->name];
-  bool outer = f->on_path++ == 0;
-  for (int s = 0; s < w->nsides; s++) {
-    f->self[s] = sat_add(f->self[s], nd->self[s]);
-    if (outer) f->total[s] = sat_add(f->total[s], nd->total[s]);
-  }
-}
-
-/* Depth first over every node but the root (whose name, "total", is no
- * function). Leaving a node is taking it off the path. */
-static int walk(walk_t *w, ember_err_t *err) {
-  const ember_tree_node_t *root = ember_tree_node(w->t, EMBER_TREE_ROOT);
-  uint32_t id = root->first_child;
-  size_t visits = 0;
-  while (id != EMBER_TREE_NONE) {
-    int rc = ember_query_deadline(++visits, "counting the functions", err);
-    if (rc) return rc;
-    enter(w, id);
-    const ember_tree_node_t *nd = ember_tree_node(w->t, id);
-    if (nd->first_child != EMBER_TREE_NONE) {
-      id = nd->first_child;
-      continue;
-    }
-    /* A leaf: leave it and every ancestor whose children are done. */
-    for (;;) {
-      nd = ember_tree_node(w->t, id);
-      w->acc[nd->name].on_path--;
-      if (nd->next_sibling != EMBER_TREE_NONE) {
-        id = nd->next_sibling;
-        break;
-      }
-      id = nd->parent;
-      if (id == EMBER_TREE_ROOT) {
-        id = EMBER_TREE_NONE;
-        break;
-      }
-    }
-  }
-  return EMBER_OK;
-}
 
 /* Sorting. The order must be total (ties broken by name bytes) so that the
  * answer does not depend on qsort's whims. */
@@ -120,10 +48,10 @@ static int cmp_diff(const void *pa, const void *pb) {
   const ranked_t *a = pa, *b = pb;
   if (a->key != b->key) return a->key > b->key ? -1 : 1;
   int c =
-      desc_u64(sat_add(a->f.self[0], a->f.self[1]), sat_add(b->f.self[0], b->f.self[1]));
+      desc_u64(ember_sat_add(a->f.self[0], a->f.self[1]), ember_sat_add(b->f.self[0], b->f.self[1]));
   if (!c)
-    c = desc_u64(sat_add(a->f.total[0], a->f.total[1]),
-                 sat_add(b->f.total[0], b->f.total[1]));
+    c = desc_u64(ember_sat_add(a->f.total[0], a->f.total[1]),
+                 ember_sat_add(b->f.total[0], b->f.total[1]));
   return c ? c : by_name(a, b);
 }
 
@@ -177,55 +105,49 @@ static void select_first(ranked_t *r, size_t n, size_t keep, cmp_fn cmp) {
   if (keep > lo && keep < hi) qsort(r + lo, hi - lo, sizeof *r, cmp);
 }
 
-/* The names that have a value, the first max of them ranked (and in front
- * of the rest); *n gets how many there are. */
-static ranked_t *rank(const walk_t *w, size_t max, size_t *n) {
-  size_t nn = ember_tree_name_count(w->t), k = 0;
-  uint64_t all[EMBER_TREE_SIDES] = {0, 0};
-  for (int s = 0; s < w->nsides; s++)
-    all[s] = ember_tree_total(w->t, s);
-  ranked_t *r = ember_malloc((nn ? nn : 1) * sizeof *r);
-  for (uint32_t id = 0; id < nn; id++) {
-    const acc_t *f = &w->acc[id];
-    bool any = false;
-    for (int s = 0; s < w->nsides; s++)
-      any |= f->total[s] != 0;
-    if (!any) continue;
-    memset(&r[k].f, 0, sizeof r[k].f);
-    r[k].f.name = id;
-    memcpy(r[k].f.self, f->self, sizeof f->self);
-    memcpy(r[k].f.total, f->total, sizeof f->total);
-    r[k].name = ember_tree_name(w->t, id);
-    r[k].key = w->nsides == 2 ? fabs(pp(f->self[1], all[1]) - pp(f->self[0], all[0])) : 0;
-    k++;
+/* The sums ranked, the first max of them in front, in order. */
+static ranked_t *rank(const ember_tree_t *t, const uint64_t *totals,
+                      const ember_function_t *all, size_t n, int nsides, size_t max) {
+  uint64_t sides[EMBER_TREE_SIDES] = {0, 0};
+  for (int s = 0; s < nsides; s++)
+    sides[s] = totals[s];
+  ranked_t *r = ember_malloc((n ? n : 1) * sizeof *r);
+  for (size_t k = 0; k < n; k++) {
+    const ember_function_t *f = &all[k];
+    r[k].f = *f;
+    r[k].name = ember_tree_name(t, f->name);
+    r[k].key = nsides == 2 ? fabs(pp(f->self[1], sides[1]) - pp(f->self[0], sides[0])) : 0;
   }
-  cmp_fn cmp = w->nsides == 2 ? cmp_diff : cmp_single;
-  if (max < k) select_first(r, k, max, cmp);
-  qsort(r, max < k ? max : k, sizeof *r, cmp);
-  *n = k;
+  cmp_fn cmp = nsides == 2 ? cmp_diff : cmp_single;
+  if (max < n) select_first(r, n, max, cmp);
+  qsort(r, max < n ? max : n, sizeof *r, cmp);
   return r;
 }
 
 /* ---- API --------------------------------------------------------------- */
 
-int ember_functions_compute(const ember_tree_t *t, int nsides, size_t max,
-                            ember_functions_t *out, ember_err_t *err) {
-  size_t nn = ember_tree_name_count(t), n = 0;
-  walk_t w = {t, nsides == 2 ? 2 : 1, NULL};
-  w.acc = ember_calloc(nn ? nn : 1, sizeof *w.acc);
-  ranked_t *r = NULL;
-  int rc = walk(&w, err);
-  if (rc) goto done;
-  r = rank(&w, max, &n);
-  ember_functions_t res = {t, w.nsides, NULL, n < max ? n : max, n};
+int ember_functions_rank(const ember_tree_t *t, const uint64_t *totals,
+                         ember_function_t *all, size_t n, int nsides, size_t max,
+                         ember_functions_t *out, ember_err_t *err) {
+  nsides = nsides == 2 ? 2 : 1;
+  ranked_t *r = rank(t, totals, all, n, nsides, max);
+  ember_functions_t res = {t, nsides, NULL, n < max ? n : max, n};
   res.items = ember_malloc((res.n ? res.n : 1) * sizeof *res.items);
   for (size_t i = 0; i < res.n; i++)
     res.items[i] = r[i].f;
-  *out = res;
-done:
   free(r);
-  free(w.acc);
-  return rc;
+  free(all);
+  *out = res;
+  return EMBER_OK;
+}
+
+int ember_functions_compute(const ember_tree_t *t, int nsides, size_t max,
+                            ember_functions_t *out, ember_err_t *err) {
+  ember_function_t *all = NULL;
+  size_t n = 0;
+  uint64_t totals[EMBER_TREE_SIDES] = {ember_tree_total(t, 0), ember_tree_total(t, 1)};
+  int rc = ember_tree_functions(t, nsides, &all, &n, err);
+  return rc ? rc : ember_functions_rank(t, totals, all, n, nsides, max, out, err);
 }
 
 void ember_functions_free(ember_functions_t *f) {

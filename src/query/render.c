@@ -69,14 +69,14 @@ static int side_lookup(ember_store_reader_t *r, side_t *sd, ember_err_t *err) {
   return rc;
 }
 
-/* Reads the side's samples into side `side` of t, and its timeline. An app
- * deleted since side_lookup reads as empty. */
-static int side_read(ember_store_reader_t *r, side_t *sd, ember_tree_t *t, int side,
-                     ember_err_t *err) {
+/* Reads the side's samples into side `side` of sums, and its timeline. An
+ * app deleted since side_lookup reads as empty. */
+static int side_read(ember_store_reader_t *r, side_t *sd, ember_store_sums_t *sums,
+                     int side, ember_err_t *err) {
   sd->grid = ember_timeline_grid(sd->from, sd->until);
   sd->timeline = ember_calloc(sd->grid.n ? sd->grid.n : 1, sizeof *sd->timeline);
   if (!sd->known) return EMBER_OK;
-  int rc = ember_store_reader_tree(r, &sd->sel, sd->from, sd->until, t, side, err);
+  int rc = ember_store_reader_sums(r, &sd->sel, sd->from, sd->until, sums, side, err);
   if (rc == EMBER_OK)
     rc = ember_store_reader_timeline(r, &sd->sel, sd->grid.start, sd->grid.step,
                                      sd->timeline, sd->grid.n, err);
@@ -178,19 +178,25 @@ static int check_comparable(const side_t *l, const side_t *r, ember_err_t *err) 
  * json itself, and html, which inlines it. */
 static bool carries_json(format_t f) { return f == FMT_JSON || f == FMT_HTML; }
 
-/* The tree to draw into *shown: t itself when it fits (a copy of a large
- * tree costs more than encoding it), else a truncated copy stored in *cut.
+/* The tree to draw into *shown (stored in *t): the sums cut to max_nodes
+ * as they become a tree, so the nodes no graph would show are never built;
+ * and, when fns is not NULL, the function table of the whole tree (nsides
+ * sides, the first max_functions), summed by the store on the way, its
+ * names in *names (which fns borrows).
  * The store's reads may have used up the time: that is looked at first. */
-static int fit(const ember_tree_t *t, long max_nodes, ember_tree_t **cut,
+static int fit(ember_store_sums_t *sums, long max_nodes, int nsides, size_t max_functions,
+               ember_functions_t *fns, ember_tree_t **names, ember_tree_t **t,
                const ember_tree_t **shown, ember_err_t *err) {
+  ember_store_functions_t all = {NULL, 0, NULL};
   int rc = ember_query_deadline(0, "reading the profiles", err);
-  if (rc) return rc;
-  if (ember_tree_count(t) <= (size_t)max_nodes) {
-    *shown = t;
-    return EMBER_OK;
+  if (!rc) rc = ember_store_sums_tree(sums, max_nodes, t, fns ? &all : NULL, err);
+  if (!rc && fns) {
+    uint64_t totals[EMBER_TREE_SIDES] = {ember_tree_total(*t, 0), ember_tree_total(*t, 1)};
+    *names = all.names;
+    rc = ember_functions_rank(all.names, totals, all.items, all.n, nsides, max_functions,
+                              fns, err);
   }
-  rc = ember_tree_truncate(t, max_nodes, cut, err);
-  if (rc == EMBER_OK) *shown = *cut;
+  if (!rc) *shown = *t;
   return rc;
 }
 
@@ -283,7 +289,8 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
                        ember_query_out_t *out, ember_err_t *err) {
   side_t sd;
   memset(&sd, 0, sizeof sd);
-  ember_tree_t *t = NULL, *cut = NULL;
+  ember_tree_t *t = NULL, *fnames = NULL;
+  ember_store_sums_t *sums = NULL;
   const ember_tree_t *shown = NULL;
   ember_functions_t fns = {0};
   ember_store_reader_t *r = NULL;
@@ -299,14 +306,14 @@ int ember_query_render(ember_store_t *s, const ember_render_params_t *p,
   if (!rc) rc = ember_store_reader_open(s, &r, err);
   if (!rc) rc = side_lookup(r, &sd, err);
   if (rc) goto done;
-  t = ember_tree_new();
-  rc = side_read(r, &sd, t, 0, err);
+  sums = ember_store_sums_new();
+  rc = side_read(r, &sd, sums, 0, err);
   /* Encoding needs no snapshot: let it go. */
   ember_store_reader_close(r);
   r = NULL;
-  if (!rc && carries_json(fmt))
-    rc = ember_functions_compute(t, 1, lim.max_functions, &fns, err);
-  if (!rc) rc = fit(t, lim.max_nodes, &cut, &shown, err);
+  if (!rc)
+    rc = fit(sums, lim.max_nodes, 1, lim.max_functions, carries_json(fmt) ? &fns : NULL,
+             &fnames, &t, &shown, err);
   if (rc) goto done;
   ember_render_meta_t m = side_meta(&sd, sd.known ? &sd.app : NULL, &lim);
   if (carries_json(fmt)) m.functions = &fns;
@@ -337,8 +344,9 @@ done:
   ember_store_reader_close(r);
   ember_buf_free(&res.body);
   ember_functions_free(&fns);
+  ember_tree_free(fnames);
   ember_tree_free(t);
-  ember_tree_free(cut);
+  ember_store_sums_free(sums);
   side_free(&sd);
   return rc;
 }
@@ -348,7 +356,8 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   side_t l, r;
   memset(&l, 0, sizeof l);
   memset(&r, 0, sizeof r);
-  ember_tree_t *t = NULL, *cut = NULL;
+  ember_tree_t *t = NULL, *fnames = NULL;
+  ember_store_sums_t *sums = NULL;
   const ember_tree_t *shown = NULL;
   ember_functions_t fns = {0};
   ember_store_reader_t *rd = NULL;
@@ -369,14 +378,14 @@ int ember_query_render_diff(ember_store_t *s, const ember_diff_params_t *p,
   if (!rc) rc = side_lookup(rd, &r, err);
   if (!rc) rc = check_comparable(&l, &r, err);
   if (rc) goto done;
-  t = ember_tree_new();
-  rc = side_read(rd, &l, t, 0, err);
-  if (!rc) rc = side_read(rd, &r, t, 1, err);
+  sums = ember_store_sums_new();
+  rc = side_read(rd, &l, sums, 0, err);
+  if (!rc) rc = side_read(rd, &r, sums, 1, err);
   ember_store_reader_close(rd);
   rd = NULL;
-  if (!rc && carries_json(fmt))
-    rc = ember_functions_compute(t, 2, lim.max_functions, &fns, err);
-  if (!rc) rc = fit(t, lim.max_nodes, &cut, &shown, err);
+  if (!rc)
+    rc = fit(sums, lim.max_nodes, 2, lim.max_functions, carries_json(fmt) ? &fns : NULL,
+             &fnames, &t, &shown, err);
   if (rc) goto done;
   /* One side may be unknown: both then describe themselves with the known
    * side's spy name, rate and units. */
@@ -403,8 +412,9 @@ done:
   ember_store_reader_close(rd);
   ember_buf_free(&res.body);
   ember_functions_free(&fns);
+  ember_tree_free(fnames);
   ember_tree_free(t);
-  ember_tree_free(cut);
+  ember_store_sums_free(sums);
   side_free(&l);
   side_free(&r);
   return rc;

@@ -279,10 +279,6 @@ static void put_bar(canvas_t *c, const pending_t *p, double x, double w) {
   if (p->depth > c->depth) c->depth = p->depth;
 }
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 /* Pushes node's children in reverse name order, so the first pops first,
  * each placed where the one before it ends, the first right after the
  * parent's self. Children too narrow to draw are dropped when popped. */
@@ -292,14 +288,14 @@ static void push_children(canvas_t *c, const pending_t *p, pending_t **stack,
   size_t k = ember_tree_sorted_children(c->t, p->node, kids, kcap);
   ember_grow((void **)stack, cap, *n + k, sizeof **stack);
   uint64_t at[EMBER_TREE_SIDES];
-  for (int s = 0; s < EMBER_TREE_SIDES; s++) at[s] = sat_add(p->x[s], nd->self[s]);
+  for (int s = 0; s < EMBER_TREE_SIDES; s++) at[s] = ember_sat_add(p->x[s], nd->self[s]);
   size_t first = *n;
   for (size_t i = 0; i < k; i++) {
     const ember_tree_node_t *kid = ember_tree_node(c->t, (*kids)[i]);
     pending_t q = {(*kids)[i], p->depth + 1, {0, 0}};
     for (int s = 0; s < EMBER_TREE_SIDES; s++) {
       q.x[s] = at[s];
-      at[s] = sat_add(at[s], kid->total[s]);
+      at[s] = ember_sat_add(at[s], kid->total[s]);
     }
     (*stack)[(*n)++] = q;
   }

@@ -69,6 +69,8 @@ static const char SQL_SPAN_ADD[] =
     "span_start) VALUES(?1, 0, ?2, ?3, ?4, 1, ?5, ?6)";
 static const char SQL_ROLLUP_DROP[] =
     "DELETE FROM segments WHERE series_id=?1 AND level=?2 AND start=?3";
+static const char SQL_APP_ROLLUP_DROP[] =
+    "DELETE FROM app_segments WHERE app_id=?1 AND level=?2 AND start=?3";
 static const char SQL_TODO_ADD[] =
     "INSERT OR IGNORE INTO rollup_todo(level, start, series_id) VALUES(?1, ?2, ?3)";
 
@@ -340,21 +342,26 @@ done:
 
 /* ---- Segment rows ------------------------------------------------------ */
 
-/* Drops the rollups covering the buckets in [start, end) and queues their
- * 100 s periods for rebuilding (the compactor cascades to the coarser
- * levels). */
-static int invalidate(ember_conn_t *c, int64_t series_id, int64_t start, int64_t end,
-                      ember_err_t *err) {
+/* Drops the rollups covering the buckets in [start, end), the series' and
+ * the app's, and queues the series' 100 s periods for rebuilding (the
+ * compactor cascades to the coarser levels, and lists the app's periods as
+ * it rebuilds the series'). */
+static int invalidate(ember_conn_t *c, int64_t app_id, int64_t series_id, int64_t start,
+                      int64_t end, ember_err_t *err) {
   sqlite3_stmt *st;
   int rc;
   for (int l = 1; l < EMBER_STORE_LEVELS; l++) {
     int64_t w = ember_store_width[l];
     for (int64_t p = ember_store_floor(start, w); p < end; p += w) {
-      if ((rc = ember_conn_prepare(c, SQL_ROLLUP_DROP, &st, err)) != 0) return rc;
-      sqlite3_bind_int64(st, 1, series_id);
-      sqlite3_bind_int(st, 2, l);
-      sqlite3_bind_int64(st, 3, p);
-      if ((rc = step_done(c, st, "dropping a stale rollup", err)) != 0) return rc;
+      for (int app = 0; app < 2; app++) {
+        if ((rc = ember_conn_prepare(c, app ? SQL_APP_ROLLUP_DROP : SQL_ROLLUP_DROP, &st,
+                                     err)) != 0)
+          return rc;
+        sqlite3_bind_int64(st, 1, app ? app_id : series_id);
+        sqlite3_bind_int(st, 2, l);
+        sqlite3_bind_int64(st, 3, p);
+        if ((rc = step_done(c, st, "dropping a stale rollup", err)) != 0) return rc;
+      }
     }
   }
   int64_t w = ember_store_width[1];
@@ -383,7 +390,7 @@ static int next_seq(ember_conn_t *c, const char *sql, int64_t series_id, int64_t
 }
 
 /* Appends one level-0 row (next seq of its bucket) holding pairs. */
-static int add_row(ember_conn_t *c, int64_t series_id, int64_t start,
+static int add_row(ember_conn_t *c, int64_t app_id, int64_t series_id, int64_t start,
                    const ember_seg_pair_t *pairs, size_t n, ember_buf_t *blob,
                    ember_err_t *err) {
   uint64_t total = 0;
@@ -402,11 +409,12 @@ static int add_row(ember_conn_t *c, int64_t series_id, int64_t start,
   sqlite3_bind_int64(st, 5, 1);
   sqlite3_bind_blob(st, 6, blob->data, (int)blob->len, SQLITE_STATIC);
   if ((rc = step_done(c, st, "writing a segment row", err)) != 0) return rc;
-  return invalidate(c, series_id, start, start + EMBER_STORE_BUCKET, err);
+  return invalidate(c, app_id, series_id, start, start + EMBER_STORE_BUCKET, err);
 }
 
 /* Appends one span row holding pairs placed by pl (pl->n >= 2). */
-static int add_span(ember_conn_t *c, int64_t series_id, const ember_place_t *pl,
+static int add_span(ember_conn_t *c, int64_t app_id, int64_t series_id,
+                    const ember_place_t *pl,
                     int64_t from, const ember_seg_pair_t *pairs, size_t n,
                     ember_buf_t *blob, ember_err_t *err) {
   uint64_t total = 0, *totals = NULL;
@@ -438,7 +446,8 @@ static int add_span(ember_conn_t *c, int64_t series_id, const ember_place_t *pl,
     sqlite3_bind_int64(st, 6, pl->first);
     rc = step_done(c, st, "writing a span row", err);
   }
-  if (rc == 0) rc = invalidate(c, series_id, pl->first, last + EMBER_STORE_BUCKET, err);
+  if (rc == 0)
+    rc = invalidate(c, app_id, series_id, pl->first, last + EMBER_STORE_BUCKET, err);
   free(totals);
   return rc;
 }
@@ -537,16 +546,17 @@ static int profile_pairs(ember_store_t *s, quota_t *q, int64_t app_id,
 
 /* Writes p's samples as one row: a bucket row when they are placed in one
  * bucket, else a span row. */
-static int write_rows(ember_conn_t *c, int64_t series_id, const ember_profile_t *p,
+static int write_rows(ember_conn_t *c, int64_t app_id, int64_t series_id,
+                      const ember_profile_t *p,
                       const ember_seg_pair_t *pairs, size_t n, uint64_t *rows,
                       ember_err_t *err) {
   ember_place_t *pl = ember_malloc(sizeof *pl);
   ember_buf_t blob = EMBER_BUF_INIT;
   int rc = ember_place_plan(p->from, p->until, p->aggregation, pl, err);
   if (rc == 0 && pl->n == 1)
-    rc = add_row(c, series_id, pl->first, pairs, n, &blob, err);
+    rc = add_row(c, app_id, series_id, pl->first, pairs, n, &blob, err);
   else if (rc == 0)
-    rc = add_span(c, series_id, pl, p->from, pairs, n, &blob, err);
+    rc = add_span(c, app_id, series_id, pl, p->from, pairs, n, &blob, err);
   if (rc == 0) (*rows)++;
   ember_buf_free(&blob);
   free(pl);
@@ -567,7 +577,7 @@ static int apply_profile(ember_store_t *s, quota_t *q, const ember_profile_t *p,
   int rc = upsert_app(s, q, p, &app_id, err);
   if (rc == 0) rc = upsert_series(s, q, app_id, &p->key, &series_id, err);
   if (rc == 0) rc = profile_pairs(s, q, app_id, p, &pairs, &n, err);
-  if (rc == 0 && n > 0) rc = write_rows(c, series_id, p, pairs, n, rows, err);
+  if (rc == 0 && n > 0) rc = write_rows(c, app_id, series_id, p, pairs, n, rows, err);
   free(pairs);
   return rc;
 }
@@ -608,6 +618,12 @@ static const struct {
   int64_t cost; /* per row */
   bool segments;
 } purge_steps[] = {
+    {"DELETE FROM app_segments WHERE rowid IN (SELECT rowid FROM app_segments "
+     "WHERE app_id=?1 LIMIT ?2)",
+     10, true},
+    {"DELETE FROM app_rollup_todo WHERE (level, start, app_id) IN (SELECT level, "
+     "start, app_id FROM app_rollup_todo WHERE app_id=?1 LIMIT ?2)",
+     1, false},
     {"DELETE FROM segments WHERE rowid IN (SELECT g.rowid FROM series s JOIN "
      "segments g ON g.series_id=s.id WHERE s.app_id=?1 LIMIT ?2)",
      10, true},

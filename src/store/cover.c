@@ -1,12 +1,24 @@
 /*
- * cover.c - which stored rows answer a time range of one series, and what a
- * read takes from each: the planner behind every tree, timeline and rollup.
+ * cover.c - which stored rows answer a time range of one series (or of a
+ * whole app), and what a read takes from each: the planner behind every
+ * tree, timeline and rollup.
  *
  * A range [a, b) of buckets is covered by the coarsest rollup rows lying
  * wholly inside it, then finer ones, and level-0 bucket rows for whatever is
  * left (the edges, and recent periods not yet rolled up). Rollup rows always
  * equal the sum of what they cover (compact.c), so any mix gives the same
  * sums as level 0 alone.
+ *
+ * App rollups (app_segments) sum every series of an app. A read over all of
+ * an app's series first takes the coarsest app rollups inside the range
+ * (ember_read_app_cover), then covers what they leave, series by series
+ * (ember_read_cover_gaps): the same sums, from a twentieth of the rows when
+ * an app has twenty series.
+ *
+ * Statements: the rollup periods are chosen from the primary key index
+ * alone (their starts), then read in runs: consecutive chosen periods of one
+ * level are one statement, so a 24 h plan of a series is about ten
+ * statements, not one per period.
  *
  * Span rows (store_int.h) are one row for a profile placed in several
  * buckets. A read takes from a span row only its buckets that lie in the
@@ -30,12 +42,23 @@
 static const char SQL_ROLLUP_STARTS[] =
     "SELECT start FROM segments WHERE series_id=?1 AND level=?2 AND start>=?3 "
     "AND start<=?4 ORDER BY start";
-static const char SQL_ROWS_AT[] =
-    "SELECT seq, total, profiles, data FROM segments "
-    "WHERE series_id=?1 AND level=?2 AND start=?3 ORDER BY seq";
-static const char SQL_ROWS_AT_NODATA[] =
-    "SELECT seq, total, profiles FROM segments "
-    "WHERE series_id=?1 AND level=?2 AND start=?3 ORDER BY seq";
+static const char SQL_APP_ROLLUP_STARTS[] =
+    "SELECT start FROM app_segments WHERE app_id=?1 AND level=?2 AND start>=?3 "
+    "AND start<=?4 ORDER BY start";
+/* A run of rollup rows of one level: ?3 and ?4 are its first and last
+ * period. */
+static const char SQL_RUN[] =
+    "SELECT start, seq, total, profiles, data FROM segments "
+    "WHERE series_id=?1 AND level=?2 AND start>=?3 AND start<=?4 ORDER BY start, seq";
+static const char SQL_RUN_NODATA[] =
+    "SELECT start, seq, total, profiles FROM segments "
+    "WHERE series_id=?1 AND level=?2 AND start>=?3 AND start<=?4 ORDER BY start, seq";
+static const char SQL_APP_RUN[] =
+    "SELECT start, total, profiles, parts, data FROM app_segments "
+    "WHERE app_id=?1 AND level=?2 AND start>=?3 AND start<=?4 ORDER BY start";
+static const char SQL_APP_RUN_NODATA[] =
+    "SELECT start, total, profiles, parts FROM app_segments "
+    "WHERE app_id=?1 AND level=?2 AND start>=?3 AND start<=?4 ORDER BY start";
 static const char SQL_L0_ROWS[] =
     "SELECT start, seq, total, profiles, data FROM segments "
     "WHERE series_id=?1 AND level=0 AND start>=?2 AND start<?3 AND seq>=0 "
@@ -79,19 +102,18 @@ static int step(sqlite3_stmt *st, int *rc, ember_err_t *err) {
 
 /* ---- Rollups ----------------------------------------------------------- */
 
-typedef struct {
-  int level;
-  int64_t start;
-} period_t;
-
 static int cmp_periods(const void *a, const void *b) {
-  const period_t *x = a, *y = b;
+  const ember_period_t *x = a, *y = b;
   return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int64_t period_end(const ember_period_t *p) {
+  return p->start + ember_store_width[p->level];
 }
 
 /* True when start lies inside one of the chosen (sorted, disjoint)
  * periods. Widths nest, so a finer period is either inside or outside. */
-static bool covered(const period_t *p, size_t n, int64_t start) {
+static bool covered(const ember_period_t *p, size_t n, int64_t start) {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -100,21 +122,22 @@ static bool covered(const period_t *p, size_t n, int64_t start) {
     else
       hi = mid;
   }
-  return lo > 0 && start < p[lo - 1].start + ember_store_width[p[lo - 1].level];
+  return lo > 0 && start < period_end(&p[lo - 1]);
 }
 
-/* Chooses the existing rollup rows (coarsest first) lying wholly inside
- * [a, b). */
-static int choose_rollups(ember_conn_t *c, int64_t sid, int64_t a, int64_t b,
-                          int max_level, period_t **out, size_t *n, size_t *cap,
-                          ember_err_t *err) {
-  for (int l = max_level; l >= 1; l--) {
+/* Chooses the existing rollup rows (coarsest first, levels max_level down
+ * to min_level) lying wholly inside [a, b), of the series or app `key`
+ * (sql lists a level's starts). Only the primary key index is read. */
+static int choose_rollups(ember_conn_t *c, const char *sql, int64_t key, int64_t a,
+                          int64_t b, int min_level, int max_level, ember_period_t **out,
+                          size_t *n, size_t *cap, ember_err_t *err) {
+  for (int l = max_level; l >= min_level && l >= 1; l--) {
     int64_t w = ember_store_width[l], lo = ceil_to(a, w), hi = ember_store_floor(b, w);
     if (hi - lo < w) continue;
     sqlite3_stmt *st;
-    int rc = ember_conn_prepare(c, SQL_ROLLUP_STARTS, &st, err), s = SQLITE_DONE;
+    int rc = ember_conn_prepare(c, sql, &st, err), s = SQLITE_DONE;
     if (rc != 0) return rc;
-    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 1, key);
     sqlite3_bind_int(st, 2, l);
     sqlite3_bind_int64(st, 3, lo);
     sqlite3_bind_int64(st, 4, hi - w);
@@ -123,7 +146,7 @@ static int choose_rollups(ember_conn_t *c, int64_t sid, int64_t a, int64_t b,
       int64_t p = sqlite3_column_int64(st, 0);
       if (covered(*out, before, p)) continue;
       ember_grow((void **)out, cap, *n + 1, sizeof **out);
-      (*out)[(*n)++] = (period_t){l, p};
+      (*out)[(*n)++] = (ember_period_t){l, p};
     }
     sqlite3_reset(st);
     if (rc == 0 && s != SQLITE_DONE) rc = ember_conn_fail(c, err, "planning rollup rows");
@@ -131,6 +154,16 @@ static int choose_rollups(ember_conn_t *c, int64_t sid, int64_t a, int64_t b,
     if (*n > before && before > 0) qsort(*out, *n, sizeof **out, cmp_periods);
   }
   return 0;
+}
+
+/* How many chosen periods from i on form a run: one level, each starting
+ * where the one before ends, so one range statement returns exactly them. */
+static size_t run_length(const ember_period_t *p, size_t n, size_t i) {
+  size_t k = 1;
+  while (i + k < n && p[i + k].level == p[i].level &&
+         p[i + k].start == period_end(&p[i + k - 1]))
+    k++;
+  return k;
 }
 
 /* ---- Whole rows -------------------------------------------------------- */
@@ -165,21 +198,24 @@ static int emit_level0(ember_conn_t *c, int64_t sid, int64_t a, int64_t b, bool 
   return rc;
 }
 
-static int emit_period(ember_conn_t *c, int64_t sid, const period_t *p, bool data,
-                       ember_row_fn fn, void *ctx, ember_err_t *err) {
+/* The rows of a run of chosen periods of one level (first to last, both
+ * included) of series sid. */
+static int emit_run(ember_conn_t *c, int64_t sid, int level, int64_t first, int64_t last,
+                    bool data, ember_row_fn fn, void *ctx, ember_err_t *err) {
   sqlite3_stmt *st;
-  int rc = ember_conn_prepare(c, data ? SQL_ROWS_AT : SQL_ROWS_AT_NODATA, &st, err);
+  int rc = ember_conn_prepare(c, data ? SQL_RUN : SQL_RUN_NODATA, &st, err);
   int s = SQLITE_DONE;
   if (rc != 0) return rc;
   sqlite3_bind_int64(st, 1, sid);
-  sqlite3_bind_int(st, 2, p->level);
-  sqlite3_bind_int64(st, 3, p->start);
+  sqlite3_bind_int(st, 2, level);
+  sqlite3_bind_int64(st, 3, first);
+  sqlite3_bind_int64(st, 4, last);
   while (rc == 0 && (s = step(st, &rc, err)) == SQLITE_ROW) {
     ember_row_t row = {0};
-    row.level = p->level;
-    row.start = p->start;
-    row.seq = sqlite3_column_int64(st, 0);
-    row_columns(st, 1, data, &row);
+    row.level = level;
+    row.start = sqlite3_column_int64(st, 0);
+    row.seq = sqlite3_column_int64(st, 1);
+    row_columns(st, 2, data, &row);
     rc = fn(ctx, &row, err);
   }
   if (rc == 0 && s != SQLITE_DONE) rc = ember_conn_fail(c, err, "reading a rollup");
@@ -192,7 +228,7 @@ static int emit_period(ember_conn_t *c, int64_t sid, const period_t *p, bool dat
 /* The buckets of a span row (first bucket `first`, n buckets) that start in
  * [a, b) outside every chosen period, as ranges. Returns how many. */
 static size_t span_ranges(int64_t first, size_t n, int64_t a, int64_t b,
-                          const period_t *chosen, size_t nchosen,
+                          const ember_period_t *chosen, size_t nchosen,
                           ember_span_range_t *out) {
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
@@ -207,7 +243,7 @@ static size_t span_ranges(int64_t first, size_t n, int64_t a, int64_t b,
 }
 
 static int emit_spans(ember_conn_t *c, int64_t sid, int64_t a, int64_t b,
-                      const period_t *chosen, size_t nchosen, bool data, ember_row_fn fn,
+                      const ember_period_t *chosen, size_t nchosen, bool data, ember_row_fn fn,
                       void *ctx, ember_err_t *err) {
   sqlite3_stmt *st;
   int rc = ember_conn_prepare(c, data ? SQL_SPANS : SQL_SPANS_NODATA, &st, err);
@@ -254,21 +290,94 @@ int ember_read_cover(ember_conn_t *c, int64_t sid, int64_t a, int64_t b, int max
                      ember_err_t *err) {
   if (a >= b) return 0;
   bool data = want == EMBER_READ_DATA;
-  period_t *chosen = NULL;
+  ember_period_t *chosen = NULL;
   size_t n = 0, cap = 0;
-  int rc = choose_rollups(c, sid, a, b, max_level, &chosen, &n, &cap, err);
+  int rc = choose_rollups(c, SQL_ROLLUP_STARTS, sid, a, b, 1, max_level, &chosen, &n,
+                          &cap, err);
   int64_t cursor = a;
-  for (size_t i = 0; rc == 0 && i < n; i++) {
+  for (size_t i = 0; rc == 0 && i < n;) {
+    size_t k = run_length(chosen, n, i);
     if (cursor < chosen[i].start)
       rc = emit_level0(c, sid, cursor, chosen[i].start, data, fn, ctx, err);
-    if (rc == 0) rc = emit_period(c, sid, &chosen[i], data, fn, ctx, err);
-    cursor = chosen[i].start + ember_store_width[chosen[i].level];
+    if (rc == 0)
+      rc = emit_run(c, sid, chosen[i].level, chosen[i].start, chosen[i + k - 1].start,
+                    data, fn, ctx, err);
+    cursor = period_end(&chosen[i + k - 1]);
+    i += k;
   }
   if (rc == 0 && cursor < b) rc = emit_level0(c, sid, cursor, b, data, fn, ctx, err);
   if (rc == 0)
     rc = emit_spans(c, sid, a, b, chosen, n, want != EMBER_READ_KEYS, fn, ctx, err);
   free(chosen);
   return rc;
+}
+
+int ember_read_cover_gaps(ember_conn_t *c, int64_t sid, int64_t a, int64_t b,
+                          const ember_period_t *done, size_t ndone, int max_level,
+                          ember_read_want_t want, ember_row_fn fn, void *ctx,
+                          ember_err_t *err) {
+  int64_t cursor = a;
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i <= ndone; i++) {
+    int64_t end = i < ndone ? done[i].start : b;
+    if (cursor < end) rc = ember_read_cover(c, sid, cursor, end, max_level, want, fn, ctx, err);
+    if (i < ndone) cursor = period_end(&done[i]);
+  }
+  return rc;
+}
+
+/* The rows of a run of app rollups. */
+static int emit_app_run(ember_conn_t *c, int64_t app_id, int level, int64_t first,
+                        int64_t last, bool data, ember_row_fn fn, void *ctx,
+                        ember_err_t *err) {
+  sqlite3_stmt *st;
+  int rc = ember_conn_prepare(c, data ? SQL_APP_RUN : SQL_APP_RUN_NODATA, &st, err);
+  int s = SQLITE_DONE;
+  if (rc != 0) return rc;
+  sqlite3_bind_int64(st, 1, app_id);
+  sqlite3_bind_int(st, 2, level);
+  sqlite3_bind_int64(st, 3, first);
+  sqlite3_bind_int64(st, 4, last);
+  while (rc == 0 && (s = step(st, &rc, err)) == SQLITE_ROW) {
+    ember_row_t row = {0};
+    row.app = true;
+    row.level = level;
+    row.start = sqlite3_column_int64(st, 0);
+    row.total = ember_i2u(sqlite3_column_int64(st, 1));
+    row.profiles = sqlite3_column_int64(st, 2);
+    row.parts = sqlite3_column_blob(st, 3);
+    row.parts_len = (size_t)sqlite3_column_bytes(st, 3);
+    row.blob = data ? sqlite3_column_blob(st, 4) : NULL;
+    row.len = data ? (size_t)sqlite3_column_bytes(st, 4) : 0;
+    rc = fn(ctx, &row, err);
+  }
+  if (rc == 0 && s != SQLITE_DONE) rc = ember_conn_fail(c, err, "reading an app rollup");
+  sqlite3_reset(st);
+  return rc;
+}
+
+int ember_read_app_cover(ember_conn_t *c, int64_t app_id, int64_t a, int64_t b,
+                         int min_level, int max_level, ember_read_want_t want,
+                         ember_row_fn fn, void *ctx, ember_period_t **chosen,
+                         size_t *nchosen, ember_err_t *err) {
+  ember_period_t *p = NULL;
+  size_t n = 0, cap = 0;
+  int rc = a < b ? choose_rollups(c, SQL_APP_ROLLUP_STARTS, app_id, a, b, min_level,
+                                  max_level, &p, &n, &cap, err)
+                 : 0;
+  for (size_t i = 0; rc == 0 && i < n;) {
+    size_t k = run_length(p, n, i);
+    rc = emit_app_run(c, app_id, p[i].level, p[i].start, p[i + k - 1].start,
+                      want == EMBER_READ_DATA, fn, ctx, err);
+    i += k;
+  }
+  if (rc != 0) {
+    free(p);
+    return rc;
+  }
+  *chosen = p;
+  *nchosen = n;
+  return 0;
 }
 
 int ember_read_bucket_rows(ember_conn_t *c, int64_t sid, int64_t a, int64_t b,

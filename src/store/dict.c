@@ -564,6 +564,11 @@ static uint32_t resolve(const ember_dict_t *d, uint32_t id, ember_tree_t *t,
 void ember_dict_build_tree(ember_dict_t *d, const uint64_t *values, size_t n,
                            ember_tree_t *t, int side) {
   if (n == 0) return;
+  /* Room for the stacks with a value and about as many ancestors: growing
+   * a tree of a hundred thousand nodes by doubling copies it many times. */
+  size_t nonzero = 0;
+  for (size_t id = 0; id < n; id++) nonzero += values[id] != 0;
+  ember_tree_reserve(t, 2 * nonzero, nonzero);
   pthread_rwlock_rdlock(&d->lock);
   uint32_t *node_of = ember_malloc(n * sizeof *node_of);
   memset(node_of, 0xff, n * sizeof *node_of);
@@ -592,6 +597,91 @@ void ember_dict_build_tree(ember_dict_t *d, const uint64_t *values, size_t n,
   free(node_of);
   free(name_of);
   free(path);
+}
+
+/* ---- Reader side: numbering a tree before building it ------------------ */
+
+void ember_dict_closure(ember_dict_t *d, const uint64_t *const *values, const size_t *n,
+                        int nsides, ember_dict_closure_t *out) {
+  size_t max = 0;
+  for (int s = 0; s < nsides; s++) max = n[s] > max ? n[s] : max;
+  memset(out, 0, sizeof *out);
+  /* node_of: stack id -> node, UINT32_MAX while not numbered. */
+  uint32_t *node_of = ember_malloc((max ? max : 1) * sizeof *node_of);
+  memset(node_of, 0xff, (max ? max : 1) * sizeof *node_of);
+  size_t cap = 0, pcap = 0, depth = 0;
+  uint32_t *path = NULL;
+  node_of[0] = 0;
+  ember_grow((void **)&out->stack, &cap, 1, sizeof *out->stack);
+  out->parent = ember_malloc(cap * sizeof *out->parent);
+  out->frame = ember_malloc(cap * sizeof *out->frame);
+  out->stack[0] = 0;
+  out->parent[0] = UINT32_MAX;
+  out->frame[0] = 0;
+  out->n = 1;
+  size_t done = 0;
+  pthread_rwlock_rdlock(&d->lock);
+  for (int s = 0; s < nsides; s++) {
+    for (size_t id = 1; id < n[s] && id < d->nstacks; id++) {
+      if (!values[s][id] || node_of[id] != UINT32_MAX) continue;
+      /* Up to the nearest numbered ancestor, then number the path down from
+       * it: parents before children, as ember_dict_build_tree creates them. */
+      uint32_t cur = (uint32_t)id;
+      depth = 0;
+      while (node_of[cur] == UINT32_MAX) {
+        ember_grow((void **)&path, &pcap, depth + 1, sizeof *path);
+        path[depth++] = cur;
+        cur = d->stacks[cur].parent;
+      }
+      size_t old = cap;
+      ember_grow((void **)&out->stack, &cap, out->n + depth, sizeof *out->stack);
+      if (cap != old) {
+        out->parent = ember_realloc(out->parent, cap * sizeof *out->parent);
+        out->frame = ember_realloc(out->frame, cap * sizeof *out->frame);
+      }
+      while (depth > 0) {
+        uint32_t st = path[--depth];
+        out->stack[out->n] = st;
+        out->frame[out->n] = d->stacks[st].frame;
+        out->parent[out->n] = node_of[d->stacks[st].parent];
+        node_of[st] = (uint32_t)out->n++;
+      }
+      /* As in ember_dict_build_tree: the writer waits for a slice at most;
+       * ids below n stay valid while unlocked (invariant 1). */
+      if (++done % SLICE == 0) {
+        pthread_rwlock_unlock(&d->lock);
+        pthread_rwlock_rdlock(&d->lock);
+      }
+    }
+  }
+  pthread_rwlock_unlock(&d->lock);
+  free(node_of);
+  free(path);
+}
+
+void ember_dict_closure_free(ember_dict_closure_t *c) {
+  free(c->stack);
+  free(c->parent);
+  free(c->frame);
+  memset(c, 0, sizeof *c);
+}
+
+void ember_dict_intern_frames(ember_dict_t *d, const uint32_t *stacks, size_t n,
+                              bool distinct, ember_tree_t *t, uint32_t *names) {
+  pthread_rwlock_rdlock(&d->lock);
+  for (size_t i = 0; i < n; i++) {
+    names[i] = EMBER_TREE_ROOT; /* the root's name, "total" */
+    if (stacks[i]) {
+      const frame_ref_t *r = &d->frames[d->stacks[stacks[i]].frame];
+      names[i] = distinct ? ember_tree_name_append(t, d->arena + r->off, r->len)
+                          : ember_tree_intern(t, d->arena + r->off, r->len);
+    }
+    if ((i + 1) % SLICE == 0) {
+      pthread_rwlock_unlock(&d->lock);
+      pthread_rwlock_rdlock(&d->lock);
+    }
+  }
+  pthread_rwlock_unlock(&d->lock);
 }
 
 /* ---- Registry: hash table ---------------------------------------------- */

@@ -39,6 +39,7 @@
 
 static const char SQL_APP_FIND[] = "SELECT id, aggregation FROM apps WHERE name=?1";
 static const char SQL_SERIES_ALL[] = "SELECT id, labels FROM series WHERE app_id=?1";
+static const char SQL_SERIES_COUNT[] = "SELECT COUNT(*) FROM series WHERE app_id=?1";
 static const char SQL_SERIES_BY_LABEL[] =
     "SELECT s.id, s.labels FROM series_labels l JOIN series s ON s.id = l.series_id "
     "WHERE l.app_id=?1 AND l.key=?2 AND l.value=?3";
@@ -126,6 +127,7 @@ typedef struct {
   int64_t *ids;
   ember_series_key_t *keys; /* parallel to ids when labels are kept */
   size_t n, cap;
+  bool all; /* every series of the app matched: app rollups answer it */
 } series_set_t;
 
 static void set_free(series_set_t *set) {
@@ -144,6 +146,24 @@ static const ember_matcher_t *index_matcher(const ember_selector_t *sel) {
   return NULL;
 }
 
+/* Sets out->all when the series selected are all the app has: seen of
+ * them when every series was looked at (else 0: count them). */
+static int matched_all(ember_conn_t *c, int64_t app_id, size_t seen, series_set_t *out,
+                       ember_err_t *err) {
+  if (!seen) {
+    sqlite3_stmt *st;
+    int rc = ember_conn_prepare(c, SQL_SERIES_COUNT, &st, err);
+    if (rc != 0) return rc;
+    sqlite3_bind_int64(st, 1, app_id);
+    int step = sqlite3_step(st);
+    seen = step == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW) return ember_conn_fail(c, err, "counting series");
+  }
+  out->all = out->n == seen;
+  return 0;
+}
+
 /* The series of app_id matching sel, with their labels when keep_labels. */
 static int select_series(ember_conn_t *c, int64_t app_id, const ember_selector_t *sel,
                          bool keep_labels, series_set_t *out, ember_err_t *err) {
@@ -158,8 +178,10 @@ static int select_series(ember_conn_t *c, int64_t app_id, const ember_selector_t
   }
   ember_series_key_t key = {0};
   int step = SQLITE_DONE;
+  size_t seen = 0;
   while ((rc = ember_read_deadline(err)) == 0 &&
          (step = sqlite3_step(st)) == SQLITE_ROW) {
+    seen++;
     int64_t id = sqlite3_column_int64(st, 0);
     const char *labels = (const char *)sqlite3_column_text(st, 1);
     size_t len = (size_t)sqlite3_column_bytes(st, 1);
@@ -182,6 +204,7 @@ static int select_series(ember_conn_t *c, int64_t app_id, const ember_selector_t
   if (rc == 0 && step != SQLITE_DONE) rc = ember_conn_fail(c, err, "selecting series");
   sqlite3_reset(st);
   ember_series_key_free(&key);
+  if (rc == 0 && out->n) rc = matched_all(c, app_id, m ? 0 : seen, out, err);
   return rc;
 }
 
@@ -189,7 +212,7 @@ static int select_series(ember_conn_t *c, int64_t app_id, const ember_selector_t
 
 typedef struct {
   ember_conn_t *c;
-  int64_t sid;
+  int64_t app_id, sid;
   uint64_t *acc; /* per stack id, the answer */
   size_t acc_cap;
   uint64_t *sacc; /* per stack id, this series (average apps only) */
@@ -210,29 +233,68 @@ static void grow_zero(uint64_t **a, size_t *cap, size_t need) {
   if (*cap > old) memset(*a + old, 0, (*cap - old) * sizeof **a);
 }
 
+/* The error for a row that cannot be read: a deadline passed, or the row
+ * is damaged (named, with what to do). */
+static int row_failed(const tree_ctx_t *x, const ember_row_t *row, int rc,
+                      const ember_err_t *why, ember_err_t *err) {
+  if (rc == EMBER_ETIMEOUT) return ember_err_set(err, rc, "%s", why->msg);
+  char where[160];
+  if (row->app)
+    snprintf(where, sizeof where, "app rollup row (app %lld, level %d, start %lld)",
+             (long long)x->app_id, row->level, (long long)row->start);
+  else
+    ember_row_name(where, sizeof where, x->sid, row->level, row->start, row->seq);
+  return ember_err_set(err, EMBER_EIO,
+                       "%s is damaged (%s); restore the data directory from a "
+                       "backup or delete the app",
+                       where, why->msg);
+}
+
+/* Makes ids below need known to the dictionary (EMBER_EIO when the
+ * snapshot has no such stack) before anything is sized by them: a damaged
+ * id must give an error, not a giant allocation. */
+static int know(tree_ctx_t *x, uint32_t need, ember_err_t *why) {
+  if (need <= x->known) return 0;
+  int rc = ember_dict_ensure(x->d, x->c, need, why);
+  x->known = ember_dict_nstacks(x->d);
+  return rc;
+}
+
+/* A bucket or rollup row of a sum app: its values go straight into the
+ * answer as they are decoded, with no list of pairs in between. */
+static int sum_row(tree_ctx_t *x, const ember_row_t *row, ember_err_t *err) {
+  ember_seg_sum_t into = {x->acc, NULL, x->acc_cap < x->known ? x->acc_cap : x->known};
+  ember_seg_summed_t got;
+  ember_err_t why;
+  int rc = ember_seg_sum(x->c->codec, row->blob, row->len, &into, &got, &why);
+  /* Ids past the array: a stack the dictionary learnt since the read
+   * began, or damage. */
+  if (rc == 0 && got.nrest) rc = know(x, got.last + 1u, &why);
+  if (rc == 0 && got.nrest) {
+    grow_zero(&x->acc, &x->acc_cap, got.last + 1u);
+    for (size_t i = 0; i < got.nrest; i++)
+      x->acc[got.rest[i].stack] = ember_seg_add(x->acc[got.rest[i].stack], got.rest[i].value);
+  }
+  if (rc == 0 && got.total != row->total)
+    rc = ember_err_set(&why, EMBER_EIO, "its values do not add up to its total");
+  if (rc != 0) return row_failed(x, row, rc, &why, err);
+  if (got.count && got.last >= x->need) x->need = got.last + 1;
+  return 0;
+}
+
 static int tree_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
   tree_ctx_t *x = ctx;
+  if (row->seq >= 0 && !x->average) return sum_row(x, row, err);
+  /* Span rows (their shares) and average apps (each series' own sum and
+   * profile count) take the general way. */
   const ember_seg_pair_t *p;
   size_t n;
   uint64_t sum;
   int64_t profiles;
-  char where[160];
   ember_err_t why;
   int rc = ember_row_take(x->c->codec, row, &x->take, &p, &n, &sum, &profiles, &why);
-  /* Ids are checked against the dictionary before anything is sized by
-   * them: a damaged id must give an error, not a giant allocation. */
-  if (rc == 0 && n && p[n - 1].stack >= x->known) {
-    rc = ember_dict_ensure(x->d, x->c, p[n - 1].stack + 1u, &why);
-    x->known = ember_dict_nstacks(x->d);
-  }
-  if (rc == EMBER_ETIMEOUT) return ember_err_set(err, rc, "%s", why.msg);
-  if (rc != 0) {
-    ember_row_name(where, sizeof where, x->sid, row->level, row->start, row->seq);
-    return ember_err_set(err, EMBER_EIO,
-                         "%s is damaged (%s); restore the data directory from a "
-                         "backup or delete the app",
-                         where, why.msg);
-  }
+  if (rc == 0 && n) rc = know(x, p[n - 1].stack + 1u, &why);
+  if (rc != 0) return row_failed(x, row, rc, &why, err);
   x->profiles += profiles > 0 ? (uint64_t)profiles : 0;
   if (n && p[n - 1].stack >= x->need) x->need = p[n - 1].stack + 1;
   uint64_t **dst = x->average ? &x->sacc : &x->acc;
@@ -274,14 +336,56 @@ static int read_series(tree_ctx_t *x, const series_set_t *set, int64_t from,
   until = until > EMBER_STORE_TIME_MAX ? EMBER_STORE_TIME_MAX : until;
   int64_t a = ember_store_floor(from, EMBER_STORE_BUCKET);
   int64_t b = ember_store_floor(until, EMBER_STORE_BUCKET) + EMBER_STORE_BUCKET;
-  for (size_t i = 0; i < set->n; i++) {
+  /* Every series of a sum app: the app rollups first, then each series for
+   * what they leave. Average apps divide per series, which a sum over
+   * series cannot do. */
+  ember_period_t *done = NULL;
+  size_t ndone = 0;
+  int rc = 0;
+  if (set->all && !x->average)
+    rc = ember_read_app_cover(x->c, x->app_id, a, b, 1, EMBER_STORE_LEVELS - 1,
+                              EMBER_READ_DATA, tree_row, x, &done, &ndone, err);
+  for (size_t i = 0; rc == 0 && i < set->n; i++) {
     x->sid = set->ids[i];
-    int rc = ember_read_cover(x->c, x->sid, a, b, EMBER_STORE_LEVELS - 1, EMBER_READ_DATA,
-                              tree_row, x, err);
-    if (rc != 0) return rc;
-    if (x->average) finish_series(x);
+    rc = ember_read_cover_gaps(x->c, x->sid, a, b, done, ndone, EMBER_STORE_LEVELS - 1,
+                               EMBER_READ_DATA, tree_row, x, err);
+    if (rc == 0 && x->average) finish_series(x);
   }
-  return 0;
+  free(done);
+  return rc;
+}
+
+/* Sums what sel selects over [from, until] by stack id into x (x->acc up
+ * to x->need, x->d referenced): the part every tree read shares. The
+ * caller frees x's arrays and gives x->d back, whatever the outcome. */
+static int read_sums(ember_store_reader_t *r, const ember_selector_t *sel, int64_t from,
+                     int64_t until, tree_ctx_t *x, ember_err_t *err) {
+  memset(x, 0, sizeof *x);
+  x->c = r->c;
+  series_set_t set = {0};
+  ember_aggregation_t agg;
+  int rc = find_app(x->c, sel->app, &x->app_id, &agg, err);
+  if (rc == 0) rc = select_series(x->c, x->app_id, sel, false, &set, err);
+  if (rc == 0) {
+    x->average = agg == EMBER_AGG_AVERAGE;
+    x->d = ember_dicts_get(r->s->dicts, x->app_id);
+    x->known = ember_dict_nstacks(x->d);
+    /* Sized once to the dictionary as it is; pages no stack touches are
+     * never written. */
+    if (!x->average && x->known) {
+      x->acc = ember_calloc(x->known, sizeof *x->acc);
+      x->acc_cap = x->known;
+    }
+    rc = read_series(x, &set, from, until, err);
+  }
+  set_free(&set);
+  free(x->sacc);
+  free(x->touched);
+  free(x->take.pairs);
+  x->sacc = NULL;
+  x->touched = NULL;
+  x->take.pairs = NULL;
+  return rc;
 }
 
 int ember_store_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel,
@@ -290,26 +394,27 @@ int ember_store_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel
   if (!r || !sel || !sel->app || !t || side < 0 || side >= EMBER_TREE_SIDES)
     return ember_err_set(err, EMBER_EINVAL, "bad arguments to a tree read");
   tree_ctx_t x;
-  memset(&x, 0, sizeof x);
-  x.c = r->c;
-  series_set_t set = {0};
-  int64_t app_id;
-  ember_aggregation_t agg;
-  int rc = find_app(x.c, sel->app, &app_id, &agg, err);
-  if (rc == 0) rc = select_series(x.c, app_id, sel, false, &set, err);
-  if (rc == 0) {
-    x.average = agg == EMBER_AGG_AVERAGE;
-    x.d = ember_dicts_get(r->s->dicts, app_id);
-    x.known = ember_dict_nstacks(x.d);
-    rc = read_series(&x, &set, from, until, err);
-  }
+  int rc = read_sums(r, sel, from, until, &x, err);
   if (rc == 0 && x.need > 0) ember_dict_build_tree(x.d, x.acc, x.need, t, side);
   if (x.d) ember_dicts_put(r->s->dicts, x.d);
-  set_free(&set);
   free(x.acc);
-  free(x.sacc);
-  free(x.touched);
-  free(x.take.pairs);
+  if (rc == 0 && r->s->after_tree) r->s->after_tree(r->s->after_tree_ctx);
+  return rc;
+}
+
+int ember_store_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel,
+                            int64_t from, int64_t until, ember_store_sums_t *sums,
+                            int side, ember_err_t *err) {
+  if (!r || !sel || !sel->app || !sums || side < 0 || side >= EMBER_TREE_SIDES)
+    return ember_err_set(err, EMBER_EINVAL, "bad arguments to a tree read");
+  tree_ctx_t x;
+  int rc = read_sums(r, sel, from, until, &x, err);
+  if (rc == 0 && x.d) {
+    ember_sums_set(sums, side, r->s->dicts, x.d, x.acc, x.need);
+  } else {
+    if (x.d) ember_dicts_put(r->s->dicts, x.d);
+    free(x.acc);
+  }
   if (rc == 0 && r->s->after_tree) r->s->after_tree(r->s->after_tree_ctx);
   return rc;
 }
@@ -318,8 +423,9 @@ int ember_store_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel
 
 typedef struct {
   ember_conn_t *c;
-  int64_t sid;
+  int64_t app_id, sid;
   int64_t start, step;
+  int level; /* rows of this level lie inside one step */
   uint64_t *values;
   size_t n;
 } timeline_ctx_t;
@@ -329,8 +435,32 @@ static void timeline_add(timeline_ctx_t *x, int64_t t, uint64_t v) {
   if (t >= x->start && i < x->n) x->values[i] = ember_seg_add(x->values[i], v);
 }
 
+/* An app rollup one level above the steps: its ten parts, each inside one
+ * step. */
+static int timeline_parts(timeline_ctx_t *x, const ember_row_t *row, ember_err_t *err) {
+  const uint8_t *p = row->parts, *end = p + row->parts_len;
+  int64_t w = ember_store_width[row->level - 1];
+  uint64_t sum = 0, v;
+  uint64_t part[10];
+  for (int i = 0; i < 10; i++) {
+    if (ember_varint_get(&p, end, &v) != 0) break;
+    part[i] = v;
+    sum = ember_seg_add(sum, v);
+    if (i == 9 && p == end && sum == row->total) {
+      for (int k = 0; k < 10; k++) timeline_add(x, row->start + k * w, part[k]);
+      return 0;
+    }
+  }
+  return ember_err_set(err, EMBER_EIO,
+                       "app rollup row (app %lld, level %d, start %lld) is damaged (its "
+                       "parts do not add up to its total); restore the data directory "
+                       "from a backup or delete the app",
+                       (long long)x->app_id, row->level, (long long)row->start);
+}
+
 static int timeline_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
   timeline_ctx_t *x = ctx;
+  if (row->app && row->level > x->level) return timeline_parts(x, row, err);
   if (row->seq >= 0) {
     timeline_add(x, row->start, row->total);
     return 0;
@@ -376,19 +506,28 @@ int ember_store_reader_timeline(ember_store_reader_t *r, const ember_selector_t 
   if (n > (uint64_t)(INT64_MAX / 4) / (uint64_t)step || start > INT64_MAX / 2 ||
       start < INT64_MIN / 2)
     return ember_err_set(err, EMBER_EINVAL, "timeline range is too large");
-  timeline_ctx_t x = {r->c, 0, start, step, values, n};
   int64_t a = ceil_to(start, EMBER_STORE_BUCKET);
   int64_t b = ceil_to(start + (int64_t)n * step, EMBER_STORE_BUCKET);
   int level = timeline_level(start, step);
+  timeline_ctx_t x = {r->c, 0, 0, start, step, level, values, n};
   series_set_t set = {0};
-  int64_t app_id;
-  int rc = find_app(r->c, sel->app, &app_id, NULL, err);
-  if (rc == 0) rc = select_series(r->c, app_id, sel, false, &set, err);
+  int rc = find_app(r->c, sel->app, &x.app_id, NULL, err);
+  if (rc == 0) rc = select_series(r->c, x.app_id, sel, false, &set, err);
+  /* Every series: app rollups of the steps' level, and of the level
+   * above, whose parts fall inside one step each. Timelines sum for both
+   * aggregations; average apps simply have no app rollups. */
+  ember_period_t *done = NULL;
+  size_t ndone = 0;
+  if (rc == 0 && set.all)
+    rc = ember_read_app_cover(r->c, x.app_id, a, b, level,
+                              level + 1 < EMBER_STORE_LEVELS ? level + 1 : level,
+                              EMBER_READ_TOTALS, timeline_row, &x, &done, &ndone, err);
   for (size_t i = 0; rc == 0 && i < set.n; i++) {
     x.sid = set.ids[i];
-    rc = ember_read_cover(r->c, set.ids[i], a, b, level, EMBER_READ_TOTALS, timeline_row,
-                          &x, err);
+    rc = ember_read_cover_gaps(r->c, set.ids[i], a, b, done, ndone, level,
+                               EMBER_READ_TOTALS, timeline_row, &x, err);
   }
+  free(done);
   set_free(&set);
   if (rc != 0 && values && n) memset(values, 0, n * sizeof *values);
   return rc;

@@ -41,8 +41,13 @@
 static const char SQL_EXPIRE[] =
     "DELETE FROM segments WHERE rowid IN (SELECT rowid FROM segments "
     "WHERE level=?1 AND start<?2 LIMIT ?3)";
+static const char SQL_APP_EXPIRE[] =
+    "DELETE FROM app_segments WHERE rowid IN (SELECT rowid FROM app_segments "
+    "WHERE level=?1 AND start<?2 LIMIT ?3)";
 static const char SQL_TODO_EXPIRE[] =
     "DELETE FROM rollup_todo WHERE level=?1 AND start<=?2";
+static const char SQL_APP_TODO_EXPIRE[] =
+    "DELETE FROM app_rollup_todo WHERE level=?1 AND start<=?2";
 static const char SQL_ORPHANS[] =
     "SELECT id FROM series WHERE NOT EXISTS "
     "(SELECT 1 FROM segments WHERE series_id=series.id)";
@@ -83,10 +88,22 @@ static int expire_job(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
   j->out = n;
   j->counts.rows_deleted = (uint64_t)n;
   for (int l = 1; j->arg[0] == 0 && n < j->arg[2] && l < EMBER_STORE_LEVELS; l++)
-    if ((rc = bind_step(c, SQL_TODO_EXPIRE, l, j->arg[1] - ember_store_width[l], 0, 2,
-                        NULL, err)) != 0)
-      return rc;
+    for (int app = 0; app < 2; app++)
+      if ((rc = bind_step(c, app ? SQL_APP_TODO_EXPIRE : SQL_TODO_EXPIRE, l,
+                          j->arg[1] - ember_store_width[l], 0, 2, NULL, err)) != 0)
+        return rc;
   return 0;
+}
+
+/* Deletes up to arg[2] app rollups of level arg[0] older than arg[1]. */
+static int expire_app_job(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
+  int64_t n = 0;
+  int rc = bind_step(s->wconn, SQL_APP_EXPIRE, j->arg[0], j->arg[1], j->arg[2], 3, &n, err);
+  if (rc == 0) {
+    j->out = n;
+    j->counts.rows_deleted = (uint64_t)n;
+  }
+  return rc;
 }
 
 /* Deletes the series of j->ids that still have no rows (one may have got
@@ -171,6 +188,12 @@ static int retention(ember_store_t *s, int64_t now, ember_err_t *err) {
   if (s->retention <= 0 || now - s->retention < INT64_MIN / 2) return 0;
   int64_t cutoff = ember_store_floor(now - s->retention, EMBER_STORE_BUCKET);
   int64_t deleted = 0;
+  /* App rollups sum the series' rows: they go before any of those. */
+  for (int l = EMBER_STORE_LEVELS - 1; l >= 1; l--) {
+    int64_t apps = 0;
+    int rc = repeat(s, expire_app_job, l, cutoff, RETENTION_CHUNK, &apps, err);
+    if (rc != 0) return rc;
+  }
   for (int l = EMBER_STORE_LEVELS - 1; l >= 0; l--) {
     int rc = repeat(s, expire_job, l, cutoff, RETENTION_CHUNK, &deleted, err);
     if (rc != 0) return rc;

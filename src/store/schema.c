@@ -211,8 +211,43 @@ static const char SCHEMA_V3[] =
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  at INTEGER NOT NULL);";
 
+/* Version 4: app rollups (docs/storage.md, "App rollups"). A query over
+ * every series of an app reads one row per period instead of one per
+ * series: app_segments holds, per app, level (1-3) and period, the sum of
+ * the rows of all its series in that period, and in parts the totals of
+ * the period's ten sub-periods (of the level below), so a timeline reads
+ * them without decoding anything. app_rollup_todo lists the periods to
+ * (re)build. Both tables start empty: creating them reads no data, so an
+ * upgrade starts as fast as any other start. app_backfill is where the
+ * maintenance thread has got to in listing the app periods of the rollups
+ * an older version built (compact.c), a bounded chunk per job; until it is
+ * through, those periods are read series by series, exactly as before. */
+static const char SCHEMA_V4[] =
+    "CREATE TABLE app_segments("
+    "  app_id INTEGER NOT NULL REFERENCES app_rows(id),"
+    "  level INTEGER NOT NULL,"
+    "  start INTEGER NOT NULL,"
+    "  total INTEGER NOT NULL,"
+    "  profiles INTEGER NOT NULL,"
+    "  parts BLOB NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY(app_id, level, start));"
+    "CREATE INDEX app_segments_by_age ON app_segments(level, start);"
+    "CREATE TABLE app_rollup_todo("
+    "  level INTEGER NOT NULL,"
+    "  start INTEGER NOT NULL,"
+    "  app_id INTEGER NOT NULL,"
+    "  PRIMARY KEY(level, start, app_id)) WITHOUT ROWID;"
+    "CREATE TABLE app_backfill("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  level INTEGER NOT NULL,"
+    "  next INTEGER NOT NULL);"
+    /* Only when there is something to list (one probe of an index). */
+    "INSERT INTO app_backfill SELECT 1, 1, -9223372036854775808 "
+    "  WHERE EXISTS (SELECT 1 FROM segments WHERE level > 0);";
+
 /* migrations[v] takes a database from version v to v + 1. */
-static const char *const migrations[] = {SCHEMA_V1, SCHEMA_V2, SCHEMA_V3};
+static const char *const migrations[] = {SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4};
 _Static_assert(sizeof migrations / sizeof migrations[0] == EMBER_SCHEMA_VERSION,
                "one migration per schema version");
 

@@ -279,6 +279,66 @@ int ember_seg_decode(ember_seg_codec_t *c, const void *blob, size_t len,
   return 0;
 }
 
+/* ---- Summing ----------------------------------------------------------- */
+
+/* A uvarint, with the one-byte case (most stack id differences and small
+ * values) inline; the general case is ember_varint_get. */
+static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+  if (*p < end && **p < 0x80) {
+    *out = *(*p)++;
+    return 0;
+  }
+  return ember_varint_get(p, end, out);
+}
+
+int ember_seg_sum(ember_seg_codec_t *c, const void *blob, size_t len,
+                  const ember_seg_sum_t *into, ember_seg_summed_t *out,
+                  ember_err_t *err) {
+  const uint8_t *b = blob;
+  if (len < 2 || !b) return corrupt(err, "blob too short");
+  if (b[0] != EMBER_SEG_VERSION)
+    return b[0] == EMBER_SEG_SPAN_VERSION
+               ? corrupt(err, "a span blob where a bucket blob belongs")
+               : ember_err_set(err, EMBER_EIO,
+                               "corrupt segment: unknown format version %u "
+                               "(this build reads versions %d and %d)",
+                               b[0], EMBER_SEG_VERSION, EMBER_SEG_SPAN_VERSION);
+  int rc = inflate(c, b + 1, len - 1, err);
+  if (rc != 0) return rc;
+  const uint8_t *p = (const uint8_t *)c->raw.data, *end = p + c->raw.len;
+  uint64_t n, total = 0, id = 0;
+  if (ember_varint_get(&p, end, &n) != 0) return corrupt(err, "bad pair count");
+  if (n > (uint64_t)(end - p) / 2) return corrupt(err, "pair count exceeds payload");
+  uint64_t *acc = into->values, *bits = into->bits;
+  size_t cap = into->n, rest = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t delta, value;
+    if (get_varint(&p, end, &delta) != 0 || get_varint(&p, end, &value) != 0)
+      return corrupt(err, "truncated pair");
+    if (delta == 0 && i > 0) return corrupt(err, "stack ids not increasing");
+    if (delta >= UINT32_MAX - id) return corrupt(err, "stack id beyond 32 bits");
+    if (value == 0) return corrupt(err, "zero value");
+    id += delta;
+    total = ember_seg_add(total, value);
+    if (id < cap) {
+      acc[id] = ember_seg_add(acc[id], value);
+      if (bits) bits[id / 64] |= (uint64_t)1 << (id % 64);
+      continue;
+    }
+    /* Ids past the caller's array are handed back: it sizes the array only
+     * once it knows they are real (a damaged id must not size anything). */
+    if (rest == 0) ember_grow((void **)&c->pairs, &c->pairs_cap, (size_t)(n - i), sizeof *c->pairs);
+    c->pairs[rest++] = (ember_seg_pair_t){(uint32_t)id, value};
+  }
+  if (p != end) return corrupt(err, "trailing bytes after the pairs");
+  out->total = total;
+  out->count = (size_t)n;
+  out->last = n ? (uint32_t)id : 0;
+  out->rest = c->pairs;
+  out->nrest = rest;
+  return 0;
+}
+
 /* ---- Merging ----------------------------------------------------------- */
 
 void ember_seg_merge(const ember_seg_pair_t *a, size_t na,

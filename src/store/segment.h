@@ -50,6 +50,35 @@ int ember_seg_decode(ember_seg_codec_t *c, const void *blob, size_t len,
                      const ember_seg_pair_t **pairs /* OUT */, size_t *n /* OUT */,
                      uint64_t *total /* OUT */, ember_err_t *err);
 
+/* Where ember_seg_sum adds: values[id] for ids below n, and, when bits is
+ * not NULL, bit id of bits set for every id added (so that the ids touched
+ * can be listed without scanning values). */
+typedef struct {
+  uint64_t *values;
+  uint64_t *bits;
+  size_t n;
+} ember_seg_sum_t;
+
+typedef struct {
+  uint64_t total; /* saturating sum of every value of the blob */
+  size_t count;   /* pairs in the blob */
+  uint32_t last;  /* the largest stack id (0 when there are none) */
+  /* The pairs whose id is n or more, not added: borrowed from the codec
+   * until its next call; sorted. */
+  const ember_seg_pair_t *rest;
+  size_t nrest;
+} ember_seg_summed_t;
+
+/* Decodes a bucket or rollup blob (version 1; a span blob's shares are
+ * the store's business, see ember_row_take) and adds each of its values
+ * into into->values at its stack id (saturating), without building the
+ * list of pairs: the read path's inner loop. Checks everything
+ * ember_seg_decode checks. On error into->values may hold part of the
+ * blob: the caller discards the sum. */
+int ember_seg_sum(ember_seg_codec_t *c, const void *blob, size_t len,
+                  const ember_seg_sum_t *into, ember_seg_summed_t *out /* OUT */,
+                  ember_err_t *err);
+
 /* Sums two sorted pair lists into out (appended, sorted, caller owns the
  * growable array *out of capacity *cap; *nout is its length). */
 void ember_seg_merge(const ember_seg_pair_t *a, size_t na,

@@ -107,7 +107,7 @@ static inline uint64_t ember_i2u(int64_t v) { return (uint64_t)v; }
 
 /* ---- Schema (schema.c) ------------------------------------------------- */
 
-#define EMBER_SCHEMA_VERSION 3
+#define EMBER_SCHEMA_VERSION 4
 #define EMBER_STORE_DB_NAME "ember.db"
 #define EMBER_STORE_LOCK_NAME "ember.lock"
 
@@ -179,6 +179,30 @@ void ember_dict_build_tree(ember_dict_t *d, const uint64_t *values, size_t n,
                            ember_tree_t *t, int side);
 /* Known stack count (ids 0 .. n-1), for sizing arrays. */
 uint32_t ember_dict_nstacks(ember_dict_t *d);
+
+/* The nodes the tree of some sums would have, without building it: node i
+ * is stack[i] (node 0 the root), its parent node parent[i] (smaller than
+ * i), numbered exactly as ember_dict_build_tree called side after side
+ * would create them: for each side in turn, the stacks with a value in
+ * increasing id order, each after its ancestors. values[s] has n[s]
+ * entries, which ember_dict_ensure made known. Caller frees with
+ * ember_dict_closure_free. */
+typedef struct {
+  size_t n;
+  uint32_t *stack;
+  uint32_t *parent;
+  uint32_t *frame; /* the frame of stack[i] (the root's: 0, unused) */
+} ember_dict_closure_t;
+
+void ember_dict_closure(ember_dict_t *d, const uint64_t *const *values, const size_t *n,
+                        int nsides, ember_dict_closure_t *out /* OUT */);
+void ember_dict_closure_free(ember_dict_closure_t *c);
+/* names[i] = the name id in t of the frame of stacks[i] (interned), or the
+ * root's name for stack 0. With distinct, the caller knows the stacks have
+ * distinct frames that t does not hold: the names are appended without
+ * looking (ember_tree_name_append). */
+void ember_dict_intern_frames(ember_dict_t *d, const uint32_t *stacks, size_t n,
+                              bool distinct, ember_tree_t *t, uint32_t *names);
 
 /* ---- Line cache (linecache.c) ------------------------------------------ */
 
@@ -262,7 +286,7 @@ struct ember_job {
   ember_profile_t *profiles; /* write jobs: owned */
   size_t nprofiles;
   char *app;         /* delete jobs: owned */
-  int64_t arg[3];    /* maintenance jobs: parameters */
+  int64_t arg[5];    /* maintenance jobs: parameters */
   const int64_t *ids; /* maintenance jobs: borrowed list of ids */
   size_t nids;
   int64_t out;       /* maintenance jobs: result (e.g. rows touched) */
@@ -329,6 +353,7 @@ typedef struct {
 
 /* One row handed to an ember_row_fn; everything is borrowed for the call. */
 typedef struct {
+  bool app;  /* an app rollup (app_segments): the sum of every series */
   int level;
   int64_t start, seq; /* the key (a span row's start is its last bucket's) */
   uint64_t total;     /* the whole row's */
@@ -339,6 +364,10 @@ typedef struct {
   int64_t span_start;               /* the first bucket's start */
   const ember_span_range_t *ranges; /* the buckets taken, at least one */
   size_t nranges;
+  /* App rollups only: the totals of the period's ten sub-periods (of the
+   * level below), as uvarints. */
+  const void *parts;
+  size_t parts_len;
 } ember_row_t;
 
 typedef int (*ember_row_fn)(void *ctx, const ember_row_t *row, ember_err_t *err);
@@ -355,6 +384,29 @@ typedef enum {
 int ember_read_cover(ember_conn_t *c, int64_t series_id, int64_t from, int64_t until,
                      int max_level, ember_read_want_t want, ember_row_fn fn, void *ctx,
                      ember_err_t *err);
+
+/* A rollup period: level (1 .. EMBER_STORE_LEVELS - 1) and start. */
+typedef struct {
+  int level;
+  int64_t start;
+} ember_period_t;
+
+/* As ember_read_cover, leaving out the periods done (sorted, disjoint,
+ * inside [from, until)): what the app rollups of a whole-app read did not
+ * cover, for one series. */
+int ember_read_cover_gaps(ember_conn_t *c, int64_t series_id, int64_t from,
+                          int64_t until, const ember_period_t *done, size_t ndone,
+                          int max_level, ember_read_want_t want, ember_row_fn fn,
+                          void *ctx, ember_err_t *err);
+
+/* The app rollups of app_id lying wholly inside [from, until), coarsest
+ * first, of levels min_level to max_level: calls fn for each (row.app set;
+ * blobs only for EMBER_READ_DATA, parts always) and gives the periods they
+ * cover in *chosen (sorted; caller frees), for ember_read_cover_gaps. */
+int ember_read_app_cover(ember_conn_t *c, int64_t app_id, int64_t from, int64_t until,
+                         int min_level, int max_level, ember_read_want_t want,
+                         ember_row_fn fn, void *ctx, ember_period_t **chosen /* OUT */,
+                         size_t *nchosen /* OUT */, ember_err_t *err);
 
 /* EMBER_ETIMEOUT, with a message saying what to do, once the calling
  * thread's deadline has passed; else 0. */
@@ -391,6 +443,14 @@ int ember_span_open(ember_seg_codec_t *codec, const ember_row_t *row,
 /* Formats where a row lives, for error messages. */
 void ember_row_name(char *buf, size_t n, int64_t series_id, int level,
                     int64_t start, int64_t seq);
+
+/* ---- Sums (cut.c) ------------------------------------------------------ */
+
+/* Hands side `side` of sums the read's dictionary reference (given back to
+ * reg when sums is freed) and its values (n of them; consumed). A side read
+ * twice keeps the last. */
+void ember_sums_set(ember_store_sums_t *sums, int side, ember_dicts_t *reg,
+                    ember_dict_t *d, uint64_t *values, size_t n);
 
 /* ---- Health (store.c) -------------------------------------------------- */
 
@@ -471,9 +531,11 @@ struct ember_store {
   bool maint_stop;
   bool maint_poke; /* a write failed: the sleeping thread must start probing */
 
-  /* Test hook (ember_store_test_after_tree). */
+  /* Test hooks (ember_store_test_after_tree, _before_compact). */
   void (*after_tree)(void *ctx);
   void *after_tree_ctx;
+  void (*before_compact)(void *ctx, int level, bool apps, int64_t lo, int64_t hi);
+  void *before_compact_ctx;
 };
 
 /* ---- Test hooks -------------------------------------------------------- */
@@ -486,5 +548,13 @@ void ember_store_test_pause(ember_store_t *s, bool paused);
  * session, so a test can land a write between the parts of one render.
  * NULL fn removes it. Set it only while no read runs. */
 void ember_store_test_after_tree(ember_store_t *s, void (*fn)(void *ctx), void *ctx);
+
+/* Calls fn(ctx, level, apps, lo, hi) before every compaction job a pass
+ * posts (it builds periods of that level starting in [lo, hi]), from the
+ * maintenance pass's thread, so a test can see the order of the work. */
+void ember_store_test_before_compact(ember_store_t *s,
+                                     void (*fn)(void *ctx, int level, bool apps,
+                                                int64_t lo, int64_t hi),
+                                     void *ctx);
 
 #endif

@@ -999,14 +999,14 @@ def seed_wide(port, name, pushes, stacks, span):
             raise RuntimeError(f"seeding {name}: {r!r}")
 
 
-@attack("queries-vs-ingest", 300, "12 concurrent 24 h renders with "
+@attack("queries-vs-ingest", 300, "20 concurrent 24 h renders with "
         "--max-queries 2; a 6-byte push beside them answers within 2 s, "
         "renders past the limit get 503 with Retry-After")
 def attack_queries_vs_ingest(ctx):
     # Reported: 12 renders held up a 6-byte push for 12 s. The seed (48
     # pushes of 20,000 stacks over 24 h) makes each render merge about a
-    # million stack counts; the 12 go out at the same moment, so two run, up
-    # to eight wait and the rest are refused.
+    # million stack counts; the 20 go out at the same moment, so two run, up
+    # to sixteen wait and the rest are refused.
     # The seed's stacks are many and deep by design; --max-new-stacks is
     # raised so that the seed itself is not refused.
     s = ctx.server([("--max-queries", "2"), ("--max-new-stacks", "2000000")])
@@ -1014,37 +1014,37 @@ def attack_queries_vs_ingest(ctx):
     t = now()
     target = "/render?" + q(query="busy.cpu{}", **{"from": "now-24h"}, until="now",
                             maxNodes="-1")
-    socks = [ctx.hold(connect(s.port)) for _ in range(13)]
+    socks = [ctx.hold(connect(s.port)) for _ in range(21)]
     started = time.monotonic()
-    for sock in socks[:12]:
+    for sock in socks[:20]:
         sock.sendall(request_head(s.port, "GET", target))
     body = b"a;b 1\n"
     ptarget = ingest_target("ingest.cpu", t - 100, t - 90)
-    socks[12].sendall(request_head(s.port, "POST", ptarget, None, len(body)) + body)
-    replies = [None] * 13
+    socks[20].sendall(request_head(s.port, "POST", ptarget, None, len(body)) + body)
+    replies = [None] * 21
 
     def read(i):
         replies[i] = read_reply(socks[i], started + 45, started, keep=4 * KiB)
 
-    threads = [threading.Thread(target=read, args=(i,)) for i in range(13)]
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(21)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    r = ctx.saw(replies[12])
+    r = ctx.saw(replies[20])
     ctx.expect(r.status == 200 and r.seconds < 2.0,
-               f"a 6-byte push beside 12 renders: {r!r}")
+               f"a 6-byte push beside 20 renders: {r!r}")
     ctx.note(f"push answered in {r.seconds:.3f} s; renders in "
-             f"{min(x.seconds for x in replies[:12]):.2f}-"
-             f"{max(x.seconds for x in replies[:12]):.2f} s")
-    for r in replies[:12]:
+             f"{min(x.seconds for x in replies[:20]):.2f}-"
+             f"{max(x.seconds for x in replies[:20]):.2f} s")
+    for r in replies[:20]:
         if r.status == 200:
             ctx.saw(r)
             continue
         if ctx.expect_error(r, (503, 504), "a render past --max-queries"):
             ctx.expect(r.status != 503 or "retry-after" in r.headers,
                        f"503 without Retry-After: {r!r}")
-    ctx.expect(any(r.status == 503 for r in replies[:12]),
+    ctx.expect(any(r.status == 503 for r in replies[:20]),
                "no render was refused with 503: the limit was never reached")
 
 

@@ -155,6 +155,59 @@ static void test_tree_mem_counts_what_the_tree_has_allocated(void **state) {
   ember_tree_free(t);
 }
 
+/* Reserving room changes nothing a reader sees, and the tree grows into
+ * it without moving: a node's address stays put. */
+static void test_tree_reserve_makes_room_without_changing_the_tree(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, "main", "a", 1);
+  ember_tree_reserve(t, 5000, 5000);
+  const ember_tree_node_t *root = ember_tree_node(t, EMBER_TREE_ROOT);
+  char name[32];
+  for (int i = 0; i < 4000; i++) {
+    snprintf(name, sizeof name, "frame%d", i);
+    add(t, "main", name, 2);
+  }
+  assert_ptr_equal(ember_tree_node(t, EMBER_TREE_ROOT), root);
+  assert_int_equal(ember_tree_count(t), 1 + 1 + 1 + 4000);
+  assert_int_equal(ember_tree_total(t, 0), 1 + 8000);
+  /* Lookups still find what was there before the reserve. */
+  uint32_t main_node = ember_tree_find_child(t, EMBER_TREE_ROOT, ember_tree_intern(t, "main", 4));
+  assert_int_not_equal(main_node, EMBER_TREE_NONE);
+  assert_int_not_equal(ember_tree_find_child(t, main_node, ember_tree_intern(t, "a", 1)),
+                       EMBER_TREE_NONE);
+  assert_int_equal(ember_tree_check(t, NULL), 0);
+  ember_tree_free(t);
+}
+
+/* A function's total counts a sample once however often its stack passes
+ * through it; its self sums every node of its name. */
+static void test_tree_functions_count_a_recursive_stack_once(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  uint32_t a = ember_tree_intern(t, "a", 1), b = ember_tree_intern(t, "b", 1);
+  uint32_t n1 = ember_tree_child(t, EMBER_TREE_ROOT, a), n2 = ember_tree_child(t, n1, b);
+  uint32_t n3 = ember_tree_child(t, n2, a);
+  ember_tree_add(t, n3, 0, 5); /* a;b;a 5 */
+  ember_tree_add(t, n1, 0, 2); /* a 2 */
+  ember_tree_add(t, n2, 1, 7); /* a;b 7 on the other side */
+  ember_function_t *f;
+  size_t n;
+  assert_int_equal(ember_tree_functions(t, 2, &f, &n, NULL), 0);
+  assert_int_equal(n, 2);
+  for (size_t i = 0; i < n; i++) {
+    if (f[i].name == a) {
+      assert_int_equal(f[i].self[0], 7);
+      assert_int_equal(f[i].total[0], 7);
+      assert_int_equal(f[i].total[1], 7);
+    } else {
+      assert_int_equal(f[i].name, b);
+      assert_int_equal(f[i].self[1], 7);
+      assert_int_equal(f[i].total[0], 5);
+    }
+  }
+  free(f);
+  ember_tree_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tree_starts_with_a_root_named_total),
@@ -166,6 +219,8 @@ int main(void) {
       cmocka_unit_test(test_tree_handles_many_nodes),
       cmocka_unit_test(test_tree_values_along_a_deep_chain_settle_in_one_pass),
       cmocka_unit_test(test_tree_mem_counts_what_the_tree_has_allocated),
+      cmocka_unit_test(test_tree_reserve_makes_room_without_changing_the_tree),
+      cmocka_unit_test(test_tree_functions_count_a_recursive_stack_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -236,6 +236,222 @@ static void test_compact_skips_a_damaged_row_without_stalling(void **state) {
   assert_true(total_of(f->s, "app.cpu{}", T0 + 100, T0 + 200) > 0);
 }
 
+/* ---- Order of the work ------------------------------------------------- */
+
+typedef struct {
+  int64_t lo[256];
+  int level[256];
+  bool apps[256];
+  int n;
+} jobs_seen_t;
+
+static void saw_job(void *ctx, int level, bool apps, int64_t lo, int64_t hi) {
+  jobs_seen_t *j = ctx;
+  if (j->n < 256) {
+    j->lo[j->n] = lo;
+    j->level[j->n] = level;
+    j->apps[j->n++] = apps;
+  }
+}
+
+/* After a bulk load the newest 10000 s window is rolled up first, every
+ * level of it (series before app), then the one before: the recent past,
+ * which most queries ask for, is fast within seconds. */
+static void test_compact_builds_the_newest_window_first(void **state) {
+  fixture_t *f = *state;
+  /* Three windows of two series. */
+  put_span(f, "app.cpu{h=a}", T0, T0 + 30000, EMBER_AGG_SUM);
+  put_span(f, "app.cpu{h=b}", T0, T0 + 30000, EMBER_AGG_SUM);
+  jobs_seen_t seen = {.n = 0};
+  ember_store_test_before_compact(f->s, saw_job, &seen);
+  maintain_at(f->s, LATER);
+  ember_store_test_before_compact(f->s, NULL, NULL);
+  assert_true(seen.n >= 3 * 6);
+  for (int i = 1; i < seen.n; i++) {
+    /* Windows go backwards; within one, levels go up, series first. */
+    assert_true(seen.lo[i] <= seen.lo[i - 1]);
+    if (seen.lo[i] == seen.lo[i - 1])
+      assert_true(seen.level[i] > seen.level[i - 1] ||
+                  (seen.level[i] == seen.level[i - 1] && seen.apps[i] >= seen.apps[i - 1]));
+  }
+  assert_int_equal(seen.lo[0], T0 + 20000);
+  assert_int_equal(seen.lo[seen.n - 1], T0);
+  assert_int_equal(count_rows_where(f->dir, "level=3"), 2 * 3);
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM app_segments WHERE level=3"), 3);
+}
+
+/* ---- Random ranges and selectors against the 10 s rows ----------------- */
+
+/* A deterministic generator (xorshift64), so a failure repeats. */
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(uint64_t n) {
+  rnd_state ^= rnd_state << 13;
+  rnd_state ^= rnd_state >> 7;
+  rnd_state ^= rnd_state << 17;
+  return rnd_state % n;
+}
+
+/* A random push: mostly one 10 s bucket, some spread over buckets (span
+ * rows), a few longer than an hour (stored whole); stacks from a small
+ * universe, so that series share most of them. */
+static ember_ingest_result_t random_push(int64_t t0, int64_t span) {
+  static const char *const regions[] = {"a", "b", "c"};
+  char name[64], folded[1024] = "";
+  bool gauge = rnd(8) == 0;
+  if (gauge)
+    snprintf(name, sizeof name, "g.mem{pod=p%d}", (int)rnd(3));
+  else
+    snprintf(name, sizeof name, "r.cpu{region=%s,pod=p%d}", regions[rnd(3)], (int)rnd(4));
+  int64_t from = t0 + (int64_t)rnd((uint64_t)span), len = 10;
+  uint64_t kind = rnd(100);
+  if (kind >= 80) len = 11 + (int64_t)rnd(3600);
+  if (kind >= 97) len = 3601 + (int64_t)rnd(20000);
+  for (int i = 0, n = 1 + (int)rnd(6); i < n; i++) {
+    char line[128];
+    snprintf(line, sizeof line, "main;f%d;g%d;h%d %d\n", (int)rnd(4), (int)rnd(5),
+             (int)rnd(6), 1 + (int)rnd(100));
+    strcat(folded, line);
+  }
+  return make_result(name, from, from + len, folded, gauge ? EMBER_AGG_AVERAGE : EMBER_AGG_SUM);
+}
+
+/* Writes the same push to both stores. */
+static void put_both(ember_store_t *a, ember_store_t *b, int64_t t0, int64_t span) {
+  ember_ingest_result_t r = random_push(t0, span);
+  /* The second store gets an identical request, copied from the first. */
+  ember_ingest_result_t copy = {.n = r.n, .items = calloc(r.n, sizeof *copy.items)};
+  for (size_t i = 0; i < r.n; i++) {
+    ember_profile_t *d = &copy.items[i], *o = &r.items[i];
+    ember_series_key_copy(&d->key, &o->key);
+    d->from = o->from;
+    d->until = o->until;
+    d->sample_rate = o->sample_rate;
+    d->spy_name = strdup(o->spy_name);
+    d->units = strdup(o->units);
+    d->aggregation = o->aggregation;
+    d->tree = ember_tree_new();
+    ember_tree_merge(d->tree, 0, o->tree, 0);
+  }
+  ember_err_t err;
+  assert_int_equal(ember_store_write(a, &r, &err), 0);
+  assert_int_equal(ember_store_write(b, &copy, &err), 0);
+  ember_ingest_result_free(&r);
+  ember_ingest_result_free(&copy);
+}
+
+/* The tree's nodes as "path self" lines, sorted: equal trees give equal
+ * text whatever order their nodes were made in. */
+static int cmp_str(const void *x, const void *y) {
+  return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static char *flatten(const ember_tree_t *t) {
+  size_t n = ember_tree_count(t);
+  char **path = calloc(n, sizeof *path), **lines = calloc(n, sizeof *lines);
+  for (uint32_t id = 0; id < n; id++) {
+    const ember_tree_node_t *node = ember_tree_node(t, id);
+    ember_slice_t name = ember_tree_name(t, node->name);
+    const char *up = id ? path[node->parent] : "";
+    size_t len = strlen(up) + name.len + 2;
+    path[id] = malloc(len);
+    snprintf(path[id], len, "%s;%.*s", up, (int)name.len, name.base);
+    lines[id] = malloc(len + 24);
+    snprintf(lines[id], len + 24, "%s %llu", path[id], (unsigned long long)node->self[0]);
+  }
+  qsort(lines, n, sizeof *lines, cmp_str);
+  ember_buf_t b = EMBER_BUF_INIT;
+  for (size_t i = 0; i < n; i++) {
+    ember_buf_printf(&b, "%s\n", lines[i]);
+    free(lines[i]);
+    free(path[i]);
+  }
+  free(lines);
+  free(path);
+  ember_buf_putc(&b, '\0');
+  return ember_buf_take(&b, NULL);
+}
+
+static char *answer(ember_store_t *s, const char *q, int64_t from, int64_t until) {
+  int rc;
+  ember_tree_t *t = get_tree(s, q, from, until, &rc);
+  assert_int_equal(rc, 0);
+  char *text = flatten(t);
+  ember_tree_free(t);
+  return text;
+}
+
+static void compare_timelines(ember_store_t *ref, ember_store_t *s, const char *q,
+                              int64_t start, int64_t step, size_t n) {
+  uint64_t *a = calloc(n, sizeof *a), *b = calloc(n, sizeof *b);
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse(q, strlen(q), &sel, NULL), 0);
+  assert_int_equal(ember_store_timeline(ref, &sel, start, step, a, n, NULL), 0);
+  assert_int_equal(ember_store_timeline(s, &sel, start, step, b, n, NULL), 0);
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i]) {
+      fprintf(stderr, "%s timeline from %lld step %lld: point %zu is %llu, not %llu\n",
+              q, (long long)start, (long long)step, i, (unsigned long long)b[i],
+              (unsigned long long)a[i]);
+      fail();
+    }
+  ember_selector_free(&sel);
+  free(a);
+  free(b);
+}
+
+/* Asks both stores random questions; every answer must be the same. */
+static void compare_random(ember_store_t *ref, ember_store_t *s, int64_t t0, int64_t span,
+                           int rounds) {
+  static const char *const queries[] = {
+      "r.cpu{}",           "r.cpu{region=\"a\"}", "r.cpu{pod!=\"p1\"}",
+      "r.cpu{region=~\"a|b\"}", "r.cpu{region=~\".*\"}", "r.cpu{pod=\"p2\",region=\"c\"}",
+      "g.mem{}",           "g.mem{pod=\"p0\"}"};
+  static const int64_t steps[] = {10, 20, 100, 300, 1000, 2000, 10000};
+  for (int i = 0; i < rounds; i++) {
+    const char *q = queries[rnd(sizeof queries / sizeof *queries)];
+    int64_t from = t0 - 2000 + (int64_t)rnd((uint64_t)span + 4000);
+    int64_t until = from + (int64_t)rnd(rnd(4) ? 40000 : 4000);
+    char *want = answer(ref, q, from, until), *got = answer(s, q, from, until);
+    if (strcmp(want, got) != 0) {
+      fprintf(stderr, "%s from %lld until %lld differs:\n--- 10 s rows\n%s--- rollups\n%s",
+              q, (long long)from, (long long)until, want, got);
+      fail();
+    }
+    free(want);
+    free(got);
+    int64_t step = steps[rnd(sizeof steps / sizeof *steps)];
+    compare_timelines(ref, s, q, ember_store_floor(from, step), step, 1 + rnd(120));
+  }
+}
+
+/* Rollups, series' and apps', partly built, invalidated by late pushes and
+ * rebuilt, must answer every range and selector exactly as the 10 s rows
+ * alone do (a store that never ran maintenance). */
+static void test_compact_answers_random_ranges_as_the_10s_rows(void **state) {
+  char *dir_ref = temp_dir(), *dir = temp_dir();
+  ember_store_t *ref = open_store(dir_ref, 0, 0), *s = open_store(dir, 0, 0);
+  const int64_t span = 40000;
+  for (int i = 0; i < 300; i++) put_both(ref, s, T0, span);
+  maintain_at(s, T0 + span / 2); /* the first half rolled up */
+  for (int i = 0; i < 150; i++) put_both(ref, s, T0, span);
+  compare_random(ref, s, T0, span, 60);
+  maintain_at(s, T0 + 3 * span); /* everything */
+  assert_true(count_sql(dir, "SELECT COUNT(*) FROM app_segments") > 0);
+  assert_int_equal(count_sql(dir_ref, "SELECT COUNT(*) FROM segments WHERE level>0"), 0);
+  compare_random(ref, s, T0, span, 120);
+  /* Late pushes into rolled-up periods drop the rollups they change. */
+  for (int i = 0; i < 60; i++) put_both(ref, s, T0, span);
+  compare_random(ref, s, T0, span, 60);
+  maintain_at(s, T0 + 3 * span);
+  compare_random(ref, s, T0, span, 60);
+  ember_store_close(ref);
+  ember_store_close(s);
+  rm_tree(dir_ref);
+  rm_tree(dir);
+  free(dir_ref);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_compact_merges_the_rows_of_one_bucket,
@@ -252,6 +468,9 @@ int main(void) {
           test_compact_skips_a_merge_too_big_for_one_row_and_reads_stay_exact,
           store_setup, store_teardown),
       cmocka_unit_test_setup_teardown(test_compact_leaves_a_single_row_period_alone,
+                                      store_setup, store_teardown),
+      cmocka_unit_test(test_compact_answers_random_ranges_as_the_10s_rows),
+      cmocka_unit_test_setup_teardown(test_compact_builds_the_newest_window_first,
                                       store_setup, store_teardown),
       cmocka_unit_test_setup_teardown(test_compact_skips_a_damaged_row_without_stalling,
                                       store_setup, store_teardown),

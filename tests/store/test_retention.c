@@ -63,11 +63,18 @@ static void test_retention_keeps_reads_exact_when_cutting_through_rollups(void *
   assert_int_equal(ember_store_write(f->s, &all, NULL), 0);
   ember_ingest_result_free(&all);
   maintain_at(f->s, T0 + 100000);
+  /* The app's one series: its rollups and the app's alike. */
+  assert_true(count_sql(f->dir, "SELECT COUNT(*) FROM app_segments") > 0);
   ember_store_close(f->s);
   /* Reopen with a retention that cuts inside a 1000 s and a 100 s rollup:
    * cutoff = T0 + 2250. */
   f->s = open_store(f->dir, 0, 1000);
   maintain_at(f->s, T0 + 3255);
+  /* No rollup, of the series or the app, outlives a row it sums. */
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM app_segments WHERE start < "
+                                     "4000002250"),
+                   0);
+  assert_int_equal(count_rows_where(f->dir, "level > 0 AND start < 4000002250"), 0);
   assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 3000), 75);
   assert_int_equal(total_of(f->s, "app.cpu", T0 + 2000, T0 + 3000), 75);
   assert_int_equal(total_of(f->s, "app.cpu", T0 + 2200, T0 + 2299), 5);

@@ -137,10 +137,50 @@ static void test_schema_reopens_an_existing_database_without_migrating(void **st
   free(dir);
 }
 
-/* What version 3 added, taken away again: a version 2 file. */
+/* What version 4 added, taken away again: a version 3 file. */
+#define UNDO_V4                                                                          \
+  "DROP TABLE app_backfill; DROP TABLE app_rollup_todo; DROP TABLE app_segments;"        \
+  "PRAGMA user_version=3;"
+
+/* What versions 3 and 4 added, taken away again: a version 2 file. */
 #define UNDO_V3                                                                          \
-  "DROP VIEW apps; DROP TABLE probe; ALTER TABLE app_rows DROP COLUMN deleting;"         \
-  "ALTER TABLE app_rows RENAME TO apps; PRAGMA user_version=2;"
+  UNDO_V4 "DROP VIEW apps; DROP TABLE probe; ALTER TABLE app_rows DROP COLUMN deleting;" \
+          "ALTER TABLE app_rows RENAME TO apps; PRAGMA user_version=2;"
+
+/* Version 4 adds app rollups: a version 3 file opens without reading its
+ * data and answers as before; the maintenance thread then lists the app
+ * periods of the rollups version 3 built, and builds them. */
+static void test_schema_migrates_a_version_3_database_to_app_rollups(void **state) {
+  char *dir = temp_dir();
+  ember_store_t *s = open_store(dir, 0, 0);
+  for (int64_t t = 4000000000; t < 4000003000; t += 10) {
+    put(s, "one.cpu{pod=a}", t, t + 10, "a;b 1");
+    put(s, "one.cpu{pod=b}", t, t + 10, "a;c 2");
+  }
+  assert_int_equal(ember_maint_pass(s, 4000100000, NULL), 0);
+  ember_store_close(s);
+  char db[600];
+  snprintf(db, sizeof db, "%s/ember.db", dir);
+  sqlite3 *h;
+  assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(h, UNDO_V4, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  assert_true(query_int(db, "SELECT COUNT(*) FROM segments WHERE level=2") > 0);
+  s = open_store(dir, 0, 0);
+  assert_int_equal(query_int(db, "PRAGMA user_version"), EMBER_SCHEMA_VERSION);
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM app_segments"), 0);
+  assert_int_equal(total_of(s, "one.cpu{}", 4000000000, 4000003000), 900);
+  assert_int_equal(ember_maint_pass(s, 4000100000, NULL), 0);
+  /* Every period with a rollup of a series now has the app's. */
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM app_segments"),
+                   query_int(db, "SELECT COUNT(DISTINCT level || ' ' || start) FROM "
+                                 "segments WHERE level>0"));
+  assert_int_equal(query_int(db, "SELECT COUNT(*) FROM app_backfill"), 0);
+  assert_int_equal(total_of(s, "one.cpu{}", 4000000000, 4000003000), 900);
+  ember_store_close(s);
+  rm_tree(dir);
+  free(dir);
+}
 
 /* Version 3 moves the apps to app_rows behind the view apps: every app, its
  * data and its dictionary must come through, and the foreign keys must
@@ -295,6 +335,7 @@ int main(void) {
       cmocka_unit_test(test_schema_reopens_an_existing_database_without_migrating),
       cmocka_unit_test(test_schema_migrates_a_version_1_database_to_span_rows),
       cmocka_unit_test(test_schema_migrates_a_version_2_database_keeping_every_app),
+      cmocka_unit_test(test_schema_migrates_a_version_3_database_to_app_rollups),
       cmocka_unit_test(test_schema_refuses_a_directory_another_process_holds),
       cmocka_unit_test(test_schema_refuses_a_second_open_in_the_same_process),
       cmocka_unit_test(test_schema_rejects_a_negative_retention),

@@ -334,6 +334,82 @@ static void test_segment_merge_adds_equal_ids_and_keeps_order(void **state) {
   free(out);
 }
 
+/* ---- Summing ----------------------------------------------------------- */
+
+/* ember_seg_sum adds what ember_seg_decode gives, saturating, sets the bits
+ * of the ids it adds, and hands back the pairs past the array. */
+static void test_segment_sum_adds_what_decode_gives(void **state) {
+  ember_seg_codec_t *c = ember_seg_codec_new();
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_seg_pair_t p[200];
+  uint32_t id = 0;
+  for (int i = 0; i < 200; i++) {
+    id += 1 + (uint32_t)(i * 7 % 13);
+    p[i] = (ember_seg_pair_t){id, (uint64_t)(i % 5 ? i + 1 : 300 + i)};
+  }
+  p[3].value = UINT64_MAX; /* saturates the sum below */
+  assert_int_equal(ember_seg_encode(c, p, 200, &b, NULL), 0);
+  size_t n = p[120].stack; /* ids from p[120] on are past the array */
+  uint64_t *acc = calloc(n, sizeof *acc), *bits = calloc(n / 64 + 1, sizeof *bits);
+  acc[p[3].stack] = 5;
+  acc[p[4].stack] = 1;
+  ember_seg_sum_t into = {acc, bits, n};
+  ember_seg_summed_t got;
+  assert_int_equal(ember_seg_sum(c, b.data, b.len, &into, &got, NULL), 0);
+  assert_int_equal(got.count, 200);
+  assert_int_equal(got.last, p[199].stack);
+  assert_true(got.total == UINT64_MAX);
+  assert_int_equal(got.nrest, 80);
+  for (int i = 0; i < 200; i++) {
+    if (i >= 120) {
+      assert_int_equal(got.rest[i - 120].stack, p[i].stack);
+      assert_true(got.rest[i - 120].value == p[i].value);
+      continue;
+    }
+    uint64_t want = ember_seg_add(i == 3 ? 5 : i == 4 ? 1 : 0, p[i].value);
+    assert_true(acc[p[i].stack] == want);
+    assert_true(bits[p[i].stack / 64] & (1ull << (p[i].stack % 64)));
+  }
+  free(acc);
+  free(bits);
+  ember_buf_free(&b);
+  ember_seg_codec_free(c);
+}
+
+/* What decode refuses, sum refuses (with no bits: the reader's way), and a
+ * span blob, whose shares are not its values, is refused too. */
+static void test_segment_sum_refuses_what_decode_refuses(void **state) {
+  ember_seg_codec_t *c = ember_seg_codec_new();
+  ember_buf_t b = EMBER_BUF_INIT;
+  ember_seg_pair_t p[64];
+  for (uint32_t i = 0; i < 64; i++) p[i] = (ember_seg_pair_t){i * 3 + 1, i + 1};
+  assert_int_equal(ember_seg_encode(c, p, 64, &b, NULL), 0);
+  uint64_t acc[256];
+  ember_seg_sum_t into = {acc, NULL, 256};
+  ember_seg_summed_t got;
+  const ember_seg_pair_t *out;
+  size_t n;
+  uint64_t t;
+  for (size_t i = 1; i < b.len; i++)
+    for (int bit = 0; bit < 8; bit++) {
+      b.data[i] ^= (char)(1 << bit);
+      int want = ember_seg_decode(c, b.data, b.len, &out, &n, &t, NULL);
+      assert_int_equal(ember_seg_sum(c, b.data, b.len, &into, &got, NULL), want);
+      b.data[i] ^= (char)(1 << bit);
+    }
+  for (size_t len = 0; len < b.len; len++)
+    assert_int_equal(ember_seg_sum(c, b.data, len, &into, &got, NULL), EMBER_EIO);
+  ember_buf_reset(&b);
+  uint64_t totals[2] = {1, 2};
+  ember_seg_span_t h = {0, 20, false, 2, totals};
+  assert_int_equal(ember_seg_encode_span(c, &h, p, 1, &b, NULL), 0);
+  ember_err_t err;
+  assert_int_equal(ember_seg_sum(c, b.data, b.len, &into, &got, &err), EMBER_EIO);
+  assert_non_null(strstr(err.msg, "span"));
+  ember_buf_free(&b);
+  ember_seg_codec_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_segment_round_trips_an_empty_list),
@@ -350,6 +426,8 @@ int main(void) {
       cmocka_unit_test(test_segment_keeps_a_span_header_small_for_even_totals),
       cmocka_unit_test(test_segment_rejects_damaged_span_headers),
       cmocka_unit_test(test_segment_merge_adds_equal_ids_and_keeps_order),
+      cmocka_unit_test(test_segment_sum_adds_what_decode_gives),
+      cmocka_unit_test(test_segment_sum_refuses_what_decode_refuses),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
