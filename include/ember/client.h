@@ -90,6 +90,27 @@ void ember_client_error_message(const ember_client_resp_t *r, ember_buf_t *out);
 int ember_client_write_file(const char *path, const void *data, size_t n,
                             ember_err_t *err);
 
+/* ---- Retries ----------------------------------------------------------- */
+
+/* The retry rules of Ember's agents, for every pusher of this binary: a
+ * connection error, a timeout, 429 or 5xx is retried after a delay that
+ * starts at 0.5 s and doubles up to 10 s, each drawn between half and all
+ * of it so that pushers restarting together spread out (a 429's
+ * Retry-After, up to 10 s, is the delay instead); after 3 retries the push
+ * is given up. Any other answer (400, 401, 413, 422: the request itself is
+ * wrong) is given up at once, since sending it again cannot help. */
+#define EMBER_CLIENT_RETRIES 3
+#define EMBER_CLIENT_BACKOFF_MS 500
+#define EMBER_CLIENT_MAX_BACKOFF_MS 10000
+
+/* Whether a push that failed with status (0: no answer) is worth retrying. */
+bool ember_client_retryable(int status);
+/* The delay before retry number attempt (0-based) of a push that failed
+ * with status (0: no answer) and Retry-After retry_after_s (-1: none);
+ * jitter in [0, 1) draws it between half and all of the backoff. */
+int ember_client_retry_delay_ms(int status, int retry_after_s, unsigned attempt,
+                                double jitter);
+
 /* ---- ember export ------------------------------------------------------ */
 
 /* Options of `ember export`, already checked by the command line: format

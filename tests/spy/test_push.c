@@ -100,26 +100,6 @@ static spy_push_stats_t push_one(script_t *s, FILE *log) {
 
 /* ---- Tests ---------------------------------------------------------------- */
 
-static void test_delays_and_retries_follow_the_agents_rules(void **state) {
-  assert_int_equal(spy_push_delay_ms(0, -1, 0, 0.0), 250);
-  assert_in_range(spy_push_delay_ms(0, -1, 0, 0.999), 498, 500);
-  assert_int_equal(spy_push_delay_ms(503, -1, 1, 0.0), 500);
-  assert_int_equal(spy_push_delay_ms(500, -1, 2, 0.0), 1000);
-  assert_int_equal(spy_push_delay_ms(0, -1, 10, 0.0), 5000); /* capped at 10 s */
-  assert_in_range(spy_push_delay_ms(0, -1, 10, 0.999), 9990, 10000);
-  assert_int_equal(spy_push_delay_ms(429, 3, 0, 0.5), 3000); /* Retry-After, no jitter */
-  assert_int_equal(spy_push_delay_ms(429, 60, 0, 0.5), 10000);
-  assert_int_equal(spy_push_delay_ms(429, -1, 0, 0.0), 250);
-  assert_true(spy_push_retryable(0));
-  assert_true(spy_push_retryable(429));
-  assert_true(spy_push_retryable(500));
-  assert_true(spy_push_retryable(503));
-  assert_false(spy_push_retryable(400));
-  assert_false(spy_push_retryable(401));
-  assert_false(spy_push_retryable(413));
-  assert_false(spy_push_retryable(422));
-}
-
 static void test_server_errors_are_retried_until_a_push_goes_through(void **state) {
   static const char *const answers[] = {BUSY, SLOW_DOWN, OK, NULL};
   script_t s;
@@ -210,7 +190,6 @@ static void test_windows_waiting_beyond_the_queue_drop_the_oldest(void **state) 
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_delays_and_retries_follow_the_agents_rules),
       cmocka_unit_test(test_server_errors_are_retried_until_a_push_goes_through),
       cmocka_unit_test(test_a_refused_push_is_dropped_at_once),
       cmocka_unit_test(test_a_push_is_dropped_after_three_retries),
