@@ -137,4 +137,32 @@ typedef struct {
 int ember_client_export(const ember_export_opts_t *o, size_t *bytes,
                         ember_err_t *err);
 
+/* ---- ember push -------------------------------------------------------- */
+
+/* One profile for /ingest, already checked by the command line. Strings
+ * and body borrowed; NULL leaves a parameter to the server's default. */
+typedef struct {
+  const char *server;           /* EMBER_CLIENT_DEFAULT_SERVER */
+  const char *name;             /* the series, "app{k=v,...}" (required) */
+  const char *from, *until;     /* /ingest's times: Unix seconds or now-1m */
+  const char *format;           /* folded, lines, pprof or jfr */
+  const char *sample_rate;
+  const char *units;
+  const char *spy_name;
+  const char *content_type;     /* NULL: none */
+  const char *content_encoding; /* "gzip" for a gzipped text body; NULL */
+  const void *body;
+  size_t len;
+  unsigned max_retries; /* EMBER_CLIENT_RETRIES for the agents' rule; 0: none */
+  int timeout_ms;       /* per request; 0: EMBER_CLIENT_DEFAULT_TIMEOUT_MS */
+  const char *token;    /* NULL: none */
+} ember_push_opts_t;
+
+/* POSTs the body to /ingest, retrying a connection error, 429 or 5xx by
+ * the rules above. *retries (may be NULL) gets the retries made. Fails
+ * with the server's own message: EMBER_EINVAL when it refused the request
+ * (4xx but 429: retrying cannot help), EMBER_EIO when it could not be
+ * reached or stayed busy through every retry. */
+int ember_client_push(const ember_push_opts_t *o, unsigned *retries, ember_err_t *err);
+
 #endif
