@@ -33,6 +33,8 @@ if [ "${1:-}" = "--test" ]; then
   # libpython3.11 (python3-dev: its headers and python3.11-config), and make
   # a stripped static program (libc6-dev).
   packages+=(python3-dev python3.11-dbg libc6-dev)
+  # The CI examples' test (tests/ops/test_ci_examples.py) reads their YAML.
+  packages+=(python3-yaml)
 fi
 
 missing=()

@@ -23,6 +23,9 @@ static const char usage[] =
     "  restore   make a backup the database of a data directory\n"
     "  spy       profile a running Python program from outside: record (push to\n"
     "            a server, or write a flame graph), top, dump\n"
+    "  push      push a profile file (folded, pprof, JFR...) to a server\n"
+    "  diff      compare two profiles, from files or a server; with\n"
+    "            --fail-above, a regression gate for CI (exit 1 on a regression)\n"
     "  version   print the version\n"
     "\n"
     "Run `ember <command> --help` for the options of a command.\n";
@@ -36,6 +39,8 @@ static const struct {
     {"backup", ember_cli_backup},
     {"restore", ember_cli_restore},
     {"spy", ember_cli_spy},
+    {"push", ember_cli_push},
+    {"diff", ember_cli_diff},
 };
 
 int main(int argc, char **argv) {

@@ -90,6 +90,27 @@ void ember_client_error_message(const ember_client_resp_t *r, ember_buf_t *out);
 int ember_client_write_file(const char *path, const void *data, size_t n,
                             ember_err_t *err);
 
+/* ---- Retries ----------------------------------------------------------- */
+
+/* The retry rules of Ember's agents, for every pusher of this binary: a
+ * connection error, a timeout, 429 or 5xx is retried after a delay that
+ * starts at 0.5 s and doubles up to 10 s, each drawn between half and all
+ * of it so that pushers restarting together spread out (a 429's
+ * Retry-After, up to 10 s, is the delay instead); after 3 retries the push
+ * is given up. Any other answer (400, 401, 413, 422: the request itself is
+ * wrong) is given up at once, since sending it again cannot help. */
+#define EMBER_CLIENT_RETRIES 3
+#define EMBER_CLIENT_BACKOFF_MS 500
+#define EMBER_CLIENT_MAX_BACKOFF_MS 10000
+
+/* Whether a push that failed with status (0: no answer) is worth retrying. */
+bool ember_client_retryable(int status);
+/* The delay before retry number attempt (0-based) of a push that failed
+ * with status (0: no answer) and Retry-After retry_after_s (-1: none);
+ * jitter in [0, 1) draws it between half and all of the backoff. */
+int ember_client_retry_delay_ms(int status, int retry_after_s, unsigned attempt,
+                                double jitter);
+
 /* ---- ember export ------------------------------------------------------ */
 
 /* Options of `ember export`, already checked by the command line: format
@@ -115,5 +136,33 @@ typedef struct {
  * nothing is written then. */
 int ember_client_export(const ember_export_opts_t *o, size_t *bytes,
                         ember_err_t *err);
+
+/* ---- ember push -------------------------------------------------------- */
+
+/* One profile for /ingest, already checked by the command line. Strings
+ * and body borrowed; NULL leaves a parameter to the server's default. */
+typedef struct {
+  const char *server;           /* EMBER_CLIENT_DEFAULT_SERVER */
+  const char *name;             /* the series, "app{k=v,...}" (required) */
+  const char *from, *until;     /* /ingest's times: Unix seconds or now-1m */
+  const char *format;           /* folded, lines, pprof or jfr */
+  const char *sample_rate;
+  const char *units;
+  const char *spy_name;
+  const char *content_type;     /* NULL: none */
+  const char *content_encoding; /* "gzip" for a gzipped text body; NULL */
+  const void *body;
+  size_t len;
+  unsigned max_retries; /* EMBER_CLIENT_RETRIES for the agents' rule; 0: none */
+  int timeout_ms;       /* per request; 0: EMBER_CLIENT_DEFAULT_TIMEOUT_MS */
+  const char *token;    /* NULL: none */
+} ember_push_opts_t;
+
+/* POSTs the body to /ingest, retrying a connection error, 429 or 5xx by
+ * the rules above. *retries (may be NULL) gets the retries made. Fails
+ * with the server's own message: EMBER_EINVAL when it refused the request
+ * (4xx but 429: retrying cannot help), EMBER_EIO when it could not be
+ * reached or stayed busy through every retry. */
+int ember_client_push(const ember_push_opts_t *o, unsigned *retries, ember_err_t *err);
 
 #endif

@@ -151,6 +151,17 @@ int ember_functions_rank(const ember_tree_t *names, const uint64_t *totals,
  * self and total as [left,right] for two sides. */
 void ember_functions_put_json(ember_buf_t *out, const ember_functions_t *f);
 
+/* ---- Values ------------------------------------------------------------ */
+
+/* Appends a sum of values in the units of its profile type, as the web UI
+ * writes it: samples at sample_rate > 0 as time with the count beside it
+ * ("2.50 s (250 samples)"), durations, bytes in binary units, counts with
+ * their names; the count written exact. UINT64_MAX, where sums saturate,
+ * reads as "at least 18,446,744,073,709,551,615 <units> (the sum
+ * saturated)". units NULL or "" reads as samples. Not escaped. */
+void ember_fmt_sum_units(ember_buf_t *b, uint64_t v, const char *units,
+                         uint32_t sample_rate);
+
 /* ---- Rendering (pure) -------------------------------------------------- */
 
 /* What the metadata and timeline of a flamebearer response say, and how

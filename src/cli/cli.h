@@ -7,6 +7,10 @@
  *   export.c  ember export
  *   backup.c  ember backup and ember restore
  *   spy.c     ember spy record, top and dump
+ *   push.c    ember push (a profile file to /ingest)
+ *   diff.c    ember diff (two profiles compared; the CI regression gate,
+ *             whose exit codes are its own: 0 pass, 1 regression, 2 no
+ *             comparison)
  *
  * Exit codes, for every command: 0 success, 1 a runtime failure (the disk,
  * the network, a server already on the directory), 2 a usage error (an
@@ -27,6 +31,8 @@ int ember_cli_export(int argc, char **argv);
 int ember_cli_backup(int argc, char **argv);
 int ember_cli_restore(int argc, char **argv);
 int ember_cli_spy(int argc, char **argv);
+int ember_cli_push(int argc, char **argv);
+int ember_cli_diff(int argc, char **argv);
 
 /* Parses "32MiB", "10MB", "512k", "1048576" into bytes (> 0). 0 or -1. */
 int ember_cli_parse_size(const char *s, size_t *out /* OUT */);

@@ -81,6 +81,14 @@ extern "C" bool ember_regex_full_match(const ember_regex_t *re, const char *s, s
   }
 }
 
+extern "C" bool ember_regex_search(const ember_regex_t *re, const char *s, size_t n) {
+  try {
+    return RE2::PartialMatch(re2::StringPiece(s, n), *re->re);
+  } catch (...) {
+    out_of_memory();
+  }
+}
+
 extern "C" size_t ember_regex_program_size(const ember_regex_t *re) {
   int n = re->re->ProgramSize();
   return n > 0 ? (size_t)n : 0;

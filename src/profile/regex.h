@@ -1,6 +1,6 @@
 /*
- * regex.h - the regular expressions of FlameQL matchers (=~, !~), private to
- * src/profile/.
+ * regex.h - the regular expressions of FlameQL matchers (=~, !~) and of
+ * `ember diff --ignore`, for src/profile/ and the comparison of profiles.
  *
  * A thin C interface over RE2 (regex.cc is the only C++ in Ember): RE2
  * matches in time linear in the input, and the memory of a compiled
@@ -45,6 +45,10 @@ ember_regex_status_t ember_regex_compile(const char *pattern, size_t n, size_t m
 /* True when the n bytes of s match the whole expression. Safe to call from
  * many threads on one compiled expression. */
 bool ember_regex_full_match(const ember_regex_t *re, const char *s, size_t n);
+
+/* True when some part of the n bytes of s matches the expression, as grep
+ * matches a line: what `ember diff --ignore` asks of a frame name. */
+bool ember_regex_search(const ember_regex_t *re, const char *s, size_t n);
 
 /* Instructions in the compiled program (for tests and limits). */
 size_t ember_regex_program_size(const ember_regex_t *re);

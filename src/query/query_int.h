@@ -195,11 +195,8 @@ extern const char ember_label_script[];
 void ember_fmt_units(ember_buf_t *b, double v, const char *units, uint32_t sample_rate,
                      bool full);
 
-/* The full form of a sum, its count written exact (past 2^53 a double, and
- * so the UI, rounds it); UINT64_MAX, where sums saturate, reads as
- * "at least 18,446,744,073,709,551,615 <units> (the sum saturated)". */
-void ember_fmt_sum_units(ember_buf_t *b, uint64_t v, const char *units,
-                         uint32_t sample_rate);
+/* ember_fmt_sum_units is in ember/query.h: the comparison of profiles
+ * writes its totals the same way. */
 
 /* ---- SVG (svg.c) ------------------------------------------------------- */
 

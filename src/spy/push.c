@@ -4,13 +4,9 @@
  * Ember's agents (examples/python/ember_agent/_push.py), so that a server
  * that is down or slow costs the sampler nothing:
  *
- *   - a connection error, a timeout, 429 or 5xx is retried after a delay
- *     that starts at 0.5 s and doubles up to 10 s, each drawn between half
- *     and all of it so that samplers restarting together spread out; a
- *     429's Retry-After (capped at 10 s) is the delay instead; after 3
- *     retries the push is dropped;
- *   - any other answer (400, 401, 413, 422: the request itself is wrong) is
- *     dropped at once, since sending it again cannot help;
+ *   - failures are retried, or dropped at once, by the rules every pusher
+ *     of this binary shares (ember/client.h, "Retries": backoff from 0.5 s
+ *     to 10 s with jitter, Retry-After, 3 retries);
  *   - windows wait in a queue of 6; when the server is slower than the
  *     sampler, the oldest waiting window is dropped.
  *
@@ -196,10 +192,10 @@ static void push_window(spy_pusher_t *p, const window_t *w) {
     pthread_mutex_lock(&p->mu);
     snprintf(p->st.last_error, sizeof p->st.last_error, "%.250s", msg);
     pthread_mutex_unlock(&p->mu);
-    bool retry = spy_push_retryable(status) && attempt < SPY_PUSH_RETRIES;
+    bool retry = ember_client_retryable(status) && attempt < EMBER_CLIENT_RETRIES;
     if (retry) {
       double jitter = (double)rand_r(&p->seed) / ((double)RAND_MAX + 1.0);
-      retry = wait_before_retry(p, spy_push_delay_ms(status, retry_after, attempt, jitter));
+      retry = wait_before_retry(p, ember_client_retry_delay_ms(status, retry_after, attempt, jitter));
     }
     pthread_mutex_lock(&p->mu);
     if (retry) {
@@ -208,7 +204,7 @@ static void push_window(spy_pusher_t *p, const window_t *w) {
       continue;
     }
     char kind[24], line[420];
-    if (!spy_push_retryable(status)) {
+    if (!ember_client_retryable(status)) {
       p->st.refused = true; /* under mu: taken above */
       snprintf(kind, sizeof kind, "drop-%d", status);
       snprintf(line, sizeof line, "dropped a profile for %s: %s (further failures are only "
@@ -246,20 +242,6 @@ static void *run(void *arg) {
 }
 
 /* ---- API --------------------------------------------------------------- */
-
-bool spy_push_retryable(int status) {
-  return status == 0 || status == 429 || status >= 500;
-}
-
-int spy_push_delay_ms(int status, int retry_after_s, unsigned attempt, double jitter) {
-  if (status == 429 && retry_after_s >= 0)
-    return retry_after_s * 1000 < SPY_PUSH_MAX_BACKOFF_MS ? retry_after_s * 1000
-                                                         : SPY_PUSH_MAX_BACKOFF_MS;
-  double delay = SPY_PUSH_BACKOFF_MS;
-  for (unsigned i = 0; i < attempt && delay < SPY_PUSH_MAX_BACKOFF_MS; i++) delay *= 2;
-  if (delay > SPY_PUSH_MAX_BACKOFF_MS) delay = SPY_PUSH_MAX_BACKOFF_MS;
-  return (int)(delay * (0.5 + 0.5 * jitter));
-}
 
 int spy_pusher_start(const char *server, const char *series, const char *token,
                      unsigned rate, FILE *log, spy_pusher_t **out, ember_err_t *err) {

@@ -403,15 +403,10 @@ int spy_fold_svg(const spy_fold_t *f, const spy_names_t *names, const char *titl
 
 /* ---- Pushing (push.c) ---------------------------------------------------- */
 
-/* The retry rules of Ember's agents: a connection error, a timeout, 429
- * or 5xx is retried after a delay that starts at 0.5 s and doubles up to
- * 10 s, each drawn between half and all of it (429's Retry-After, up to
- * 10 s, wins); after 3 retries the push is dropped. Any other answer drops
- * it at once. At most 6 windows wait; beyond, the oldest is dropped. */
+/* Retries follow the rules of ember/client.h (ember_client_retryable,
+ * ember_client_retry_delay_ms). At most 6 windows wait; beyond, the oldest
+ * is dropped. */
 #define SPY_PUSH_TIMEOUT_MS 5000
-#define SPY_PUSH_RETRIES 3
-#define SPY_PUSH_BACKOFF_MS 500
-#define SPY_PUSH_MAX_BACKOFF_MS 10000
 #define SPY_PUSH_QUEUE 6
 
 typedef struct spy_pusher spy_pusher_t;
@@ -433,13 +428,6 @@ void spy_pusher_submit(spy_pusher_t *p, int64_t from, int64_t until, char *body,
 /* Sends what waits, giving up timeout_ms from now, stops the thread and
  * frees p; *st gets the counters. */
 void spy_pusher_close(spy_pusher_t *p, int timeout_ms, spy_push_stats_t *st);
-
-/* The delay before retry number attempt (0-based) of a push that failed
- * with status (0: no answer) and Retry-After retry_after_s (-1: none);
- * jitter in [0, 1) draws it between half and all of the backoff. */
-int spy_push_delay_ms(int status, int retry_after_s, unsigned attempt, double jitter);
-/* Whether a push that failed with status (0: no answer) is worth retrying. */
-bool spy_push_retryable(int status);
 
 /* ---- top (top.c) --------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
-/* Tests for src/spy/push.c: the retry rules of the agents (delays, what is
- * retried), and the pusher thread against a scripted server on 127.0.0.1
- * that answers each connection with the next canned response. */
+/* Tests for src/spy/push.c: the pusher thread against a scripted server on
+ * 127.0.0.1 that answers each connection with the next canned response (the
+ * retry rules themselves: tests/client/test_retry.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,73 +17,7 @@
 
 #include "spy/spy_int.h"
 
-/* ---- A scripted server ---------------------------------------------------- */
-
-typedef struct {
-  int fd;
-  uint16_t port;
-  const char *const *answers; /* one per connection, NULL-terminated */
-  int served;
-  char first[4096]; /* the first request, headers and body */
-  size_t first_len;
-  pthread_t thread;
-} script_t;
-
-static void *serve(void *arg) {
-  script_t *s = arg;
-  for (; s->answers[s->served]; s->served++) {
-    int c = accept(s->fd, NULL, NULL);
-    if (c < 0) return NULL;
-    char buf[65536];
-    size_t n = 0;
-    for (;;) { /* headers, then Content-Length bytes of body */
-      ssize_t k = recv(c, buf + n, sizeof buf - 1 - n, 0);
-      if (k <= 0) break;
-      n += (size_t)k;
-      buf[n] = '\0';
-      char *end = strstr(buf, "\r\n\r\n"), *cl = strstr(buf, "Content-Length: ");
-      if (end && cl && n >= (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL, 10)) break;
-    }
-    if (s->served == 0) {
-      s->first_len = n < sizeof s->first ? n : sizeof s->first;
-      memcpy(s->first, buf, s->first_len);
-    }
-    const char *a = s->answers[s->served];
-    ssize_t w = send(c, a, strlen(a), MSG_NOSIGNAL);
-    (void)w;
-    close(c);
-  }
-  return NULL;
-}
-
-static void script_start(script_t *s, const char *const *answers) {
-  memset(s, 0, sizeof *s);
-  s->answers = answers;
-  s->fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-  assert_int_equal(listen(s->fd, 16), 0);
-  socklen_t sl = sizeof a;
-  getsockname(s->fd, (struct sockaddr *)&a, &sl);
-  s->port = ntohs(a.sin_port);
-  assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
-}
-
-static void script_stop(script_t *s) {
-  shutdown(s->fd, SHUT_RDWR);
-  pthread_join(s->thread, NULL);
-  close(s->fd);
-}
-
-#define OK "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-#define BUSY "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
-#define FAIL "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
-#define SLOW_DOWN "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"
-#define BAD "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n" \
-            "Content-Length: 22\r\n\r\n{\"error\":\"bad name x\"}"
+#include "client/script_server.h"
 
 /* Pushes one window through a pusher to the scripted server. */
 static spy_push_stats_t push_one(script_t *s, FILE *log) {
@@ -99,26 +33,6 @@ static spy_push_stats_t push_one(script_t *s, FILE *log) {
 }
 
 /* ---- Tests ---------------------------------------------------------------- */
-
-static void test_delays_and_retries_follow_the_agents_rules(void **state) {
-  assert_int_equal(spy_push_delay_ms(0, -1, 0, 0.0), 250);
-  assert_in_range(spy_push_delay_ms(0, -1, 0, 0.999), 498, 500);
-  assert_int_equal(spy_push_delay_ms(503, -1, 1, 0.0), 500);
-  assert_int_equal(spy_push_delay_ms(500, -1, 2, 0.0), 1000);
-  assert_int_equal(spy_push_delay_ms(0, -1, 10, 0.0), 5000); /* capped at 10 s */
-  assert_in_range(spy_push_delay_ms(0, -1, 10, 0.999), 9990, 10000);
-  assert_int_equal(spy_push_delay_ms(429, 3, 0, 0.5), 3000); /* Retry-After, no jitter */
-  assert_int_equal(spy_push_delay_ms(429, 60, 0, 0.5), 10000);
-  assert_int_equal(spy_push_delay_ms(429, -1, 0, 0.0), 250);
-  assert_true(spy_push_retryable(0));
-  assert_true(spy_push_retryable(429));
-  assert_true(spy_push_retryable(500));
-  assert_true(spy_push_retryable(503));
-  assert_false(spy_push_retryable(400));
-  assert_false(spy_push_retryable(401));
-  assert_false(spy_push_retryable(413));
-  assert_false(spy_push_retryable(422));
-}
 
 static void test_server_errors_are_retried_until_a_push_goes_through(void **state) {
   static const char *const answers[] = {BUSY, SLOW_DOWN, OK, NULL};
@@ -210,7 +124,6 @@ static void test_windows_waiting_beyond_the_queue_drop_the_oldest(void **state) 
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_delays_and_retries_follow_the_agents_rules),
       cmocka_unit_test(test_server_errors_are_retried_until_a_push_goes_through),
       cmocka_unit_test(test_a_refused_push_is_dropped_at_once),
       cmocka_unit_test(test_a_push_is_dropped_after_three_retries),
