@@ -148,6 +148,9 @@ void ember_buf_put_i64(ember_buf_t *b, int64_t v);
 void ember_buf_put_json_string(ember_buf_t *b, const char *s, size_t n);
 /* Hands the bytes to the caller (caller frees) and resets b to empty. */
 char *ember_buf_take(ember_buf_t *b, size_t *len);
+/* Appends in[0..n) as one gzip member, compressed at zlib level (1-9).
+ * -1, with out as it was, when zlib cannot (or n is over 2 GiB). */
+int ember_gzip_append(ember_buf_t *out, const void *in, size_t n, int level);
 void ember_buf_reset(ember_buf_t *b);
 void ember_buf_free(ember_buf_t *b);
 

@@ -231,8 +231,6 @@ int ember_connect_unary(const ember_connect_service_t *svc,
 
 /* Whether an Accept-Encoding header accepts gzip (a q of 0 refuses it). */
 bool ember_connect_accepts_gzip(const char *accept_encoding);
-/* Appends in[0..n) gzipped. EMBER_EIO when zlib fails. */
-int ember_connect_gzip(const uint8_t *in, size_t n, ember_buf_t *out, ember_err_t *err);
 /* Appends the gunzipped in[0..n) to out, never more than max bytes:
  * EMBER_ETOOBIG past it, EMBER_EPARSE for a stream that is not gzip or is
  * cut short. */

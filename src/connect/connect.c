@@ -385,8 +385,7 @@ void ember_connect_end(ember_connect_call_t *c, int rc, const ember_err_t *err,
     resp->code = EMBER_CONNECT_OK;
     resp->content_type = c->json ? MEDIA_JSON : MEDIA_PROTO;
     if (c->gzip_ok && body.len >= EMBER_CONNECT_COMPRESS_MIN &&
-        ember_connect_gzip((const uint8_t *)body.data, body.len, &resp->body, NULL) ==
-            EMBER_OK) {
+        ember_gzip_append(&resp->body, body.data, body.len, 6) == 0) {
       resp->content_encoding = "gzip";
       ember_buf_free(&body);
     } else {

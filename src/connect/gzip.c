@@ -1,7 +1,8 @@
 /*
  * gzip.c - Content-Encoding gzip for Connect calls: bounded inflation of
  * request bodies (a small body that inflates past the message limit is
- * stopped at the limit, never held whole) and deflation of large answers.
+ * stopped at the limit, never held whole) and the choice of compressing an
+ * answer.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -46,26 +47,6 @@ bool ember_connect_accepts_gzip(const char *h) {
       p++;
   }
   return false;
-}
-
-int ember_connect_gzip(const uint8_t *in, size_t n, ember_buf_t *out, ember_err_t *err) {
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  if (n > UINT_MAX / 2 ||
-      deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return ember_err_set(err, EMBER_EIO, "cannot compress the answer");
-  uLong bound = deflateBound(&zs, (uLong)n);
-  ember_buf_reserve(out, bound);
-  zs.next_in = (Bytef *)in;
-  zs.avail_in = (uInt)n;
-  zs.next_out = (Bytef *)out->data + out->len;
-  zs.avail_out = (uInt)bound;
-  int z = deflate(&zs, Z_FINISH);
-  out->len += zs.total_out;
-  out->data[out->len] = '\0';
-  deflateEnd(&zs);
-  if (z != Z_STREAM_END) return ember_err_set(err, EMBER_EIO, "cannot compress the answer");
-  return EMBER_OK;
 }
 
 int ember_connect_gunzip(const uint8_t *in, size_t n, size_t max, ember_buf_t *out,

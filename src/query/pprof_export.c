@@ -20,7 +20,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 typedef Perftools__Profiles__Profile pb_profile_t;
 typedef Perftools__Profiles__ValueType pb_type_t;
@@ -225,27 +224,6 @@ static int64_t to_nanos(int64_t s) {
 
 /* ---- Encoding ----------------------------------------------------------- */
 
-static int gzip_append(ember_buf_t *out, const uint8_t *in, size_t len,
-                       ember_err_t *err) {
-  z_stream zs;
-  memset(&zs, 0, sizeof zs);
-  if (len > UINT_MAX / 2 ||
-      deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return ember_err_set(err, EMBER_EIO, "cannot compress the pprof export");
-  uLong bound = deflateBound(&zs, (uLong)len);
-  ember_buf_reserve(out, bound);
-  zs.next_in = (Bytef *)in;
-  zs.avail_in = (uInt)len;
-  zs.next_out = (Bytef *)out->data + out->len;
-  zs.avail_out = (uInt)bound;
-  int z = deflate(&zs, Z_FINISH);
-  out->len += zs.total_out;
-  out->data[out->len] = '\0';
-  deflateEnd(&zs);
-  if (z != Z_STREAM_END) return ember_err_set(err, EMBER_EIO, "cannot compress the pprof export");
-  return EMBER_OK;
-}
-
 int ember_render_pprof(ember_buf_t *out, const ember_tree_t *t,
                        const ember_render_meta_t *m, ember_err_t *err) {
   export_t e;
@@ -273,7 +251,8 @@ int ember_render_pprof(ember_buf_t *out, const ember_tree_t *t,
   size_t len = perftools__profiles__profile__get_packed_size(&e.p);
   packed = ember_malloc(len ? len : 1);
   perftools__profiles__profile__pack(&e.p, packed);
-  rc = gzip_append(out, packed, len, err);
+  if (ember_gzip_append(out, packed, len, 6) != 0)
+    rc = ember_err_set(err, EMBER_EIO, "cannot compress the pprof export");
 done:
   free(packed);
   free(depth);

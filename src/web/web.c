@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <zlib.h>
 
 #include "ember/common.h"
 #include "web/assets.h"
@@ -45,23 +44,12 @@ static bool is_text(const char *type) {
 
 /* gzip of data, or NULL when it would not save at least a tenth. */
 static unsigned char *gzip(const unsigned char *data, size_t n, size_t *out_n) {
-  z_stream zs = {0};
-  if (deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return NULL;
-  uLong cap = deflateBound(&zs, (uLong)n);
-  unsigned char *out = ember_malloc(cap);
-  zs.next_in = (unsigned char *)data;
-  zs.avail_in = (uInt)n;
-  zs.next_out = out;
-  zs.avail_out = (uInt)cap;
-  int rc = deflate(&zs, Z_FINISH);
-  *out_n = zs.total_out;
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END || *out_n > n - n / 10) {
-    free(out);
+  ember_buf_t b = EMBER_BUF_INIT;
+  if (ember_gzip_append(&b, data, n, 9) != 0 || b.len > n - n / 10) {
+    ember_buf_free(&b);
     return NULL;
   }
-  return out;
+  return (unsigned char *)ember_buf_take(&b, out_n);
 }
 
 static void init(void) {
