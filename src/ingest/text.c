@@ -23,10 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 void ingest_texts_init(ingest_texts_t *b, const ingest_ctx_t *c) {
   memset(b, 0, sizeof *b);
   b->s = ember_calloc(1, sizeof *b->s);
@@ -60,7 +56,7 @@ int ingest_texts_add(void *sink, ingest_ctx_t *c, ember_slice_t stack, uint64_t 
   if (stack.len > UINT32_MAX)
     return ember_err_set(err, EMBER_ETOOBIG, "body: a stack is longer than 4 GiB");
   if (ember_tree_text_is_cut(stack.base, stack.len, c->max_depth)) c->truncated++;
-  s->total = sat_add(s->total, value);
+  s->total = ember_sat_add(s->total, value);
   if ((s->n + 1) * 2 > b->nslots) rehash(b);
   uint64_t h = ember_hash_bytes(stack.base, stack.len), tag = h >> 32 << 32;
   size_t mask = b->nslots - 1, at = (size_t)h & mask;
@@ -68,7 +64,7 @@ int ingest_texts_add(void *sink, ingest_ctx_t *c, ember_slice_t stack, uint64_t 
     if ((b->slots[at] & ~(uint64_t)UINT32_MAX) != tag) continue;
     ember_text_stack_t *it = &s->items[(b->slots[at] & UINT32_MAX) - 1];
     if (it->hash == h && it->len == stack.len && !memcmp(it->text, stack.base, stack.len)) {
-      it->value = sat_add(it->value, value);
+      it->value = ember_sat_add(it->value, value);
       return EMBER_OK;
     }
   }

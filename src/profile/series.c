@@ -551,6 +551,17 @@ static int parse_matchers(qparser_t *p, ember_selector_t *sel) {
   return EMBER_OK;
 }
 
+/* From the '{' at p->i: the matchers, the '}', nothing but blanks after it
+ * (else "expected <end>"), and the regexes compiled. */
+static int braces_to_end(qparser_t *p, ember_selector_t *sel, const char *end) {
+  p->i++; /* the '{' */
+  int rc = parse_matchers(p, sel);
+  if (rc) return rc;
+  skip_ws(p);
+  if (p->i < p->n) return expected(p, end, NULL);
+  return compile_all(sel, p->err);
+}
+
 int ember_selector_parse(const char *s, size_t n, ember_selector_t *out,
                          ember_err_t *err) {
   ember_selector_t sel = {0};
@@ -576,18 +587,8 @@ int ember_selector_parse(const char *s, size_t n, ember_selector_t *out,
     goto fail;
   }
   sel.app = ember_strndup(s + start, alen);
-  if (p.i < p.n) {
-    p.i++; /* the '{' */
-    rc = parse_matchers(&p, &sel);
-    if (rc) goto fail;
-    skip_ws(&p);
-    if (p.i < p.n) {
-      rc = expected(&p, "the end of the query after '}'", NULL);
-      goto fail;
-    }
-    rc = compile_all(&sel, err);
-    if (rc) goto fail;
-  }
+  if (p.i < p.n && (rc = braces_to_end(&p, &sel, "the end of the query after '}'")))
+    goto fail;
   *out = sel;
   return EMBER_OK;
 fail:
@@ -607,15 +608,7 @@ int ember_selector_parse_matchers(const char *s, size_t n, ember_selector_t *out
       rc = expected(&p, "'{'", "a label selector is written {key=\"value\",...}");
       goto fail;
     }
-    p.i++;
-    rc = parse_matchers(&p, &sel);
-    if (rc) goto fail;
-    skip_ws(&p);
-    if (p.i < p.n) {
-      rc = expected(&p, "the end of the label selector after '}'", NULL);
-      goto fail;
-    }
-    rc = compile_all(&sel, err);
+    rc = braces_to_end(&p, &sel, "the end of the label selector after '}'");
     if (rc) goto fail;
   }
   *out = sel;

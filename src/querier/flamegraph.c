@@ -48,10 +48,6 @@ static uint64_t sat_mul(uint64_t a, uint64_t b) {
   return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
 }
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 /* A value in the answer: scaled, and within int64 (where it saturates). */
 static int64_t out_value(uint64_t v, uint64_t scale) {
   uint64_t s = sat_mul(v, scale);
@@ -252,7 +248,7 @@ static int lay_out(const ember_tree_t *t, int nsides, layout_t *L, ember_err_t *
     const ember_tree_node_t *nd = ember_tree_node(t, L->order[i]);
     uint64_t x[EMBER_TREE_SIDES];
     for (int s = 0; s < nsides; s++)
-      x[s] = sat_add(L->x[i * nsides + s], nd->self[s]);
+      x[s] = ember_sat_add(L->x[i * nsides + s], nd->self[s]);
     size_t k = ember_tree_sorted_children(t, L->order[i], &kids, &kcap);
     for (size_t j = 0; j < k; j++) {
       const ember_tree_node_t *c = ember_tree_node(t, kids[j]);
@@ -260,7 +256,7 @@ static int lay_out(const ember_tree_t *t, int nsides, layout_t *L, ember_err_t *
       L->order[L->n] = kids[j];
       for (int s = 0; s < nsides; s++) {
         L->x[L->n * nsides + s] = x[s];
-        x[s] = sat_add(x[s], c->total[s]);
+        x[s] = ember_sat_add(x[s], c->total[s]);
       }
       L->n++;
     }
@@ -323,7 +319,7 @@ static int encode_graph(ember_connect_call_t *call, const ember_tree_t *t, int n
         *v++ = out_value(x > prev_end[s] ? x - prev_end[s] : 0, scale[s]);
         *v++ = out_value(nd->total[s], scale[s]);
         *v++ = out_value(nd->self[s], scale[s]);
-        prev_end[s] = sat_add(x, nd->total[s]);
+        prev_end[s] = ember_sat_add(x, nd->total[s]);
         uint64_t self = sat_mul(nd->self[s], scale[s]);
         if (self > max_self) max_self = self;
       }
@@ -474,7 +470,7 @@ int q_diff(void *vctx, ember_connect_call_t *call, const ProtobufCMessage *in,
   fg->n_levels = g.nlevels;
   fg->leftticks = out_value(ember_tree_total(shown, 0), scale[0]);
   fg->rightticks = out_value(ember_tree_total(shown, 1), scale[1]);
-  fg->total = out_value(sat_add(sat_mul(ember_tree_total(shown, 0), scale[0]),
+  fg->total = out_value(ember_sat_add(sat_mul(ember_tree_total(shown, 0), scale[0]),
                                 sat_mul(ember_tree_total(shown, 1), scale[1])),
                         1);
   fg->max_self = g.max_self;

@@ -59,10 +59,6 @@ typedef struct {
 
 /* ---- Groups ------------------------------------------------------------ */
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 static uint64_t sat_mul(uint64_t a, uint64_t b) {
   return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
 }
@@ -192,8 +188,8 @@ static int add_combo(void *vx, const ember_selector_t *narrowed, const ember_lab
   uint64_t scale = x->target->type.scale;
   for (size_t i = 0; i < x->grid.n; i++) {
     uint64_t v = sat_mul(x->tmp[i], scale);
-    g->sums[i] = sat_add(g->sums[i], v);
-    g->total = sat_add(g->total, v);
+    g->sums[i] = ember_sat_add(g->sums[i], v);
+    g->total = ember_sat_add(g->total, v);
   }
   if (x->average) rc = count_buckets(x, narrowed, g, err);
 done:

@@ -56,10 +56,6 @@ typedef struct {
 
 /* ---- Private functions ------------------------------------------------- */
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 static void explore_free(explore_t *x) {
   ember_selector_free(&x->sel);
   ember_buf_free(&x->query);
@@ -145,7 +141,7 @@ static int read_group(ember_store_reader_t *r, const explore_t *x, const char *v
                                    x->grid.n, err);
   free(s.matchers);
   for (size_t i = 0; rc == 0 && i < x->grid.n; i++) {
-    g->total = sat_add(g->total, g->samples[i]);
+    g->total = ember_sat_add(g->total, g->samples[i]);
     if (g->samples[i] > g->peak) g->peak = g->samples[i];
   }
   return rc;
@@ -154,10 +150,10 @@ static int read_group(ember_store_reader_t *r, const explore_t *x, const char *v
 /* Adds src's sums into dst, samples included. */
 static void fold(group_t *dst, const group_t *src, size_t n) {
   if (!dst->samples) dst->samples = ember_calloc(n ? n : 1, sizeof *dst->samples);
-  dst->total = sat_add(dst->total, src->total);
+  dst->total = ember_sat_add(dst->total, src->total);
   dst->peak = 0;
   for (size_t i = 0; i < n; i++) {
-    dst->samples[i] = sat_add(dst->samples[i], src->samples[i]);
+    dst->samples[i] = ember_sat_add(dst->samples[i], src->samples[i]);
     if (dst->samples[i] > dst->peak) dst->peak = dst->samples[i];
   }
   dst->values += src->values;
@@ -308,9 +304,9 @@ static void encode(ember_buf_t *b, const explore_t *x) {
   if (x->missing.total) parts[nparts++] = &x->missing;
   whole_t w = {0, 0};
   for (size_t k = 0; k < nparts; k++) {
-    w.total = sat_add(w.total, parts[k]->total);
+    w.total = ember_sat_add(w.total, parts[k]->total);
     for (size_t i = 0; i < n; i++)
-      all[i] = sat_add(all[i], parts[k]->samples[i]);
+      all[i] = ember_sat_add(all[i], parts[k]->samples[i]);
   }
   for (size_t i = 0; i < n; i++)
     w.active += all[i] != 0;

@@ -52,10 +52,6 @@ typedef struct {
 
 /* ---- Layout ------------------------------------------------------------ */
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 static bool drawn(const ember_tree_node_t *n, int nsides) {
   for (int s = 0; s < nsides; s++)
     if (n->total[s]) return true;
@@ -69,7 +65,7 @@ static void add_children(const ember_tree_t *t, layout_t *L, size_t i,
   size_t k = ember_tree_sorted_children(t, L->bars[i].node, kids, kcap);
   uint64_t x[EMBER_TREE_SIDES];
   for (int s = 0; s < L->nsides; s++) {
-    x[s] = sat_add(L->x[i * L->nsides + s], nd->self[s]);
+    x[s] = ember_sat_add(L->x[i * L->nsides + s], nd->self[s]);
     if (nd->self[s] > L->max_self) L->max_self = nd->self[s];
   }
   L->bars[i].kids = (uint32_t)L->n;
@@ -79,7 +75,7 @@ static void add_children(const ember_tree_t *t, layout_t *L, size_t i,
     L->bars[L->n].node = (*kids)[j];
     for (int s = 0; s < L->nsides; s++) {
       L->x[L->n * L->nsides + s] = x[s];
-      x[s] = sat_add(x[s], c->total[s]);
+      x[s] = ember_sat_add(x[s], c->total[s]);
     }
     L->n++;
   }
@@ -187,7 +183,7 @@ static int put_level(ember_buf_t *b, const ember_tree_t *t, const layout_t *L, s
       *p++ = ',';
       p = fmt_u64(p, nd->self[s]);
       *p++ = ',';
-      end[s] = sat_add(x, nd->total[s]);
+      end[s] = ember_sat_add(x, nd->total[s]);
     }
     p = fmt_u64(p, L->index_of[nd->name]);
     b->len = (size_t)(p - b->data);
@@ -360,11 +356,11 @@ int ember_render_double(ember_buf_t *out, const ember_tree_t *t,
   ember_buf_puts(out, ",\"rightTicks\":");
   ember_buf_put_u64(out, rt);
   ember_buf_puts(out, ",\"flamebearer\":");
-  rc = put_flamebearer(out, t, 2, sat_add(lt, rt), err);
+  rc = put_flamebearer(out, t, 2, ember_sat_add(lt, rt), err);
   if (rc) return rc;
   ember_buf_puts(out, ",\"metadata\":{\"format\":\"double\"");
   put_meta_fields(out, right);
-  put_saturated(out, sat_add(lt, rt));
+  put_saturated(out, ember_sat_add(lt, rt));
   put_key_string(out, "leftQuery", left->query ? left->query : "");
   put_key_i64(out, "leftStartTime", left->from);
   put_key_i64(out, "leftEndTime", left->until);
