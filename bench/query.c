@@ -34,9 +34,10 @@
  * second app's ingest at --ingest-rate pushes per second (auto: half of
  * what the server took in 5 s of pushing as fast as it answers, measured
  * once); and measures p50 and p99 of /render for the whole app and for one
- * region over 1 h, 24 h and 7 d, and of /render-diff of the last two 24 h,
- * with each client count of --clients (1,16), each client on its own
- * keep-alive connection. Phase "before" is right after loading, with no
+ * region over 1 h, 24 h and 7 d, of /render-diff of the last two 24 h and
+ * of the tag explorer (/api/explore) splitting the whole app by region over
+ * 24 h and 7 d, with each client count of --clients (1,16), each client on
+ * its own keep-alive connection. Phase "before" is right after loading, with no
  * rollups. Phase "after" lists every period for rollup, restarts the
  * server, prints when the last 24 h and when all of it were rolled up, and
  * measures again. The server's peak resident memory is printed after each
@@ -1283,18 +1284,30 @@ static size_t build_queries(query_t *qs) {
            "&rightQuery=bench.cpu%%7B%%7D&rightFrom=%lld&rightUntil=%lld",
            (long long)(until - 2 * day + 1), (long long)(until - day),
            (long long)(until - day + 1), (long long)until);
-  return n + 1;
+  n++;
+  /* The tag explorer of the whole app split by region, as the UI asks. */
+  for (size_t r = 1; r < 3; r++) {
+    static char labels[2][64];
+    int64_t span = ranges[r].secs > t_end - t_begin ? t_end - t_begin : ranges[r].secs;
+    snprintf(labels[r - 1], sizeof labels[r - 1], "explore by region %s", ranges[r].name);
+    qs[n].label = labels[r - 1];
+    snprintf(qs[n].target, sizeof qs[n].target,
+             "/api/explore?query=bench.cpu%%7B%%7D&groupBy=region&from=%lld&until=%lld",
+             (long long)(until - span + 1), (long long)until);
+    n++;
+  }
+  return n;
 }
 
 /* Every query with every client count, under the ingest load. */
 static void measure_all(const char *phase, double rate) {
-  query_t qs[8];
+  query_t qs[10];
   size_t nq = build_queries(qs);
   if (rate > 0) ingest_start(rate);
   printf("%s: ingest %.0f pushes/s of another app\n", phase, rate);
   printf("  %-34s %2s  %9s %9s  %5s%s\n", "query", "c", "p50 ms", "p99 ms", "n",
          rate > 0 ? "" : "  cpu ms");
-  double one[8] = {0};
+  double one[10] = {0};
   for (int c = 0; c < O.nclients; c++) {
     peak_rss_reset();
     for (size_t i = 0; i < nq; i++) {
