@@ -24,6 +24,12 @@
 
 #define EMBER_VERSION "0.1.0"
 
+/* The end of every command's --help: the exit codes above, in one place. */
+#define EMBER_CLI_EXIT_CODES                                                           \
+  "\n"                                                                                 \
+  "Exit status: 0 success; 1 a runtime failure (the disk, the network, the\n"          \
+  "server); 2 a usage error (an unknown option, a bad value, a missing argument).\n"
+
 /* Each takes the arguments after the command's name (argv[0] is the
  * command) and returns the process's exit code. */
 int ember_cli_serve(int argc, char **argv);

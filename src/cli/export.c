@@ -43,7 +43,8 @@ static const char export_usage[] =
     "                       admin)\n"
     "\n"
     "Example:\n"
-    "  ember export -q 'ride-sharing-app.cpu{}' --from now-6h -f svg -o cpu.svg\n";
+    "  ember export -q 'ride-sharing-app.cpu{}' --from now-6h -f svg -o cpu.svg\n"
+    EMBER_CLI_EXIT_CODES;
 
 /* A --max-nodes value the server takes: a positive count or -1. */
 static bool good_max_nodes(const char *s) {
