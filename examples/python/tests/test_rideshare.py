@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import urllib.error
@@ -222,12 +225,61 @@ class RunShStartsEmberTest(unittest.TestCase):
             self.assertEqual(answers(ember_url + "/healthz"), 200)
             for url in regions:
                 self.assertEqual(answers(url + "/"), 200)
+            logs = urls_in(lines, "Logs")[0]
+            data = urls_in(lines, "Ember data")[0]
         finally:
             status = stop_run_sh(proc)
         self.assertEqual(status, 130)
         self.assertIsNone(answers(ember_url + "/healthz"))
         for url in regions:
             self.assertIsNone(answers(url + "/"))
+        # Without --clean, the logs it printed and Ember's data stay.
+        try:
+            for name in ("ember.log", "us-east.log", "eu-north.log", "ap-south.log",
+                         "load.log"):
+                self.assertTrue(os.path.isfile(os.path.join(logs, name)), name)
+            self.assertTrue(os.path.isfile(os.path.join(data, "ember.db")))
+        finally:
+            shutil.rmtree(os.path.dirname(logs), ignore_errors=True)
+
+
+class RunShPortTest(unittest.TestCase):
+    """When Ember's port is taken, run.sh says how to pick another."""
+
+    def test_a_taken_port_names_listen_and_ember_url(self):
+        binary = ember_bin()
+        if binary is None:
+            self.skipTest("no ember binary: build it, or set EMBER_BIN")
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        tmp = tempfile.mkdtemp(prefix="rideshare-test-")
+        try:
+            env = dict(os.environ, EMBER_BIN=binary, TMPDIR=tmp, PYTHON=sys.executable)
+            for args, extra in ((["--listen", "127.0.0.1:%d" % port], {}),
+                                ([], {"EMBER_PORT": str(port)})):
+                run = subprocess.run(["bash", RUN_SH, "--clean"] + args, env=dict(env, **extra),
+                                     capture_output=True, text=True, timeout=120)
+                self.assertEqual(run.returncode, 1, run.stderr)
+                self.assertIn("Address already in use", run.stderr)
+                self.assertIn("--listen 127.0.0.1:PORT", run.stderr)
+                self.assertIn("EMBER_URL=", run.stderr)
+                # --clean removed the run's directory, logs and all.
+                self.assertEqual(os.listdir(tmp), [])
+            run = subprocess.run(["bash", RUN_SH, "--listen", "127.0.0.1:%d" % port], env=env,
+                                 capture_output=True, text=True, timeout=120)
+            self.assertEqual(run.returncode, 1, run.stderr)
+            # Without it, the logs stay, and the last line says where.
+            kept = os.listdir(tmp)
+            self.assertEqual(len(kept), 1)
+            self.assertIn(os.path.join(tmp, kept[0], "logs"), run.stderr.splitlines()[-1])
+            self.assertTrue(os.path.isfile(os.path.join(tmp, kept[0], "logs", "ember.log")))
+            # Ember never started, so it made no data.
+            self.assertFalse(os.path.exists(os.path.join(tmp, kept[0], "data")))
+        finally:
+            taken.close()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
