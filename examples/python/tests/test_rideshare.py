@@ -37,14 +37,14 @@ def report(msg, *args):
     print("rideshare: " + msg % args, file=sys.stderr, flush=True)
 
 
-def start_run_sh(env_extra):
+def start_run_sh(env_extra, args=("--fast", "--clean")):
     # Two requests a second per region keep eu-north's busiest periods at
     # about a sixth of a core, so the story holds on a loaded machine too.
     env = dict(os.environ, RIDESHARE_PORT="0", PYTHON=sys.executable, LOAD_RATE="2",
                **env_extra)
     # SIGINT back to its default, in case this test was started with it
     # ignored (as background jobs are): run.sh must be able to trap it.
-    proc = subprocess.Popen(["bash", RUN_SH, "--fast"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen(["bash", RUN_SH] + list(args), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env,
                             start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -217,7 +217,7 @@ class RunShStartsEmberTest(unittest.TestCase):
         binary = ember_bin()
         if binary is None:
             self.skipTest("no ember binary: build it, or set EMBER_BIN")
-        proc, lines = start_run_sh({"EMBER_BIN": binary, "EMBER_PORT": "0"})
+        proc, lines = start_run_sh({"EMBER_BIN": binary, "EMBER_PORT": "0"}, ("--fast",))
         try:
             ember_url = urls_in(lines, "Open Ember")[0]
             regions = [t.split("=", 1)[1] for t in urls_in(lines, "Regions")]
