@@ -29,7 +29,9 @@ static const char usage[] =
     "  version   print the version\n"
     "\n"
     "Run `ember <command> --help` for the options of a command.\n"
-    EMBER_CLI_EXIT_CODES;
+    EMBER_CLI_EXIT_CODES
+    "`ember diff` is a gate: its 1 is a regression, its 2 anything that kept it\n"
+    "from comparing.\n";
 
 static const struct {
   const char *name;

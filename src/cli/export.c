@@ -136,7 +136,8 @@ int ember_cli_export(int argc, char **argv) {
   size_t bytes = 0;
   if (ember_client_export(&o, &bytes, &err)) {
     fprintf(stderr, "ember export: %s\n", err.msg);
-    return 1;
+    /* A query the server refused is bad input, as for ember push. */
+    return err.code == EMBER_EINVAL ? 2 : 1;
   }
   fprintf(stderr, "ember export: wrote %zu bytes of %s to %s\n", bytes,
           o.format ? o.format : "json",
