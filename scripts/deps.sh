@@ -35,6 +35,12 @@ if [ "${1:-}" = "--test" ]; then
   packages+=(python3-dev python3.11-dbg libc6-dev)
   # The CI examples' test (tests/ops/test_ci_examples.py) reads their YAML.
   packages+=(python3-yaml)
+  # The Python agent's offline install, as the docs give it: a venv of
+  # Debian's python3 that builds with Debian's setuptools and wheel.
+  packages+=(python3-venv python3-setuptools python3-wheel)
+  # perf records the profile the README's perf section is tested with
+  # (tests/docs/test_perf.py uses a recorded one where perf cannot run).
+  packages+=(linux-perf)
 fi
 
 missing=()

@@ -7,7 +7,8 @@
 #   scripts/fuzz.sh --keep 600       # also keep what the runs found in
 #                                    # build-fuzz/corpus/<name>/
 #
-# scripts/test.sh runs every driver for 10 s. A failing input is kept in
+# scripts/test.sh runs every driver for 10 s, with EMBER_WERROR=ON (compiler
+# warnings as errors). A failing input is kept in
 # build-fuzz/artifacts/; replay it with build-fuzz/fuzz/fuzz_<name> FILE.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +25,7 @@ esac
 if [ $# -gt 0 ]; then shift; fi
 scripts/deps.sh --test
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DEMBER_FUZZ=ON -DEMBER_TESTS=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBER_WERROR="${EMBER_WERROR:-OFF}" >/dev/null
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
 drivers=()
 if [ $# -eq 0 ]; then

@@ -28,7 +28,10 @@ static const char usage[] =
     "            --fail-above, a regression gate for CI (exit 1 on a regression)\n"
     "  version   print the version\n"
     "\n"
-    "Run `ember <command> --help` for the options of a command.\n";
+    "Run `ember <command> --help` for the options of a command.\n"
+    EMBER_CLI_EXIT_CODES
+    "`ember diff` is a gate: its 1 is a regression, its 2 anything that kept it\n"
+    "from comparing.\n";
 
 static const struct {
   const char *name;

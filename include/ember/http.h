@@ -17,7 +17,7 @@
 typedef struct ember_server ember_server_t;
 
 /* Every field may be left 0/NULL for its default. Strings are borrowed for
- * the duration of ember_server_start. */
+ * the duration of ember_server_start (or ember_server_new). */
 typedef struct {
   const char *listen;  /* "host:port", "[v6]:port"; port 0 picks a free one */
   size_t max_body;     /* bytes, for request bodies and decompressed bodies */
@@ -52,8 +52,24 @@ typedef struct {
 #define EMBER_HTTP_DEFAULT_IDLE_TIMEOUT 60
 #define EMBER_HTTP_DEFAULT_QUERY_TIMEOUT 30
 
-/* Starts listening and serving from store (borrowed; it must outlive the
- * server). *out written only on success. */
+/* Checks the form of a listen address ("host:port", "[v6]:port", ":port",
+ * a port from 0 to 65535) without resolving or binding anything, so that a
+ * malformed one is refused as a usage error. */
+int ember_server_check_listen(const char *listen, ember_err_t *err);
+
+/* Starting is two steps, so that everything a user can get wrong (the
+ * address, a port in use, TLS and token files) fails before the caller
+ * opens or creates a store. ember_server_new reads those files and binds
+ * the listening socket, serving nothing yet; ember_server_run then serves
+ * from store (borrowed; it must outlive the server). *out is written only
+ * on success. A server that was made but did not run, or whose run failed,
+ * is freed by ember_server_stop. */
+int ember_server_new(const ember_server_config_t *cfg, ember_server_t **out,
+                     ember_err_t *err);
+int ember_server_run(ember_server_t *srv, ember_store_t *store, ember_err_t *err);
+
+/* Both steps at once: starts listening and serving from store (borrowed;
+ * it must outlive the server). *out written only on success. */
 int ember_server_start(const ember_server_config_t *cfg, ember_store_t *store,
                        ember_server_t **out, ember_err_t *err);
 

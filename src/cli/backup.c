@@ -37,7 +37,8 @@ static const char backup_usage[] =
     "  -h, --help           show this help\n"
     "\n"
     "Example:\n"
-    "  ember backup --data /var/lib/ember -o /backups/ember-$(date +%F).db\n";
+    "  ember backup --data /var/lib/ember -o /backups/ember-$(date +%F).db\n"
+    EMBER_CLI_EXIT_CODES;
 
 static const char restore_usage[] =
     "Usage: ember restore --data DIR [--force] FILE\n"
@@ -55,7 +56,8 @@ static const char restore_usage[] =
     "                       missing (required; also read from EMBER_DATA)\n"
     "  --force              replace the database DIR holds; its data is lost\n"
     "                       (without it, a DIR with a database is refused)\n"
-    "  -h, --help           show this help\n";
+    "  -h, --help           show this help\n"
+    EMBER_CLI_EXIT_CODES;
 
 /* ---- Progress ---------------------------------------------------------- */
 

@@ -14,7 +14,9 @@
  *
  * Exit codes, for every command: 0 success, 1 a runtime failure (the disk,
  * the network, a server already on the directory), 2 a usage error (an
- * unknown option, a bad value, a missing argument).
+ * unknown option, a bad value, a missing argument) or bad input (a request
+ * the server refused as bad). `ember diff` is a gate: its 1 is a
+ * regression, and everything that kept it from comparing is 2.
  */
 #ifndef EMBER_CLI_H
 #define EMBER_CLI_H
@@ -23,6 +25,13 @@
 #include <stdint.h>
 
 #define EMBER_VERSION "0.1.0"
+
+/* The end of every command's --help: the exit codes above, in one place. */
+#define EMBER_CLI_EXIT_CODES                                                           \
+  "\n"                                                                                 \
+  "Exit status: 0 success; 1 a runtime failure (the disk, the network, the\n"          \
+  "server); 2 a usage error (an unknown option, a bad value, a missing argument)\n"    \
+  "or bad input (a file that cannot be read, a request the server refused).\n"
 
 /* Each takes the arguments after the command's name (argv[0] is the
  * command) and returns the process's exit code. */

@@ -43,7 +43,8 @@ static const char export_usage[] =
     "                       admin)\n"
     "\n"
     "Example:\n"
-    "  ember export -q 'ride-sharing-app.cpu{}' --from now-6h -f svg -o cpu.svg\n";
+    "  ember export -q 'ride-sharing-app.cpu{}' --from now-6h -f svg -o cpu.svg\n"
+    EMBER_CLI_EXIT_CODES;
 
 /* A --max-nodes value the server takes: a positive count or -1. */
 static bool good_max_nodes(const char *s) {
@@ -135,7 +136,8 @@ int ember_cli_export(int argc, char **argv) {
   size_t bytes = 0;
   if (ember_client_export(&o, &bytes, &err)) {
     fprintf(stderr, "ember export: %s\n", err.msg);
-    return 1;
+    /* A query the server refused is bad input, as for ember push. */
+    return err.code == EMBER_EINVAL ? 2 : 1;
   }
   fprintf(stderr, "ember export: wrote %zu bytes of %s to %s\n", bytes,
           o.format ? o.format : "json",

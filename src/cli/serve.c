@@ -203,6 +203,7 @@ static const flag_t flags[] = {
 };
 
 #define NFLAGS (sizeof flags / sizeof flags[0])
+
 /* getopt's value for flags[i]; below it are the short options. */
 #define FLAG_VAL 256
 
@@ -267,6 +268,7 @@ static void print_usage(FILE *out) {
       print_flag(out, &flags[i]);
   }
   fputs("  -h, --help           show this help\n", out);
+  fputs(EMBER_CLI_EXIT_CODES, out);
 }
 
 /* ---- Values ------------------------------------------------------------ */
@@ -380,6 +382,19 @@ static int read_args(int argc, char **argv, serve_opts_t *o, bool *given) {
   return -1;
 }
 
+/* The form of --listen is a usage error (exit 2) like any bad value; only
+ * binding it is left to the start. Returns -1 when good, else 2. */
+static int check_listen(const serve_opts_t *o, const bool *given) {
+  ember_err_t err;
+  if (!ember_server_check_listen(o->scfg.listen, &err)) return -1;
+  bool from_env = false;
+  for (size_t i = 0; i < NFLAGS; i++)
+    if (flags[i].name && !strcmp(flags[i].name, "listen")) from_env = !given[i];
+  fprintf(stderr, "ember serve: %s%s\n", err.msg,
+          from_env ? " (set from EMBER_LISTEN)" : "");
+  return 2;
+}
+
 /* ---- Running ----------------------------------------------------------- */
 
 /* Says why the server could not start, and which settings came from the
@@ -423,12 +438,19 @@ static int serve_run(const serve_opts_t *o) {
   ember_server_t *srv = NULL;
   ember_err_t err;
   tune_malloc();
-  if (ember_store_open(stcfg, &store, &err)) return start_failed(o, &err);
+  /* Bind (and read the TLS and token files) before the store is opened: a
+   * start that fails on them leaves no database behind. */
+  if (ember_server_new(scfg, &srv, &err)) return start_failed(o, &err);
+  if (ember_store_open(stcfg, &store, &err)) {
+    ember_server_stop(srv, 0);
+    return start_failed(o, &err);
+  }
   ember_store_health_t health;
   ember_store_health(store, &health);
   if (!health.ready)
     fprintf(stderr, "ember serve: warning: not ready: %s\n", health.reason);
-  if (ember_server_start(scfg, store, &srv, &err)) {
+  if (ember_server_run(srv, store, &err)) {
+    ember_server_stop(srv, 0);
     ember_store_close(store);
     return start_failed(o, &err);
   }
@@ -466,6 +488,7 @@ int ember_cli_serve(int argc, char **argv) {
   bool given[NFLAGS] = {false};
   int rc = read_args(argc, argv, &o, given);
   if (rc < 0) rc = read_env(&o, given);
+  if (rc < 0) rc = check_listen(&o, given);
   if (rc < 0) {
     o.scfg.max_nodes = (long)o.max_nodes;
     o.scfg.allow_origins = o.origins.items;

@@ -33,7 +33,8 @@ static const char spy_usage[] =
     "kernel.yama.ptrace_scope 0 for your own processes; a program started\n"
     "by ember spy itself (-- COMMAND) needs none of them.\n"
     "\n"
-    "Run `ember spy <command> --help` for its options.\n";
+    "Run `ember spy <command> --help` for its options.\n"
+    EMBER_CLI_EXIT_CODES;
 
 static const char record_usage[] =
     "Usage: ember spy record (--pid PID | -- COMMAND [ARG...]) [options]\n"
@@ -68,7 +69,8 @@ static const char record_usage[] =
     "\n"
     "Examples:\n"
     "  ember spy record --pid 4242 --app 'ride-sharing-app{region=eu-north}'\n"
-    "  ember spy record -o profile.svg -d 30 -- python3 app.py\n";
+    "  ember spy record -o profile.svg -d 30 -- python3 app.py\n"
+    EMBER_CLI_EXIT_CODES;
 
 static const char top_usage[] =
     "Usage: ember spy top (--pid PID | -- COMMAND [ARG...]) [options]\n"
@@ -86,7 +88,8 @@ static const char top_usage[] =
     "      --gil              only count the thread that holds the GIL\n"
     "  -s, --subprocesses     also the Python processes it starts\n"
     "      --lines            one row per line run, not per function\n"
-    "  -h, --help             show this help\n";
+    "  -h, --help             show this help\n"
+    EMBER_CLI_EXIT_CODES;
 
 static const char dump_usage[] =
     "Usage: ember spy dump --pid PID [options]\n"
@@ -99,7 +102,8 @@ static const char dump_usage[] =
     "      --locals           also each frame's local variables (None, bool,\n"
     "                         int, float, str and bytes shown, others by type)\n"
     "  -s, --subprocesses     also its Python child processes\n"
-    "  -h, --help             show this help\n";
+    "  -h, --help             show this help\n"
+    EMBER_CLI_EXIT_CODES;
 
 static volatile sig_atomic_t stop_flag;
 

@@ -54,7 +54,10 @@ struct ember_server {
   ember_ingest_limits_t ingest_limits;
   uint16_t port;
   int listen_fd;
+  bool v6;
   char *tls_cert, *tls_key; /* PEM, alive while the daemon runs */
+  /* The sizes ember_server_run starts with, from the configuration. */
+  unsigned workers, queries, io_threads, request_s, idle_s, conns_per_ip;
   atomic_bool draining;
   atomic_int inflight;
 
@@ -567,12 +570,11 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
 
 /* ---- Listening --------------------------------------------------------- */
 
-/* Splits "host:port" / "[v6]:port" / ":port" and binds a listening socket,
- * so errors can name the real cause (address in use, permission, ...). */
-static int open_listener(const char *listen_addr, int *fd_out, uint16_t *port_out,
-                         bool *v6_out, bool *loopback_out, ember_err_t *err) {
-  char host[256];
-  const char *port;
+/* Splits "host:port" / "[v6]:port" / ":port" into host (empty for any
+ * address) and the port's text, checking the form only: nothing is
+ * resolved or bound. */
+static int split_listen(const char *listen_addr, char *host, size_t host_size,
+                        const char **port_out, ember_err_t *err) {
   const char *colon = strrchr(listen_addr, ':');
   if (!colon || !colon[1])
     return ember_err_set(err, EMBER_EINVAL,
@@ -584,16 +586,35 @@ static int open_listener(const char *listen_addr, int *fd_out, uint16_t *port_ou
     h++;
     hlen -= 2;
   }
-  if (hlen >= sizeof host)
+  if (hlen >= host_size)
     return ember_err_set(err, EMBER_EINVAL, "--listen host is too long");
   memcpy(host, h, hlen);
   host[hlen] = '\0';
-  port = colon + 1;
+  const char *port = colon + 1;
   char *end;
   long p = strtol(port, &end, 10);
-  if (*end || p < 0 || p > 65535)
+  if (*end || *port < '0' || *port > '9' || p < 0 || p > 65535)
     return ember_err_set(err, EMBER_EINVAL,
                          "--listen port '%s' is not a number from 0 to 65535", port);
+  *port_out = port;
+  return EMBER_OK;
+}
+
+int ember_server_check_listen(const char *listen_addr, ember_err_t *err) {
+  char host[256];
+  const char *port;
+  return split_listen(listen_addr, host, sizeof host, &port, err);
+}
+
+/* Resolves listen_addr and binds a listening socket to it, so errors can
+ * name the real cause (address in use, permission, ...). */
+static int open_listener(const char *listen_addr, int *fd_out, uint16_t *port_out,
+                         bool *v6_out, bool *loopback_out, ember_err_t *err) {
+  char host[256];
+  const char *port;
+  int rc = split_listen(listen_addr, host, sizeof host, &port, err);
+  if (rc) return rc;
+  size_t hlen = strlen(host);
 
   struct addrinfo hints = {0}, *res = NULL;
   hints.ai_family = AF_UNSPEC;
@@ -604,7 +625,7 @@ static int open_listener(const char *listen_addr, int *fd_out, uint16_t *port_ou
     return ember_err_set(err, EMBER_EINVAL, "--listen host '%s': %s", host,
                          gai_strerror(gai));
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1, rc = EMBER_OK;
+  int one = 1;
   if (fd < 0) {
     rc = ember_err_set(err, EMBER_EIO, "cannot create socket: %s", strerror(errno));
     goto done;
@@ -690,12 +711,11 @@ static void server_free(ember_server_t *srv) {
 
 #define OR(v, d) ((v) ? (v) : (d))
 
-int ember_server_start(const ember_server_config_t *cfg, ember_store_t *store,
-                       ember_server_t **out, ember_err_t *err) {
+int ember_server_new(const ember_server_config_t *cfg, ember_server_t **out,
+                     ember_err_t *err) {
   ember_server_t *srv = ember_calloc(1, sizeof *srv);
-  bool v6 = false, loopback = false;
+  bool loopback = false;
   int rc;
-  srv->store = store;
   srv->max_body = OR(cfg->max_body, EMBER_HTTP_DEFAULT_MAX_BODY);
   srv->budget.limit = OR(cfg->max_inflight, EMBER_HTTP_DEFAULT_MAX_INFLIGHT);
   srv->query_timeout_ns =
@@ -708,31 +728,41 @@ int ember_server_start(const ember_server_config_t *cfg, ember_store_t *store,
   atomic_init(&srv->draining, false);
   atomic_init(&srv->inflight, 0);
   atomic_init(&srv->suspended, 0);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores < 1) cores = 2;
+  srv->workers = OR(cfg->workers, (unsigned)cores * 2);
+  srv->queries = OR(cfg->max_queries, (unsigned)(cores < 2 ? 2 : cores));
+  srv->io_threads = OR(cfg->io_threads, 2);
+  srv->request_s = OR(cfg->request_timeout, EMBER_HTTP_DEFAULT_REQUEST_TIMEOUT);
+  srv->idle_s = OR(cfg->idle_timeout, EMBER_HTTP_DEFAULT_IDLE_TIMEOUT);
+  srv->conns_per_ip = OR(cfg->max_conns_per_ip, (unsigned)EMBER_HTTP_DEFAULT_CONNS_PER_IP);
   const char *listen_addr = OR(cfg->listen, EMBER_HTTP_DEFAULT_LISTEN);
   if ((rc = load_tls(srv, cfg, err)) != 0) goto fail;
-  rc = open_listener(listen_addr, &srv->listen_fd, &srv->port, &v6, &loopback, err);
+  rc = open_listener(listen_addr, &srv->listen_fd, &srv->port, &srv->v6, &loopback, err);
   if (rc) goto fail;
   if ((rc = ember_access_new(cfg, loopback, srv->tls_cert != NULL, &srv->access, err)))
     goto fail;
+  *out = srv;
+  return EMBER_OK;
+fail:
+  server_free(srv);
+  return rc;
+}
 
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  if (cores < 1) cores = 2;
-  unsigned workers = OR(cfg->workers, (unsigned)cores * 2);
-  unsigned queries = OR(cfg->max_queries, (unsigned)(cores < 2 ? 2 : cores));
-  unsigned io = OR(cfg->io_threads, 2);
-  unsigned request_s = OR(cfg->request_timeout, EMBER_HTTP_DEFAULT_REQUEST_TIMEOUT);
-  unsigned idle_s = OR(cfg->idle_timeout, EMBER_HTTP_DEFAULT_IDLE_TIMEOUT);
-  srv->ingest_jobs = ember_jobs_start("ember-ingest", workers, 4096, 0);
+int ember_server_run(ember_server_t *srv, ember_store_t *store, ember_err_t *err) {
+  srv->store = store;
+  srv->ingest_jobs = ember_jobs_start("ember-ingest", srv->workers, 4096, 0);
   /* Queries beyond the slots wait, in order, up to eight per slot (sixteen
    * users of a two-core server are served, not bounced); more are refused
    * at once: at a few tens of milliseconds a query, the queue drains well
    * within any deadline, and a client refused is told to come back. */
-  srv->query_jobs = ember_jobs_start("ember-query", queries, (size_t)queries * 8, 5);
-  srv->guard = ember_guard_start(request_s, idle_s);
+  srv->query_jobs =
+      ember_jobs_start("ember-query", srv->queries, (size_t)srv->queries * 8, 5);
+  srv->guard = ember_guard_start(srv->request_s, srv->idle_s);
 
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-  if (v6) flags |= MHD_USE_IPv6;
+  if (srv->v6) flags |= MHD_USE_IPv6;
   if (srv->tls_cert) flags |= MHD_USE_TLS;
   struct MHD_OptionItem tls_opts[] = {
       {srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->tls_cert},
@@ -741,30 +771,37 @@ int ember_server_start(const ember_server_config_t *cfg, ember_store_t *store,
   srv->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
       NULL, /* must come first */
-      MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, io,
-      MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-      srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+      MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
+      srv->io_threads, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+      on_connection, srv,
       /* guard.c enforces the real deadlines; this one, which restarts
        * with every byte, only backs them up. */
-      MHD_OPTION_CONNECTION_TIMEOUT, request_s + idle_s, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)4096, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      OR(cfg->max_conns_per_ip, (unsigned)EMBER_HTTP_DEFAULT_CONNS_PER_IP),
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_ARRAY,
-      tls_opts, MHD_OPTION_END);
-  if (!srv->daemon) {
-    rc =
-        ember_err_set(err, EMBER_EIO, "cannot start the HTTP server on %s%s", listen_addr,
-                      srv->tls_cert ? " (is the TLS key the one of the certificate, "
-                                      "and not encrypted?)"
-                                    : "");
-    goto fail;
-  }
+      MHD_OPTION_CONNECTION_TIMEOUT, srv->request_s + srv->idle_s,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      srv->conns_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+      MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+  if (!srv->daemon)
+    return ember_err_set(err, EMBER_EIO, "cannot start the HTTP server on port %u%s",
+                         (unsigned)srv->port,
+                         srv->tls_cert ? " (is the TLS key the one of the certificate, "
+                                         "and not encrypted?)"
+                                       : "");
   srv->listen_fd = -1; /* the daemon owns it now */
+  return EMBER_OK;
+}
+
+int ember_server_start(const ember_server_config_t *cfg, ember_store_t *store,
+                       ember_server_t **out, ember_err_t *err) {
+  ember_server_t *srv = NULL;
+  int rc = ember_server_new(cfg, &srv, err);
+  if (rc) return rc;
+  if ((rc = ember_server_run(srv, store, err))) {
+    server_free(srv);
+    return rc;
+  }
   *out = srv;
   return EMBER_OK;
-fail:
-  server_free(srv);
-  return rc;
 }
 
 uint16_t ember_server_port(const ember_server_t *srv) {
@@ -803,6 +840,10 @@ static bool wait_for(ember_server_t *srv, int (*count)(ember_server_t *),
 
 void ember_server_stop(ember_server_t *srv, unsigned grace_ms) {
   if (!srv) return;
+  if (!srv->daemon) { /* made, never run: nothing to drain */
+    server_free(srv);
+    return;
+  }
   /* The listening socket stays open until the daemon stops: new requests,
    * on new connections as on old ones, are answered 503. (Quiescing the
    * daemon instead races libmicrohttpd 0.9.75's own threads over the

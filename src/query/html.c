@@ -1,11 +1,17 @@
 /*
  * html.c - /render?format=html and /render-diff?format=html: one page that
- * carries everything it needs. A header names the selection (query, time
- * range, totals), a search box sits above the inline SVG flame graph of
- * svg.c (whose script it drives), and the data itself travels in
+ * carries everything it needs. One header names the selection (query, time
+ * range, totals) and holds the one search box; below it the inline SVG
+ * flame graph of svg.c, drawn without its own header (its script is what
+ * the search box drives), and the data itself travels in
  * <script type="application/json" id="flamebearer">, exactly what
  * format=json answers, so a saved page opens offline and can be fed to
  * another tool. Nothing is loaded from anywhere.
+ *
+ * Looks: the page wears the web UI's colors. Its style reads the UI's own
+ * color variables, the first ":root" block of web/style.css as the binary
+ * embeds it, so the two cannot drift apart; the frames have the UI's
+ * palette (colors.c).
  *
  * Safety: every name reaching the page is cleaned and escaped by markup.c.
  * In the inlined JSON every '<' is written as \u003c: the JSON means the
@@ -16,23 +22,49 @@
 
 #include <string.h>
 
+#include "web/assets.h"
+
 /* ---- Page parts -------------------------------------------------------- */
 
+/* The layout; every color is one of the UI's variables (ui_colors). */
 static const char page_style[] =
-    "body { margin: 0; font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', "
-    "sans-serif; color: #222; background: #f6f6f6 }\n"
-    "header { padding: 12px 16px; background: #fff; border-bottom: 1px solid #ddd }\n"
-    "h1 { margin: 0 0 4px; font: bold 17px ui-monospace, Menlo, Consolas, monospace; "
-    "word-break: break-all }\n"
-    ".meta { margin: 0; color: #555 }\n"
+    "body { margin: 0; font: 14px/1.45 var(--sans); color: var(--text); "
+    "background: var(--bg) }\n"
+    "header { padding: 12px 16px; background: var(--panel); "
+    "border-bottom: 1px solid var(--border) }\n"
+    "h1 { margin: 0 0 4px; font: 600 16px var(--mono); word-break: break-all }\n"
+    ".meta { margin: 0; color: var(--muted) }\n"
     ".tools { margin: 8px 0 0; display: flex; gap: 10px; align-items: center; "
     "flex-wrap: wrap }\n"
-    "#ember-search { width: 22em; max-width: 100%; padding: 4px 8px; font: inherit }\n"
+    "#ember-search, button { font: inherit; color: var(--text); background: var(--panel); "
+    "border: 1px solid var(--border); border-radius: 6px; padding: 4px 10px }\n"
+    "#ember-search { width: 22em; max-width: 100% }\n"
+    "#ember-search:focus, button:focus-visible { outline: 2px solid var(--focus); "
+    "outline-offset: 1px }\n"
+    "button { cursor: pointer; background: var(--panel-2) }\n"
+    "#ember-share { color: var(--muted) }\n"
     ".swatch { display: inline-block; width: 11px; height: 11px; margin-right: 4px; "
-    "vertical-align: -1px }\n"
+    "vertical-align: -1px; border-radius: 2px }\n"
     "main { padding: 10px 16px }\n"
-    "main svg { display: block; width: 100%; height: auto; background: #fff }\n"
-    "footer { padding: 4px 16px 16px; color: #777; font-size: 12px }\n";
+    "main svg { display: block; width: 100%; height: auto; background: var(--panel); "
+    "border: 1px solid var(--border); border-radius: 6px }\n"
+    "footer { padding: 4px 16px 16px; color: var(--muted); font-size: 12px }\n";
+
+/* The web UI's color variables: the first ":root { ... }" block of its
+ * style sheet (the light theme), or NULL when the sheet has none. */
+static ember_slice_t ui_colors(void) {
+  for (size_t i = 0; ember_web_assets[i].path; i++) {
+    if (strcmp(ember_web_assets[i].path, "/style.css")) continue;
+    const char *css = (const char *)ember_web_assets[i].data;
+    size_t n = ember_web_assets[i].size;
+    const char *root = memmem(css, n, ":root {", 7);
+    if (!root) break;
+    const char *end = memchr(root, '}', n - (size_t)(root - css));
+    if (!end) break;
+    return (ember_slice_t){root, (size_t)(end - root) + 1};
+  }
+  return (ember_slice_t){NULL, 0};
+}
 
 static void put_text(ember_buf_t *b, const char *s) {
   if (s) ember_xml_put(b, s, strlen(s), SIZE_MAX);
@@ -70,6 +102,9 @@ static void put_head(ember_buf_t *b, const char *title) {
                     "initial-scale=1\">\n<title>");
   put_text(b, title);
   ember_buf_puts(b, " - Ember flame graph</title>\n<style>\n");
+  ember_slice_t colors = ui_colors();
+  ember_buf_append(b, colors.base, colors.len);
+  ember_buf_puts(b, "\n");
   ember_buf_puts(b, page_style);
   ember_buf_puts(b, "</style>\n</head>\n<body>\n<header>\n");
 }
@@ -116,7 +151,7 @@ static void put_tail(ember_buf_t *b, const ember_buf_t *json, const char *what) 
  * footer. */
 static size_t page_bound(const ember_render_meta_t *left,
                          const ember_render_meta_t *right) {
-  size_t size = sizeof page_style + 8192;
+  size_t size = sizeof page_style + ui_colors().len + 8192;
   const ember_render_meta_t *ms[] = {left, right};
   for (int i = 0; i < 2; i++) {
     if (!ms[i]) continue;
@@ -185,19 +220,18 @@ int ember_render_html_diff(ember_buf_t *out, const ember_tree_t *t,
   ember_buf_puts(out, " &rarr; ");
   put_text(out, rq);
   ember_buf_puts(out, "</h1>\n<p class=\"meta\">Left: ");
-  put_text(out, lq);
-  ember_buf_puts(out, ", ");
   put_range(out, left, ember_tree_total(t, 0));
   ember_buf_puts(out, "<br>\nRight: ");
-  put_text(out, rq);
-  ember_buf_puts(out, ", ");
   put_range(out, right, ember_tree_total(t, 1));
   ember_buf_puts(out, "<br>\n");
   put_source(out, right);
-  ember_buf_puts(out, " &middot; <span class=\"swatch\" style=\"background:#e95342\">"
-                      "</span>larger share on the right <span class=\"swatch\" "
-                      "style=\"background:#5eba65\"></span>smaller share on the right "
-                      "(full color from twice or half the share on)</p>\n");
+  ember_buf_puts(out, " &middot; <span class=\"swatch\" style=\"background:");
+  ember_color_put(out, EMBER_COLOR_DIFF + EMBER_COLOR_DIFF_STEPS);
+  ember_buf_puts(out, "\"></span>larger share on the right <span class=\"swatch\" "
+                      "style=\"background:");
+  ember_color_put(out, EMBER_COLOR_DIFF - EMBER_COLOR_DIFF_STEPS);
+  ember_buf_puts(out, "\"></span>smaller share on the right (full color from twice the "
+                      "share on, or none left)</p>\n");
   put_tools(out);
   rc = ember_svg_put(out, t, left, right, false, err);
   if (rc) goto done;

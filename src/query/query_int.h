@@ -183,6 +183,36 @@ extern const char ember_label_script[];
 /* At least strlen(ember_label_script) (checked by the tests). */
 #define EMBER_LABEL_SCRIPT_MAX 8192
 
+/* ---- Colors (colors.c) -------------------------------------------------
+ * The web UI's frame colors (web/js/colors.js, light theme,
+ * tests/data/colors.json). A color is a palette index: a hue, OTHER, ROOT,
+ * or EMBER_COLOR_DIFF plus a diff step. */
+
+#define EMBER_COLOR_HUES 24
+#define EMBER_COLOR_OTHER EMBER_COLOR_HUES
+#define EMBER_COLOR_ROOT (EMBER_COLOR_HUES + 1)
+#define EMBER_COLOR_DIM (EMBER_COLOR_HUES + 2) /* frames outside a search */
+#define EMBER_COLOR_DIFF_STEPS 10
+#define EMBER_COLOR_DIFF (EMBER_COLOR_HUES + 3 + EMBER_COLOR_DIFF_STEPS) /* no change */
+
+/* The part of a frame name that names its package, module, class or file
+ * (a part of name). */
+ember_slice_t ember_color_package(ember_slice_t name);
+/* The hue of a frame name: 0 to EMBER_COLOR_HUES - 1. */
+int ember_color_hue(ember_slice_t name);
+/* How much a frame's share grew from the left side to the right: +0.5 is
+ * half again as much; INFINITY for a frame on the right only, -1 for one
+ * on the left only. */
+double ember_color_change(uint64_t ltotal, uint64_t rtotal, uint64_t lticks,
+                          uint64_t rticks);
+/* -EMBER_COLOR_DIFF_STEPS (much less on the right) to +EMBER_COLOR_DIFF_STEPS:
+ * 0 under 2%, saturated from +-100%. */
+int ember_color_diff_step(double change);
+/* The color's HSL: hue in degrees, saturation and lightness in percent. */
+void ember_color_hsl(int color, int *h, int *s, int *l);
+/* Appends the color as "#rrggbb". */
+void ember_color_put(ember_buf_t *b, int color);
+
 /* ---- Units (units.c) ---------------------------------------------------
  * The rule the web UI formats values by (web/js/units.js,
  * tests/data/units.json). */

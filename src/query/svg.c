@@ -22,13 +22,13 @@
  * SVG carries), and values read in the profile's units, by the UI's rule
  * too (units.c): "2.50 s (250 samples)", "264 MiB".
  *
- * Colors. A single graph colors frames by package or module: a hash of the
- * name up to its last '.', '::', '/' or ':', so the functions of one
- * package share a color in every graph. A diff colors by the change of the
- * frame's share of its side's total: red when the right side spends a
- * larger share there, green when a smaller one, grey when equal, at full
- * strength from twice (or half) the share on. Comparing shares rather than
- * raw values keeps two ranges of different lengths comparable.
+ * Colors are the web UI's (colors.c). A single graph colors frames by
+ * package or module, so the functions of one package share a color in
+ * every graph. A diff colors by the relative change of the frame's share
+ * of its side's total: red when the right side spends a larger share
+ * there, green when a smaller one, grey under 2%, at full strength from
+ * twice the share on (or from none at all on the right). Comparing shares
+ * rather than raw values keeps two ranges of different lengths comparable.
  *
  * Diff widths. A bar is as wide as the mean of its share of the left total
  * and its share of the right total (one side alone when the other is
@@ -84,79 +84,11 @@ typedef struct {
 
 static void put_px(ember_buf_t *b, double v) { ember_fmt_fixed(b, v, 2, true); }
 
-/* Appends "#rrggbb". */
-static void put_rgb(ember_buf_t *b, double r, double g, double bl) {
-  static const char hex[] = "0123456789abcdef";
-  double c[3] = {r, g, bl};
-  char s[7];
-  s[0] = '#';
-  for (int i = 0; i < 3; i++) {
-    int v = (int)lround(c[i] < 0 ? 0 : c[i] > 255 ? 255 : c[i]);
-    s[1 + 2 * i] = hex[v >> 4];
-    s[2 + 2 * i] = hex[v & 15];
-  }
-  ember_buf_append(b, s, 7);
-}
-
-/* The part of a frame name that names its package or module. */
-static size_t module_len(ember_slice_t s) {
-  for (size_t i = s.len; i-- > 0;) {
-    char c = s.base[i];
-    if (c == '.' || c == '/') return i;
-    if (c == ':') return i > 0 && s.base[i - 1] == ':' ? i - 1 : i;
-  }
-  return s.len;
-}
-
-/* A color from the hash of the name's module: any hue, saturated enough to
- * tell modules apart, light enough for black labels. */
-static void put_module_color(ember_buf_t *b, ember_slice_t name) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  size_t n = module_len(name);
-  for (size_t i = 0; i < n; i++) {
-    h ^= (unsigned char)name.base[i];
-    h *= 16777619u;
-  }
-  h ^= h >> 15;
-  double hue = (double)(h % 360), sat = 0.50 + (double)((h >> 9) % 25) / 100,
-         lig = 0.64 + (double)((h >> 17) % 10) / 100;
-  /* HSL to RGB. */
-  double c = (1 - fabs(2 * lig - 1)) * sat, hp = hue / 60,
-         x = c * (1 - fabs(fmod(hp, 2) - 1)), m = lig - c / 2, r = 0, g = 0, bl = 0;
-  if (hp < 1) { r = c; g = x; }
-  else if (hp < 2) { r = x; g = c; }
-  else if (hp < 3) { g = c; bl = x; }
-  else if (hp < 4) { g = x; bl = c; }
-  else if (hp < 5) { r = x; bl = c; }
-  else { r = c; bl = x; }
-  put_rgb(b, (r + m) * 255, (g + m) * 255, (bl + m) * 255);
-}
-
 /* Share of a side's total, 0 for an empty side. */
 static double share(const canvas_t *c, int side, uint64_t v) {
   return c->total[side] ? (double)v / (double)c->total[side] : 0;
 }
 
-/* Red (+1) through grey (0) to green (-1). */
-static void put_change_color(ember_buf_t *b, double change) {
-  static const double grey[3] = {221, 221, 221}, red[3] = {233, 83, 66},
-                      green[3] = {94, 186, 101};
-  const double *to = change > 0 ? red : green;
-  double k = fabs(change) > 1 ? 1 : fabs(change);
-  put_rgb(b, grey[0] + (to[0] - grey[0]) * k, grey[1] + (to[1] - grey[1]) * k,
-          grey[2] + (to[2] - grey[2]) * k);
-}
-
-/* -1..1: log2 of the ratio of the right share to the left share, clamped;
- * a frame on one side only is a full change. */
-static double change_of(const canvas_t *c, const ember_tree_node_t *nd) {
-  double l = share(c, 0, nd->total[0]), r = share(c, 1, nd->total[1]);
-  if (l == 0 && r == 0) return 0;
-  if (l == 0) return 1;
-  if (r == 0) return -1;
-  double v = log2(r / l);
-  return v > 1 ? 1 : v < -1 ? -1 : v;
-}
 
 /* ---- Titles ------------------------------------------------------------ */
 
@@ -260,10 +192,16 @@ static void put_bar(canvas_t *c, const pending_t *p, double x, double w) {
   ember_buf_puts(b, "\" width=\"");
   put_px(b, w);
   ember_buf_puts(b, "\" height=\"15\" fill=\"");
-  if (c->nsides == 2) put_change_color(b, change_of(c, nd));
-  else if (p->node == EMBER_TREE_ROOT || ember_slice_eq(name, "other"))
-    ember_buf_puts(b, "#c8c8c8");
-  else put_module_color(b, name);
+  if (c->nsides == 2)
+    ember_color_put(b, EMBER_COLOR_DIFF +
+                           ember_color_diff_step(ember_color_change(
+                               nd->total[0], nd->total[1], c->total[0], c->total[1])));
+  else if (p->node == EMBER_TREE_ROOT)
+    ember_color_put(b, EMBER_COLOR_ROOT);
+  else if (ember_slice_eq(name, "other"))
+    ember_color_put(b, EMBER_COLOR_OTHER);
+  else
+    ember_color_put(b, ember_color_hue(name));
   ember_buf_puts(b, "\"/>");
   make_label(c, name, w);
   if (c->label.len) {
@@ -466,6 +404,7 @@ static const char script[] =
     "    f.g.classList.toggle('m', m);\n"
     "    if (m) spans.push([f.x, f.x + f.w]);\n"
     "  }\n"
+    "  svg.classList.toggle('s', term !== '');\n"
     "  spans.sort(function (a, b) { return a[0] - b[0]; });\n"
     "  for (var j = 0; j < spans.length; j++) {\n"
     "    var a = Math.max(spans[j][0], end);\n"
@@ -520,9 +459,9 @@ static const char script[] =
 static const char style[] =
     "#ember-flame .f { cursor: pointer }\n"
     "#ember-flame .f:hover rect { stroke: #000; stroke-width: 0.5 }\n"
-    "#ember-flame .f text { pointer-events: none; fill: #000 }\n"
+    "#ember-flame .f text { pointer-events: none; fill: #1b1d22 }\n"
     "#ember-flame .a rect { opacity: 0.55 }\n"
-    "#ember-flame .m rect { fill: #e040e0 }\n"
+
     "#ember-flame .hide { display: none }\n"
     "#ember-flame .h1 { font-size: 15px; font-weight: bold }\n"
     "#ember-flame .sub { fill: #555 }\n"
@@ -590,7 +529,9 @@ int ember_svg_put(ember_buf_t *out, const ember_tree_t *t,
   canvas_t c;
   canvas_init(&c, t, left, right);
   ember_buf_t head = EMBER_BUF_INIT;
-  int lines = put_header(&head, &c);
+  /* In a page, the page's header names the selection and holds the one
+   * search box; a standalone file carries its own. */
+  int lines = standalone ? put_header(&head, &c) : 0;
   c.top = lines * LINE_H + 10;
   /* Bars first: the height depends on the deepest row drawn. */
   size_t guess = ember_tree_count(t);
@@ -611,15 +552,22 @@ int ember_svg_put(ember_buf_t *out, const ember_tree_t *t,
   ember_buf_puts(out, "\" font-family=\"Verdana, sans-serif\" font-size=\"12\">\n"
                       "<style><![CDATA[\n");
   ember_buf_puts(out, style);
+  /* Frames outside a search fade as in the web UI. */
+  ember_buf_puts(out, "#ember-flame.s .f:not(.m) rect { fill: ");
+  ember_color_put(out, EMBER_COLOR_DIM);
+  ember_buf_puts(out, " }\n");
   ember_buf_puts(out, "]]></style>\n<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n");
   ember_buf_append(out, head.data, head.len);
   ember_buf_append(out, c.bars.data, c.bars.len);
   ember_buf_printf(out, "<text id=\"ember-details\" x=\"%d\" y=\"", PAD);
   put_px(out, foot);
-  ember_buf_printf(out, "\"> </text>\n<text id=\"ember-matched\" x=\"%d\" y=\"",
-                   SVG_W - PAD);
-  put_px(out, foot);
-  ember_buf_puts(out, "\" text-anchor=\"end\"></text>\n<script><![CDATA[\n");
+  ember_buf_puts(out, "\"> </text>\n");
+  if (standalone) {
+    ember_buf_printf(out, "<text id=\"ember-matched\" x=\"%d\" y=\"", SVG_W - PAD);
+    put_px(out, foot);
+    ember_buf_puts(out, "\" text-anchor=\"end\"></text>\n");
+  }
+  ember_buf_puts(out, "<script><![CDATA[\n");
   ember_buf_puts(out, script_head);
   ember_buf_puts(out, ember_label_script);
   ember_buf_puts(out, script);

@@ -72,8 +72,8 @@ static inline void assert_same(const it_server_t *s, const char *a, const char *
   for (char *line = strtok(apps_a, "\n"); line; line = strtok(NULL, "\n")) {
     char suffix[128], target[512];
     sscanf(line, "%127s", suffix);
-    const char *fmt[] = {"/render?query=%s.%s%%7B%%7D&from=%ld&until=%ld&format=collapsed"
-                         "&maxNodes=-1",
+    const char *fmt[] = {("/render?query=%s.%s%%7B%%7D&from=%ld&until=%ld&format=collapsed"
+                          "&maxNodes=-1"),
                          "/labels?query=%s.%s%%7B%%7D&from=%ld&until=%ld",
                          "/label-values?label=vehicle&query=%s.%s%%7B%%7D&from=%ld&until=%ld"};
     for (size_t k = 0; k < 3; k++) {

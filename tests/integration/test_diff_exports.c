@@ -85,7 +85,8 @@ static void test_diff_html_names_both_sides(void **state) {
   get(DIFF "&format=html", &r);
   expect_header(&r, "Content-Disposition",
                 "inline; filename=\"diff_ride.cpu_region_us-east_vs_region_eu-north.html\"");
-  assert_non_null(strstr(r.body, "Left: ride.cpu{region=&quot;us-east&quot;}, "));
+  assert_non_null(strstr(r.body, "<h1>Diff: ride.cpu{region=&quot;us-east&quot;} &rarr; "));
+  assert_non_null(strstr(r.body, "Left: 2023-11-14 "));
   assert_non_null(strstr(r.body, "UTC: 1 min 40 s (10,000 samples)<br>"));
   /* The inlined document is format=json's, function table included. */
   assert_non_null(strstr(r.body, "\"functions\":{\"count\":4,"));

@@ -268,7 +268,7 @@ static void test_export_reports_the_server_error_in_one_line(void **state) {
                         "-o", path, NULL};
   run_t r;
   run(&r, args);
-  assert_int_equal(r.status, 1);
+  assert_int_equal(r.status, 2); /* bad input, as the exit codes say */
   assert_one_line(&r, "ember export: the server answered 400: query: ");
   assert_int_equal(access(path, F_OK), -1);
   run_free(&r);

@@ -498,7 +498,8 @@ static void check_flamegraph(const char *type, const char *selector, long max_no
   assert_int_equal(pb->flamegraph->total, jint(json_object_get(fg, "total")));
   assert_int_equal(pb->flamegraph->max_self, jint(json_object_get(fg, "maxSelf")));
   /* The same numbers as /render, times the period for nanoseconds. */
-  snprintf(extra, sizeof extra, max_nodes ? "&maxNodes=%ld" : "", max_nodes);
+  extra[0] = '\0';
+  if (max_nodes) snprintf(extra, sizeof extra, "&maxNodes=%ld", max_nodes);
   json_t *want = render(query, extra);
   json_t *fb = json_object_get(want, "flamebearer");
   char *c = graph_js(fb, 4, scale);

@@ -65,6 +65,50 @@ static void check_svg(const char *page, svg_doc_t *d) {
   assert_null(strstr(page, "<?xml")); /* no XML declaration inside HTML */
 }
 
+/* How often needle occurs in s. */
+static int count(const char *s, const char *needle) {
+  int n = 0;
+  for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle))
+    n++;
+  return n;
+}
+
+/* One header (the page's: the SVG inside draws none), one search box (no
+ * "Search" link in the SVG), the query and the total once each, and the
+ * web UI's colors: its own color variables and its frame palette. */
+static void test_html_has_one_header_one_search_and_the_uis_colors(void **state) {
+  ember_tree_t *t = ember_tree_new();
+  add(t, 0, "pkg.main", 1234);
+  ember_render_meta_t m = meta("app.cpu{region=\"eu\"}");
+  ember_buf_t b = EMBER_BUF_INIT;
+  assert_int_equal(ember_render_html(&b, t, &m, NULL), 0);
+  assert_int_equal(count(b.data, "<header>"), 1);
+  assert_int_equal(count(b.data, "<h1>"), 1);
+  /* In the title and the header, nowhere else. */
+  assert_int_equal(count(b.data, "app.cpu{region=&quot;eu&quot;}"), 2);
+  /* The header, and the hover texts of the root and the frame. */
+  assert_int_equal(count(b.data, "12.3 s (1,234 samples)"), 1 + 3);
+  assert_int_equal(count(b.data, "type=\"search\""), 1);
+  assert_null(strstr(b.data, "id=\"ember-search-ctl\""));
+  assert_null(strstr(b.data, "id=\"ember-matched\""));
+  assert_null(strstr(b.data, "class=\"h1\""));
+  /* The UI's light theme variables, as its style sheet has them. */
+  assert_non_null(strstr(b.data, ":root {\n  color-scheme: light;\n  --bg: #f6f7f9;"));
+  assert_non_null(strstr(b.data, "background: var(--bg)"));
+  /* The frame in the UI's hue of its package (tests/data/colors.json). */
+  svg_doc_t d;
+  check_svg(b.data, &d);
+  char want[8] = {0};
+  ember_buf_t c = EMBER_BUF_INIT;
+  ember_color_put(&c, ember_color_hue((ember_slice_t){"pkg.main", 8}));
+  memcpy(want, c.data, 7);
+  assert_string_equal(svg_frame(&d, "pkg.main")->fill, want);
+  ember_buf_free(&c);
+  svg_doc_free(&d);
+  ember_buf_free(&b);
+  ember_tree_free(t);
+}
+
 static void test_html_page_names_the_selection_and_inlines_the_graph(void **state) {
   ember_tree_t *t = ember_tree_new();
   add(t, 0, "main", 1234);
@@ -208,10 +252,15 @@ static void test_html_diff_shows_both_sides(void **state) {
   assert_int_equal(ember_render_html_diff(&b, t, &l, &r, NULL), 0);
   assert_non_null(strstr(b.data, "<h1>Diff: app.cpu{v=&quot;1&quot;} &rarr; "
                                  "app.cpu{v=&quot;2&quot;}</h1>"));
-  assert_non_null(strstr(b.data, "Left: app.cpu{v=&quot;1&quot;}, 2023-11-14 22:13:20 UTC "
+  assert_non_null(strstr(b.data, "Left: 2023-11-14 22:13:20 UTC "
                                  "to 2023-11-14 23:13:20 UTC: 40.0 ms (4 samples)"));
-  assert_non_null(strstr(b.data, "Right: app.cpu{v=&quot;2&quot;}, 2023-11-14 23:13:20 UTC "
+  assert_non_null(strstr(b.data, "Right: 2023-11-14 23:13:20 UTC "
                                  "to 2023-11-15 00:13:20 UTC: 80.0 ms (8 samples)"));
+  /* Each query once, in the one header; the legend in the UI's colors. */
+  assert_int_equal(count(b.data, "app.cpu{v=&quot;1&quot;}"), 1);
+  assert_int_equal(count(b.data, "app.cpu{v=&quot;2&quot;}"), 1);
+  assert_non_null(strstr(b.data, "background:#ed2626\"></span>larger share"));
+  assert_non_null(strstr(b.data, "background:#26ed47\"></span>smaller share"));
   char *block = json_block(b.data);
   json_t *j = parse_json(block);
   assert_int_equal(json_integer_value(json_object_get(j, "leftTicks")), 4);
@@ -299,6 +348,7 @@ static void test_html_says_when_a_sum_saturated(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_html_page_names_the_selection_and_inlines_the_graph),
+      cmocka_unit_test(test_html_has_one_header_one_search_and_the_uis_colors),
       cmocka_unit_test(test_html_header_shows_the_total_in_its_unit),
       cmocka_unit_test(test_html_carries_the_same_json_as_format_json),
       cmocka_unit_test(test_html_names_cannot_break_out_of_the_json_block),

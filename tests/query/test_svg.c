@@ -144,8 +144,9 @@ static void test_svg_puts_siblings_in_name_order_and_other_last(void **state) {
   assert_true(al->x < ze->x);
   assert_true(ze->x < ot->x);
   assert_near(ot->x + ot->w, 1190);
-  assert_string_equal(ot->fill, "#c8c8c8");
-  assert_string_equal(frame(&d, "total")->fill, "#c8c8c8");
+  /* The UI's colors for "other" and the root (tests/data/colors.json). */
+  assert_string_equal(ot->fill, "#c8cbd0");
+  assert_string_equal(frame(&d, "total")->fill, "#d1d5db");
   svg_doc_free(&d);
   ember_tree_free(t);
 }
@@ -374,7 +375,7 @@ static void test_svg_diff_colors_growth_red_and_shrinkage_green(void **state) {
   add(t, 0, "same", 20);
   add(t, 0, "gone", 10);
   add(t, 1, "grows", 15);   /* share 0.20 -> 0.30 */
-  add(t, 1, "shrinks", 5);  /* 0.20 -> 0.10: half, full green */
+  add(t, 1, "shrinks", 5);  /* 0.20 -> 0.10: -50%, half way to full green */
   add(t, 1, "same", 20);    /* 0.40 -> 0.40 */
   add(t, 1, "new", 10);     /* only on the right: full red */
   svg_doc_t d;
@@ -382,10 +383,12 @@ static void test_svg_diff_colors_growth_red_and_shrinkage_green(void **state) {
   const char *grows = frame(&d, "grows")->fill, *shrinks = frame(&d, "shrinks")->fill;
   assert_true(red(grows) > green(grows));
   assert_true(green(shrinks) > red(shrinks));
-  assert_string_equal(shrinks, "#5eba65");
-  assert_string_equal(frame(&d, "gone")->fill, "#5eba65");
-  assert_string_equal(frame(&d, "new")->fill, "#e95342");
-  assert_string_equal(frame(&d, "same")->fill, "#dddddd");
+  /* The UI's diff colors (tests/data/colors.json): step -5 of 10, full
+   * green for a frame gone, full red for a new one, grey for no change. */
+  assert_string_equal(shrinks, "#85e094");
+  assert_string_equal(frame(&d, "gone")->fill, "#26ed47");
+  assert_string_equal(frame(&d, "new")->fill, "#ed2626");
+  assert_string_equal(frame(&d, "same")->fill, "#d8dadf");
   /* Stronger change, stronger color: +50% is paler than a new frame. */
   assert_true(green(grows) > green(frame(&d, "new")->fill));
   /* The change in percentage points of the total first, as the UI words
@@ -437,7 +440,7 @@ static void test_svg_diff_with_an_empty_side_uses_the_other(void **state) {
   draw(t, true, &d, NULL);
   assert_near(frame(&d, "total")->w, 1180);
   assert_near(frame(&d, "a")->w, 885);
-  assert_string_equal(frame(&d, "a")->fill, "#e95342");
+  assert_string_equal(frame(&d, "a")->fill, "#ed2626");
   svg_doc_free(&d);
   ember_tree_free(t);
 }

@@ -2,19 +2,26 @@
 # Runs the ride-sharing example on this machine: Ember, three regional
 # servers (us-east, eu-north, ap-south) profiled by the Python agent, and a
 # load generator, all on 127.0.0.1. Prints the URL to open; Ctrl-C stops
-# everything (the apps send their last samples before Ember stops).
+# everything (the apps send their last samples before Ember stops). Ember's
+# data and every process's log are kept in one directory, printed at the
+# start and at the end, unless --clean is given.
 #
 #   examples/python/rideshare/run.sh          # lock contention switches every 2 min
 #   examples/python/rideshare/run.sh --fast   # ... every 10 s
 #   examples/python/rideshare/run.sh --spy    # no agent: each region runs
 #                                             # under `ember spy record`
+#   examples/python/rideshare/run.sh --listen 127.0.0.1:4041
+#                                             # Ember on another port
+#   examples/python/rideshare/run.sh --clean  # remove the data and logs at exit
 #
 # Environment (all optional):
 #   EMBER_URL      use an Ember that is already running instead of starting one
 #   EMBER_BIN      the ember binary (default: build/ember, built if missing)
-#   EMBER_PORT     Ember's port (default 4040; 0 for any free port)
-#   EMBER_DATA     Ember's data directory (default: a fresh temporary one,
-#                  removed at exit)
+#   EMBER_LISTEN   where the Ember it starts listens (default 127.0.0.1:4040;
+#                  port 0 for any free port); --listen wins
+#   EMBER_PORT     the same, as a port on 127.0.0.1
+#   EMBER_DATA     Ember's data directory (default: data/ in the run's
+#                  directory)
 #   RIDESHARE_PORT first regional port (default 5001, then 5002, 5003;
 #                  0 for any free ports)
 #   RIDESHARE_LOCK_PERIOD  seconds between eu-north's switches (default 120)
@@ -27,19 +34,37 @@ root=$(cd "$here/../../.." && pwd)
 python=${PYTHON:-python3}
 lock_period=${RIDESHARE_LOCK_PERIOD:-120}
 spy=0
-for arg in "$@"; do
-  case $arg in
+clean=0
+listen=${EMBER_LISTEN:-127.0.0.1:${EMBER_PORT:-4040}}
+while [ $# -gt 0 ]; do
+  case $1 in
     --fast) lock_period=10 ;;
     --spy) spy=1 ;;
+    --clean) clean=1 ;;
+    --listen)
+      if [ $# -lt 2 ]; then
+        echo "run.sh: --listen needs HOST:PORT, e.g. --listen 127.0.0.1:4041" >&2
+        exit 2
+      fi
+      listen=$2
+      shift ;;
+    --listen=*) listen=${1#--listen=} ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run.sh: unknown argument '$arg' (try --fast, --spy or --help)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown argument '$1' (try --fast, --spy, --listen, --clean or --help)" >&2
+       exit 2 ;;
   esac
+  shift
 done
 
-logs=$(mktemp -d "${TMPDIR:-/tmp}/rideshare-logs.XXXXXX")
-data_is_temp=0
+# One directory holds the run's logs and, unless EMBER_DATA says otherwise,
+# Ember's data: kept after the run (to look at again, or to read the logs
+# of a failure), removed at exit with --clean.
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/rideshare.XXXXXX")
+logs=$run_dir/logs
+mkdir -p "$logs"
 pids=()          # started processes, in start order
 names=()
+ember_data=      # the data directory of the Ember this run started
 
 stop_all() {
   trap - INT TERM EXIT
@@ -60,8 +85,15 @@ stop_all() {
     fi
     wait "$pid" 2>/dev/null || true
   done
-  [ "$data_is_temp" = 1 ] && rm -rf "$EMBER_DATA"
-  rm -rf "$logs"
+  if [ "$clean" = 1 ]; then
+    rm -rf "$run_dir"
+  else
+    local kept="the logs are kept in $logs"
+    if [ -n "$ember_data" ] && [ -d "$ember_data" ]; then
+      kept="$kept, the data of Ember in $ember_data"
+    fi
+    echo "run.sh: $kept; remove them with: rm -rf $run_dir (or run with --clean)" >&2
+  fi
 }
 trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
@@ -90,6 +122,11 @@ wait_url() {
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "run.sh: $name exited before it listened:" >&2
       sed 's/^/  /' "$log" >&2
+      if [ "$name" = ember ] && grep -q 'cannot listen' "$log"; then
+        echo "run.sh: pick another address for Ember with --listen 127.0.0.1:PORT" \
+          "(port 0 for any free one), or use an Ember that already runs with" \
+          "EMBER_URL=http://HOST:PORT" >&2
+      fi
       return 1
     fi
     sleep 0.1
@@ -112,12 +149,8 @@ fi
 if [ -n "${EMBER_URL:-}" ]; then
   ember_url=${EMBER_URL%/}
 else
-  if [ -z "${EMBER_DATA:-}" ]; then
-    EMBER_DATA=$(mktemp -d "${TMPDIR:-/tmp}/rideshare-data.XXXXXX")
-    data_is_temp=1
-  fi
-  start ember "$logs/ember.log" "$ember" serve \
-    --listen "127.0.0.1:${EMBER_PORT:-4040}" --data "$EMBER_DATA"
+  ember_data=${EMBER_DATA:-$run_dir/data}
+  start ember "$logs/ember.log" "$ember" serve --listen "$listen" --data "$ember_data"
   ember_url=$(wait_url ember "$logs/ember.log")
 fi
 
@@ -150,6 +183,8 @@ The ride-sharing example is running.
   Regions:     ${targets[*]}
   eu-north's lock contention switches on and off every $lock_period s.
   Logs:        $logs
+  Ember data:  ${ember_data:-kept by the Ember at $ember_url}
+  At exit:     $([ "$clean" = 1 ] && echo "both are removed (--clean)" || echo "both are kept; --clean removes them")
 
 Press Ctrl-C to stop everything.
 EOF

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import urllib.error
@@ -34,14 +37,14 @@ def report(msg, *args):
     print("rideshare: " + msg % args, file=sys.stderr, flush=True)
 
 
-def start_run_sh(env_extra):
+def start_run_sh(env_extra, args=("--fast", "--clean")):
     # Two requests a second per region keep eu-north's busiest periods at
     # about a sixth of a core, so the story holds on a loaded machine too.
     env = dict(os.environ, RIDESHARE_PORT="0", PYTHON=sys.executable, LOAD_RATE="2",
                **env_extra)
     # SIGINT back to its default, in case this test was started with it
     # ignored (as background jobs are): run.sh must be able to trap it.
-    proc = subprocess.Popen(["bash", RUN_SH, "--fast"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen(["bash", RUN_SH] + list(args), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env,
                             start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -214,7 +217,7 @@ class RunShStartsEmberTest(unittest.TestCase):
         binary = ember_bin()
         if binary is None:
             self.skipTest("no ember binary: build it, or set EMBER_BIN")
-        proc, lines = start_run_sh({"EMBER_BIN": binary, "EMBER_PORT": "0"})
+        proc, lines = start_run_sh({"EMBER_BIN": binary, "EMBER_PORT": "0"}, ("--fast",))
         try:
             ember_url = urls_in(lines, "Open Ember")[0]
             regions = [t.split("=", 1)[1] for t in urls_in(lines, "Regions")]
@@ -222,12 +225,61 @@ class RunShStartsEmberTest(unittest.TestCase):
             self.assertEqual(answers(ember_url + "/healthz"), 200)
             for url in regions:
                 self.assertEqual(answers(url + "/"), 200)
+            logs = urls_in(lines, "Logs")[0]
+            data = urls_in(lines, "Ember data")[0]
         finally:
             status = stop_run_sh(proc)
         self.assertEqual(status, 130)
         self.assertIsNone(answers(ember_url + "/healthz"))
         for url in regions:
             self.assertIsNone(answers(url + "/"))
+        # Without --clean, the logs it printed and Ember's data stay.
+        try:
+            for name in ("ember.log", "us-east.log", "eu-north.log", "ap-south.log",
+                         "load.log"):
+                self.assertTrue(os.path.isfile(os.path.join(logs, name)), name)
+            self.assertTrue(os.path.isfile(os.path.join(data, "ember.db")))
+        finally:
+            shutil.rmtree(os.path.dirname(logs), ignore_errors=True)
+
+
+class RunShPortTest(unittest.TestCase):
+    """When Ember's port is taken, run.sh says how to pick another."""
+
+    def test_a_taken_port_names_listen_and_ember_url(self):
+        binary = ember_bin()
+        if binary is None:
+            self.skipTest("no ember binary: build it, or set EMBER_BIN")
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        tmp = tempfile.mkdtemp(prefix="rideshare-test-")
+        try:
+            env = dict(os.environ, EMBER_BIN=binary, TMPDIR=tmp, PYTHON=sys.executable)
+            for args, extra in ((["--listen", "127.0.0.1:%d" % port], {}),
+                                ([], {"EMBER_PORT": str(port)})):
+                run = subprocess.run(["bash", RUN_SH, "--clean"] + args, env=dict(env, **extra),
+                                     capture_output=True, text=True, timeout=120)
+                self.assertEqual(run.returncode, 1, run.stderr)
+                self.assertIn("Address already in use", run.stderr)
+                self.assertIn("--listen 127.0.0.1:PORT", run.stderr)
+                self.assertIn("EMBER_URL=", run.stderr)
+                # --clean removed the run's directory, logs and all.
+                self.assertEqual(os.listdir(tmp), [])
+            run = subprocess.run(["bash", RUN_SH, "--listen", "127.0.0.1:%d" % port], env=env,
+                                 capture_output=True, text=True, timeout=120)
+            self.assertEqual(run.returncode, 1, run.stderr)
+            # Without it, the logs stay, and the last line says where.
+            kept = os.listdir(tmp)
+            self.assertEqual(len(kept), 1)
+            self.assertIn(os.path.join(tmp, kept[0], "logs"), run.stderr.splitlines()[-1])
+            self.assertTrue(os.path.isfile(os.path.join(tmp, kept[0], "logs", "ember.log")))
+            # Ember never started, so it made no data.
+            self.assertFalse(os.path.exists(os.path.join(tmp, kept[0], "data")))
+        finally:
+            taken.close()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

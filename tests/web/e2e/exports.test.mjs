@@ -122,3 +122,20 @@ test('the page raised no script errors', () => {
 test('nothing on the page broke its Content-Security-Policy', () => {
   assert.deepEqual(browser.csp, []);
 });
+
+test('the HTML page has one header and one search, which fades what does not match', async () => {
+  const q = encodeURIComponent(EU);
+  await page.goto(new URL(`/render?query=${q}&from=now-5m&format=html`, server.url).href);
+  assert.equal(await page.locator('header').count(), 1);
+  assert.equal(await page.locator('input[type="search"]').count(), 1);
+  // The inline SVG draws neither its own header nor a "Search" link.
+  assert.equal(await page.locator('#ember-search-ctl, #ember-matched, svg .h1').count(), 0);
+  await page.fill('#ember-search', 'order_car');
+  const share = await page.textContent('#ember-share');
+  assert.match(share, /^Matched: \d+\.\d\d%$/);
+  assert.ok(parseFloat(share.slice(9)) > 0, share);
+  assert.equal(await page.evaluate(() => document.getElementById('ember-flame').classList.contains('s')), true);
+  // The page wears the UI's colors: its --bg is the UI's.
+  const bg = await page.evaluate(() => getComputedStyle(document.body).getPropertyValue('--bg').trim());
+  assert.equal(bg, '#f6f7f9');
+});

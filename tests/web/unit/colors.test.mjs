@@ -83,3 +83,21 @@ test('both palettes hold a color for every index', () => {
     for (const c of pal) assert.match(c, /^hsl\(\d+, \d+%, \d+%\)$/);
   }
 });
+
+// The SVG and HTML exports draw with these colors too (src/query/colors.c):
+// both are checked against tests/data/colors.json, which
+// tests/data/make_colors.mjs writes from this module.
+test('the colors match the fixture the exports are checked against', async () => {
+  const { readFileSync } = await import('node:fs');
+  const fx = JSON.parse(readFileSync(new URL('../../data/colors.json', import.meta.url), 'utf8'));
+  assert.equal(fx.hues, HUES);
+  assert.equal(fx.other, OTHER);
+  assert.equal(fx.root, ROOT);
+  assert.equal(fx.diffBase, DIFF_BASE + DIFF_STEPS);
+  for (const n of fx.names) {
+    assert.equal(packageOf(n.name), n.package, n.name);
+    assert.equal(hueIndex(n.name), n.hue, n.name);
+  }
+  for (const c of fx.changes) assert.equal(diffStep(c.change), c.step, String(c.change));
+  assert.deepEqual(palette('light', 'rg'), fx.palette.map((p) => p.hsl));
+});
