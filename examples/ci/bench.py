@@ -1,6 +1,6 @@
 """A small benchmark for the CI examples: three functions doing a fixed
-share of the work each, for a few seconds. Set SLOW_PARSE=3 to make
-parse() do three times its work, the regression the gate is meant to
+share of the work each, for a few seconds. Set SLOW_PARSE=5 to make
+parse() do five times its work, the regression the gate is meant to
 catch."""
 
 import os

@@ -130,6 +130,11 @@ size_t ember_tree_sorted_children(const ember_tree_t *t, uint32_t node,
 int ember_tree_truncate(const ember_tree_t *t, long max_nodes, ember_tree_t **out,
                         ember_err_t *err);
 
+/* For the loops of a cut (truncate.c, the store's cut before the tree):
+ * EMBER_ETIMEOUT, saying what to narrow, once the calling thread's
+ * deadline has passed, looked at every 4096th i. */
+int ember_tree_cut_deadline(size_t i, ember_err_t *err);
+
 /* Adds fold[side] to the self and total of node's child "other" (created
  * at zero if it has none): where a cut keeps what it dropped below a kept
  * node. Nothing happens when both sides are zero. */

@@ -73,15 +73,6 @@ static uint32_t heap_pop(heap_t *h) {
 
 /* ---- Private functions ------------------------------------------------- */
 
-/* EMBER_ETIMEOUT once the deadline has passed, looking every 4096th i. */
-static int deadline(size_t i, ember_err_t *err) {
-  if (i % 4096 || !ember_deadline_passed()) return EMBER_OK;
-  return ember_err_set(err, EMBER_ETIMEOUT,
-                       "the query ran out of time while cutting the flame graph down "
-                       "to maxNodes; narrow the time range or the selector, or lower "
-                       "maxNodes");
-}
-
 static uint64_t both_sides(const ember_tree_node_t *n) {
   return ember_sat_add(n->total[0], n->total[1]);
 }
@@ -94,7 +85,7 @@ static int choose(const ember_tree_t *t, size_t max_nodes, uint8_t *kept,
   uint32_t id = EMBER_TREE_ROOT;
   int rc = EMBER_OK;
   kept[id] = 1;
-  while (nkept < max_nodes && !(rc = deadline(nkept, err))) {
+  while (nkept < max_nodes && !(rc = ember_tree_cut_deadline(nkept, err))) {
     for (uint32_t c = ember_tree_node(t, id)->first_child; c != EMBER_TREE_NONE;
          c = ember_tree_node(t, c)->next_sibling)
       heap_push(&h, both_sides(ember_tree_node(t, c)), c);
@@ -128,7 +119,7 @@ static int build(ember_tree_t *out, const ember_tree_t *t, const uint8_t *kept,
   map[EMBER_TREE_ROOT] = EMBER_TREE_ROOT;
   /* Invariant 2: ascending ids meet every parent before its children. */
   int rc = EMBER_OK;
-  for (uint32_t id = 0; id < n && !(rc = deadline(id, err)); id++) {
+  for (uint32_t id = 0; id < n && !(rc = ember_tree_cut_deadline(id, err)); id++) {
     const ember_tree_node_t *nd = ember_tree_node(t, id);
     if (id != EMBER_TREE_ROOT && !kept[id]) {
       if (kept[nd->parent])
@@ -161,6 +152,15 @@ void ember_tree_add_other(ember_tree_t *t, uint32_t node,
 }
 
 /* ---- API --------------------------------------------------------------- */
+
+int ember_tree_cut_deadline(size_t i, ember_err_t *err) {
+  if (i % 4096 || !ember_deadline_passed()) return EMBER_OK;
+  return ember_err_set(err, EMBER_ETIMEOUT,
+                       "the query ran out of time while cutting the flame graph down "
+                       "to maxNodes; narrow the time range or the selector, or lower "
+                       "maxNodes");
+}
+
 
 int ember_tree_truncate(const ember_tree_t *t, long max_nodes, ember_tree_t **out,
                         ember_err_t *err) {

@@ -64,15 +64,6 @@ void ember_sums_set(ember_store_sums_t *sums, int side, ember_dicts_t *reg,
 
 /* ---- Helpers ----------------------------------------------------------- */
 
-/* EMBER_ETIMEOUT once the deadline has passed, looking every 4096th i. */
-static int deadline(size_t i, ember_err_t *err) {
-  if (i % 4096 || !ember_deadline_passed()) return EMBER_OK;
-  return ember_err_set(err, EMBER_ETIMEOUT,
-                       "the query ran out of time while cutting the flame graph down "
-                       "to maxNodes; narrow the time range or the selector, or lower "
-                       "maxNodes");
-}
-
 /* The numbered nodes, their totals per side (NULL for a side that read
  * nothing: a plain render has one), children lists. */
 typedef struct {
@@ -107,7 +98,7 @@ static int settle(const ember_store_sums_t *sums, nodes_t *x, ember_err_t *err) 
     if (!sums->side[s].n) continue;
     uint64_t *t = x->total[s] = ember_malloc(m * sizeof *t);
     for (size_t i = 0; i < m; i++) t[i] = self_of(sums, x, s, i);
-    for (size_t i = m - 1; i > 0 && !(rc = deadline(i, err)); i--)
+    for (size_t i = m - 1; i > 0 && !(rc = ember_tree_cut_deadline(i, err)); i--)
       t[x->c.parent[i]] = ember_sat_add(t[x->c.parent[i]], t[i]);
   }
   return rc;
@@ -172,7 +163,7 @@ static int choose(nodes_t *x, size_t max_nodes, uint8_t *kept, ember_err_t *err)
   uint32_t id = 0;
   int rc = EMBER_OK;
   kept[0] = 1;
-  while (nkept < max_nodes && !(rc = deadline(nkept, err))) {
+  while (nkept < max_nodes && !(rc = ember_tree_cut_deadline(nkept, err))) {
     for (uint32_t c = x->first[id]; c != UINT32_MAX; c = x->next[c])
       push(&h, &n, &cap, (item_t){ember_sat_add(total_of(x, 0, c), total_of(x, 1, c)), c});
     if (n == 0) break;
@@ -205,7 +196,7 @@ static int build(const ember_store_sums_t *sums, ember_dict_t *d, const nodes_t 
   uint64_t(*fold)[EMBER_TREE_SIDES] = kept ? ember_calloc(nk, sizeof *fold) : NULL;
   int rc = EMBER_OK;
   map[0] = EMBER_TREE_ROOT;
-  for (size_t k = 0; k < nk && !(rc = deadline(k, err)); k++) {
+  for (size_t k = 0; k < nk && !(rc = ember_tree_cut_deadline(k, err)); k++) {
     uint32_t i = which[k];
     if (i) map[i] = ember_tree_child(t, map[x->c.parent[i]], names[k]);
     for (int s = 0; s < EMBER_TREE_SIDES; s++)
@@ -270,7 +261,7 @@ static int functions(const ember_store_sums_t *sums, ember_dict_t *d, nodes_t *x
   facc_t *acc = ember_calloc(nf, sizeof *acc);
   int rc = EMBER_OK;
   uint32_t i = x->first[0];
-  while (i != UINT32_MAX && !(rc = deadline(++visits, err))) {
+  while (i != UINT32_MAX && !(rc = ember_tree_cut_deadline(++visits, err))) {
     enter(sums, x, acc, i);
     if (x->first[i] != UINT32_MAX) {
       i = x->first[i];
