@@ -485,6 +485,7 @@ void ember_pool_close(ember_store_t *s);
 /* ---- The store --------------------------------------------------------- */
 
 struct ember_store {
+  const ember_store_ops_t *ops; /* first: store.h dispatches through it */
   char *dir;
   char *db_path;
   int lock_fd;       /* holds the data directory's lock while open; -1 = none */
@@ -537,6 +538,30 @@ struct ember_store {
   void (*before_compact)(void *ctx, int level, bool apps, int64_t lo, int64_t hi);
   void *before_compact_ctx;
 };
+
+/* ---- The backend's entries (store.h, ember_store_ops_t) ------------------ */
+
+int ember_sqlite_submit(ember_store_t *s, ember_ingest_result_t *r,
+                        ember_store_done_fn done, void *ctx, ember_err_t *err);
+int ember_sqlite_delete_app(ember_store_t *s, const char *app, ember_err_t *err);
+int ember_sqlite_reader_open(ember_store_t *s, ember_store_reader_t **out,
+                             ember_err_t *err);
+void ember_sqlite_reader_close(ember_store_reader_t *r);
+int ember_sqlite_reader_app(ember_store_reader_t *r, const char *app,
+                            ember_app_info_t *out, ember_err_t *err);
+int ember_sqlite_reader_apps(ember_store_reader_t *r, ember_app_info_t **apps,
+                             size_t *n, ember_err_t *err);
+int ember_sqlite_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel,
+                             int64_t from, int64_t until, ember_tree_t *t, int side,
+                             ember_err_t *err);
+int ember_sqlite_reader_timeline(ember_store_reader_t *r, const ember_selector_t *sel,
+                                 int64_t start, int64_t step, uint64_t *values,
+                                 size_t n, ember_err_t *err);
+int ember_sqlite_reader_label_keys(ember_store_reader_t *r, const ember_selector_t *sel,
+                                   ember_strlist_t *out, ember_err_t *err);
+int ember_sqlite_reader_label_values(ember_store_reader_t *r,
+                                     const ember_selector_t *sel, const char *key,
+                                     ember_strlist_t *out, ember_err_t *err);
 
 /* ---- Test hooks -------------------------------------------------------- */
 
