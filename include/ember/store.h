@@ -228,6 +228,8 @@ typedef struct {
   uint64_t last_commit_ns;  /* duration of the last commit */
   uint64_t dict_bytes;      /* memory of the cached stack dictionaries */
   uint64_t dict_evictions;  /* dictionaries dropped to stay within dict_cache */
+  uint64_t maintenance_owner; /* 1 when this process does the maintenance (always,
+                                 for one process on a data directory) */
 } ember_store_stats_t;
 
 void ember_store_stats(ember_store_t *s, ember_store_stats_t *out);

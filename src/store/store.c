@@ -190,6 +190,7 @@ static void sqlite_stats(ember_store_t *s, ember_store_stats_t *out) {
   out->rows_written = s->rows_written;
   out->rows_deleted = s->rows_deleted;
   out->last_commit_ns = s->last_commit_ns;
+  out->maintenance_owner = 1;
   pthread_mutex_unlock(&s->lock);
   size_t dict_bytes = 0;
   ember_dicts_stats(s->dicts, &dict_bytes, NULL, &out->dict_evictions);

@@ -1,0 +1,123 @@
+/*
+ * pg_int.h - what the files of the PostgreSQL store (src/store/pg/) share:
+ * the store object, connections, the schema and the stack ids.
+ *
+ *   pg.c       open and close, connections, schema and migrations,
+ *              the writer (queue, group commit), maintenance, health
+ *   pg_read.c  read sessions and the reads of store.h
+ *
+ * Many nodes write one database with no coordination on the hot path:
+ * a stack's id is a 63-bit hash of (app, parent stack id, frame name,
+ * probe), so every node derives the same id for the same stack without
+ * asking anyone; the rare collision (the id is taken by another stack) is
+ * detected when the row is written and resolved by the next probe.
+ */
+#ifndef EMBER_STORE_PG_INT_H
+#define EMBER_STORE_PG_INT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+#include "store/store_int.h"
+
+/* The schema version this build writes and reads; a database at a newer
+ * version is refused. */
+#define EMBER_PG_SCHEMA_VERSION 1
+/* Advisory lock keys (class, object): one class for everything of Ember. */
+#define EMBER_PG_LOCK_CLASS 0x656d6265 /* "embe" */
+#define EMBER_PG_LOCK_MIGRATE 1
+#define EMBER_PG_LOCK_MAINT 2
+#define EMBER_PG_LOCK_PARTITION 3
+/* Seconds of one partition of the sample tables. */
+#define EMBER_PG_PARTITION 86400
+/* Idle pooled read connections kept. */
+#define EMBER_PG_POOL_IDLE 8
+
+typedef struct ember_pg ember_pg_t;
+typedef struct ember_pg_job ember_pg_job_t;
+
+/* A set of 64-bit ids (stack ids known to be in the database, or days
+ * whose partitions exist), open addressing; 0 is never stored. */
+typedef struct {
+  uint64_t *slots;
+  size_t n, cap;
+} ember_pg_idset_t;
+
+bool ember_pg_idset_has(const ember_pg_idset_t *s, uint64_t id);
+void ember_pg_idset_add(ember_pg_idset_t *s, uint64_t id);
+void ember_pg_idset_free(ember_pg_idset_t *s);
+
+struct ember_pg {
+  const ember_store_ops_t *ops; /* first: store.h dispatches through it */
+  char *url;                    /* libpq connection URI */
+  char *where;                  /* url without its password */
+  int64_t retention;
+  size_t queue_max, max_new_stacks, max_series_per_app, max_apps;
+
+  /* Writer: wconn is the writer thread's. known holds (app id, stack id)
+   * hashes of stacks committed; days the partitions known to exist. */
+  PGconn *wconn;
+  ember_pg_idset_t known, days;
+  pthread_t writer;
+  bool writer_running;
+
+  /* Queue and statistics, guarded by lock. */
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  ember_pg_job_t *head, *tail;
+  size_t depth;
+  bool closing;
+  uint64_t commits, rows_written, rows_deleted, last_commit_ns;
+  bool write_failed;
+  char write_error[EMBER_ERR_MSG_MAX];
+  int64_t last_commit_unix, last_failure_unix;
+  bool maint_owner;    /* this node holds the maintenance lock */
+  uint64_t days_epoch; /* bumped when partitions were dropped */
+
+  /* Read connections, guarded by pool_lock. */
+  pthread_mutex_t pool_lock;
+  PGconn *pool[EMBER_PG_POOL_IDLE];
+  size_t npool;
+
+  /* Maintenance: its own session, which holds the maintenance lock while
+   * this node is the one doing maintenance. Guarded by maint_lock. */
+  PGconn *mconn;
+  pthread_t maint;
+  bool maint_running, maint_stop;
+  pthread_mutex_t maint_lock;
+  pthread_cond_t maint_wake;
+};
+
+/* A new connection to url, in UTC; EMBER_EIO saying why not. */
+int ember_pg_connect(const char *url, PGconn **out, ember_err_t *err);
+/* Records a failed command's message as EMBER_EIO, saying what was done;
+ * clears res. Returns EMBER_EIO. */
+int ember_pg_fail(PGconn *c, PGresult *res, ember_err_t *err, const char *what);
+/* Runs a command without results. */
+int ember_pg_exec(PGconn *c, const char *sql, ember_err_t *err);
+/* A connection of the read pool, or back to it (closed if broken). */
+int ember_pg_pool_get(ember_pg_t *s, PGconn **out, ember_err_t *err);
+void ember_pg_pool_put(ember_pg_t *s, PGconn *c);
+
+/* Saturating sum of a numeric column's text (a SQL sum), as a uint64. */
+uint64_t ember_pg_u64(const char *text);
+
+/* Read entries (pg_read.c). */
+int ember_pg_reader_open(ember_store_t *st, ember_store_reader_t **out, ember_err_t *err);
+void ember_pg_reader_close(ember_store_reader_t *r);
+int ember_pg_reader_app(ember_store_reader_t *r, const char *app, ember_app_info_t *out,
+                        ember_err_t *err);
+int ember_pg_reader_apps(ember_store_reader_t *r, ember_app_info_t **apps, size_t *n,
+                         ember_err_t *err);
+int ember_pg_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel,
+                         int64_t from, int64_t until, ember_tree_t *t, int side,
+                         ember_err_t *err);
+int ember_pg_reader_timeline(ember_store_reader_t *r, const ember_selector_t *sel,
+                             int64_t start, int64_t step, uint64_t *values, size_t n,
+                             ember_err_t *err);
+int ember_pg_reader_label_keys(ember_store_reader_t *r, const ember_selector_t *sel,
+                               ember_strlist_t *out, ember_err_t *err);
+int ember_pg_reader_label_values(ember_store_reader_t *r, const ember_selector_t *sel,
+                                 const char *key, ember_strlist_t *out, ember_err_t *err);
+
+#endif

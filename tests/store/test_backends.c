@@ -1,0 +1,298 @@
+/* The store's behaviour through store.h alone, one suite for every
+ * backend: SQLite by default, PostgreSQL with EMBER_TEST_STORE=postgres
+ * (registered twice by tests/CMakeLists.txt). On PostgreSQL every test
+ * also writes the same data to an SQLite store and expects the same
+ * answers from both. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "helpers.h"
+#include "pg_helpers.h"
+
+typedef struct {
+  ember_store_t *s;   /* the backend under test */
+  ember_store_t *ref; /* SQLite, when s is PostgreSQL; else NULL */
+  char *dir, *refdir, *url;
+} fx_t;
+
+static ember_store_config_t cfg_for(const char *where, int64_t retention) {
+  ember_store_config_t c = {0};
+  c.location = where;
+  c.retention_seconds = retention;
+  c.max_series_per_app = 4;
+  c.max_new_stacks = 50;
+  return c;
+}
+
+static void fx_open(fx_t *f, int64_t retention) {
+  memset(f, 0, sizeof *f);
+  ember_err_t err;
+  if (test_on_pg()) {
+    f->url = pg_new_db();
+    ember_store_config_t c = cfg_for(f->url, retention);
+    if (ember_store_open(&c, &f->s, &err)) fail_msg("open: %s", err.msg);
+    f->refdir = temp_dir();
+    c = cfg_for(f->refdir, retention);
+    if (ember_store_open(&c, &f->ref, &err)) fail_msg("open: %s", err.msg);
+  } else {
+    f->dir = temp_dir();
+    ember_store_config_t c = cfg_for(f->dir, retention);
+    if (ember_store_open(&c, &f->s, &err)) fail_msg("open: %s", err.msg);
+  }
+}
+
+static void fx_close(fx_t *f) {
+  ember_store_close(f->s);
+  ember_store_close(f->ref);
+  if (f->dir) rm_tree(f->dir);
+  if (f->refdir) rm_tree(f->refdir);
+  free(f->dir);
+  free(f->refdir);
+  free(f->url);
+}
+
+/* Writes the same push to the store and its reference; returns the rc. */
+static int put_both(fx_t *f, const char *name, int64_t from, int64_t until, const char *folded,
+               ember_aggregation_t agg) {
+  ember_err_t err;
+  ember_ingest_result_t r = make_result(name, from, until, folded, agg);
+  int rc = ember_store_write(f->s, &r, &err);
+  ember_ingest_result_free(&r);
+  if (f->ref) {
+    r = make_result(name, from, until, folded, agg);
+    int rc2 = ember_store_write(f->ref, &r, &err);
+    ember_ingest_result_free(&r);
+    assert_int_equal(rc, rc2);
+  }
+  return rc;
+}
+
+static ember_tree_t *tree_of(ember_store_t *s, const char *query, int64_t from,
+                             int64_t until) {
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse(query, strlen(query), &sel, NULL), 0);
+  ember_tree_t *t = ember_tree_new();
+  ember_err_t err;
+  int rc = ember_store_read_tree(s, &sel, from, until, t, 0, &err);
+  if (rc != 0 && rc != EMBER_ENOTFOUND) fail_msg("read: %s", err.msg);
+  ember_selector_free(&sel);
+  return t;
+}
+
+/* The self value at path in the tree of query, and the same from the
+ * reference store when there is one. */
+static uint64_t self_of(fx_t *f, const char *query, int64_t from, int64_t until,
+                        const char *path) {
+  ember_tree_t *t = tree_of(f->s, query, from, until);
+  uint64_t v = self_at(t, path, 0);
+  if (f->ref) {
+    ember_tree_t *r = tree_of(f->ref, query, from, until);
+    assert_int_equal(ember_tree_total(t, 0), ember_tree_total(r, 0));
+    assert_int_equal(ember_tree_count(t), ember_tree_count(r));
+    assert_int_equal(v, self_at(r, path, 0));
+    ember_tree_free(r);
+  }
+  ember_tree_free(t);
+  return v;
+}
+
+static void timeline_of(fx_t *f, const char *query, int64_t start, int64_t step,
+                        uint64_t *v, size_t n) {
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse(query, strlen(query), &sel, NULL), 0);
+  ember_err_t err;
+  if (ember_store_timeline(f->s, &sel, start, step, v, n, &err))
+    fail_msg("timeline: %s", err.msg);
+  if (f->ref) {
+    uint64_t *w = calloc(n, sizeof *w);
+    assert_int_equal(ember_store_timeline(f->ref, &sel, start, step, w, n, &err), 0);
+    for (size_t i = 0; i < n; i++) assert_int_equal(v[i], w[i]);
+    free(w);
+  }
+  ember_selector_free(&sel);
+}
+
+static size_t values_of(fx_t *f, const char *query, const char *key, char *out,
+                        size_t size) {
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse(query, strlen(query), &sel, NULL), 0);
+  ember_strlist_t l = {0};
+  ember_err_t err;
+  assert_int_equal(key ? ember_store_label_values(f->s, &sel, key, &l, &err)
+                       : ember_store_label_keys(f->s, &sel, &l, &err),
+                   0);
+  out[0] = '\0';
+  for (size_t i = 0; i < l.n; i++)
+    snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? "," : "", l.items[i]);
+  size_t n = l.n;
+  ember_strlist_free(&l);
+  ember_selector_free(&sel);
+  return n;
+}
+
+static void test_a_push_reads_back_as_a_tree_a_timeline_and_labels(void **state) {
+  fx_t f;
+  fx_open(&f, 0);
+  assert_int_equal(put_both(&f, "web.cpu{host=a}", 1000, 1005, "main;work 3\nmain;idle 2",
+                       EMBER_AGG_SUM), 0);
+  assert_int_equal(put_both(&f, "web.cpu{host=b}", 1012, 1015, "main;work 4\nmain 1",
+                       EMBER_AGG_SUM), 0);
+  assert_int_equal(self_of(&f, "web.cpu", 1000, 1020, "main;work"), 7);
+  assert_int_equal(self_of(&f, "web.cpu", 1000, 1020, "main"), 1);
+  assert_int_equal(self_of(&f, "web.cpu{host=\"a\"}", 1000, 1020, "main;idle"), 2);
+  assert_int_equal(self_of(&f, "web.cpu{host!=\"a\"}", 1000, 1020, "main;work"), 4);
+  assert_int_equal(self_of(&f, "web.cpu", 1010, 1020, "main;work"), 4);
+  uint64_t v[3];
+  timeline_of(&f, "web.cpu", 1000, 10, v, 3);
+  assert_int_equal(v[0], 5);
+  assert_int_equal(v[1], 5);
+  assert_int_equal(v[2], 0);
+  char buf[200];
+  assert_int_equal(values_of(&f, "web.cpu", "host", buf, sizeof buf), 2);
+  assert_string_equal(buf, "a,b");
+  values_of(&f, "web.cpu", NULL, buf, sizeof buf);
+  assert_string_equal(buf, "host");
+  ember_app_info_t *apps;
+  size_t n;
+  ember_err_t err;
+  assert_int_equal(ember_store_apps(f.s, &apps, &n, &err), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(apps[0].name, "web.cpu");
+  assert_string_equal(apps[0].spy_name, "gospy");
+  assert_int_equal(apps[0].sample_rate, 100);
+  ember_app_info_free(&apps[0]);
+  free(apps);
+  fx_close(&f);
+}
+
+static void test_average_apps_average_each_series_then_add_them(void **state) {
+  fx_t f;
+  fx_open(&f, 0);
+  put_both(&f, "mem{pod=a}", 100, 100, "main;alloc 10", EMBER_AGG_AVERAGE);
+  put_both(&f, "mem{pod=a}", 110, 110, "main;alloc 21", EMBER_AGG_AVERAGE);
+  put_both(&f, "mem{pod=b}", 100, 100, "main;alloc 7", EMBER_AGG_AVERAGE);
+  assert_int_equal(self_of(&f, "mem", 100, 119, "main;alloc"), 16 + 7);
+  fx_close(&f);
+}
+
+static void test_a_profile_over_many_buckets_is_shared_among_them(void **state) {
+  fx_t f;
+  fx_open(&f, 0);
+  put_both(&f, "long.cpu", 2000, 2060, "main;a 600\nmain;b 7", EMBER_AGG_SUM);
+  uint64_t v[7];
+  timeline_of(&f, "long.cpu", 2000, 10, v, 7);
+  uint64_t sum = 0;
+  for (int i = 0; i < 7; i++) sum += v[i];
+  assert_int_equal(sum, 607);
+  self_of(&f, "long.cpu", 2015, 2034, "main;a");
+  self_of(&f, "long.cpu", 2015, 2034, "main;b");
+  fx_close(&f);
+}
+
+static void test_deleting_an_app_removes_it_and_its_data(void **state) {
+  fx_t f;
+  fx_open(&f, 0);
+  put_both(&f, "gone.cpu{x=1}", 100, 100, "a;b 1", EMBER_AGG_SUM);
+  put_both(&f, "kept.cpu", 100, 100, "a;b 2", EMBER_AGG_SUM);
+  ember_err_t err;
+  assert_int_equal(ember_store_delete_app(f.s, "gone.cpu", &err), 0);
+  assert_int_equal(ember_store_delete_app(f.s, "gone.cpu", &err), EMBER_ENOTFOUND);
+  ember_app_info_t a;
+  assert_int_equal(ember_store_app(f.s, "gone.cpu", &a, &err), EMBER_ENOTFOUND);
+  ember_tree_t *t = tree_of(f.s, "gone.cpu", 0, 1000);
+  assert_int_equal(ember_tree_total(t, 0), 0);
+  ember_tree_free(t);
+  t = tree_of(f.s, "kept.cpu", 0, 1000);
+  assert_int_equal(ember_tree_total(t, 0), 2);
+  ember_tree_free(t);
+  /* A new app of the same name starts empty. */
+  put_both(&f, "gone.cpu", 100, 100, "a;c 5", EMBER_AGG_SUM);
+  t = tree_of(f.s, "gone.cpu", 0, 1000);
+  assert_int_equal(ember_tree_total(t, 0), 5);
+  ember_tree_free(t);
+  fx_close(&f);
+}
+
+static void test_the_limits_refuse_a_push_and_store_nothing_of_it(void **state) {
+  fx_t f;
+  fx_open(&f, 0);
+  for (int i = 0; i < 4; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "lim.cpu{i=%d}", i);
+    assert_int_equal(put_both(&f, name, 100, 100, "a 1", EMBER_AGG_SUM), 0);
+  }
+  assert_int_equal(put_both(&f, "lim.cpu{i=9}", 100, 100, "a 1", EMBER_AGG_SUM), EMBER_ELIMIT);
+  char buf[200];
+  assert_int_equal(values_of(&f, "lim.cpu", "i", buf, sizeof buf), 4);
+  /* More new stacks than max_new_stacks (50) in one push. */
+  ember_buf_t b = EMBER_BUF_INIT;
+  for (int i = 0; i < 60; i++) ember_buf_printf(&b, "root;f%d 1\n", i);
+  ember_buf_putc(&b, '\0');
+  assert_int_equal(put_both(&f, "wide.cpu", 100, 100, b.data, EMBER_AGG_SUM), EMBER_ELIMIT);
+  ember_buf_free(&b);
+  fx_close(&f);
+}
+
+static void test_retention_removes_old_data_and_forgets_its_series(void **state) {
+  fx_t f;
+  fx_open(&f, 3600);
+  int64_t now = ember_now(); /* the maintenance threads use the clock too */
+  put_both(&f, "ret.cpu{host=old}", now - 3 * 86400, now - 3 * 86400, "a;b 1", EMBER_AGG_SUM);
+  put_both(&f, "ret.cpu{host=edge}", now - 3700, now - 3700, "a;b 2", EMBER_AGG_SUM);
+  put_both(&f, "ret.cpu{host=new}", now - 100, now - 100, "a;b 4", EMBER_AGG_SUM);
+  ember_err_t err;
+  bool ran = false;
+  if (ember_store_maintain(f.s, now, &ran, &err)) fail_msg("maintain: %s", err.msg);
+  assert_true(ran);
+  if (f.ref && ember_store_maintain(f.ref, now, NULL, &err)) fail_msg("ref: %s", err.msg);
+  assert_int_equal(self_of(&f, "ret.cpu", 0, now, "a;b"), 4);
+  char buf[200];
+  assert_int_equal(values_of(&f, "ret.cpu", "host", buf, sizeof buf), 1);
+  assert_string_equal(buf, "new");
+  /* Old data pushed again lands again (its partition is made anew). */
+  put_both(&f, "ret.cpu{host=old}", now - 3 * 86400, now - 3 * 86400, "a;b 1", EMBER_AGG_SUM);
+  assert_int_equal(self_of(&f, "ret.cpu", 0, now, "a;b"), 5);
+  fx_close(&f);
+}
+
+static void test_maintenance_changes_no_answer(void **state) {
+  fx_t f;
+  fx_open(&f, 0);
+  for (int i = 0; i < 40; i++) {
+    char folded[128];
+    snprintf(folded, sizeof folded, "main;f%d 1\nmain;shared %d", i % 5, i + 1);
+    put_both(&f, i % 2 ? "m.cpu{h=a}" : "m.cpu{h=b}", 7000 + i * 7, 7000 + i * 7, folded,
+        EMBER_AGG_SUM);
+    put_both(&f, "m.mem", 7000 + i * 7, 7000 + i * 7, folded, EMBER_AGG_AVERAGE);
+  }
+  uint64_t before[30], after[30];
+  timeline_of(&f, "m.cpu", 7000, 10, before, 30);
+  uint64_t shared = self_of(&f, "m.cpu", 7000, 7300, "main;shared");
+  uint64_t avg = self_of(&f, "m.mem", 7000, 7300, "main;shared");
+  ember_err_t err;
+  if (ember_store_maintain(f.s, 100000, NULL, &err)) fail_msg("maintain: %s", err.msg);
+  if (f.ref && ember_store_maintain(f.ref, 100000, NULL, &err)) fail_msg("ref: %s", err.msg);
+  timeline_of(&f, "m.cpu", 7000, 10, after, 30);
+  assert_memory_equal(before, after, sizeof before);
+  assert_int_equal(self_of(&f, "m.cpu", 7000, 7300, "main;shared"), shared);
+  assert_int_equal(self_of(&f, "m.mem", 7000, 7300, "main;shared"), avg);
+  assert_int_equal(shared, 40 * 41 / 2);
+  fx_close(&f);
+}
+
+int main(void) {
+  if (test_on_pg()) pg_require();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_a_push_reads_back_as_a_tree_a_timeline_and_labels),
+      cmocka_unit_test(test_average_apps_average_each_series_then_add_them),
+      cmocka_unit_test(test_a_profile_over_many_buckets_is_shared_among_them),
+      cmocka_unit_test(test_deleting_an_app_removes_it_and_its_data),
+      cmocka_unit_test(test_the_limits_refuse_a_push_and_store_nothing_of_it),
+      cmocka_unit_test(test_retention_removes_old_data_and_forgets_its_series),
+      cmocka_unit_test(test_maintenance_changes_no_answer),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
