@@ -6,6 +6,7 @@
 #define EMBER_TESTS_STORE_PG_HELPERS_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
