@@ -336,6 +336,8 @@ typedef struct ember_store_ops {
                      ember_err_t *err);
   int (*reader_tree)(ember_store_reader_t *r, const ember_selector_t *sel, int64_t from,
                      int64_t until, ember_tree_t *t, int side, ember_err_t *err);
+  int (*reader_sums)(ember_store_reader_t *r, const ember_selector_t *sel, int64_t from,
+                     int64_t until, ember_store_sums_t *sums, int side, ember_err_t *err);
   int (*reader_timeline)(ember_store_reader_t *r, const ember_selector_t *sel,
                          int64_t start, int64_t step, uint64_t *values, size_t n,
                          ember_err_t *err);

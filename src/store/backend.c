@@ -154,6 +154,14 @@ int ember_store_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel
   return ops_of(r)->reader_tree(r, sel, from, until, t, side, err);
 }
 
+int ember_store_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel,
+                            int64_t from, int64_t until, ember_store_sums_t *sums,
+                            int side, ember_err_t *err) {
+  if (!r || !sel || !sel->app || !sums || side < 0 || side >= EMBER_TREE_SIDES)
+    return ember_err_set(err, EMBER_EINVAL, "bad arguments to a tree read");
+  return ops_of(r)->reader_sums(r, sel, from, until, sums, side, err);
+}
+
 int ember_store_reader_timeline(ember_store_reader_t *r, const ember_selector_t *sel,
                                 int64_t start, int64_t step, uint64_t *values, size_t n,
                                 ember_err_t *err) {

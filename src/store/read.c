@@ -402,9 +402,9 @@ int ember_sqlite_reader_tree(ember_store_reader_t *r, const ember_selector_t *se
   return rc;
 }
 
-int ember_store_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel,
-                            int64_t from, int64_t until, ember_store_sums_t *sums,
-                            int side, ember_err_t *err) {
+int ember_sqlite_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel,
+                             int64_t from, int64_t until, ember_store_sums_t *sums,
+                             int side, ember_err_t *err) {
   if (!r || !sel || !sel->app || !sums || side < 0 || side >= EMBER_TREE_SIDES)
     return ember_err_set(err, EMBER_EINVAL, "bad arguments to a tree read");
   tree_ctx_t x;

@@ -222,6 +222,7 @@ const ember_store_ops_t ember_store_sqlite_ops = {
     .reader_app = ember_sqlite_reader_app,
     .reader_apps = ember_sqlite_reader_apps,
     .reader_tree = ember_sqlite_reader_tree,
+    .reader_sums = ember_sqlite_reader_sums,
     .reader_timeline = ember_sqlite_reader_timeline,
     .reader_label_keys = ember_sqlite_reader_label_keys,
     .reader_label_values = ember_sqlite_reader_label_values,

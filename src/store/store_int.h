@@ -452,6 +452,12 @@ void ember_row_name(char *buf, size_t n, int64_t series_id, int level,
 void ember_sums_set(ember_store_sums_t *sums, int side, ember_dicts_t *reg,
                     ember_dict_t *d, uint64_t *values, size_t n);
 
+/* The whole tree of sums (made empty on the first call; borrowed): where
+ * a backend without stack dictionaries in memory (PostgreSQL) reads its
+ * sides as a tree. ember_store_sums_tree then cuts that tree with
+ * ember_tree_truncate, which gives the same graph. */
+ember_tree_t *ember_sums_whole(ember_store_sums_t *sums);
+
 /* ---- Health (store.c) -------------------------------------------------- */
 
 /* Rewrites the probe row in its own transaction: whether the disk takes a
@@ -554,6 +560,9 @@ int ember_sqlite_reader_apps(ember_store_reader_t *r, ember_app_info_t **apps,
 int ember_sqlite_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel,
                              int64_t from, int64_t until, ember_tree_t *t, int side,
                              ember_err_t *err);
+int ember_sqlite_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel,
+                             int64_t from, int64_t until, ember_store_sums_t *sums,
+                             int side, ember_err_t *err);
 int ember_sqlite_reader_timeline(ember_store_reader_t *r, const ember_selector_t *sel,
                                  int64_t start, int64_t step, uint64_t *values,
                                  size_t n, ember_err_t *err);

@@ -236,6 +236,84 @@ static void test_the_limits_refuse_a_push_and_store_nothing_of_it(void **state) 
   fx_close(&f);
 }
 
+/* Whether two trees have the same nodes, by path of names, with the same
+ * values on both sides. */
+static void assert_same_tree(const ember_tree_t *a, uint32_t na, const ember_tree_t *b,
+                             uint32_t nb) {
+  const ember_tree_node_t *x = ember_tree_node(a, na), *y = ember_tree_node(b, nb);
+  for (int s = 0; s < EMBER_TREE_SIDES; s++) {
+    assert_int_equal(x->self[s], y->self[s]);
+    assert_int_equal(x->total[s], y->total[s]);
+  }
+  uint32_t *ca = NULL, *cb = NULL;
+  size_t capa = 0, capb = 0;
+  size_t n = ember_tree_sorted_children(a, na, &ca, &capa);
+  assert_int_equal(n, ember_tree_sorted_children(b, nb, &cb, &capb));
+  for (size_t i = 0; i < n; i++) {
+    ember_slice_t p = ember_tree_name(a, ember_tree_node(a, ca[i])->name);
+    ember_slice_t q = ember_tree_name(b, ember_tree_node(b, cb[i])->name);
+    assert_int_equal(p.len, q.len);
+    assert_memory_equal(p.base, q.base, p.len);
+    assert_same_tree(a, ca[i], b, cb[i]);
+  }
+  free(ca);
+  free(cb);
+}
+
+/* The flame graph of two ranges (one per side) cut to max_nodes, as
+ * /render reads it: sums, then the cut tree and the function sums. */
+static ember_tree_t *graph_of(ember_store_t *s, const char *query, int64_t a0, int64_t a1,
+                              int64_t b0, int64_t b1, long max_nodes, size_t *nfns) {
+  ember_selector_t sel;
+  assert_int_equal(ember_selector_parse(query, strlen(query), &sel, NULL), 0);
+  ember_store_reader_t *r = NULL;
+  ember_err_t err;
+  assert_int_equal(ember_store_reader_open(s, &r, &err), 0);
+  ember_store_sums_t *sums = ember_store_sums_new();
+  if (ember_store_reader_sums(r, &sel, a0, a1, sums, 0, &err) ||
+      ember_store_reader_sums(r, &sel, b0, b1, sums, 1, &err))
+    fail_msg("sums: %s", err.msg);
+  ember_store_reader_close(r);
+  ember_tree_t *t = NULL;
+  ember_store_functions_t fns;
+  if (ember_store_sums_tree(sums, max_nodes, &t, &fns, &err)) fail_msg("cut: %s", err.msg);
+  *nfns = fns.n;
+  free(fns.items);
+  ember_tree_free(fns.names);
+  ember_store_sums_free(sums);
+  ember_selector_free(&sel);
+  return t;
+}
+
+static void test_the_cut_graph_and_function_sums_match_the_reference(void **state) {
+  fx_t f;
+  fx_open(&f, 0);
+  for (int i = 0; i < 30; i++) {
+    char folded[256];
+    /* Distinct totals, so the nodes a cut keeps do not depend on ties. */
+    snprintf(folded, sizeof folded, "main;g%d;h%d %d\nmain;g%d;k %d\nidle %d", i % 7, i,
+             i * 13 + 1, i % 3, i * 17 + 5, i + 1000);
+    put_both(&f, "cut.cpu", 5000 + i * 10, 5000 + i * 10, folded, EMBER_AGG_SUM);
+  }
+  long cuts[] = {-1, 3, 8, 20};
+  for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
+    size_t n1 = 0, n2 = 0;
+    ember_tree_t *t = graph_of(f.s, "cut.cpu", 5000, 5140, 5150, 5300, cuts[k], &n1);
+    if (cuts[k] >= 0) assert_true(ember_tree_count(t) <= (size_t)cuts[k] * 2 + 1);
+    assert_int_equal(ember_tree_total(t, 0) + ember_tree_total(t, 1),
+                     30 * 1000 + 29 * 30 / 2 + 13 * 29 * 30 / 2 + 30 + 17 * 29 * 30 / 2 + 150);
+    if (f.ref) {
+      ember_tree_t *r = graph_of(f.ref, "cut.cpu", 5000, 5140, 5150, 5300, cuts[k], &n2);
+      assert_int_equal(ember_tree_count(t), ember_tree_count(r));
+      assert_same_tree(t, EMBER_TREE_ROOT, r, EMBER_TREE_ROOT);
+      assert_int_equal(n1, n2);
+      ember_tree_free(r);
+    }
+    ember_tree_free(t);
+  }
+  fx_close(&f);
+}
+
 static void test_retention_removes_old_data_and_forgets_its_series(void **state) {
   fx_t f;
   fx_open(&f, 3600);
@@ -293,6 +371,7 @@ int main(void) {
       cmocka_unit_test(test_the_limits_refuse_a_push_and_store_nothing_of_it),
       cmocka_unit_test(test_retention_removes_old_data_and_forgets_its_series),
       cmocka_unit_test(test_maintenance_changes_no_answer),
+      cmocka_unit_test(test_the_cut_graph_and_function_sums_match_the_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

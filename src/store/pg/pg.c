@@ -1133,6 +1133,7 @@ static const ember_store_ops_t pg_ops = {
     .reader_app = ember_pg_reader_app,
     .reader_apps = ember_pg_reader_apps,
     .reader_tree = ember_pg_reader_tree,
+    .reader_sums = ember_pg_reader_sums,
     .reader_timeline = ember_pg_reader_timeline,
     .reader_label_keys = ember_pg_reader_label_keys,
     .reader_label_values = ember_pg_reader_label_values,

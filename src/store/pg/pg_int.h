@@ -109,6 +109,9 @@ int ember_pg_reader_app(ember_store_reader_t *r, const char *app, ember_app_info
                         ember_err_t *err);
 int ember_pg_reader_apps(ember_store_reader_t *r, ember_app_info_t **apps, size_t *n,
                          ember_err_t *err);
+int ember_pg_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel,
+                         int64_t from, int64_t until, ember_store_sums_t *sums, int side,
+                         ember_err_t *err);
 int ember_pg_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel,
                          int64_t from, int64_t until, ember_tree_t *t, int side,
                          ember_err_t *err);

@@ -249,6 +249,15 @@ done:
   return rc;
 }
 
+/* Sums here are a tree: stacks come with their frames' names from the
+ * database, with no dictionary in memory to number nodes by, so cut.c
+ * cuts the tree (ember_tree_truncate), which gives the same graph. */
+int ember_pg_reader_sums(ember_store_reader_t *rd, const ember_selector_t *sel,
+                         int64_t from, int64_t until, ember_store_sums_t *sums, int side,
+                         ember_err_t *err) {
+  return ember_pg_reader_tree(rd, sel, from, until, ember_sums_whole(sums), side, err);
+}
+
 /* ---- Timeline ------------------------------------------------------------ */
 
 static int64_t ceil_to(int64_t t, int64_t w) {
