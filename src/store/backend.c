@@ -8,11 +8,14 @@
  * (waiting for a submit, the one-shot reads) is written once, here, on top
  * of the table.
  */
-#include "ember/store.h"
+#include "store/store_int.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+void (*ember_pg_test_before_commit)(void *ctx);
+void *ember_pg_test_before_commit_ctx;
 
 #ifndef EMBER_HAVE_PG
 const ember_store_ops_t *const ember_store_pg_ops = NULL;

@@ -578,6 +578,12 @@ int ember_sqlite_reader_label_values(ember_store_reader_t *r,
  * test can fill the queue. ember_store_close unpauses. */
 void ember_store_test_pause(ember_store_t *s, bool paused);
 
+/* Called, when set, by the PostgreSQL writer after a batch's rows are
+ * written and before its COMMIT (defined in backend.c, so that a build
+ * without PostgreSQL links the tests too). */
+extern void (*ember_pg_test_before_commit)(void *ctx);
+extern void *ember_pg_test_before_commit_ctx;
+
 /* Calls fn(ctx) at the end of every tree read, still inside its read
  * session, so a test can land a write between the parts of one render.
  * NULL fn removes it. Set it only while no read runs. */

@@ -1,7 +1,7 @@
 /*
  * pg.c - the PostgreSQL store: many Ember nodes, one database.
  *
- * Tables (schema version 1): apps, series and series_labels as in the
+ * Tables (schema version 2): apps, series and series_labels as in the
  * SQLite store; stacks (app, id, parent id, frame name), whose ids are
  * hashes (pg_int.h); samples (series, 10 s bucket start, stack, value) and
  * bucket_profiles (series, bucket start, profiles), both partitioned by
@@ -17,6 +17,13 @@
  * by id (two nodes writing the same new stacks take their row locks in
  * the same order and never deadlock); a stack written for a push that then
  * fails is harmless. A full queue answers EMBER_EBUSY (429).
+ *
+ * Deletes: every write transaction holds the advisory lock
+ * EMBER_PG_LOCK_DELETE shared; retention and deleting an app take it
+ * exclusively. So a push never lands in a series that retention deletes as
+ * empty in the same moment (its rows would be left without a series, and
+ * an acknowledged push lost), and a writer learns of partitions dropped by
+ * any node (maintenance.dropped) before it writes, and makes them anew.
  *
  * Maintenance (retention, compaction) runs on the node holding the
  * session advisory lock EMBER_PG_LOCK_MAINT on its maintenance connection.
@@ -185,6 +192,9 @@ static const char *const MIGRATIONS[EMBER_PG_SCHEMA_VERSION] = {
     "CREATE INDEX bucket_profiles_series_t ON bucket_profiles (series_id, t);"
     "CREATE TABLE maintenance (id integer PRIMARY KEY, compacted bigint NOT NULL);"
     "INSERT INTO maintenance VALUES (1, -9223372036854775807);",
+    /* 2: how many times partitions were dropped, so that every node's
+     * writer learns that the partitions it knew may be gone. */
+    "ALTER TABLE maintenance ADD COLUMN dropped bigint NOT NULL DEFAULT 0;",
 };
 
 static int schema_version(PGconn *c, int *out, ember_err_t *err) {
@@ -574,7 +584,7 @@ done:
 }
 
 /* Writes the samples of t (ids by node) over p's buckets. */
-static int put_samples(ember_pg_t *s, PGconn *sconn, int64_t series, const ember_profile_t *p,
+static int put_samples(ember_pg_t *s, int64_t series, const ember_profile_t *p,
                        const ember_tree_t *t, const int64_t *ids, uint64_t *rows,
                        ember_err_t *err) {
   ember_place_t *pl = ember_malloc(sizeof *pl);
@@ -597,8 +607,6 @@ static int put_samples(ember_pg_t *s, PGconn *sconn, int64_t series, const ember
     }
     if (any) arr_add(&bt, start);
   }
-  for (size_t b = 0; rc == 0 && b < pl->n; b++)
-    rc = ensure_day(s, sconn, day_of(pl->first + (int64_t)b * EMBER_STORE_BUCKET), err);
   if (rc == 0 && at.n) {
     char sid[24];
     snprintf(sid, sizeof sid, "%lld", (long long)series);
@@ -653,7 +661,7 @@ static int apply_profile(ember_pg_t *s, PGconn *sconn, const ember_profile_t *p,
   if ((rc = upsert_app(s, p, &app, err)) == 0 &&
       (rc = upsert_series(s, app, &p->key, &series, err)) == 0 &&
       (rc = map_stacks(s, sconn, app, t, ids, max_new, err)) == 0)
-    rc = put_samples(s, sconn, series, p, t, ids, rows, err);
+    rc = put_samples(s, series, p, t, ids, rows, err);
   if (rc == EMBER_ELIMIT && !err->msg[0]) /* from map_stacks */
     ember_err_set(err, rc,
                   "the push adds more than %zu new distinct stacks to app '%s', "
@@ -689,15 +697,66 @@ static bool revive(PGconn **c) {
   return PQstatus(*c) == CONNECTION_OK;
 }
 
+/* Opens the batch's transaction under the shared delete lock, so that no
+ * series or partition it writes to is deleted before it commits, and
+ * forgets the partitions known when some node has dropped any since. */
+static int begin_batch(ember_pg_t *s, ember_err_t *err) {
+  char sql[160];
+  snprintf(sql, sizeof sql,
+           "BEGIN; SELECT pg_advisory_xact_lock_shared(%d, %d), dropped FROM "
+           "maintenance WHERE id=1",
+           EMBER_PG_LOCK_CLASS, EMBER_PG_LOCK_DELETE);
+  PGresult *r = PQexec(s->wconn, sql);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+    int rc = ember_pg_fail(s->wconn, r, err, "starting a write");
+    ember_pg_exec(s->wconn, "ROLLBACK", NULL);
+    return rc;
+  }
+  long long gen = atoll(PQgetvalue(r, 0, 1));
+  PQclear(r);
+  if (gen != s->days_gen) {
+    ember_pg_idset_free(&s->days);
+    s->days_gen = gen;
+  }
+  return 0;
+}
+
+/* Creates the partitions the batch writes to, before it writes any row:
+ * creating one waits for the writes in progress on the parent table, and
+ * so must not come after this transaction's own. */
+static int batch_days(ember_pg_t *s, PGconn *sconn, const ember_pg_job_t *batch,
+                      ember_err_t *err) {
+  ember_place_t *pl = ember_malloc(sizeof *pl);
+  int rc = 0;
+  for (const ember_pg_job_t *j = batch; rc == 0 && j; j = j->next)
+    for (size_t i = 0; rc == 0 && i < j->nprofiles; i++) {
+      const ember_profile_t *p = &j->profiles[i];
+      ember_err_t ignored; /* a push planned wrong fails alone, later */
+      if (ember_place_plan(p->from, p->until, p->aggregation, pl, &ignored) != 0) continue;
+      int64_t last = INT64_MIN;
+      for (size_t b = 0; rc == 0 && b < pl->n; b++) {
+        int64_t day = day_of(pl->first + (int64_t)b * EMBER_STORE_BUCKET);
+        if (day != last) rc = ensure_day(s, sconn, day, err);
+        last = day;
+      }
+    }
+  free(pl);
+  return rc;
+}
+
 /* Commits the jobs of one batch and answers them. */
 static void run_batch(ember_pg_t *s, PGconn **sconn, ember_pg_job_t *batch) {
   uint64_t t0 = mono_ns(), rows = 0;
   ember_err_t err = {0};
   int rc = revive(&s->wconn) && revive(sconn)
-               ? ember_pg_exec(s->wconn, "BEGIN", &err)
+               ? begin_batch(s, &err)
                : ember_err_set(&err, EMBER_EIO, "PostgreSQL is unreachable: %s",
                                PQerrorMessage(s->wconn));
+  if (rc == 0 && (rc = batch_days(s, *sconn, batch, &err)) != 0)
+    ember_pg_exec(s->wconn, "ROLLBACK", NULL);
   for (ember_pg_job_t *j = batch; rc == 0 && j; j = j->next) j->rc = run_job(s, *sconn, j);
+  if (rc == 0 && ember_pg_test_before_commit)
+    ember_pg_test_before_commit(ember_pg_test_before_commit_ctx);
   if (rc == 0 && (rc = ember_pg_exec(s->wconn, "COMMIT", &err)) != 0)
     ember_pg_exec(s->wconn, "ROLLBACK", NULL);
   bool wrote = false;
@@ -730,7 +789,6 @@ static void run_batch(ember_pg_t *s, PGconn **sconn, ember_pg_job_t *batch) {
 static void *writer_main(void *arg) {
   ember_pg_t *s = arg;
   PGconn *sconn = NULL;
-  uint64_t epoch = 0;
   ember_err_t err;
   if (ember_pg_connect(s->url, &sconn, &err) != 0) sconn = PQconnectdb(s->url);
   for (;;) {
@@ -747,10 +805,7 @@ static void *writer_main(void *arg) {
     if (!s->head) s->tail = NULL;
     last->next = NULL;
     s->depth -= n;
-    bool forget = s->days_epoch != epoch;
-    epoch = s->days_epoch;
     pthread_mutex_unlock(&s->lock);
-    if (forget) ember_pg_idset_free(&s->days);
     run_batch(s, &sconn, batch);
   }
   PQfinish(sconn);
@@ -795,7 +850,13 @@ static int pg_delete_app(ember_store_t *st, const char *app, ember_err_t *err) {
   if (rc != 0) return rc;
   const char *params[1] = {app};
   char *id = NULL;
-  if ((rc = ember_pg_exec(c, "BEGIN", err)) != 0) goto done;
+  char lock[96];
+  snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%d, %d)",
+           EMBER_PG_LOCK_CLASS, EMBER_PG_LOCK_DELETE);
+  if ((rc = ember_pg_exec(c, lock, err)) != 0) {
+    ember_pg_exec(c, "ROLLBACK", NULL);
+    goto done;
+  }
   id = query_one(c, "SELECT id FROM apps WHERE name=$1 FOR UPDATE", 1, params, err,
                  "looking up an app");
   if (!id) rc = EMBER_EIO;
@@ -849,10 +910,12 @@ static int exec_count(PGconn *c, const char *sql, int n, const char *const *para
 }
 
 /* Drops the partitions wholly before cutoff, deletes the rows before it
- * in the partition that straddles it, then the series left without rows. */
-static int retention(ember_pg_t *s, PGconn *c, int64_t now, ember_err_t *err) {
-  if (s->retention <= 0) return 0;
-  int64_t cutoff = ember_store_floor(now - s->retention, EMBER_STORE_BUCKET);
+ * in the partition that straddles it, then the series left without rows:
+ * in one transaction under the delete lock, which waits for the writes in
+ * progress and holds new ones back until it commits. A series that a push
+ * is writing to therefore has that push's rows when it is looked at, and
+ * a push to a day being dropped makes the partition anew after. */
+static int retention_locked(ember_pg_t *s, PGconn *c, int64_t cutoff, ember_err_t *err) {
   PGresult *r = PQexec(c,
                        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM "
                        "pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN "
@@ -861,17 +924,19 @@ static int retention(ember_pg_t *s, PGconn *c, int64_t now, ember_err_t *err) {
   if (PQresultStatus(r) != PGRES_TUPLES_OK) return ember_pg_fail(c, r, err, "listing partitions");
   int rc = 0;
   uint64_t deleted = 0;
+  bool dropped = false;
   for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
     const char *to = strstr(PQgetvalue(r, i, 1), "TO ('");
     if (!to || atoll(to + 5) > cutoff) continue;
     char sql[200];
     snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS \"%s\"", PQgetvalue(r, i, 0));
     rc = ember_pg_exec(c, sql, err);
+    dropped = true;
   }
   PQclear(r);
-  pthread_mutex_lock(&s->lock);
-  s->days_epoch++; /* the writer forgets which partitions exist */
-  pthread_mutex_unlock(&s->lock);
+  /* Every node's writer forgets which partitions exist. */
+  if (rc == 0 && dropped)
+    rc = ember_pg_exec(c, "UPDATE maintenance SET dropped = dropped + 1 WHERE id=1", err);
   char cut[24];
   snprintf(cut, sizeof cut, "%lld", (long long)cutoff);
   const char *p[1] = {cut};
@@ -885,6 +950,19 @@ static int retention(ember_pg_t *s, PGconn *c, int64_t now, ember_err_t *err) {
   pthread_mutex_lock(&s->lock);
   s->rows_deleted += deleted;
   pthread_mutex_unlock(&s->lock);
+  return rc;
+}
+
+static int retention(ember_pg_t *s, PGconn *c, int64_t now, ember_err_t *err) {
+  if (s->retention <= 0) return 0;
+  int64_t cutoff = ember_store_floor(now - s->retention, EMBER_STORE_BUCKET);
+  char lock[96];
+  snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%d, %d)",
+           EMBER_PG_LOCK_CLASS, EMBER_PG_LOCK_DELETE);
+  int rc = ember_pg_exec(c, lock, err);
+  if (rc == 0) rc = retention_locked(s, c, cutoff, err);
+  if (rc == 0) rc = ember_pg_exec(c, "COMMIT", err);
+  else ember_pg_exec(c, "ROLLBACK", NULL);
   return rc;
 }
 

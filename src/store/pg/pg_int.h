@@ -22,12 +22,16 @@
 
 /* The schema version this build writes and reads; a database at a newer
  * version is refused. */
-#define EMBER_PG_SCHEMA_VERSION 1
+#define EMBER_PG_SCHEMA_VERSION 2
 /* Advisory lock keys (class, object): one class for everything of Ember. */
 #define EMBER_PG_LOCK_CLASS 0x656d6265 /* "embe" */
 #define EMBER_PG_LOCK_MIGRATE 1
 #define EMBER_PG_LOCK_MAINT 2
 #define EMBER_PG_LOCK_PARTITION 3
+/* Taken shared by every write transaction, exclusively by whatever deletes
+ * series or drops partitions (retention, deleting an app): a push never
+ * lands in a series or a partition being deleted under it. */
+#define EMBER_PG_LOCK_DELETE 4
 /* Seconds of one partition of the sample tables. */
 #define EMBER_PG_PARTITION 86400
 /* Idle pooled read connections kept. */
@@ -71,8 +75,10 @@ struct ember_pg {
   bool write_failed;
   char write_error[EMBER_ERR_MSG_MAX];
   int64_t last_commit_unix, last_failure_unix;
-  bool maint_owner;    /* this node holds the maintenance lock */
-  uint64_t days_epoch; /* bumped when partitions were dropped */
+  bool maint_owner; /* this node holds the maintenance lock */
+  /* maintenance.dropped when days was last checked: any node bumps it
+   * when it drops partitions. Writer thread only. */
+  long long days_gen;
 
   /* Read connections, guarded by pool_lock. */
   pthread_mutex_t pool_lock;
