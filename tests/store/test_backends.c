@@ -453,6 +453,144 @@ static void test_maintenance_changes_no_answer(void **state) {
   fx_close(&f);
 }
 
+/* ---- Rollups: random ranges, before and after maintenance ------------------ */
+
+#define NRANGES 40
+#define RT0 1000000
+
+typedef struct {
+  const char *query;
+  int64_t from, until;       /* a tree */
+  int64_t start, step;       /* a timeline */
+  size_t n;
+} range_t;
+
+typedef struct {
+  ember_tree_t *tree[NRANGES];
+  uint64_t *tl[NRANGES];
+} answers_t;
+
+static void make_ranges(range_t *r) {
+  static const char *const queries[] = {"r.cpu", "r.cpu{h=\"a\"}", "r.mem", "r.cpu{h!=\"b\"}"};
+  static const int64_t steps[] = {10, 20, 100, 1000, 3600, 10000, 20000};
+  for (int i = 0; i < NRANGES; i++) {
+    r[i].query = queries[rand() % 4];
+    r[i].from = RT0 - 5000 + rand() % 70000;
+    r[i].until = r[i].from + rand() % (i < 10 ? 3000 : 50000);
+    r[i].step = steps[rand() % 7];
+    r[i].start = RT0 - 5000 + (rand() % 7000) * 10;
+    if (rand() % 2) r[i].start = ember_store_floor(r[i].start, r[i].step);
+    r[i].n = 1 + (size_t)(rand() % 150);
+  }
+}
+
+static void answers_of(ember_store_t *s, const range_t *r, answers_t *a) {
+  for (int i = 0; i < NRANGES; i++) {
+    a->tree[i] = tree_of(s, r[i].query, r[i].from, r[i].until);
+    a->tl[i] = calloc(r[i].n, sizeof *a->tl[i]);
+    ember_selector_t sel;
+    assert_int_equal(ember_selector_parse(r[i].query, strlen(r[i].query), &sel, NULL), 0);
+    ember_err_t err;
+    if (ember_store_timeline(s, &sel, r[i].start, r[i].step, a->tl[i], r[i].n, &err))
+      fail_msg("timeline: %s", err.msg);
+    ember_selector_free(&sel);
+  }
+}
+
+static void answers_free(answers_t *a) {
+  for (int i = 0; i < NRANGES; i++) {
+    ember_tree_free(a->tree[i]);
+    free(a->tl[i]);
+  }
+}
+
+static void assert_same_answers(const range_t *r, const answers_t *x, const answers_t *y) {
+  for (int i = 0; i < NRANGES; i++) {
+    assert_same_tree(x->tree[i], EMBER_TREE_ROOT, y->tree[i], EMBER_TREE_ROOT);
+    for (size_t k = 0; k < r[i].n; k++) {
+      if (x->tl[i][k] != y->tl[i][k])
+        fail_msg("range %d (%s, start %lld step %lld) point %zu: %llu != %llu", i,
+                 r[i].query, (long long)r[i].start, (long long)r[i].step, k,
+                 (unsigned long long)x->tl[i][k], (unsigned long long)y->tl[i][k]);
+    }
+  }
+}
+
+/* Answers of the store under test; equal to the reference's when there is
+ * one, and to *prev when given. */
+static void check(fx_t *f, const range_t *r, answers_t *out, const answers_t *prev) {
+  answers_of(f->s, r, out);
+  if (f->ref) {
+    answers_t ref;
+    answers_of(f->ref, r, &ref);
+    assert_same_answers(r, out, &ref);
+    answers_free(&ref);
+  }
+  if (prev) assert_same_answers(r, out, prev);
+}
+
+static void push_random(fx_t *f, int count, int64_t lo, int64_t span) {
+  for (int i = 0; i < count; i++) {
+    char folded[256], name[64];
+    int64_t from = lo + rand() % span, until = from + (rand() % 4 == 0 ? rand() % 60 : 0);
+    snprintf(folded, sizeof folded, "main;f%d;g%d %d\nmain;h%d %d\nidle %d", rand() % 6,
+             rand() % 4, 1 + rand() % 90, rand() % 5, 1 + rand() % 40, 1 + rand() % 7);
+    bool mem = rand() % 4 == 0;
+    snprintf(name, sizeof name, "%s{h=%c}", mem ? "r.mem" : "r.cpu", "abc"[rand() % 3]);
+    assert_int_equal(put_both(f, name, from, until, folded,
+                              mem ? EMBER_AGG_AVERAGE : EMBER_AGG_SUM),
+                     0);
+  }
+}
+
+/* Rows of a table of the PostgreSQL store under test. */
+static long long pg_count(fx_t *f, const char *sql) {
+  PGconn *c = PQconnectdb(f->url);
+  assert_int_equal(PQstatus(c), CONNECTION_OK);
+  PGresult *r = PQexec(c, sql);
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  long long n = atoll(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  PQfinish(c);
+  return n;
+}
+
+static void test_rollups_change_no_answer_across_random_ranges(void **state) {
+  fx_t f;
+  fx_open(&f, 0);
+  srand(15);
+  range_t r[NRANGES];
+  make_ranges(r);
+  push_random(&f, 240, RT0, 60000);
+  answers_t before, rolled, late, rebuilt;
+  check(&f, r, &before, NULL);
+  ember_err_t err;
+  /* Every period settled: every level is rolled up. */
+  if (ember_store_maintain(f.s, RT0 + 200000, NULL, &err)) fail_msg("maintain: %s", err.msg);
+  if (f.ref && ember_store_maintain(f.ref, RT0 + 200000, NULL, &err)) fail_msg("%s", err.msg);
+  if (f.url)
+    for (int l = 1; l <= 3; l++) {
+      char sql[96];
+      snprintf(sql, sizeof sql, "SELECT count(*) FROM rollup_periods WHERE level=%d", l);
+      assert_true(pg_count(&f, sql) > 0);
+    }
+  check(&f, r, &rolled, &before);
+  /* Late pushes into rolled-up periods: those rollups are stale until the
+   * next pass. */
+  push_random(&f, 60, RT0, 60000);
+  check(&f, r, &late, NULL);
+  if (f.url) assert_true(pg_count(&f, "SELECT count(*) FROM rollup_todo") > 0);
+  if (ember_store_maintain(f.s, RT0 + 200000, NULL, &err)) fail_msg("maintain: %s", err.msg);
+  if (f.ref && ember_store_maintain(f.ref, RT0 + 200000, NULL, &err)) fail_msg("%s", err.msg);
+  if (f.url) assert_int_equal(pg_count(&f, "SELECT count(*) FROM rollup_todo"), 0);
+  check(&f, r, &rebuilt, &late);
+  answers_free(&before);
+  answers_free(&rolled);
+  answers_free(&late);
+  answers_free(&rebuilt);
+  fx_close(&f);
+}
+
 int main(void) {
   if (test_on_pg()) pg_require();
   const struct CMUnitTest tests[] = {
@@ -466,6 +604,7 @@ int main(void) {
       cmocka_unit_test(test_the_cut_graph_and_function_sums_match_the_reference),
       cmocka_unit_test(test_a_push_racing_retention_of_its_empty_series_is_kept),
       cmocka_unit_test(test_a_push_to_a_day_another_node_dropped_lands_again),
+      cmocka_unit_test(test_rollups_change_no_answer_across_random_ranges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

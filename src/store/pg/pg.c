@@ -195,6 +195,23 @@ static const char *const MIGRATIONS[EMBER_PG_SCHEMA_VERSION] = {
     /* 2: how many times partitions were dropped, so that every node's
      * writer learns that the partitions it knew may be gone. */
     "ALTER TABLE maintenance ADD COLUMN dropped bigint NOT NULL DEFAULT 0;",
+    /* 3: time rollups (pg_rollup.c); BRIN indexes for the scans by time
+     * of maintenance, which cost writes next to nothing. */
+    "CREATE TABLE rollups (series_id bigint NOT NULL, level smallint NOT NULL,"
+    " t bigint NOT NULL, stack bigint NOT NULL, value bigint NOT NULL,"
+    " PRIMARY KEY (series_id, level, t, stack));"
+    "CREATE TABLE rollup_periods (series_id bigint NOT NULL, level smallint NOT NULL,"
+    " t bigint NOT NULL, total bigint NOT NULL, n bigint NOT NULL,"
+    " PRIMARY KEY (series_id, level, t));"
+    "CREATE INDEX rollup_periods_t ON rollup_periods (t);"
+    "CREATE TABLE rollup_todo (series_id bigint NOT NULL, level smallint NOT NULL,"
+    " t bigint NOT NULL, PRIMARY KEY (series_id, level, t));"
+    "ALTER TABLE maintenance ADD COLUMN rolled1 bigint NOT NULL DEFAULT -9223372036854775807,"
+    " ADD COLUMN rolled2 bigint NOT NULL DEFAULT -9223372036854775807,"
+    " ADD COLUMN rolled3 bigint NOT NULL DEFAULT -9223372036854775807,"
+    " ADD COLUMN kept_from bigint NOT NULL DEFAULT -9223372036854775807;"
+    "CREATE INDEX samples_t ON samples USING brin (t);"
+    "CREATE INDEX bucket_profiles_t ON bucket_profiles USING brin (t);",
 };
 
 static int schema_version(PGconn *c, int *out, ember_err_t *err) {
@@ -621,7 +638,17 @@ static int put_samples(ember_pg_t *s, int64_t series, const ember_profile_t *p,
     } else {
       PQclear(r);
       const char *pb[2] = {sid, arr_done(&bt)};
+      /* A bucket in a period already rolled up makes its rollups stale
+       * (pg_rollup.c), in the same statement. */
       r = PQexecParams(s->wconn,
+                       "WITH todo AS (INSERT INTO rollup_todo (series_id, level, t) "
+                       "SELECT DISTINCT $1::bigint, u.l, u.p FROM unnest($2::bigint[]) AS "
+                       "b(t) CROSS JOIN LATERAL (VALUES (1::smallint, b.t - ((b.t % 100) + "
+                       "100) % 100), (2::smallint, b.t - ((b.t % 1000) + 1000) % 1000), "
+                       "(3::smallint, b.t - ((b.t % 10000) + 10000) % 10000)) AS u(l, p) "
+                       "JOIN maintenance m ON m.id = 1 WHERE u.p < CASE u.l WHEN 1 THEN "
+                       "m.rolled1 WHEN 2 THEN m.rolled2 ELSE m.rolled3 END "
+                       "ON CONFLICT DO NOTHING) "
                        "INSERT INTO bucket_profiles (series_id, t, n) SELECT $1, u.t, 1 "
                        "FROM unnest($2::bigint[]) AS u(t)",
                        2, NULL, pb, NULL, NULL, 0);
@@ -867,6 +894,10 @@ static int pg_delete_app(ember_store_t *st, const char *app, ember_err_t *err) {
     const char *p[1] = {id};
     static const char *const SQL[] = {
         "DELETE FROM samples WHERE series_id IN (SELECT id FROM series WHERE app_id=$1)",
+        "DELETE FROM rollups WHERE series_id IN (SELECT id FROM series WHERE app_id=$1)",
+        "DELETE FROM rollup_periods WHERE series_id IN "
+        "(SELECT id FROM series WHERE app_id=$1)",
+        "DELETE FROM rollup_todo WHERE series_id IN (SELECT id FROM series WHERE app_id=$1)",
         "DELETE FROM bucket_profiles WHERE series_id IN "
         "(SELECT id FROM series WHERE app_id=$1)",
         "DELETE FROM stacks WHERE app_id=$1", "DELETE FROM apps WHERE id=$1"};
@@ -940,6 +971,7 @@ static int retention_locked(ember_pg_t *s, PGconn *c, int64_t cutoff, ember_err_
   char cut[24];
   snprintf(cut, sizeof cut, "%lld", (long long)cutoff);
   const char *p[1] = {cut};
+  if (rc == 0) rc = ember_pg_rollup_retention(c, cutoff, err);
   if (rc == 0) rc = exec_count(c, "DELETE FROM samples WHERE t < $1", 1, p, &deleted, err);
   if (rc == 0) rc = exec_count(c, "DELETE FROM bucket_profiles WHERE t < $1", 1, p, NULL, err);
   if (rc == 0)
@@ -1037,6 +1069,7 @@ static int pg_maintain(ember_store_t *st, int64_t now, bool *ran, ember_err_t *e
     if (ran) *ran = true;
     rc = retention(s, s->mconn, now, err);
     if (rc == 0) rc = compact(s, s->mconn, now, err);
+    if (rc == 0) rc = ember_pg_rollup(s->mconn, now, err);
   }
   pthread_mutex_unlock(&s->maint_lock);
   return rc;

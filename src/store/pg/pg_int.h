@@ -5,6 +5,7 @@
  *   pg.c       open and close, connections, schema and migrations,
  *              the writer (queue, group commit), maintenance, health
  *   pg_read.c  read sessions and the reads of store.h
+ *   pg_rollup.c  time rollups: built by maintenance, chosen by reads
  *
  * Many nodes write one database with no coordination on the hot path:
  * a stack's id is a 63-bit hash of (app, parent stack id, frame name,
@@ -22,7 +23,7 @@
 
 /* The schema version this build writes and reads; a database at a newer
  * version is refused. */
-#define EMBER_PG_SCHEMA_VERSION 2
+#define EMBER_PG_SCHEMA_VERSION 3
 /* Advisory lock keys (class, object): one class for everything of Ember. */
 #define EMBER_PG_LOCK_CLASS 0x656d6265 /* "embe" */
 #define EMBER_PG_LOCK_MIGRATE 1
@@ -107,6 +108,33 @@ void ember_pg_pool_put(ember_pg_t *s, PGconn *c);
 
 /* Saturating sum of a numeric column's text (a SQL sum), as a uint64. */
 uint64_t ember_pg_u64(const char *text);
+
+/* ---- Rollups (pg_rollup.c) ---- */
+
+/* Where a read takes its rows from: rollups of (series rs, level rl,
+ * periods in [ra, rb)), and samples of (series ss, buckets in [sa, sb)),
+ * each a bigint[] literal of nr or ns items. */
+typedef struct {
+  ember_buf_t rs, rl, ra, rb, ss, sa, sb;
+  size_t nr, ns;
+  int64_t last_sid, last_b; /* the samples range being built */
+} ember_pg_cover_t;
+
+/* Covers buckets [a, b) of each of ids[0..n) with the coarsest rolled-up
+ * periods (of max_level at most) that lie inside, finer ones, then
+ * samples, as seen by c's snapshot. Free out with ember_pg_cover_free
+ * whatever the outcome. */
+int ember_pg_cover(PGconn *c, const int64_t *ids, size_t n, int64_t a, int64_t b,
+                   int max_level, ember_pg_cover_t *out, ember_err_t *err);
+void ember_pg_cover_free(ember_pg_cover_t *cv);
+
+/* A maintenance pass's rollup work: rebuilds stale periods, then rolls
+ * every level up to its settled limit, in bounded transactions under the
+ * delete lock. */
+int ember_pg_rollup(PGconn *c, int64_t now, ember_err_t *err);
+/* Retention's part, inside its locked transaction: rollups of periods
+ * starting before cutoff go, and reads leave those periods to finer rows. */
+int ember_pg_rollup_retention(PGconn *c, int64_t cutoff, ember_err_t *err);
 
 /* Read entries (pg_read.c). */
 int ember_pg_reader_open(ember_store_t *st, ember_store_reader_t **out, ember_err_t *err);

@@ -153,29 +153,47 @@ static uint64_t be64(const char *p) {
   return v;
 }
 
+/* The rows of a cover (ember_pg_cover): $1-$4 rollup ranges, $5-$7
+ * samples ranges. */
+#define SQL_COVER                                                                       \
+  "rr AS (SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], "             \
+  "$4::bigint[]) AS u(s, l, a, b)), sr AS (SELECT * FROM unnest($5::bigint[], "          \
+  "$6::bigint[], $7::bigint[]) AS g(s, a, b)), "
+#define SQL_ROWS                                                                        \
+  "x AS (SELECT r.series_id, r.stack, r.value FROM rr JOIN rollups r ON r.series_id = "  \
+  "rr.s AND r.level = rr.l AND r.t >= rr.a AND r.t < rr.b UNION ALL SELECT m.series_id, " \
+  "m.stack, m.value FROM sr JOIN samples m ON m.series_id = sr.s AND m.t >= sr.a AND "   \
+  "m.t < sr.b), "
+/* The stacks with a value, and their ancestors; $8 the app. */
+#define SQL_STACKS                                                                      \
+  "s AS (SELECT id, parent, name FROM stacks WHERE app_id=$8 AND id IN (SELECT stack "   \
+  "FROM v) UNION SELECT p.id, p.parent, p.name FROM stacks p JOIN s ON p.app_id=$8 AND " \
+  "p.id = s.parent) "                                                                    \
+  "SELECT s.id, s.parent, s.name, v.v::text FROM s LEFT JOIN v ON v.stack = s.id"
+
 /* Sums per stack: plain sums, or each series' sum divided by its
- * profiles, rounded half up, then added (average apps). $1 series ids, $2
- * $3 the bucket range, $4 the app. Rows: id, parent, name, value (text;
- * NULL for an ancestor without samples of its own). */
+ * profiles, rounded half up, then added (average apps). Rows: id, parent,
+ * name, value (text; NULL for an ancestor without samples of its own). */
 static const char SQL_TREE_SUM[] =
-    "WITH RECURSIVE v AS (SELECT stack, sum(value) AS v FROM samples WHERE series_id = "
-    "ANY($1::bigint[]) AND t >= $2 AND t < $3 GROUP BY stack), "
-    "s AS (SELECT id, parent, name FROM stacks WHERE app_id=$4 AND id IN (SELECT stack "
-    "FROM v) UNION SELECT p.id, p.parent, p.name FROM stacks p JOIN s ON p.app_id=$4 AND "
-    "p.id = s.parent) "
-    "SELECT s.id, s.parent, s.name, v.v::text FROM s LEFT JOIN v ON v.stack = s.id";
+    "WITH RECURSIVE " SQL_COVER SQL_ROWS
+    "v AS (SELECT stack, sum(value) AS v FROM x GROUP BY stack), " SQL_STACKS;
 static const char SQL_TREE_AVG[] =
-    "WITH RECURSIVE x AS (SELECT series_id, stack, sum(value) AS v FROM samples WHERE "
-    "series_id = ANY($1::bigint[]) AND t >= $2 AND t < $3 GROUP BY series_id, stack), "
-    "n AS (SELECT series_id, greatest(sum(n), 1) AS n FROM bucket_profiles WHERE "
-    "series_id = ANY($1::bigint[]) AND t >= $2 AND t < $3 GROUP BY series_id), "
-    "v AS (SELECT x.stack, sum(div(x.v, coalesce(n.n, 1)) + CASE WHEN mod(x.v, "
-    "coalesce(n.n, 1)) * 2 >= coalesce(n.n, 1) THEN 1 ELSE 0 END) AS v FROM x LEFT JOIN "
-    "n USING (series_id) GROUP BY x.stack), "
-    "s AS (SELECT id, parent, name FROM stacks WHERE app_id=$4 AND id IN (SELECT stack "
-    "FROM v) UNION SELECT p.id, p.parent, p.name FROM stacks p JOIN s ON p.app_id=$4 AND "
-    "p.id = s.parent) "
-    "SELECT s.id, s.parent, s.name, v.v::text FROM s LEFT JOIN v ON v.stack = s.id";
+    "WITH RECURSIVE " SQL_COVER SQL_ROWS
+    "xs AS (SELECT series_id, stack, sum(value) AS v FROM x GROUP BY series_id, stack), "
+    "n AS (SELECT series_id, greatest(sum(n), 1) AS n FROM (SELECT p.series_id, p.n FROM "
+    "rr JOIN rollup_periods p ON p.series_id = rr.s AND p.level = rr.l AND p.t >= rr.a AND "
+    "p.t < rr.b UNION ALL SELECT b.series_id, b.n FROM sr JOIN bucket_profiles b ON "
+    "b.series_id = sr.s AND b.t >= sr.a AND b.t < sr.b) q GROUP BY series_id), "
+    "v AS (SELECT xs.stack, sum(div(xs.v, coalesce(n.n, 1)) + CASE WHEN mod(xs.v, "
+    "coalesce(n.n, 1)) * 2 >= coalesce(n.n, 1) THEN 1 ELSE 0 END) AS v FROM xs LEFT JOIN "
+    "n USING (series_id) GROUP BY xs.stack), " SQL_STACKS;
+/* Totals per bucket or rolled-up period start. */
+static const char SQL_TIMELINE[] =
+    "WITH " SQL_COVER
+    "q AS (SELECT p.t, p.total AS v FROM rr JOIN rollup_periods p ON p.series_id = rr.s "
+    "AND p.level = rr.l AND p.t >= rr.a AND p.t < rr.b UNION ALL SELECT m.t, m.value FROM "
+    "sr JOIN samples m ON m.series_id = sr.s AND m.t >= sr.a AND m.t < sr.b AND $8::bigint "
+    "IS NOT NULL) SELECT t, sum(v)::text FROM q GROUP BY t";
 
 typedef struct {
   int64_t id, parent;
@@ -210,19 +228,23 @@ int ember_pg_reader_tree(ember_store_reader_t *rd, const ember_selector_t *sel,
   int64_t app;
   ember_aggregation_t agg;
   series_set_t set = {EMBER_BUF_INIT, 0, NULL, NULL};
+  ember_pg_cover_t cv;
+  memset(&cv, 0, sizeof cv);
   int rc = find_app(c, sel->app, &app, &agg, err);
   if (rc == 0) rc = select_series(c, app, sel, false, &set, err);
   if (rc == 0) rc = deadline(err);
   if (rc != 0 || set.n == 0 || until < from) goto done;
   from = from < -EMBER_STORE_TIME_MAX ? -EMBER_STORE_TIME_MAX : from;
   until = until > EMBER_STORE_TIME_MAX ? EMBER_STORE_TIME_MAX : until;
-  char a[24], b[24], appv[24];
-  snprintf(a, sizeof a, "%lld", (long long)ember_store_floor(from, EMBER_STORE_BUCKET));
-  snprintf(b, sizeof b, "%lld",
-           (long long)(ember_store_floor(until, EMBER_STORE_BUCKET) + EMBER_STORE_BUCKET));
+  char appv[24];
   snprintf(appv, sizeof appv, "%lld", (long long)app);
-  const char *p[4] = {set.ids.data, a, b, appv};
-  PGresult *r = PQexecParams(c, agg == EMBER_AGG_AVERAGE ? SQL_TREE_AVG : SQL_TREE_SUM, 4,
+  rc = ember_pg_cover(c, set.idv, set.n, ember_store_floor(from, EMBER_STORE_BUCKET),
+                      ember_store_floor(until, EMBER_STORE_BUCKET) + EMBER_STORE_BUCKET,
+                      EMBER_STORE_LEVELS - 1, &cv, err);
+  if (rc != 0) goto done;
+  const char *p[8] = {cv.rs.data, cv.rl.data, cv.ra.data, cv.rb.data,
+                      cv.ss.data, cv.sa.data, cv.sb.data, appv};
+  PGresult *r = PQexecParams(c, agg == EMBER_AGG_AVERAGE ? SQL_TREE_AVG : SQL_TREE_SUM, 8,
                              NULL, p, NULL, NULL, 1);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     rc = ember_pg_fail(c, r, err, "reading a tree");
@@ -245,6 +267,7 @@ int ember_pg_reader_tree(ember_store_reader_t *rd, const ember_selector_t *sel,
   free(st);
   PQclear(r);
 done:
+  ember_pg_cover_free(&cv);
   set_free(&set);
   return rc;
 }
@@ -277,19 +300,23 @@ int ember_pg_reader_timeline(ember_store_reader_t *rd, const ember_selector_t *s
     return ember_err_set(err, EMBER_EINVAL, "timeline range is too large");
   PGconn *c = S_OF(rd);
   int64_t app;
+  ember_pg_cover_t cv;
+  memset(&cv, 0, sizeof cv);
   series_set_t set = {EMBER_BUF_INIT, 0, NULL, NULL};
   int rc = find_app(c, sel->app, &app, NULL, err);
   if (rc == 0) rc = select_series(c, app, sel, false, &set, err);
   if (rc != 0 || set.n == 0 || n == 0) goto done;
-  char a[24], b[24];
-  snprintf(a, sizeof a, "%lld", (long long)ceil_to(start, EMBER_STORE_BUCKET));
-  snprintf(b, sizeof b, "%lld",
-           (long long)ceil_to(start + (int64_t)n * step, EMBER_STORE_BUCKET));
-  const char *p[3] = {set.ids.data, a, b};
-  PGresult *r = PQexecParams(c,
-                             "SELECT t, sum(value)::text FROM samples WHERE series_id = "
-                             "ANY($1::bigint[]) AND t >= $2 AND t < $3 GROUP BY t",
-                             3, NULL, p, NULL, NULL, 0);
+  /* The coarsest level whose periods each lie in one step. */
+  int level = 0;
+  while (level + 1 < EMBER_STORE_LEVELS && step % ember_store_width[level + 1] == 0 &&
+         ember_store_floor(start, ember_store_width[level + 1]) == start)
+    level++;
+  rc = ember_pg_cover(c, set.idv, set.n, ceil_to(start, EMBER_STORE_BUCKET),
+                      ceil_to(start + (int64_t)n * step, EMBER_STORE_BUCKET), level, &cv, err);
+  if (rc != 0) goto done;
+  const char *p[8] = {cv.rs.data, cv.rl.data, cv.ra.data, cv.rb.data,
+                      cv.ss.data, cv.sa.data, cv.sb.data, "0"};
+  PGresult *r = PQexecParams(c, SQL_TIMELINE, 8, NULL, p, NULL, NULL, 0);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     rc = ember_pg_fail(c, r, err, "reading a timeline");
     goto done;
@@ -303,6 +330,7 @@ int ember_pg_reader_timeline(ember_store_reader_t *rd, const ember_selector_t *s
   }
   PQclear(r);
 done:
+  ember_pg_cover_free(&cv);
   set_free(&set);
   if (rc != 0 && values && n) memset(values, 0, n * sizeof *values);
   return rc;
