@@ -456,7 +456,10 @@ static void test_maintenance_changes_no_answer(void **state) {
 /* ---- Rollups: random ranges, before and after maintenance ------------------ */
 
 #define NRANGES 40
-#define RT0 1000000
+/* Where the random data lies: long ago (every push is late, as the
+ * periods are past the marks a new database starts with) or ahead (rolled
+ * up period after period). */
+static int64_t RT0 = 1000000;
 
 typedef struct {
   const char *query;
@@ -555,7 +558,8 @@ static long long pg_count(fx_t *f, const char *sql) {
   return n;
 }
 
-static void test_rollups_change_no_answer_across_random_ranges(void **state) {
+static void rollups_change_no_answer(int64_t base) {
+  RT0 = base;
   fx_t f;
   fx_open(&f, 0);
   srand(15);
@@ -591,6 +595,14 @@ static void test_rollups_change_no_answer_across_random_ranges(void **state) {
   fx_close(&f);
 }
 
+static void test_rollups_change_no_answer_across_random_ranges(void **state) {
+  rollups_change_no_answer(1000000);
+}
+
+static void test_rollups_of_periods_to_come_change_no_answer(void **state) {
+  rollups_change_no_answer(ember_store_floor(ember_now() + 30 * 86400, 86400) + 1234);
+}
+
 int main(void) {
   if (test_on_pg()) pg_require();
   const struct CMUnitTest tests[] = {
@@ -605,6 +617,7 @@ int main(void) {
       cmocka_unit_test(test_a_push_racing_retention_of_its_empty_series_is_kept),
       cmocka_unit_test(test_a_push_to_a_day_another_node_dropped_lands_again),
       cmocka_unit_test(test_rollups_change_no_answer_across_random_ranges),
+      cmocka_unit_test(test_rollups_of_periods_to_come_change_no_answer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

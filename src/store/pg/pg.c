@@ -4,7 +4,7 @@
  * Tables (schema version 2): apps, series and series_labels as in the
  * SQLite store; stacks (app, id, parent id, frame name), whose ids are
  * hashes (pg_int.h); samples (series, 10 s bucket start, stack, value) and
- * bucket_profiles (series, bucket start, profiles), both partitioned by
+ * bucket_profiles (series, bucket start, profiles, total), both partitioned by
  * day (declarative range partitions on the bucket start) so that retention
  * drops whole partitions.
  *
@@ -211,7 +211,15 @@ static const char *const MIGRATIONS[EMBER_PG_SCHEMA_VERSION] = {
     " ADD COLUMN rolled3 bigint NOT NULL DEFAULT -9223372036854775807,"
     " ADD COLUMN kept_from bigint NOT NULL DEFAULT -9223372036854775807;"
     "CREATE INDEX samples_t ON samples USING brin (t);"
-    "CREATE INDEX bucket_profiles_t ON bucket_profiles USING brin (t);",
+    "CREATE INDEX bucket_profiles_t ON bucket_profiles USING brin (t);"
+    /* Each bucket's total, so that timelines and rollup totals read a row
+     * per bucket rather than one per stack; older rows merged and summed. */
+    "ALTER TABLE bucket_profiles ADD COLUMN total bigint NOT NULL DEFAULT 0;"
+    "WITH d AS (DELETE FROM bucket_profiles RETURNING series_id, t, n) "
+    "INSERT INTO bucket_profiles (series_id, t, n, total) SELECT d.series_id, d.t, "
+    "sum(d.n)::bigint, coalesce((SELECT least(sum(m.value), 9223372036854775807)::bigint "
+    "FROM samples m WHERE m.series_id = d.series_id AND m.t = d.t), 0) FROM d "
+    "GROUP BY d.series_id, d.t;",
 };
 
 static int schema_version(PGconn *c, int *out, ember_err_t *err) {
@@ -606,12 +614,13 @@ static int put_samples(ember_pg_t *s, int64_t series, const ember_profile_t *p,
                        ember_err_t *err) {
   ember_place_t *pl = ember_malloc(sizeof *pl);
   arr_t at = {EMBER_BUF_INIT, 0}, as = {EMBER_BUF_INIT, 0}, av = {EMBER_BUF_INIT, 0},
-        bt = {EMBER_BUF_INIT, 0};
+        bt = {EMBER_BUF_INIT, 0}, bv = {EMBER_BUF_INIT, 0};
   int rc = ember_place_plan(p->from, p->until, p->aggregation, pl, err);
   size_t nn = ember_tree_count(t);
   for (size_t b = 0; rc == 0 && b < pl->n; b++) {
     int64_t start = pl->first + (int64_t)b * EMBER_STORE_BUCKET;
     bool any = false;
+    uint64_t total = 0;
     for (uint32_t i = 1; i < nn; i++) {
       uint64_t v = ember_tree_node(t, i)->self[0];
       if (!v) continue;
@@ -620,9 +629,10 @@ static int put_samples(ember_pg_t *s, int64_t series, const ember_profile_t *p,
       arr_add(&at, start);
       arr_add(&as, ids[i]);
       arr_add(&av, clamp_i64(share));
+      total = ember_sat_add(total, (uint64_t)clamp_i64(share));
       any = true;
     }
-    if (any) arr_add(&bt, start);
+    if (any) arr_add(&bt, start), arr_add(&bv, clamp_i64(total));
   }
   if (rc == 0 && at.n) {
     char sid[24];
@@ -637,7 +647,7 @@ static int put_samples(ember_pg_t *s, int64_t series, const ember_profile_t *p,
       rc = ember_pg_fail(s->wconn, r, err, "writing samples");
     } else {
       PQclear(r);
-      const char *pb[2] = {sid, arr_done(&bt)};
+      const char *pb[3] = {sid, arr_done(&bt), arr_done(&bv)};
       /* A bucket in a period already rolled up makes its rollups stale
        * (pg_rollup.c), in the same statement. */
       r = PQexecParams(s->wconn,
@@ -649,9 +659,9 @@ static int put_samples(ember_pg_t *s, int64_t series, const ember_profile_t *p,
                        "JOIN maintenance m ON m.id = 1 WHERE u.p < CASE u.l WHEN 1 THEN "
                        "m.rolled1 WHEN 2 THEN m.rolled2 ELSE m.rolled3 END "
                        "ON CONFLICT DO NOTHING) "
-                       "INSERT INTO bucket_profiles (series_id, t, n) SELECT $1, u.t, 1 "
-                       "FROM unnest($2::bigint[]) AS u(t)",
-                       2, NULL, pb, NULL, NULL, 0);
+                       "INSERT INTO bucket_profiles (series_id, t, n, total) SELECT $1, "
+                       "u.t, 1, u.v FROM unnest($2::bigint[], $3::bigint[]) AS u(t, v)",
+                       3, NULL, pb, NULL, NULL, 0);
       if (PQresultStatus(r) != PGRES_COMMAND_OK)
         rc = ember_pg_fail(s->wconn, r, err, "writing profile counts");
       else
@@ -662,6 +672,7 @@ static int put_samples(ember_pg_t *s, int64_t series, const ember_profile_t *p,
   ember_buf_free(&as.b);
   ember_buf_free(&av.b);
   ember_buf_free(&bt.b);
+  ember_buf_free(&bv.b);
   free(pl);
   return rc;
 }
@@ -817,6 +828,7 @@ static void *writer_main(void *arg) {
   ember_pg_t *s = arg;
   PGconn *sconn = NULL;
   ember_err_t err;
+  pthread_setname_np(pthread_self(), "ember-writer");
   if (ember_pg_connect(s->url, &sconn, &err) != 0) sconn = PQconnectdb(s->url);
   for (;;) {
     pthread_mutex_lock(&s->lock);
@@ -1034,8 +1046,9 @@ static int compact(ember_pg_t *s, PGconn *c, int64_t now, ember_err_t *err) {
     if (rc == 0)
       rc = exec_count(c,
                       "WITH d AS (DELETE FROM bucket_profiles WHERE t >= $1 AND t < $2 "
-                      "RETURNING *) INSERT INTO bucket_profiles SELECT series_id, t, "
-                      "sum(n)::bigint FROM d GROUP BY series_id, t",
+                      "RETURNING *) INSERT INTO bucket_profiles (series_id, t, n, total) SELECT "
+                      "series_id, t, sum(n)::bigint, least(sum(total), "
+                      "9223372036854775807)::bigint FROM d GROUP BY series_id, t",
                       2, p2, NULL, err);
     if (rc == 0)
       rc = exec_count(c, "UPDATE maintenance SET compacted=$2::bigint WHERE id=1 AND $1::bigint IS NOT NULL", 2, p2, NULL, err);
@@ -1078,6 +1091,7 @@ static int pg_maintain(ember_store_t *st, int64_t now, bool *ran, ember_err_t *e
 static void *maint_main(void *arg) {
   ember_pg_t *s = arg;
   int64_t next_pass = 0;
+  pthread_setname_np(pthread_self(), "ember-maint");
   pthread_mutex_lock(&s->maint_lock);
   while (!s->maint_stop) {
     pthread_mutex_unlock(&s->maint_lock);

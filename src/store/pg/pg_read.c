@@ -187,13 +187,14 @@ static const char SQL_TREE_AVG[] =
     "v AS (SELECT xs.stack, sum(div(xs.v, coalesce(n.n, 1)) + CASE WHEN mod(xs.v, "
     "coalesce(n.n, 1)) * 2 >= coalesce(n.n, 1) THEN 1 ELSE 0 END) AS v FROM xs LEFT JOIN "
     "n USING (series_id) GROUP BY xs.stack), " SQL_STACKS;
-/* Totals per bucket or rolled-up period start. */
+/* Totals per bucket or rolled-up period start: a row per bucket or
+ * period, never one per stack. */
 static const char SQL_TIMELINE[] =
     "WITH " SQL_COVER
     "q AS (SELECT p.t, p.total AS v FROM rr JOIN rollup_periods p ON p.series_id = rr.s "
-    "AND p.level = rr.l AND p.t >= rr.a AND p.t < rr.b UNION ALL SELECT m.t, m.value FROM "
-    "sr JOIN samples m ON m.series_id = sr.s AND m.t >= sr.a AND m.t < sr.b AND $8::bigint "
-    "IS NOT NULL) SELECT t, sum(v)::text FROM q GROUP BY t";
+    "AND p.level = rr.l AND p.t >= rr.a AND p.t < rr.b UNION ALL SELECT b.t, b.total FROM "
+    "sr JOIN bucket_profiles b ON b.series_id = sr.s AND b.t >= sr.a AND b.t < sr.b AND "
+    "$8::bigint IS NOT NULL) SELECT t, sum(v)::text FROM q GROUP BY t";
 
 typedef struct {
   int64_t id, parent;

@@ -263,57 +263,134 @@ static int end(PGconn *c, int rc, ember_err_t *err) {
   return rc;
 }
 
-/* The period start of t at width $4, in SQL (floor for negative t too). */
-#define PERIOD(t) t " - ((" t " % $4::bigint) + $4::bigint) % $4::bigint"
+/* The period start of column t at width w, in SQL (floor for negative t
+ * too). */
+static void period_sql(ember_buf_t *b, const char *t, int64_t w) {
+  ember_buf_printf(b, "%s - ((%s %% %lld) + %lld) %% %lld", t, t, (long long)w, (long long)w,
+                   (long long)w);
+}
 
-/* Rolls level up over [a, b) for every series (in a locked transaction). */
+/* Writes the rollups and period totals of `level` for the periods (s, p)
+ * of relation T, which t_cte defines ("T AS (...)", parameters params),
+ * from the level below: samples and bucket totals for level 1; above, the
+ * rollups of the level below, except its stale periods, read from samples
+ * and bucket totals instead. The periods must have none yet. */
+static int build(PGconn *c, int level, const char *t_cte, int n, const char *const *params,
+                 ember_err_t *err) {
+  int f = level - 1;
+  long long wl = (long long)ember_store_width[level], wf = (long long)ember_store_width[f];
+  ember_buf_t q = EMBER_BUF_INIT;
+  int rc = 0;
+  for (int pass = 0; rc == 0 && pass < 2; pass++) {
+    bool rows = pass == 0;
+    ember_buf_reset(&q);
+    ember_buf_printf(&q, "WITH %s, q AS (", t_cte);
+    if (f == 0) {
+      ember_buf_printf(&q,
+                       rows ? "SELECT T.s, T.p, m.stack AS k, m.value AS v, 0::bigint AS n "
+                              "FROM T JOIN samples m ON m.series_id = T.s AND m.t >= T.p "
+                              "AND m.t < T.p + %lld"
+                            : "SELECT T.s, T.p, 0::bigint AS k, b.total AS v, b.n FROM T "
+                              "JOIN bucket_profiles b ON b.series_id = T.s AND b.t >= T.p "
+                              "AND b.t < T.p + %lld",
+                       wl);
+    } else {
+      ember_buf_printf(&q,
+                       rows ? "SELECT T.s, T.p, r.stack AS k, r.value AS v, 0::bigint AS n "
+                              "FROM T JOIN rollups r ON r.series_id = T.s AND r.level = %d "
+                              "AND r.t >= T.p AND r.t < T.p + %lld"
+                            : "SELECT T.s, T.p, 0::bigint AS k, r.total AS v, r.n FROM T "
+                              "JOIN rollup_periods r ON r.series_id = T.s AND r.level = %d "
+                              "AND r.t >= T.p AND r.t < T.p + %lld",
+                       f, wl);
+      ember_buf_printf(&q,
+                       " WHERE NOT EXISTS (SELECT 1 FROM rollup_todo d WHERE d.series_id = "
+                       "r.series_id AND d.level = %d AND d.t = r.t) UNION ALL ",
+                       f);
+      ember_buf_printf(&q,
+                       rows ? "SELECT T.s, T.p, m.stack, m.value, 0::bigint FROM T JOIN "
+                              "rollup_todo d ON d.series_id = T.s AND d.level = %d AND "
+                              "d.t >= T.p AND d.t < T.p + %lld JOIN samples m ON "
+                              "m.series_id = d.series_id AND m.t >= d.t AND m.t < d.t + %lld"
+                            : "SELECT T.s, T.p, 0::bigint, b.total, b.n FROM T JOIN "
+                              "rollup_todo d ON d.series_id = T.s AND d.level = %d AND "
+                              "d.t >= T.p AND d.t < T.p + %lld JOIN bucket_profiles b ON "
+                              "b.series_id = d.series_id AND b.t >= d.t AND b.t < d.t + %lld",
+                       f, wl, wf);
+    }
+    if (rows)
+      ember_buf_printf(&q,
+                       ") INSERT INTO rollups (series_id, level, t, stack, value) SELECT s, "
+                       "%d, p, k, least(sum(v), 9223372036854775807)::bigint FROM q "
+                       "GROUP BY s, p, k",
+                       level);
+    else
+      ember_buf_printf(&q,
+                       ") INSERT INTO rollup_periods (series_id, level, t, total, n) SELECT "
+                       "s, %d, p, least(sum(v), 9223372036854775807)::bigint, "
+                       "sum(n)::bigint FROM q GROUP BY s, p",
+                       level);
+    ember_buf_putc(&q, '\0');
+    rc = run(c, q.data, n, params, err);
+  }
+  ember_buf_free(&q);
+  return rc;
+}
+
+/* Rolls level up over [a, b) for every series (in a locked transaction):
+ * the periods with a profile, or with a rollup or stale period below. */
 static int roll_chunk(PGconn *c, int level, int64_t a, int64_t b, ember_err_t *err) {
-  char av[24], bv[24], lv[8], wv[24];
+  char av[24], bv[24];
   snprintf(av, sizeof av, "%lld", (long long)a);
   snprintf(bv, sizeof bv, "%lld", (long long)b);
-  snprintf(lv, sizeof lv, "%d", level);
-  snprintf(wv, sizeof wv, "%lld", (long long)ember_store_width[level]);
-  const char *p[4] = {av, bv, lv, wv};
-  int rc = run(c,
-               "INSERT INTO rollups (series_id, level, t, stack, value) SELECT series_id, "
-               "$3::smallint, " PERIOD("t") ", stack, least(sum(value), "
-               "9223372036854775807)::bigint FROM samples WHERE t >= $1::bigint AND "
-               "t < $2::bigint GROUP BY 1, 3, 4",
-               4, p, err);
-  if (rc == 0)
-    rc = run(c,
-             "INSERT INTO rollup_periods (series_id, level, t, total, n) SELECT series_id, "
-             "$3::smallint, pt, least(sum(v), 9223372036854775807)::bigint, sum(n)::bigint "
-             "FROM (SELECT series_id, " PERIOD("t") " AS pt, value AS v, 0::bigint AS n "
-             "FROM samples WHERE t >= $1::bigint AND t < $2::bigint UNION ALL SELECT "
-             "series_id, " PERIOD("t") ", 0, n FROM bucket_profiles WHERE t >= $1::bigint "
-             "AND t < $2::bigint) q GROUP BY 1, 3",
-             4, p, err);
-  if (rc == 0)
-    rc = run(c,
-             "DELETE FROM rollup_todo WHERE level = $3::smallint AND t >= $1::bigint AND "
-             "t < $2::bigint AND $4::bigint > 0",
-             4, p, err);
+  const char *p[2] = {av, bv};
+  int64_t w = ember_store_width[level];
+  ember_buf_t t = EMBER_BUF_INIT;
+  ember_buf_puts(&t, "T AS (SELECT DISTINCT series_id AS s, ");
+  period_sql(&t, "t", w);
+  if (level == 1) {
+    ember_buf_puts(&t, " AS p FROM bucket_profiles WHERE t >= $1::bigint AND t < $2::bigint)");
+  } else {
+    ember_buf_printf(&t,
+                     " AS p FROM rollup_periods WHERE level = %d AND t >= $1::bigint AND "
+                     "t < $2::bigint UNION SELECT series_id, ",
+                     level - 1);
+    period_sql(&t, "t", w);
+    ember_buf_printf(&t,
+                     " FROM rollup_todo WHERE level = %d AND t >= $1::bigint AND "
+                     "t < $2::bigint)",
+                     level - 1);
+  }
+  ember_buf_putc(&t, '\0');
+  int rc = build(c, level, t.data, 2, p, err);
+  ember_buf_free(&t);
   if (rc == 0) {
     char sql[96];
-    snprintf(sql, sizeof sql, "UPDATE maintenance SET rolled%d = $2::bigint WHERE id=1 "
-             "AND $1::bigint IS NOT NULL", level);
+    snprintf(sql, sizeof sql,
+             "UPDATE maintenance SET rolled%d = $2::bigint WHERE id=1 AND $1::bigint IS "
+             "NOT NULL",
+             level);
     rc = run(c, sql, 2, p, err);
   }
   return rc;
 }
 
-/* Advances level's mark by one chunk towards limit, skipping periods
- * without samples; *more is false once it has reached it. */
+/* Advances level's mark by one chunk towards its limit (settled periods
+ * whose finer periods are all rolled up), skipping periods without
+ * profiles; *more is false once it has reached it. */
 static int roll_step(PGconn *c, int level, int64_t now, bool *more, ember_err_t *err) {
   int64_t w = ember_store_width[level];
-  int64_t limit = ember_store_floor(now - EMBER_STORE_SETTLE, w);
   *more = false;
   int rc = begin_locked(c, err);
   if (rc != 0) return rc;
   marks_t m;
   rc = read_marks(c, &m, err);
-  int64_t from = m.rolled[level];
+  int64_t from = m.rolled[level], limit = ember_store_floor(now - EMBER_STORE_SETTLE, w);
+  if (level > 1) {
+    int64_t below = m.rolled[level - 1];
+    int64_t cap = below == PG_NONE ? PG_NONE : ember_store_floor(below, w);
+    if (limit > cap) limit = cap;
+  }
   if (rc == 0 && from < limit) {
     /* The first profiles at or after the mark: periods before them have
      * nothing to sum (a BRIN index makes this cheap). */
@@ -341,7 +418,8 @@ static int roll_step(PGconn *c, int level, int64_t now, bool *more, ember_err_t 
   return end(c, rc, err);
 }
 
-/* Rebuilds up to PG_TODO_BATCH stale periods; *more while some are left. */
+/* Rebuilds up to PG_TODO_BATCH stale periods, finest level first (so a
+ * coarser one is built from fresh rollups); *more while some are left. */
 static int rebuild_stale(PGconn *c, bool *more, ember_err_t *err) {
   *more = false;
   int rc = begin_locked(c, err);
@@ -357,43 +435,39 @@ static int rebuild_stale(PGconn *c, bool *more, ember_err_t *err) {
     rc = ember_pg_fail(c, r, err, "listing stale rollups");
     return end(c, rc, err);
   }
-  size_t n = (size_t)PQntuples(r), ks = 0, kl = 0, kt = 0;
-  ember_buf_t s = EMBER_BUF_INIT, l = EMBER_BUF_INIT, t = EMBER_BUF_INIT;
-  for (size_t i = 0; i < n; i++) {
-    lit_add(&s, &ks, atoll(PQgetvalue(r, (int)i, 0)));
-    lit_add(&l, &kl, atoll(PQgetvalue(r, (int)i, 1)));
-    lit_add(&t, &kt, atoll(PQgetvalue(r, (int)i, 2)));
+  int n = PQntuples(r);
+  *more = n == PG_TODO_BATCH;
+  for (int level = 1; rc == 0 && level < EMBER_STORE_LEVELS; level++) {
+    ember_buf_t s = EMBER_BUF_INIT, t = EMBER_BUF_INIT;
+    size_t ks = 0, kt = 0;
+    for (int i = 0; i < n; i++) {
+      if (atoi(PQgetvalue(r, i, 1)) != level) continue;
+      lit_add(&s, &ks, atoll(PQgetvalue(r, i, 0)));
+      lit_add(&t, &kt, atoll(PQgetvalue(r, i, 2)));
+    }
+    const char *p[2] = {lit_done(&s, ks), lit_done(&t, kt)};
+    char sql[256];
+#define T_OF_BATCH "T AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS u(s, p))"
+    for (int k = 0; rc == 0 && ks && k < 2; k++) {
+      snprintf(sql, sizeof sql,
+               "WITH " T_OF_BATCH " DELETE FROM %s r USING T WHERE r.series_id = T.s AND "
+               "r.level = %d AND r.t = T.p",
+               k ? "rollup_periods" : "rollups", level);
+      rc = run(c, sql, 2, p, err);
+    }
+    if (rc == 0 && ks) rc = build(c, level, T_OF_BATCH, 2, p, err);
+    if (rc == 0 && ks) {
+      snprintf(sql, sizeof sql,
+               "WITH " T_OF_BATCH " DELETE FROM rollup_todo r USING T WHERE r.series_id = "
+               "T.s AND r.level = %d AND r.t = T.p",
+               level);
+      rc = run(c, sql, 2, p, err);
+    }
+#undef T_OF_BATCH
+    ember_buf_free(&s);
+    ember_buf_free(&t);
   }
   PQclear(r);
-  *more = n == PG_TODO_BATCH;
-  const char *p[3] = {lit_done(&s, ks), lit_done(&l, kl), lit_done(&t, kt)};
-#define TODO_U                                                                          \
-  "WITH u AS (SELECT s, l, p, CASE l WHEN 1 THEN 100 WHEN 2 THEN 1000 ELSE 10000 END "   \
-  "AS w FROM unnest($1::bigint[], $2::smallint[], $3::bigint[]) AS u(s, l, p)) "
-  static const char *const SQL[] = {
-      TODO_U "DELETE FROM rollups r USING u WHERE r.series_id = u.s AND r.level = u.l AND "
-             "r.t = u.p",
-      TODO_U "DELETE FROM rollup_periods r USING u WHERE r.series_id = u.s AND "
-             "r.level = u.l AND r.t = u.p",
-      TODO_U "INSERT INTO rollups (series_id, level, t, stack, value) SELECT u.s, u.l, u.p, "
-             "m.stack, least(sum(m.value), 9223372036854775807)::bigint FROM u JOIN samples "
-             "m ON m.series_id = u.s AND m.t >= u.p AND m.t < u.p + u.w GROUP BY u.s, u.l, "
-             "u.p, m.stack",
-      TODO_U "INSERT INTO rollup_periods (series_id, level, t, total, n) SELECT s, l, p, "
-             "least(sum(v), 9223372036854775807)::bigint, sum(n)::bigint FROM (SELECT u.s, "
-             "u.l, u.p, m.value AS v, 0::bigint AS n FROM u JOIN samples m ON m.series_id = "
-             "u.s AND m.t >= u.p AND m.t < u.p + u.w UNION ALL SELECT u.s, u.l, u.p, 0, b.n "
-             "FROM u JOIN bucket_profiles b ON b.series_id = u.s AND b.t >= u.p AND b.t < "
-             "u.p + u.w) q GROUP BY s, l, p",
-      TODO_U "DELETE FROM rollup_todo r USING u WHERE r.series_id = u.s AND r.level = u.l "
-             "AND r.t = u.p",
-  };
-#undef TODO_U
-  for (size_t i = 0; rc == 0 && n && i < sizeof SQL / sizeof *SQL; i++)
-    rc = run(c, SQL[i], 3, p, err);
-  ember_buf_free(&s);
-  ember_buf_free(&l);
-  ember_buf_free(&t);
   return end(c, rc, err);
 }
 
