@@ -164,6 +164,8 @@ queries() { # label port...
   local label=$1 q r range from
   shift
   for q in 'load.cpu' 'load.cpu%7Bseries%3D%221%22%7D'; do
+    local name=load.cpu
+    [ "$q" = load.cpu ] || name='load.cpu{series="1"}'
     for r in 1h 24h; do
       range=$([ $r = 1h ] && echo 3600 || echo 86400)
       from=$((last - range))
@@ -175,7 +177,7 @@ queries() { # label port...
       wait
       cat "$work"/q? >"$work/qall"
       rm -f "$work"/q?
-      report "$label ${q//%7Bseries%3D%221%22%7D/{series=1}} $r" "$work/qall"
+      report "$label $name $r" "$work/qall"
     done
   done
 }
