@@ -91,7 +91,10 @@ int ember_pg_connect(const char *url, PGconn **out, ember_err_t *err) {
     PQfinish(c);
     return rc;
   }
-  PGresult *r = PQexec(c, "SET TIME ZONE 'UTC'; SET client_min_messages = warning");
+  /* No JIT: compiling costs more than the short statements it would
+   * speed up. */
+  PGresult *r = PQexec(c, "SET TIME ZONE 'UTC'; SET client_min_messages = warning; "
+                          "SET jit = off");
   PQclear(r);
   *out = c;
   return 0;
@@ -1016,7 +1019,8 @@ static int retention(ember_pg_t *s, PGconn *c, int64_t now, ember_err_t *err) {
 static int compact(ember_pg_t *s, PGconn *c, int64_t now, ember_err_t *err) {
   int64_t limit = ember_store_floor(now - EMBER_STORE_SETTLE, EMBER_STORE_BUCKET);
   int rc = 0;
-  for (int step = 0; rc == 0 && step < PG_COMPACT_STEPS; step++) {
+  for (int step = 0; rc == 0 && step < PG_COMPACT_STEPS && !atomic_load(&s->stopping);
+       step++) {
     char lim[24];
     snprintf(lim, sizeof lim, "%lld", (long long)limit);
     const char *p1[1] = {lim};
@@ -1082,7 +1086,7 @@ static int pg_maintain(ember_store_t *st, int64_t now, bool *ran, ember_err_t *e
     if (ran) *ran = true;
     rc = retention(s, s->mconn, now, err);
     if (rc == 0) rc = compact(s, s->mconn, now, err);
-    if (rc == 0) rc = ember_pg_rollup(s->mconn, now, err);
+    if (rc == 0) rc = ember_pg_rollup(s->mconn, now, &s->stopping, err);
   }
   pthread_mutex_unlock(&s->maint_lock);
   return rc;
@@ -1146,6 +1150,7 @@ static void pg_free(ember_pg_t *s) {
 
 static void pg_close(ember_store_t *st) {
   ember_pg_t *s = (ember_pg_t *)(void *)st;
+  atomic_store(&s->stopping, true);
   if (s->maint_running) {
     pthread_mutex_lock(&s->maint_lock);
     s->maint_stop = true;

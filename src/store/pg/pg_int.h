@@ -18,6 +18,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "store/store_int.h"
 
@@ -91,6 +92,7 @@ struct ember_pg {
   PGconn *mconn;
   pthread_t maint;
   bool maint_running, maint_stop;
+  atomic_bool stopping; /* set first by close: a pass ends after its job */
   pthread_mutex_t maint_lock;
   pthread_cond_t maint_wake;
 };
@@ -131,7 +133,7 @@ void ember_pg_cover_free(ember_pg_cover_t *cv);
 /* A maintenance pass's rollup work: rebuilds stale periods, then rolls
  * every level up to its settled limit, in bounded transactions under the
  * delete lock. */
-int ember_pg_rollup(PGconn *c, int64_t now, ember_err_t *err);
+int ember_pg_rollup(PGconn *c, int64_t now, const atomic_bool *stop, ember_err_t *err);
 /* Retention's part, inside its locked transaction: rollups of periods
  * starting before cutoff go, and reads leave those periods to finer rows. */
 int ember_pg_rollup_retention(PGconn *c, int64_t cutoff, ember_err_t *err);

@@ -159,11 +159,15 @@ static uint64_t be64(const char *p) {
   "rr AS (SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], "             \
   "$4::bigint[]) AS u(s, l, a, b)), sr AS (SELECT * FROM unnest($5::bigint[], "          \
   "$6::bigint[], $7::bigint[]) AS g(s, a, b)), "
+/* Each range is read by an index scan of its own: the LATERAL subqueries
+ * (fenced by OFFSET 0) keep the planner, which guesses ten rows for an
+ * unnest, from hashing the ranges against a scan of a whole table. */
 #define SQL_ROWS                                                                        \
-  "x AS (SELECT r.series_id, r.stack, r.value FROM rr JOIN rollups r ON r.series_id = "  \
-  "rr.s AND r.level = rr.l AND r.t >= rr.a AND r.t < rr.b UNION ALL SELECT m.series_id, " \
-  "m.stack, m.value FROM sr JOIN samples m ON m.series_id = sr.s AND m.t >= sr.a AND "   \
-  "m.t < sr.b), "
+  "x AS (SELECT rr.s AS series_id, r.stack, r.value FROM rr CROSS JOIN LATERAL (SELECT " \
+  "stack, value FROM rollups WHERE series_id = rr.s AND level = rr.l AND t >= rr.a AND " \
+  "t < rr.b OFFSET 0) r UNION ALL SELECT sr.s, m.stack, m.value FROM sr CROSS JOIN "      \
+  "LATERAL (SELECT stack, value FROM samples WHERE series_id = sr.s AND t >= sr.a AND "  \
+  "t < sr.b OFFSET 0) m), "
 /* The stacks with a value, and their ancestors; $8 the app. */
 #define SQL_STACKS                                                                      \
   "s AS (SELECT id, parent, name FROM stacks WHERE app_id=$8 AND id IN (SELECT stack "   \
@@ -180,10 +184,11 @@ static const char SQL_TREE_SUM[] =
 static const char SQL_TREE_AVG[] =
     "WITH RECURSIVE " SQL_COVER SQL_ROWS
     "xs AS (SELECT series_id, stack, sum(value) AS v FROM x GROUP BY series_id, stack), "
-    "n AS (SELECT series_id, greatest(sum(n), 1) AS n FROM (SELECT p.series_id, p.n FROM "
-    "rr JOIN rollup_periods p ON p.series_id = rr.s AND p.level = rr.l AND p.t >= rr.a AND "
-    "p.t < rr.b UNION ALL SELECT b.series_id, b.n FROM sr JOIN bucket_profiles b ON "
-    "b.series_id = sr.s AND b.t >= sr.a AND b.t < sr.b) q GROUP BY series_id), "
+    "n AS (SELECT series_id, greatest(sum(n), 1) AS n FROM (SELECT rr.s AS series_id, p.n "
+    "FROM rr CROSS JOIN LATERAL (SELECT n FROM rollup_periods WHERE series_id = rr.s AND "
+    "level = rr.l AND t >= rr.a AND t < rr.b OFFSET 0) p UNION ALL SELECT sr.s, b.n FROM "
+    "sr CROSS JOIN LATERAL (SELECT n FROM bucket_profiles WHERE series_id = sr.s AND "
+    "t >= sr.a AND t < sr.b OFFSET 0) b) q GROUP BY series_id), "
     "v AS (SELECT xs.stack, sum(div(xs.v, coalesce(n.n, 1)) + CASE WHEN mod(xs.v, "
     "coalesce(n.n, 1)) * 2 >= coalesce(n.n, 1) THEN 1 ELSE 0 END) AS v FROM xs LEFT JOIN "
     "n USING (series_id) GROUP BY xs.stack), " SQL_STACKS;
@@ -191,10 +196,11 @@ static const char SQL_TREE_AVG[] =
  * period, never one per stack. */
 static const char SQL_TIMELINE[] =
     "WITH " SQL_COVER
-    "q AS (SELECT p.t, p.total AS v FROM rr JOIN rollup_periods p ON p.series_id = rr.s "
-    "AND p.level = rr.l AND p.t >= rr.a AND p.t < rr.b UNION ALL SELECT b.t, b.total FROM "
-    "sr JOIN bucket_profiles b ON b.series_id = sr.s AND b.t >= sr.a AND b.t < sr.b AND "
-    "$8::bigint IS NOT NULL) SELECT t, sum(v)::text FROM q GROUP BY t";
+    "q AS (SELECT p.t, p.total AS v FROM rr CROSS JOIN LATERAL (SELECT t, total FROM "
+    "rollup_periods WHERE series_id = rr.s AND level = rr.l AND t >= rr.a AND t < rr.b "
+    "OFFSET 0) p UNION ALL SELECT b.t, b.total FROM sr CROSS JOIN LATERAL (SELECT t, total "
+    "FROM bucket_profiles WHERE series_id = sr.s AND t >= sr.a AND t < sr.b AND "
+    "$8::bigint IS NOT NULL OFFSET 0) b) SELECT t, sum(v)::text FROM q GROUP BY t";
 
 typedef struct {
   int64_t id, parent;

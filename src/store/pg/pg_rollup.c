@@ -46,7 +46,7 @@ static const int64_t CHUNK[EMBER_STORE_LEVELS] = {0, 10000, 10000, 100000};
 /* Rollup transactions one maintenance pass runs at most. */
 #define PG_ROLLUP_JOBS 200
 /* Stale periods rebuilt per transaction. */
-#define PG_TODO_BATCH 256
+#define PG_TODO_BATCH 32
 
 /* ---- Arrays as text literals ----------------------------------------------- */
 
@@ -285,37 +285,46 @@ static int build(PGconn *c, int level, const char *t_cte, int n, const char *con
     bool rows = pass == 0;
     ember_buf_reset(&q);
     ember_buf_printf(&q, "WITH %s, q AS (", t_cte);
+    /* Each period read by index scans of its own (LATERAL, fenced by
+     * OFFSET 0): the planner guesses ten rows for an unnest and would
+     * rather hash it against a scan of every sample. */
     if (f == 0) {
       ember_buf_printf(&q,
                        rows ? "SELECT T.s, T.p, m.stack AS k, m.value AS v, 0::bigint AS n "
-                              "FROM T JOIN samples m ON m.series_id = T.s AND m.t >= T.p "
-                              "AND m.t < T.p + %lld"
+                              "FROM T CROSS JOIN LATERAL (SELECT stack, value FROM samples "
+                              "WHERE series_id = T.s AND t >= T.p AND t < T.p + %lld "
+                              "OFFSET 0) m"
                             : "SELECT T.s, T.p, 0::bigint AS k, b.total AS v, b.n FROM T "
-                              "JOIN bucket_profiles b ON b.series_id = T.s AND b.t >= T.p "
-                              "AND b.t < T.p + %lld",
+                              "CROSS JOIN LATERAL (SELECT total, n FROM bucket_profiles "
+                              "WHERE series_id = T.s AND t >= T.p AND t < T.p + %lld "
+                              "OFFSET 0) b",
                        wl);
     } else {
       ember_buf_printf(&q,
                        rows ? "SELECT T.s, T.p, r.stack AS k, r.value AS v, 0::bigint AS n "
-                              "FROM T JOIN rollups r ON r.series_id = T.s AND r.level = %d "
-                              "AND r.t >= T.p AND r.t < T.p + %lld"
+                              "FROM T CROSS JOIN LATERAL (SELECT t, stack, value FROM "
+                              "rollups WHERE series_id = T.s AND level = %d AND t >= T.p "
+                              "AND t < T.p + %lld OFFSET 0) r"
                             : "SELECT T.s, T.p, 0::bigint AS k, r.total AS v, r.n FROM T "
-                              "JOIN rollup_periods r ON r.series_id = T.s AND r.level = %d "
-                              "AND r.t >= T.p AND r.t < T.p + %lld",
+                              "CROSS JOIN LATERAL (SELECT t, total, n FROM rollup_periods "
+                              "WHERE series_id = T.s AND level = %d AND t >= T.p AND "
+                              "t < T.p + %lld OFFSET 0) r",
                        f, wl);
       ember_buf_printf(&q,
                        " WHERE NOT EXISTS (SELECT 1 FROM rollup_todo d WHERE d.series_id = "
-                       "r.series_id AND d.level = %d AND d.t = r.t) UNION ALL ",
+                       "T.s AND d.level = %d AND d.t = r.t) UNION ALL ",
                        f);
       ember_buf_printf(&q,
-                       rows ? "SELECT T.s, T.p, m.stack, m.value, 0::bigint FROM T JOIN "
-                              "rollup_todo d ON d.series_id = T.s AND d.level = %d AND "
-                              "d.t >= T.p AND d.t < T.p + %lld JOIN samples m ON "
-                              "m.series_id = d.series_id AND m.t >= d.t AND m.t < d.t + %lld"
-                            : "SELECT T.s, T.p, 0::bigint, b.total, b.n FROM T JOIN "
-                              "rollup_todo d ON d.series_id = T.s AND d.level = %d AND "
-                              "d.t >= T.p AND d.t < T.p + %lld JOIN bucket_profiles b ON "
-                              "b.series_id = d.series_id AND b.t >= d.t AND b.t < d.t + %lld",
+                       rows ? "SELECT T.s, T.p, m.stack, m.value, 0::bigint FROM T CROSS "
+                              "JOIN LATERAL (SELECT t FROM rollup_todo WHERE series_id = "
+                              "T.s AND level = %d AND t >= T.p AND t < T.p + %lld OFFSET 0) "
+                              "d CROSS JOIN LATERAL (SELECT stack, value FROM samples WHERE "
+                              "series_id = T.s AND t >= d.t AND t < d.t + %lld OFFSET 0) m"
+                            : "SELECT T.s, T.p, 0::bigint, b.total, b.n FROM T CROSS JOIN "
+                              "LATERAL (SELECT t FROM rollup_todo WHERE series_id = T.s AND "
+                              "level = %d AND t >= T.p AND t < T.p + %lld OFFSET 0) d CROSS "
+                              "JOIN LATERAL (SELECT total, n FROM bucket_profiles WHERE "
+                              "series_id = T.s AND t >= d.t AND t < d.t + %lld OFFSET 0) b",
                        f, wl, wf);
     }
     if (rows)
@@ -471,13 +480,15 @@ static int rebuild_stale(PGconn *c, bool *more, ember_err_t *err) {
   return end(c, rc, err);
 }
 
-int ember_pg_rollup(PGconn *c, int64_t now, ember_err_t *err) {
+int ember_pg_rollup(PGconn *c, int64_t now, const atomic_bool *stop, ember_err_t *err) {
   int rc = 0, jobs = 0;
   bool more = true;
-  while (rc == 0 && more && jobs++ < PG_ROLLUP_JOBS) rc = rebuild_stale(c, &more, err);
+  while (rc == 0 && more && jobs++ < PG_ROLLUP_JOBS && !atomic_load(stop))
+    rc = rebuild_stale(c, &more, err);
   for (int level = 1; rc == 0 && level < EMBER_STORE_LEVELS; level++) {
     more = true;
-    while (rc == 0 && more && jobs++ < PG_ROLLUP_JOBS) rc = roll_step(c, level, now, &more, err);
+    while (rc == 0 && more && jobs++ < PG_ROLLUP_JOBS && !atomic_load(stop))
+      rc = roll_step(c, level, now, &more, err);
   }
   return rc;
 }
