@@ -150,15 +150,16 @@ measure() { # port query from until out
   local i t
   curl -s -o /dev/null "http://127.0.0.1:$1/render?query=$2&from=$3&until=$4"
   for i in $(seq 1 "$requests"); do
-    t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' \
+    t=$(curl -s -o /dev/null -w '%{http_code} %{time_total} %{size_download}\n' \
       "http://127.0.0.1:$1/render?query=$2&from=$3&until=$4")
     [ "${t%% *}" = 200 ] || { echo "pg_compare: /render answered ${t%% *}" >&2; exit 1; }
     echo "${t#* }"
   done >"$5"
 }
 report() { # label file
-  sort -n "$2" | awk -v l="$1" '{ v[NR] = $1 } END {
-    printf "  %-40s p50 %7.1f ms  max %7.1f ms\n", l, v[int((NR + 1) / 2)] * 1000, v[NR] * 1000 }'
+  sort -n "$2" | awk -v l="$1" '{ v[NR] = $1; b = $2 } END {
+    printf "  %-44s p50 %7.1f ms  max %7.1f ms  (%d bytes)\n", l, v[int((NR + 1) / 2)] * 1000,
+      v[NR] * 1000, b }'
 }
 queries() { # label port...
   local label=$1 q r range from
