@@ -75,7 +75,9 @@ int ember_store_maintain(ember_store_t *s, int64_t now, bool *ran, ember_err_t *
   return ops_of(s)->maintain(s, now, ran, err);
 }
 
-const char *ember_store_where(ember_store_t *s) { return s ? ops_of(s)->where(s) : ""; }
+const char *ember_store_where(ember_store_t *s) {
+  return s ? ops_of(s)->where(s) : "";
+}
 
 void ember_store_stats(ember_store_t *s, ember_store_stats_t *out) {
   memset(out, 0, sizeof *out);
@@ -115,7 +117,8 @@ int ember_store_write(ember_store_t *s, ember_ingest_result_t *r, ember_err_t *e
   int rc = ember_store_submit(s, r, waiter_done, &w, err);
   if (rc == 0) {
     pthread_mutex_lock(&w.m);
-    while (!w.done) pthread_cond_wait(&w.c, &w.m);
+    while (!w.done)
+      pthread_cond_wait(&w.c, &w.m);
     pthread_mutex_unlock(&w.m);
     rc = w.rc;
     if (rc != 0 && err) *err = w.err;

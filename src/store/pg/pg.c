@@ -70,7 +70,8 @@ void ember_pg_idset_add(ember_pg_idset_t *s, uint64_t id) {
     *s = g;
   }
   size_t i = slot_of(id, s->cap);
-  while (s->slots[i]) i = (i + 1) & (s->cap - 1);
+  while (s->slots[i])
+    i = (i + 1) & (s->cap - 1);
   s->slots[i] = id;
   s->n++;
 }
@@ -87,7 +88,8 @@ int ember_pg_connect(const char *url, PGconn **out, ember_err_t *err) {
   if (!c || PQstatus(c) != CONNECTION_OK) {
     const char *m = c ? PQerrorMessage(c) : "out of memory";
     size_t n = strcspn(m, "\n");
-    int rc = ember_err_set(err, EMBER_EIO, "cannot connect to PostgreSQL: %.*s", (int)n, m);
+    int rc =
+        ember_err_set(err, EMBER_EIO, "cannot connect to PostgreSQL: %.*s", (int)n, m);
     PQfinish(c);
     return rc;
   }
@@ -112,7 +114,8 @@ int ember_pg_fail(PGconn *c, PGresult *res, ember_err_t *err, const char *what) 
 int ember_pg_exec(PGconn *c, const char *sql, ember_err_t *err) {
   PGresult *r = PQexec(c, sql);
   ExecStatusType st = PQresultStatus(r);
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return ember_pg_fail(c, r, err, sql);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+    return ember_pg_fail(c, r, err, sql);
   PQclear(r);
   return 0;
 }
@@ -166,7 +169,8 @@ static char *query_one(PGconn *c, const char *sql, int n, const char *const *par
     ember_pg_fail(c, r, err, what);
     return NULL;
   }
-  char *v = ember_strdup(PQntuples(r) && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
+  char *v =
+      ember_strdup(PQntuples(r) && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
   PQclear(r);
   return v;
 }
@@ -209,7 +213,8 @@ static const char *const MIGRATIONS[EMBER_PG_SCHEMA_VERSION] = {
     "CREATE INDEX rollup_periods_t ON rollup_periods (t);"
     "CREATE TABLE rollup_todo (series_id bigint NOT NULL, level smallint NOT NULL,"
     " t bigint NOT NULL, PRIMARY KEY (series_id, level, t));"
-    "ALTER TABLE maintenance ADD COLUMN rolled1 bigint NOT NULL DEFAULT -9223372036854775807,"
+    "ALTER TABLE maintenance ADD COLUMN rolled1 bigint NOT NULL DEFAULT "
+    "-9223372036854775807,"
     " ADD COLUMN rolled2 bigint NOT NULL DEFAULT -9223372036854775807,"
     " ADD COLUMN rolled3 bigint NOT NULL DEFAULT -9223372036854775807,"
     " ADD COLUMN kept_from bigint NOT NULL DEFAULT -9223372036854775807;"
@@ -236,8 +241,8 @@ static int schema_version(PGconn *c, int *out, ember_err_t *err) {
 
 static int migrate_locked(PGconn *c, ember_err_t *err) {
   int v = 0;
-  int rc = ember_pg_exec(c, "CREATE TABLE IF NOT EXISTS ember_schema (version integer NOT NULL)",
-                         err);
+  int rc = ember_pg_exec(
+      c, "CREATE TABLE IF NOT EXISTS ember_schema (version integer NOT NULL)", err);
   if (rc == 0) rc = schema_version(c, &v, err);
   if (rc != 0) return rc;
   if (v > EMBER_PG_SCHEMA_VERSION)
@@ -247,8 +252,8 @@ static int migrate_locked(PGconn *c, ember_err_t *err) {
                          v, EMBER_PG_SCHEMA_VERSION);
   for (; rc == 0 && v < EMBER_PG_SCHEMA_VERSION; v++) {
     char set[96];
-    snprintf(set, sizeof set, "DELETE FROM ember_schema; INSERT INTO ember_schema VALUES (%d)",
-             v + 1);
+    snprintf(set, sizeof set,
+             "DELETE FROM ember_schema; INSERT INTO ember_schema VALUES (%d)", v + 1);
     if ((rc = ember_pg_exec(c, "BEGIN", err)) == 0 &&
         (rc = ember_pg_exec(c, MIGRATIONS[v], err)) == 0 &&
         (rc = ember_pg_exec(c, set, err)) == 0)
@@ -274,7 +279,9 @@ static int migrate(PGconn *c, ember_err_t *err) {
 
 /* ---- Partitions ----------------------------------------------------------- */
 
-static int64_t day_of(int64_t t) { return ember_store_floor(t, EMBER_PG_PARTITION) / EMBER_PG_PARTITION; }
+static int64_t day_of(int64_t t) {
+  return ember_store_floor(t, EMBER_PG_PARTITION) / EMBER_PG_PARTITION;
+}
 
 /* Creates the partitions of day (both sample tables) unless known. */
 static int ensure_day(ember_pg_t *s, PGconn *c, int64_t day, ember_err_t *err) {
@@ -284,13 +291,14 @@ static int ensure_day(ember_pg_t *s, PGconn *c, int64_t day, ember_err_t *err) {
   const char *sign = day < 0 ? "m" : "";
   long long d = day < 0 ? -(long long)day : (long long)day;
   long long lo = (long long)day * EMBER_PG_PARTITION, hi = lo + EMBER_PG_PARTITION;
-  snprintf(sql, sizeof sql,
-           "BEGIN; SELECT pg_advisory_xact_lock(%d, %d);"
-           "CREATE TABLE IF NOT EXISTS samples_d%s%lld PARTITION OF samples"
-           " FOR VALUES FROM (%lld) TO (%lld);"
-           "CREATE TABLE IF NOT EXISTS bucket_profiles_d%s%lld PARTITION OF bucket_profiles"
-           " FOR VALUES FROM (%lld) TO (%lld); COMMIT",
-           EMBER_PG_LOCK_CLASS, EMBER_PG_LOCK_PARTITION, sign, d, lo, hi, sign, d, lo, hi);
+  snprintf(
+      sql, sizeof sql,
+      "BEGIN; SELECT pg_advisory_xact_lock(%d, %d);"
+      "CREATE TABLE IF NOT EXISTS samples_d%s%lld PARTITION OF samples"
+      " FOR VALUES FROM (%lld) TO (%lld);"
+      "CREATE TABLE IF NOT EXISTS bucket_profiles_d%s%lld PARTITION OF bucket_profiles"
+      " FOR VALUES FROM (%lld) TO (%lld); COMMIT",
+      EMBER_PG_LOCK_CLASS, EMBER_PG_LOCK_PARTITION, sign, d, lo, hi, sign, d, lo, hi);
   int rc = ember_pg_exec(c, sql, err);
   if (rc != 0) {
     ember_pg_exec(c, "ROLLBACK", NULL);
@@ -336,7 +344,9 @@ static void arr_reset(arr_t *a) {
   a->n = 0;
 }
 
-static int64_t clamp_i64(uint64_t v) { return v > INT64_MAX ? INT64_MAX : (int64_t)v; }
+static int64_t clamp_i64(uint64_t v) {
+  return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
 
 /* The id of the stack (parent, name) at probe p: a 63-bit hash, never 0
  * (the root). */
@@ -351,7 +361,8 @@ static int64_t stack_id(int64_t parent, ember_slice_t name, uint32_t probe,
 }
 
 static uint64_t known_key(int64_t app, int64_t id) {
-  uint64_t k = (uint64_t)id * 0xff51afd7ed558ccdull ^ (uint64_t)app * 0xc4ceb9fe1a85ec53ull;
+  uint64_t k =
+      (uint64_t)id * 0xff51afd7ed558ccdull ^ (uint64_t)app * 0xc4ceb9fe1a85ec53ull;
   return k ? k : 1;
 }
 
@@ -367,7 +378,8 @@ static int cmp_pending(const void *a, const void *b) {
 
 static uint64_t be64(const char *p) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = v << 8 | (unsigned char)p[i];
+  for (int i = 0; i < 8; i++)
+    v = v << 8 | (unsigned char)p[i];
   return v;
 }
 
@@ -382,7 +394,8 @@ static int put_stacks(ember_pg_t *s, PGconn *c, int64_t app, const ember_tree_t 
   ember_buf_t names = EMBER_BUF_INIT;
   char appv[24];
   snprintf(appv, sizeof appv, "%lld", (long long)app);
-  for (size_t i = 0; i < n; i++) arr_add(&aid, pend[i].id);
+  for (size_t i = 0; i < n; i++)
+    arr_add(&aid, pend[i].id);
   /* Which exist already, and whether as the same stack. */
   const char *p1[2] = {appv, arr_done(&aid)};
   PGresult *r = PQexecParams(c,
@@ -404,7 +417,8 @@ static int put_stacks(ember_pg_t *s, PGconn *c, int64_t app, const ember_tree_t 
     if (!hit) continue;
     const ember_tree_node_t *node = ember_tree_node(t, hit->node);
     ember_slice_t name = ember_tree_name(t, node->name);
-    bool same = par == ids[node->parent] && nl == name.len && memcmp(nm, name.base, nl) == 0;
+    bool same =
+        par == ids[node->parent] && nl == name.len && memcmp(nm, name.base, nl) == 0;
     if (!same) collided[hit->node] = true;
     hit->node = UINT32_MAX; /* exists: nothing to write */
   }
@@ -427,8 +441,12 @@ static int put_stacks(ember_pg_t *s, PGconn *c, int64_t app, const ember_tree_t 
     nnew++;
   }
   if (nnew) {
-    const char *p2[6] = {appv, arr_done(&aid), arr_done(&apar), arr_done(&aoff),
-                         arr_done(&alen), names.data ? names.data : ""};
+    const char *p2[6] = {appv,
+                         arr_done(&aid),
+                         arr_done(&apar),
+                         arr_done(&aoff),
+                         arr_done(&alen),
+                         names.data ? names.data : ""};
     int lens[6] = {0, 0, 0, 0, 0, (int)names.len};
     int fmts[6] = {0, 0, 0, 0, 0, 1};
     r = PQexecParams(c,
@@ -473,7 +491,8 @@ static int map_stacks(ember_pg_t *s, PGconn *c, int64_t app, const ember_tree_t 
     for (uint32_t i = 1; i < nn; i++) {
       const ember_tree_node_t *node = ember_tree_node(t, i);
       if (collided[i]) probe[i]++, collided[i] = false;
-      ids[i] = stack_id(ids[node->parent], ember_tree_name(t, node->name), probe[i], &scratch);
+      ids[i] =
+          stack_id(ids[node->parent], ember_tree_name(t, node->name), probe[i], &scratch);
       if (!ember_pg_idset_has(&s->known, known_key(app, ids[i])))
         pend[n++] = (pending_t){ids[i], i};
     }
@@ -487,7 +506,8 @@ static int map_stacks(ember_pg_t *s, PGconn *c, int64_t app, const ember_tree_t 
     if (rc != 0) break;
     *max_new -= added - before < *max_new ? added - before : *max_new;
     bool any = false;
-    for (size_t i = 0; i < nn && !any; i++) any = collided[i];
+    for (size_t i = 0; i < nn && !any; i++)
+      any = collided[i];
     if (!any) break;
   }
   free(probe);
@@ -497,7 +517,9 @@ static int map_stacks(ember_pg_t *s, PGconn *c, int64_t app, const ember_tree_t 
   return rc;
 }
 
-static const char *or_default(const char *v, const char *d) { return v && *v ? v : d; }
+static const char *or_default(const char *v, const char *d) {
+  return v && *v ? v : d;
+}
 
 /* Finds or creates p's app, bringing its metadata up to date. */
 static int upsert_app(ember_pg_t *s, const ember_profile_t *p, int64_t *out,
@@ -512,7 +534,8 @@ static int upsert_app(ember_pg_t *s, const ember_profile_t *p, int64_t *out,
                              "SELECT id, spy_name=$2 AND units=$3 AND sample_rate=$4 AND "
                              "aggregation=$5 FROM apps WHERE name=$1",
                              5, NULL, params, NULL, NULL, 0);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return ember_pg_fail(c, r, err, "looking up an app");
+  if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    return ember_pg_fail(c, r, err, "looking up an app");
   if (PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't') {
     *out = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -539,7 +562,8 @@ static int upsert_app(ember_pg_t *s, const ember_profile_t *p, int64_t *out,
                    "sample_rate=excluded.sample_rate, aggregation=excluded.aggregation "
                    "RETURNING id",
                    5, NULL, params, NULL, NULL, 0);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return ember_pg_fail(c, r, err, "saving an app");
+  if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    return ember_pg_fail(c, r, err, "saving an app");
   *out = atoll(PQgetvalue(r, 0, 0));
   PQclear(r);
   return 0;
@@ -556,8 +580,8 @@ static int upsert_series(ember_pg_t *s, int64_t app, const ember_series_key_t *k
   snprintf(appv, sizeof appv, "%lld", (long long)app);
   const char *params[2] = {appv, labels.data};
   int rc = 0;
-  char *id = query_one(c, "SELECT id FROM series WHERE app_id=$1 AND labels=$2", 2, params,
-                       err, "looking up a series");
+  char *id = query_one(c, "SELECT id FROM series WHERE app_id=$1 AND labels=$2", 2,
+                       params, err, "looking up a series");
   if (!id) {
     rc = EMBER_EIO;
     goto done;
@@ -596,10 +620,11 @@ static int upsert_series(ember_pg_t *s, int64_t app, const ember_series_key_t *k
   snprintf(sid, sizeof sid, "%lld", (long long)*out);
   for (size_t i = 0; rc == 0 && i < k->nlabels; i++) {
     const char *lp[4] = {sid, appv, k->labels[i].key, k->labels[i].value};
-    PGresult *r = PQexecParams(c,
-                               "INSERT INTO series_labels (series_id, app_id, key, value) "
-                               "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                               4, NULL, lp, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c,
+                     "INSERT INTO series_labels (series_id, app_id, key, value) "
+                     "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                     4, NULL, lp, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
       rc = ember_pg_fail(c, r, err, "saving a series label");
     else
@@ -641,11 +666,12 @@ static int put_samples(ember_pg_t *s, int64_t series, const ember_profile_t *p,
     char sid[24];
     snprintf(sid, sizeof sid, "%lld", (long long)series);
     const char *pa[4] = {sid, arr_done(&at), arr_done(&as), arr_done(&av)};
-    PGresult *r = PQexecParams(s->wconn,
-                               "INSERT INTO samples (series_id, t, stack, value) SELECT $1, "
-                               "u.t, u.s, u.v FROM unnest($2::bigint[], $3::bigint[], "
-                               "$4::bigint[]) AS u(t, s, v)",
-                               4, NULL, pa, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(s->wconn,
+                     "INSERT INTO samples (series_id, t, stack, value) SELECT $1, "
+                     "u.t, u.s, u.v FROM unnest($2::bigint[], $3::bigint[], "
+                     "$4::bigint[]) AS u(t, s, v)",
+                     4, NULL, pa, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
       rc = ember_pg_fail(s->wconn, r, err, "writing samples");
     } else {
@@ -653,18 +679,19 @@ static int put_samples(ember_pg_t *s, int64_t series, const ember_profile_t *p,
       const char *pb[3] = {sid, arr_done(&bt), arr_done(&bv)};
       /* A bucket in a period already rolled up makes its rollups stale
        * (pg_rollup.c), in the same statement. */
-      r = PQexecParams(s->wconn,
-                       "WITH todo AS (INSERT INTO rollup_todo (series_id, level, t) "
-                       "SELECT DISTINCT $1::bigint, u.l, u.p FROM unnest($2::bigint[]) AS "
-                       "b(t) CROSS JOIN LATERAL (VALUES (1::smallint, b.t - ((b.t % 100) + "
-                       "100) % 100), (2::smallint, b.t - ((b.t % 1000) + 1000) % 1000), "
-                       "(3::smallint, b.t - ((b.t % 10000) + 10000) % 10000)) AS u(l, p) "
-                       "JOIN maintenance m ON m.id = 1 WHERE u.p < CASE u.l WHEN 1 THEN "
-                       "m.rolled1 WHEN 2 THEN m.rolled2 ELSE m.rolled3 END "
-                       "ON CONFLICT DO NOTHING) "
-                       "INSERT INTO bucket_profiles (series_id, t, n, total) SELECT $1, "
-                       "u.t, 1, u.v FROM unnest($2::bigint[], $3::bigint[]) AS u(t, v)",
-                       3, NULL, pb, NULL, NULL, 0);
+      r = PQexecParams(
+          s->wconn,
+          "WITH todo AS (INSERT INTO rollup_todo (series_id, level, t) "
+          "SELECT DISTINCT $1::bigint, u.l, u.p FROM unnest($2::bigint[]) AS "
+          "b(t) CROSS JOIN LATERAL (VALUES (1::smallint, b.t - ((b.t % 100) + "
+          "100) % 100), (2::smallint, b.t - ((b.t % 1000) + 1000) % 1000), "
+          "(3::smallint, b.t - ((b.t % 10000) + 10000) % 10000)) AS u(l, p) "
+          "JOIN maintenance m ON m.id = 1 WHERE u.p < CASE u.l WHEN 1 THEN "
+          "m.rolled1 WHEN 2 THEN m.rolled2 ELSE m.rolled3 END "
+          "ON CONFLICT DO NOTHING) "
+          "INSERT INTO bucket_profiles (series_id, t, n, total) SELECT $1, "
+          "u.t, 1, u.v FROM unnest($2::bigint[], $3::bigint[]) AS u(t, v)",
+          3, NULL, pb, NULL, NULL, 0);
       if (PQresultStatus(r) != PGRES_COMMAND_OK)
         rc = ember_pg_fail(s->wconn, r, err, "writing profile counts");
       else
@@ -773,7 +800,8 @@ static int batch_days(ember_pg_t *s, PGconn *sconn, const ember_pg_job_t *batch,
     for (size_t i = 0; rc == 0 && i < j->nprofiles; i++) {
       const ember_profile_t *p = &j->profiles[i];
       ember_err_t ignored; /* a push planned wrong fails alone, later */
-      if (ember_place_plan(p->from, p->until, p->aggregation, pl, &ignored) != 0) continue;
+      if (ember_place_plan(p->from, p->until, p->aggregation, pl, &ignored) != 0)
+        continue;
       int64_t last = INT64_MIN;
       for (size_t b = 0; rc == 0 && b < pl->n; b++) {
         int64_t day = day_of(pl->first + (int64_t)b * EMBER_STORE_BUCKET);
@@ -795,7 +823,8 @@ static void run_batch(ember_pg_t *s, PGconn **sconn, ember_pg_job_t *batch) {
                                PQerrorMessage(s->wconn));
   if (rc == 0 && (rc = batch_days(s, *sconn, batch, &err)) != 0)
     ember_pg_exec(s->wconn, "ROLLBACK", NULL);
-  for (ember_pg_job_t *j = batch; rc == 0 && j; j = j->next) j->rc = run_job(s, *sconn, j);
+  for (ember_pg_job_t *j = batch; rc == 0 && j; j = j->next)
+    j->rc = run_job(s, *sconn, j);
   if (rc == 0 && ember_pg_test_before_commit)
     ember_pg_test_before_commit(ember_pg_test_before_commit_ctx);
   if (rc == 0 && (rc = ember_pg_exec(s->wconn, "COMMIT", &err)) != 0)
@@ -821,7 +850,8 @@ static void run_batch(ember_pg_t *s, PGconn **sconn, ember_pg_job_t *batch) {
     ember_pg_job_t *j = batch;
     batch = j->next;
     j->done(j->ctx, j->rc, j->rc ? &j->err : NULL);
-    for (size_t i = 0; i < j->nprofiles; i++) ember_profile_free(&j->profiles[i]);
+    for (size_t i = 0; i < j->nprofiles; i++)
+      ember_profile_free(&j->profiles[i]);
     free(j->profiles);
     free(j);
   }
@@ -835,14 +865,16 @@ static void *writer_main(void *arg) {
   if (ember_pg_connect(s->url, &sconn, &err) != 0) sconn = PQconnectdb(s->url);
   for (;;) {
     pthread_mutex_lock(&s->lock);
-    while (!s->head && !s->closing) pthread_cond_wait(&s->wake, &s->lock);
+    while (!s->head && !s->closing)
+      pthread_cond_wait(&s->wake, &s->lock);
     if (!s->head) {
       pthread_mutex_unlock(&s->lock);
       break;
     }
     ember_pg_job_t *batch = s->head, *last = batch;
     size_t n = 1;
-    while (last->next && n < EMBER_STORE_BATCH_MAX) last = last->next, n++;
+    while (last->next && n < EMBER_STORE_BATCH_MAX)
+      last = last->next, n++;
     s->head = last->next;
     if (!s->head) s->tail = NULL;
     last->next = NULL;
@@ -854,8 +886,8 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-static int pg_submit(ember_store_t *st, ember_ingest_result_t *r, ember_store_done_fn done,
-                     void *ctx, ember_err_t *err) {
+static int pg_submit(ember_store_t *st, ember_ingest_result_t *r,
+                     ember_store_done_fn done, void *ctx, ember_err_t *err) {
   ember_pg_t *s = (ember_pg_t *)(void *)st;
   pthread_mutex_lock(&s->lock);
   int rc = s->closing ? ember_err_set(err, EMBER_ESHUTDOWN, "the server is stopping")
@@ -873,8 +905,10 @@ static int pg_submit(ember_store_t *st, ember_ingest_result_t *r, ember_store_do
     j->ctx = ctx;
     r->items = NULL;
     r->n = 0;
-    if (s->tail) s->tail->next = j;
-    else s->head = j;
+    if (s->tail)
+      s->tail->next = j;
+    else
+      s->head = j;
     s->tail = j;
     s->depth++;
     pthread_cond_signal(&s->wake);
@@ -901,7 +935,8 @@ static int pg_delete_app(ember_store_t *st, const char *app, ember_err_t *err) {
   }
   id = query_one(c, "SELECT id FROM apps WHERE name=$1 FOR UPDATE", 1, params, err,
                  "looking up an app");
-  if (!id) rc = EMBER_EIO;
+  if (!id)
+    rc = EMBER_EIO;
   else if (!*id)
     rc = ember_err_set(err, EMBER_ENOTFOUND,
                        "there is no app named '%s'; GET /api/apps lists them", app);
@@ -912,10 +947,12 @@ static int pg_delete_app(ember_store_t *st, const char *app, ember_err_t *err) {
         "DELETE FROM rollups WHERE series_id IN (SELECT id FROM series WHERE app_id=$1)",
         "DELETE FROM rollup_periods WHERE series_id IN "
         "(SELECT id FROM series WHERE app_id=$1)",
-        "DELETE FROM rollup_todo WHERE series_id IN (SELECT id FROM series WHERE app_id=$1)",
+        "DELETE FROM rollup_todo WHERE series_id IN (SELECT id FROM series WHERE "
+        "app_id=$1)",
         "DELETE FROM bucket_profiles WHERE series_id IN "
         "(SELECT id FROM series WHERE app_id=$1)",
-        "DELETE FROM stacks WHERE app_id=$1", "DELETE FROM apps WHERE id=$1"};
+        "DELETE FROM stacks WHERE app_id=$1",
+        "DELETE FROM apps WHERE id=$1"};
     for (size_t i = 0; rc == 0 && i < sizeof SQL / sizeof *SQL; i++) {
       PGresult *r = PQexecParams(c, SQL[i], 1, NULL, p, NULL, NULL, 0);
       if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -930,8 +967,10 @@ static int pg_delete_app(ember_store_t *st, const char *app, ember_err_t *err) {
       PQclear(r);
     }
   }
-  if (rc == 0) rc = ember_pg_exec(c, "COMMIT", err);
-  else ember_pg_exec(c, "ROLLBACK", NULL);
+  if (rc == 0)
+    rc = ember_pg_exec(c, "COMMIT", err);
+  else
+    ember_pg_exec(c, "ROLLBACK", NULL);
 done:
   free(id);
   ember_pg_pool_put(s, c);
@@ -962,12 +1001,12 @@ static int exec_count(PGconn *c, const char *sql, int n, const char *const *para
  * is writing to therefore has that push's rows when it is looked at, and
  * a push to a day being dropped makes the partition anew after. */
 static int retention_locked(ember_pg_t *s, PGconn *c, int64_t cutoff, ember_err_t *err) {
-  PGresult *r = PQexec(c,
-                       "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM "
-                       "pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN "
-                       "pg_class p ON p.oid = i.inhparent WHERE p.relname IN "
-                       "('samples', 'bucket_profiles')");
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return ember_pg_fail(c, r, err, "listing partitions");
+  PGresult *r = PQexec(c, "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM "
+                          "pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN "
+                          "pg_class p ON p.oid = i.inhparent WHERE p.relname IN "
+                          "('samples', 'bucket_profiles')");
+  if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    return ember_pg_fail(c, r, err, "listing partitions");
   int rc = 0;
   uint64_t deleted = 0;
   bool dropped = false;
@@ -987,8 +1026,10 @@ static int retention_locked(ember_pg_t *s, PGconn *c, int64_t cutoff, ember_err_
   snprintf(cut, sizeof cut, "%lld", (long long)cutoff);
   const char *p[1] = {cut};
   if (rc == 0) rc = ember_pg_rollup_retention(c, cutoff, err);
-  if (rc == 0) rc = exec_count(c, "DELETE FROM samples WHERE t < $1", 1, p, &deleted, err);
-  if (rc == 0) rc = exec_count(c, "DELETE FROM bucket_profiles WHERE t < $1", 1, p, NULL, err);
+  if (rc == 0)
+    rc = exec_count(c, "DELETE FROM samples WHERE t < $1", 1, p, &deleted, err);
+  if (rc == 0)
+    rc = exec_count(c, "DELETE FROM bucket_profiles WHERE t < $1", 1, p, NULL, err);
   if (rc == 0)
     rc = exec_count(c,
                     "DELETE FROM series s WHERE NOT EXISTS (SELECT 1 FROM samples "
@@ -1008,8 +1049,10 @@ static int retention(ember_pg_t *s, PGconn *c, int64_t now, ember_err_t *err) {
            EMBER_PG_LOCK_CLASS, EMBER_PG_LOCK_DELETE);
   int rc = ember_pg_exec(c, lock, err);
   if (rc == 0) rc = retention_locked(s, c, cutoff, err);
-  if (rc == 0) rc = ember_pg_exec(c, "COMMIT", err);
-  else ember_pg_exec(c, "ROLLBACK", NULL);
+  if (rc == 0)
+    rc = ember_pg_exec(c, "COMMIT", err);
+  else
+    ember_pg_exec(c, "ROLLBACK", NULL);
   return rc;
 }
 
@@ -1041,23 +1084,30 @@ static int compact(ember_pg_t *s, PGconn *c, int64_t now, ember_err_t *err) {
     snprintf(bv, sizeof bv, "%lld", (long long)b);
     const char *p2[2] = {av, bv};
     if ((rc = ember_pg_exec(c, "BEGIN", err)) != 0) break;
-    rc = exec_count(c,
-                    "WITH d AS (DELETE FROM samples WHERE t >= $1 AND t < $2 RETURNING *) "
-                    "INSERT INTO samples SELECT series_id, t, stack, "
-                    "least(sum(value), 9223372036854775807)::bigint FROM d "
-                    "GROUP BY series_id, t, stack",
-                    2, p2, NULL, err);
+    rc =
+        exec_count(c,
+                   "WITH d AS (DELETE FROM samples WHERE t >= $1 AND t < $2 RETURNING *) "
+                   "INSERT INTO samples SELECT series_id, t, stack, "
+                   "least(sum(value), 9223372036854775807)::bigint FROM d "
+                   "GROUP BY series_id, t, stack",
+                   2, p2, NULL, err);
+    if (rc == 0)
+      rc = exec_count(
+          c,
+          "WITH d AS (DELETE FROM bucket_profiles WHERE t >= $1 AND t < $2 "
+          "RETURNING *) INSERT INTO bucket_profiles (series_id, t, n, total) SELECT "
+          "series_id, t, sum(n)::bigint, least(sum(total), "
+          "9223372036854775807)::bigint FROM d GROUP BY series_id, t",
+          2, p2, NULL, err);
     if (rc == 0)
       rc = exec_count(c,
-                      "WITH d AS (DELETE FROM bucket_profiles WHERE t >= $1 AND t < $2 "
-                      "RETURNING *) INSERT INTO bucket_profiles (series_id, t, n, total) SELECT "
-                      "series_id, t, sum(n)::bigint, least(sum(total), "
-                      "9223372036854775807)::bigint FROM d GROUP BY series_id, t",
+                      "UPDATE maintenance SET compacted=$2::bigint WHERE id=1 AND "
+                      "$1::bigint IS NOT NULL",
                       2, p2, NULL, err);
     if (rc == 0)
-      rc = exec_count(c, "UPDATE maintenance SET compacted=$2::bigint WHERE id=1 AND $1::bigint IS NOT NULL", 2, p2, NULL, err);
-    if (rc == 0) rc = ember_pg_exec(c, "COMMIT", err);
-    else ember_pg_exec(c, "ROLLBACK", NULL);
+      rc = ember_pg_exec(c, "COMMIT", err);
+    else
+      ember_pg_exec(c, "ROLLBACK", NULL);
   }
   return rc;
 }
@@ -1133,7 +1183,8 @@ static char *redact(const char *url) {
 }
 
 static void pg_free(ember_pg_t *s) {
-  for (size_t i = 0; i < s->npool; i++) PQfinish(s->pool[i]);
+  for (size_t i = 0; i < s->npool; i++)
+    PQfinish(s->pool[i]);
   PQfinish(s->wconn);
   PQfinish(s->mconn);
   ember_pg_idset_free(&s->known);
@@ -1168,7 +1219,8 @@ static void pg_close(ember_store_t *st) {
   pg_free(s);
 }
 
-static int pg_open(const ember_store_config_t *cfg, ember_store_t **out, ember_err_t *err) {
+static int pg_open(const ember_store_config_t *cfg, ember_store_t **out,
+                   ember_err_t *err) {
   if (cfg->retention_seconds < 0)
     return ember_err_set(err, EMBER_EINVAL,
                          "retention must not be negative; use 0 to keep data forever");
@@ -1178,7 +1230,8 @@ static int pg_open(const ember_store_config_t *cfg, ember_store_t **out, ember_e
   s->where = redact(cfg->location);
   s->retention = cfg->retention_seconds;
   s->queue_max = cfg->queue_max ? cfg->queue_max : EMBER_STORE_QUEUE_DEFAULT;
-  s->max_new_stacks = cfg->max_new_stacks ? cfg->max_new_stacks : EMBER_STORE_MAX_NEW_STACKS;
+  s->max_new_stacks =
+      cfg->max_new_stacks ? cfg->max_new_stacks : EMBER_STORE_MAX_NEW_STACKS;
   s->max_series_per_app =
       cfg->max_series_per_app ? cfg->max_series_per_app : EMBER_STORE_MAX_SERIES_PER_APP;
   s->max_apps = cfg->max_apps ? cfg->max_apps : EMBER_STORE_MAX_APPS;
@@ -1209,7 +1262,9 @@ static int pg_open(const ember_store_config_t *cfg, ember_store_t **out, ember_e
   return 0;
 }
 
-static const char *pg_where(ember_store_t *st) { return ((ember_pg_t *)(void *)st)->where; }
+static const char *pg_where(ember_store_t *st) {
+  return ((ember_pg_t *)(void *)st)->where;
+}
 
 static void pg_health(ember_store_t *st, ember_store_health_t *out) {
   ember_pg_t *s = (ember_pg_t *)(void *)st;

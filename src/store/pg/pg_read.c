@@ -25,14 +25,15 @@ struct ember_store_reader {
 
 #define S_OF(r) ((r)->c)
 
-int ember_pg_reader_open(ember_store_t *st, ember_store_reader_t **out, ember_err_t *err) {
+int ember_pg_reader_open(ember_store_t *st, ember_store_reader_t **out,
+                         ember_err_t *err) {
   ember_pg_t *s = (ember_pg_t *)(void *)st;
   if (ember_deadline_passed())
     return ember_err_set(err, EMBER_ETIMEOUT, "the query ran out of time");
   PGconn *c = NULL;
   int rc = ember_pg_pool_get(s, &c, err);
-  if (rc == 0 &&
-      (rc = ember_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) != 0) {
+  if (rc == 0 && (rc = ember_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                                     err)) != 0) {
     PQfinish(c);
     return rc;
   }
@@ -64,7 +65,8 @@ static int find_app(PGconn *c, const char *app, int64_t *id, ember_aggregation_t
   const char *p[1] = {app};
   PGresult *r = PQexecParams(c, "SELECT id, aggregation FROM apps WHERE name=$1", 1, NULL,
                              p, NULL, NULL, 0);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return ember_pg_fail(c, r, err, "looking up an app");
+  if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    return ember_pg_fail(c, r, err, "looking up an app");
   int rc = 0;
   if (PQntuples(r) == 0) {
     rc = ember_err_set(err, EMBER_ENOTFOUND,
@@ -87,7 +89,8 @@ typedef struct {
 } series_set_t;
 
 static void set_free(series_set_t *set) {
-  for (size_t i = 0; set->keys && i < set->n; i++) ember_series_key_free(&set->keys[i]);
+  for (size_t i = 0; set->keys && i < set->n; i++)
+    ember_series_key_free(&set->keys[i]);
   free(set->keys);
   free(set->idv);
   ember_buf_free(&set->ids);
@@ -111,9 +114,10 @@ static int select_series(PGconn *c, int64_t app, const ember_selector_t *sel,
                        "SELECT s.id, s.labels FROM series_labels l JOIN series s ON "
                        "s.id = l.series_id WHERE l.app_id=$1 AND l.key=$2 AND l.value=$3",
                        3, NULL, p, NULL, NULL, 0)
-        : PQexecParams(c, "SELECT id, labels FROM series WHERE app_id=$1", 1, NULL, p, NULL,
-                       NULL, 0);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return ember_pg_fail(c, r, err, "selecting series");
+        : PQexecParams(c, "SELECT id, labels FROM series WHERE app_id=$1", 1, NULL, p,
+                       NULL, NULL, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    return ember_pg_fail(c, r, err, "selecting series");
   int rc = 0;
   size_t rows = (size_t)PQntuples(r);
   out->idv = ember_malloc((rows ? rows : 1) * sizeof *out->idv);
@@ -149,27 +153,28 @@ static int select_series(PGconn *c, int64_t app, const ember_selector_t *sel,
 
 static uint64_t be64(const char *p) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = v << 8 | (unsigned char)p[i];
+  for (int i = 0; i < 8; i++)
+    v = v << 8 | (unsigned char)p[i];
   return v;
 }
 
 /* The rows of a cover (ember_pg_cover): $1-$4 rollup ranges, $5-$7
  * samples ranges. */
-#define SQL_COVER                                                                       \
+#define SQL_COVER                                                                        \
   "rr AS (SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[], "             \
   "$4::bigint[]) AS u(s, l, a, b)), sr AS (SELECT * FROM unnest($5::bigint[], "          \
   "$6::bigint[], $7::bigint[]) AS g(s, a, b)), "
 /* Each range is read by an index scan of its own: the LATERAL subqueries
  * (fenced by OFFSET 0) keep the planner, which guesses ten rows for an
  * unnest, from hashing the ranges against a scan of a whole table. */
-#define SQL_ROWS                                                                        \
+#define SQL_ROWS                                                                         \
   "x AS (SELECT rr.s AS series_id, r.stack, r.value FROM rr CROSS JOIN LATERAL (SELECT " \
   "stack, value FROM rollups WHERE series_id = rr.s AND level = rr.l AND t >= rr.a AND " \
-  "t < rr.b OFFSET 0) r UNION ALL SELECT sr.s, m.stack, m.value FROM sr CROSS JOIN "      \
+  "t < rr.b OFFSET 0) r UNION ALL SELECT sr.s, m.stack, m.value FROM sr CROSS JOIN "     \
   "LATERAL (SELECT stack, value FROM samples WHERE series_id = sr.s AND t >= sr.a AND "  \
   "t < sr.b OFFSET 0) m), "
 /* The stacks with a value, and their ancestors; $8 the app. */
-#define SQL_STACKS                                                                      \
+#define SQL_STACKS                                                                       \
   "s AS (SELECT id, parent, name FROM stacks WHERE app_id=$8 AND id IN (SELECT stack "   \
   "FROM v) UNION SELECT p.id, p.parent, p.name FROM stacks p JOIN s ON p.app_id=$8 AND " \
   "p.id = s.parent) "                                                                    \
@@ -184,7 +189,8 @@ static const char SQL_TREE_SUM[] =
 static const char SQL_TREE_AVG[] =
     "WITH RECURSIVE " SQL_COVER SQL_ROWS
     "xs AS (SELECT series_id, stack, sum(value) AS v FROM x GROUP BY series_id, stack), "
-    "n AS (SELECT series_id, greatest(sum(n), 1) AS n FROM (SELECT rr.s AS series_id, p.n "
+    "n AS (SELECT series_id, greatest(sum(n), 1) AS n FROM (SELECT rr.s AS series_id, "
+    "p.n "
     "FROM rr CROSS JOIN LATERAL (SELECT n FROM rollup_periods WHERE series_id = rr.s AND "
     "level = rr.l AND t >= rr.a AND t < rr.b OFFSET 0) p UNION ALL SELECT sr.s, b.n FROM "
     "sr CROSS JOIN LATERAL (SELECT n FROM bucket_profiles WHERE series_id = sr.s AND "
@@ -198,7 +204,8 @@ static const char SQL_TIMELINE[] =
     "WITH " SQL_COVER
     "q AS (SELECT p.t, p.total AS v FROM rr CROSS JOIN LATERAL (SELECT t, total FROM "
     "rollup_periods WHERE series_id = rr.s AND level = rr.l AND t >= rr.a AND t < rr.b "
-    "OFFSET 0) p UNION ALL SELECT b.t, b.total FROM sr CROSS JOIN LATERAL (SELECT t, total "
+    "OFFSET 0) p UNION ALL SELECT b.t, b.total FROM sr CROSS JOIN LATERAL (SELECT t, "
+    "total "
     "FROM bucket_profiles WHERE series_id = sr.s AND t >= sr.a AND t < sr.b AND "
     "$8::bigint IS NOT NULL OFFSET 0) b) SELECT t, sum(v)::text FROM q GROUP BY t";
 
@@ -319,7 +326,8 @@ int ember_pg_reader_timeline(ember_store_reader_t *rd, const ember_selector_t *s
          ember_store_floor(start, ember_store_width[level + 1]) == start)
     level++;
   rc = ember_pg_cover(c, set.idv, set.n, ceil_to(start, EMBER_STORE_BUCKET),
-                      ceil_to(start + (int64_t)n * step, EMBER_STORE_BUCKET), level, &cv, err);
+                      ceil_to(start + (int64_t)n * step, EMBER_STORE_BUCKET), level, &cv,
+                      err);
   if (rc != 0) goto done;
   const char *p[8] = {cv.rs.data, cv.rl.data, cv.ra.data, cv.rb.data,
                       cv.ss.data, cv.sa.data, cv.sb.data, "0"};
@@ -359,8 +367,10 @@ static void list_unique(ember_strlist_t *l) {
   qsort(l->items, l->n, sizeof *l->items, cmp_str);
   size_t k = 1;
   for (size_t i = 1; i < l->n; i++) {
-    if (strcmp(l->items[i], l->items[k - 1]) == 0) free(l->items[i]);
-    else l->items[k++] = l->items[i];
+    if (strcmp(l->items[i], l->items[k - 1]) == 0)
+      free(l->items[i]);
+    else
+      l->items[k++] = l->items[i];
   }
   l->n = k;
 }
@@ -390,8 +400,10 @@ static int labels(ember_store_reader_t *rd, const ember_selector_t *sel, const c
   list_unique(&l);
 done:
   set_free(&set);
-  if (rc == 0) *out = l;
-  else ember_strlist_free(&l);
+  if (rc == 0)
+    *out = l;
+  else
+    ember_strlist_free(&l);
   return rc;
 }
 
@@ -401,7 +413,8 @@ int ember_pg_reader_label_keys(ember_store_reader_t *r, const ember_selector_t *
 }
 
 int ember_pg_reader_label_values(ember_store_reader_t *r, const ember_selector_t *sel,
-                                 const char *key, ember_strlist_t *out, ember_err_t *err) {
+                                 const char *key, ember_strlist_t *out,
+                                 ember_err_t *err) {
   return labels(r, sel, key, out, err);
 }
 
@@ -412,20 +425,22 @@ static void app_from_row(PGresult *r, int i, ember_app_info_t *a) {
   a->spy_name = ember_strdup(PQgetvalue(r, i, 1));
   a->sample_rate = (uint32_t)atoll(PQgetvalue(r, i, 2));
   a->units = ember_strdup(PQgetvalue(r, i, 3));
-  a->aggregation = atoi(PQgetvalue(r, i, 4)) == EMBER_AGG_AVERAGE ? EMBER_AGG_AVERAGE
-                                                                  : EMBER_AGG_SUM;
+  a->aggregation =
+      atoi(PQgetvalue(r, i, 4)) == EMBER_AGG_AVERAGE ? EMBER_AGG_AVERAGE : EMBER_AGG_SUM;
 }
 
 int ember_pg_reader_apps(ember_store_reader_t *rd, ember_app_info_t **apps, size_t *n,
                          ember_err_t *err) {
   PGconn *c = S_OF(rd);
-  PGresult *r = PQexec(c,
-                       "SELECT name, spy_name, sample_rate, units, aggregation FROM apps "
-                       "ORDER BY name COLLATE \"C\"");
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return ember_pg_fail(c, r, err, "listing apps");
+  PGresult *r =
+      PQexec(c, "SELECT name, spy_name, sample_rate, units, aggregation FROM apps "
+                "ORDER BY name COLLATE \"C\"");
+  if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    return ember_pg_fail(c, r, err, "listing apps");
   size_t count = (size_t)PQntuples(r);
   ember_app_info_t *list = ember_calloc(count ? count : 1, sizeof *list);
-  for (size_t i = 0; i < count; i++) app_from_row(r, (int)i, &list[i]);
+  for (size_t i = 0; i < count; i++)
+    app_from_row(r, (int)i, &list[i]);
   PQclear(r);
   *apps = list;
   *n = count;
@@ -436,11 +451,13 @@ int ember_pg_reader_app(ember_store_reader_t *rd, const char *app, ember_app_inf
                         ember_err_t *err) {
   PGconn *c = S_OF(rd);
   const char *p[1] = {app};
-  PGresult *r = PQexecParams(c,
-                             "SELECT name, spy_name, sample_rate, units, aggregation FROM "
-                             "apps WHERE name=$1",
-                             1, NULL, p, NULL, NULL, 0);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return ember_pg_fail(c, r, err, "reading an app");
+  PGresult *r =
+      PQexecParams(c,
+                   "SELECT name, spy_name, sample_rate, units, aggregation FROM "
+                   "apps WHERE name=$1",
+                   1, NULL, p, NULL, NULL, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    return ember_pg_fail(c, r, err, "reading an app");
   int rc = 0;
   if (PQntuples(r) == 0)
     rc = ember_err_set(err, EMBER_ENOTFOUND,

@@ -70,13 +70,13 @@ typedef struct {
 } marks_t;
 
 static int read_marks(PGconn *c, marks_t *m, ember_err_t *err) {
-  PGresult *r = PQexec(c,
-                       "SELECT rolled1, rolled2, rolled3, kept_from FROM maintenance "
-                       "WHERE id=1");
+  PGresult *r = PQexec(c, "SELECT rolled1, rolled2, rolled3, kept_from FROM maintenance "
+                          "WHERE id=1");
   if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
     return ember_pg_fail(c, r, err, "reading the rollup marks");
   m->rolled[0] = PG_NONE;
-  for (int l = 1; l < EMBER_STORE_LEVELS; l++) m->rolled[l] = atoll(PQgetvalue(r, 0, l - 1));
+  for (int l = 1; l < EMBER_STORE_LEVELS; l++)
+    m->rolled[l] = atoll(PQgetvalue(r, 0, l - 1));
   m->kept_from = atoll(PQgetvalue(r, 0, 3));
   PQclear(r);
   return 0;
@@ -180,17 +180,21 @@ int ember_pg_cover(PGconn *c, const int64_t *ids, size_t n, int64_t a, int64_t b
   /* The stale periods of these series that may lie in the range. */
   ember_buf_t idl = EMBER_BUF_INIT;
   size_t k = 0;
-  for (size_t i = 0; i < n; i++) lit_add(&idl, &k, ids[i]);
+  for (size_t i = 0; i < n; i++)
+    lit_add(&idl, &k, ids[i]);
   char av[24], bv[24];
-  snprintf(av, sizeof av, "%lld", (long long)(a - ember_store_width[EMBER_STORE_LEVELS - 1]));
+  snprintf(av, sizeof av, "%lld",
+           (long long)(a - ember_store_width[EMBER_STORE_LEVELS - 1]));
   snprintf(bv, sizeof bv, "%lld", (long long)b);
   const char *params[3] = {lit_done(&idl, k), av, bv};
-  PGresult *r = PQexecParams(c,
-                             "SELECT series_id, level, t FROM rollup_todo WHERE series_id = "
-                             "ANY($1::bigint[]) AND t >= $2 AND t < $3",
-                             3, NULL, params, NULL, NULL, 0);
+  PGresult *r =
+      PQexecParams(c,
+                   "SELECT series_id, level, t FROM rollup_todo WHERE series_id = "
+                   "ANY($1::bigint[]) AND t >= $2 AND t < $3",
+                   3, NULL, params, NULL, NULL, 0);
   ember_buf_free(&idl);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return ember_pg_fail(c, r, err, "reading stale rollups");
+  if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    return ember_pg_fail(c, r, err, "reading stale rollups");
   size_t nt = (size_t)PQntuples(r);
   todo_t *todo = ember_malloc((nt ? nt : 1) * sizeof *todo);
   for (size_t i = 0; i < nt; i++)
@@ -203,9 +207,11 @@ int ember_pg_cover(PGconn *c, const int64_t *ids, size_t n, int64_t a, int64_t b
     /* This series' stale periods only. */
     todo_t lo = {ids[i], INT64_MIN, 0};
     size_t first = 0;
-    while (first < nt && cmp_todo(&todo[first], &lo) < 0) first++;
+    while (first < nt && cmp_todo(&todo[first], &lo) < 0)
+      first++;
     size_t last = first;
-    while (last < nt && todo[last].sid == ids[i]) last++;
+    while (last < nt && todo[last].sid == ids[i])
+      last++;
     p.todo = todo + first;
     p.ntodo = last - first;
     plan(&p, a, b, max_level);
@@ -266,8 +272,8 @@ static int end(PGconn *c, int rc, ember_err_t *err) {
 /* The period start of column t at width w, in SQL (floor for negative t
  * too). */
 static void period_sql(ember_buf_t *b, const char *t, int64_t w) {
-  ember_buf_printf(b, "%s - ((%s %% %lld) + %lld) %% %lld", t, t, (long long)w, (long long)w,
-                   (long long)w);
+  ember_buf_printf(b, "%s - ((%s %% %lld) + %lld) %% %lld", t, t, (long long)w,
+                   (long long)w, (long long)w);
 }
 
 /* Writes the rollups and period totals of `level` for the periods (s, p)
@@ -275,10 +281,11 @@ static void period_sql(ember_buf_t *b, const char *t, int64_t w) {
  * from the level below: samples and bucket totals for level 1; above, the
  * rollups of the level below, except its stale periods, read from samples
  * and bucket totals instead. The periods must have none yet. */
-static int build(PGconn *c, int level, const char *t_cte, int n, const char *const *params,
-                 ember_err_t *err) {
+static int build(PGconn *c, int level, const char *t_cte, int n,
+                 const char *const *params, ember_err_t *err) {
   int f = level - 1;
-  long long wl = (long long)ember_store_width[level], wf = (long long)ember_store_width[f];
+  long long wl = (long long)ember_store_width[level],
+            wf = (long long)ember_store_width[f];
   ember_buf_t q = EMBER_BUF_INIT;
   int rc = 0;
   for (int pass = 0; rc == 0 && pass < 2; pass++) {
@@ -289,56 +296,62 @@ static int build(PGconn *c, int level, const char *t_cte, int n, const char *con
      * OFFSET 0): the planner guesses ten rows for an unnest and would
      * rather hash it against a scan of every sample. */
     if (f == 0) {
-      ember_buf_printf(&q,
-                       rows ? "SELECT T.s, T.p, m.stack AS k, m.value AS v, 0::bigint AS n "
-                              "FROM T CROSS JOIN LATERAL (SELECT stack, value FROM samples "
-                              "WHERE series_id = T.s AND t >= T.p AND t < T.p + %lld "
-                              "OFFSET 0) m"
-                            : "SELECT T.s, T.p, 0::bigint AS k, b.total AS v, b.n FROM T "
-                              "CROSS JOIN LATERAL (SELECT total, n FROM bucket_profiles "
-                              "WHERE series_id = T.s AND t >= T.p AND t < T.p + %lld "
-                              "OFFSET 0) b",
-                       wl);
+      ember_buf_printf(
+          &q,
+          rows ? "SELECT T.s, T.p, m.stack AS k, m.value AS v, 0::bigint AS n "
+                 "FROM T CROSS JOIN LATERAL (SELECT stack, value FROM samples "
+                 "WHERE series_id = T.s AND t >= T.p AND t < T.p + %lld "
+                 "OFFSET 0) m"
+               : "SELECT T.s, T.p, 0::bigint AS k, b.total AS v, b.n FROM T "
+                 "CROSS JOIN LATERAL (SELECT total, n FROM bucket_profiles "
+                 "WHERE series_id = T.s AND t >= T.p AND t < T.p + %lld "
+                 "OFFSET 0) b",
+          wl);
     } else {
-      ember_buf_printf(&q,
-                       rows ? "SELECT T.s, T.p, r.stack AS k, r.value AS v, 0::bigint AS n "
-                              "FROM T CROSS JOIN LATERAL (SELECT t, stack, value FROM "
-                              "rollups WHERE series_id = T.s AND level = %d AND t >= T.p "
-                              "AND t < T.p + %lld OFFSET 0) r"
-                            : "SELECT T.s, T.p, 0::bigint AS k, r.total AS v, r.n FROM T "
-                              "CROSS JOIN LATERAL (SELECT t, total, n FROM rollup_periods "
-                              "WHERE series_id = T.s AND level = %d AND t >= T.p AND "
-                              "t < T.p + %lld OFFSET 0) r",
-                       f, wl);
-      ember_buf_printf(&q,
-                       " WHERE NOT EXISTS (SELECT 1 FROM rollup_todo d WHERE d.series_id = "
-                       "T.s AND d.level = %d AND d.t = r.t) UNION ALL ",
-                       f);
-      ember_buf_printf(&q,
-                       rows ? "SELECT T.s, T.p, m.stack, m.value, 0::bigint FROM T CROSS "
-                              "JOIN LATERAL (SELECT t FROM rollup_todo WHERE series_id = "
-                              "T.s AND level = %d AND t >= T.p AND t < T.p + %lld OFFSET 0) "
-                              "d CROSS JOIN LATERAL (SELECT stack, value FROM samples WHERE "
-                              "series_id = T.s AND t >= d.t AND t < d.t + %lld OFFSET 0) m"
-                            : "SELECT T.s, T.p, 0::bigint, b.total, b.n FROM T CROSS JOIN "
-                              "LATERAL (SELECT t FROM rollup_todo WHERE series_id = T.s AND "
-                              "level = %d AND t >= T.p AND t < T.p + %lld OFFSET 0) d CROSS "
-                              "JOIN LATERAL (SELECT total, n FROM bucket_profiles WHERE "
-                              "series_id = T.s AND t >= d.t AND t < d.t + %lld OFFSET 0) b",
-                       f, wl, wf);
+      ember_buf_printf(
+          &q,
+          rows ? "SELECT T.s, T.p, r.stack AS k, r.value AS v, 0::bigint AS n "
+                 "FROM T CROSS JOIN LATERAL (SELECT t, stack, value FROM "
+                 "rollups WHERE series_id = T.s AND level = %d AND t >= T.p "
+                 "AND t < T.p + %lld OFFSET 0) r"
+               : "SELECT T.s, T.p, 0::bigint AS k, r.total AS v, r.n FROM T "
+                 "CROSS JOIN LATERAL (SELECT t, total, n FROM rollup_periods "
+                 "WHERE series_id = T.s AND level = %d AND t >= T.p AND "
+                 "t < T.p + %lld OFFSET 0) r",
+          f, wl);
+      ember_buf_printf(
+          &q,
+          " WHERE NOT EXISTS (SELECT 1 FROM rollup_todo d WHERE d.series_id = "
+          "T.s AND d.level = %d AND d.t = r.t) UNION ALL ",
+          f);
+      ember_buf_printf(
+          &q,
+          rows ? "SELECT T.s, T.p, m.stack, m.value, 0::bigint FROM T CROSS "
+                 "JOIN LATERAL (SELECT t FROM rollup_todo WHERE series_id = "
+                 "T.s AND level = %d AND t >= T.p AND t < T.p + %lld OFFSET 0) "
+                 "d CROSS JOIN LATERAL (SELECT stack, value FROM samples WHERE "
+                 "series_id = T.s AND t >= d.t AND t < d.t + %lld OFFSET 0) m"
+               : "SELECT T.s, T.p, 0::bigint, b.total, b.n FROM T CROSS JOIN "
+                 "LATERAL (SELECT t FROM rollup_todo WHERE series_id = T.s AND "
+                 "level = %d AND t >= T.p AND t < T.p + %lld OFFSET 0) d CROSS "
+                 "JOIN LATERAL (SELECT total, n FROM bucket_profiles WHERE "
+                 "series_id = T.s AND t >= d.t AND t < d.t + %lld OFFSET 0) b",
+          f, wl, wf);
     }
     if (rows)
-      ember_buf_printf(&q,
-                       ") INSERT INTO rollups (series_id, level, t, stack, value) SELECT s, "
-                       "%d, p, k, least(sum(v), 9223372036854775807)::bigint FROM q "
-                       "GROUP BY s, p, k",
-                       level);
+      ember_buf_printf(
+          &q,
+          ") INSERT INTO rollups (series_id, level, t, stack, value) SELECT s, "
+          "%d, p, k, least(sum(v), 9223372036854775807)::bigint FROM q "
+          "GROUP BY s, p, k",
+          level);
     else
-      ember_buf_printf(&q,
-                       ") INSERT INTO rollup_periods (series_id, level, t, total, n) SELECT "
-                       "s, %d, p, least(sum(v), 9223372036854775807)::bigint, "
-                       "sum(n)::bigint FROM q GROUP BY s, p",
-                       level);
+      ember_buf_printf(
+          &q,
+          ") INSERT INTO rollup_periods (series_id, level, t, total, n) SELECT "
+          "s, %d, p, least(sum(v), 9223372036854775807)::bigint, "
+          "sum(n)::bigint FROM q GROUP BY s, p",
+          level);
     ember_buf_putc(&q, '\0');
     rc = run(c, q.data, n, params, err);
   }
@@ -358,7 +371,8 @@ static int roll_chunk(PGconn *c, int level, int64_t a, int64_t b, ember_err_t *e
   ember_buf_puts(&t, "T AS (SELECT DISTINCT series_id AS s, ");
   period_sql(&t, "t", w);
   if (level == 1) {
-    ember_buf_puts(&t, " AS p FROM bucket_profiles WHERE t >= $1::bigint AND t < $2::bigint)");
+    ember_buf_puts(
+        &t, " AS p FROM bucket_profiles WHERE t >= $1::bigint AND t < $2::bigint)");
   } else {
     ember_buf_printf(&t,
                      " AS p FROM rollup_periods WHERE level = %d AND t >= $1::bigint AND "
@@ -414,8 +428,8 @@ static int roll_step(PGconn *c, int level, int64_t now, bool *more, ember_err_t 
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
       rc = ember_pg_fail(c, r, err, "finding periods to roll up");
     } else {
-      int64_t a = PQgetisnull(r, 0, 0) ? limit
-                                       : ember_store_floor(atoll(PQgetvalue(r, 0, 0)), w);
+      int64_t a =
+          PQgetisnull(r, 0, 0) ? limit : ember_store_floor(atoll(PQgetvalue(r, 0, 0)), w);
       if (a < from) a = from;
       int64_t b = a + CHUNK[level] < limit ? a + CHUNK[level] : limit;
       if (a >= limit) a = b = limit;
@@ -436,10 +450,11 @@ static int rebuild_stale(PGconn *c, bool *more, ember_err_t *err) {
   char lim[24];
   snprintf(lim, sizeof lim, "%d", PG_TODO_BATCH);
   const char *p0[1] = {lim};
-  PGresult *r = PQexecParams(c,
-                             "SELECT series_id, level, t FROM rollup_todo ORDER BY level, t, "
-                             "series_id LIMIT $1::integer",
-                             1, NULL, p0, NULL, NULL, 0);
+  PGresult *r =
+      PQexecParams(c,
+                   "SELECT series_id, level, t FROM rollup_todo ORDER BY level, t, "
+                   "series_id LIMIT $1::integer",
+                   1, NULL, p0, NULL, NULL, 0);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     rc = ember_pg_fail(c, r, err, "listing stale rollups");
     return end(c, rc, err);
@@ -467,7 +482,8 @@ static int rebuild_stale(PGconn *c, bool *more, ember_err_t *err) {
     if (rc == 0 && ks) rc = build(c, level, T_OF_BATCH, 2, p, err);
     if (rc == 0 && ks) {
       snprintf(sql, sizeof sql,
-               "WITH " T_OF_BATCH " DELETE FROM rollup_todo r USING T WHERE r.series_id = "
+               "WITH " T_OF_BATCH
+               " DELETE FROM rollup_todo r USING T WHERE r.series_id = "
                "T.s AND r.level = %d AND r.t = T.p",
                level);
       rc = run(c, sql, 2, p, err);
@@ -498,8 +514,8 @@ int ember_pg_rollup_retention(PGconn *c, int64_t cutoff, ember_err_t *err) {
   snprintf(cv, sizeof cv, "%lld", (long long)cutoff);
   const char *p[1] = {cv};
   static const char *const SQL[] = {
-      "DELETE FROM rollups r USING rollup_periods p WHERE p.t < $1::bigint AND "
-      "r.series_id = p.series_id AND r.level = p.level AND r.t = p.t",
+      ("DELETE FROM rollups r USING rollup_periods p WHERE p.t < $1::bigint AND "
+       "r.series_id = p.series_id AND r.level = p.level AND r.t = p.t"),
       "DELETE FROM rollup_periods WHERE t < $1::bigint",
       "DELETE FROM rollup_todo WHERE t < $1::bigint",
       "UPDATE maintenance SET kept_from = greatest(kept_from, $1::bigint) WHERE id=1",
