@@ -22,7 +22,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       libmicrohttpd-dev libsqlite3-dev libzstd-dev libjansson-dev zlib1g-dev \
-      libprotobuf-c-dev protobuf-c-compiler libre2-dev \
+      libprotobuf-c-dev protobuf-c-compiler libre2-dev libpq-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -32,12 +32,13 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBER_TESTS=OFF \
 
 FROM ${BASE_IMAGE}
 # The libraries `ldd ember` lists (libstdc++ and GnuTLS come with RE2 and
-# libmicrohttpd), and curl for the health check; nothing else. The test
+# libmicrohttpd; libpq for a postgres:// store), and curl for the health
+# check; nothing else. The test
 # in tests/deploy/ checks this list against ldd inside the image.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libmicrohttpd12 libsqlite3-0 libzstd1 libjansson4 zlib1g \
-      libprotobuf-c1 libre2-9 curl \
+      libprotobuf-c1 libre2-9 libpq5 curl \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && useradd --system --user-group --uid 10001 --home-dir /var/lib/ember \
       --shell /usr/sbin/nologin ember \

@@ -22,8 +22,14 @@
  * /proc: the server's CPU seconds per million stack lines (also per thread
  * kind when its threads are named), and its peak RSS.
  *
+ * With --buckets N each series gets N buckets (from 2023-11-14 22:13:20 on)
+ * and the run ends once all are acknowledged, or after SECONDS: a fill of
+ * N x 10 s of data, whose rate is the run's. --app NAME [load] names the
+ * app, so that several runs side by side fill apps of their own.
+ *
  * Options: -c CONNECTIONS, -t SECONDS [10], -w WARMUP, --bodies N,
- * --stacks N, --series N, --seed N, --names short|long, --file FILE (push
+ * --stacks N, --series N, --buckets N, --app NAME, --seed N,
+ * --names short|long, --file FILE (push
  * that file instead), --format NAME (the format= of the pushes; with
  * pprof, the file is a gzipped profile and the rates are in MB of it),
  * --pid PID, --dump DIR (write the bodies there and exit).
@@ -50,6 +56,7 @@
 #include <unistd.h>
 
 #include "ember/common.h"
+#include "ember/series.h"
 
 /* ---- Options ------------------------------------------------------------ */
 
@@ -58,6 +65,8 @@ typedef struct {
   const char *file;
   const char *dump;
   const char *format; /* NULL: folded */
+  const char *app;
+  long buckets; /* per series; 0: as many as the time allows */
   char **serve_args;
   int nserve_args;
   int conns, secs, warmup, bodies, stacks, series;
@@ -69,7 +78,8 @@ typedef struct {
 static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s [-c CONNS] [-t SECONDS] [-w WARMUP] [--bodies N] [--stacks N]\n"
-          "       [--series N] [--seed N] [--names short|long] [--file FOLDED]\n"
+          "       [--series N] [--buckets N] [--app NAME] [--seed N]\n"
+          "       [--names short|long] [--file FOLDED]\n"
           "       [--format NAME] [--pid PID] [--dump DIR] [HOST:PORT]\n"
           "       [-- SERVE_OPTIONS...]\n",
           argv0);
@@ -85,7 +95,7 @@ static long num(const char *argv0, const char *s) {
 
 static void parse_opts(int argc, char **argv, opts_t *o) {
   *o = (opts_t){.conns = 8, .secs = 10, .warmup = 2, .bodies = 16, .stacks = 1870,
-                .series = 20, .seed = 20240601};
+                .series = 20, .seed = 20240601, .app = "load"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--")) {
@@ -104,6 +114,8 @@ static void parse_opts(int argc, char **argv, opts_t *o) {
     else if (!strcmp(a, "--bodies")) o->bodies = (int)num(argv[0], v);
     else if (!strcmp(a, "--stacks")) o->stacks = (int)num(argv[0], v);
     else if (!strcmp(a, "--series")) o->series = (int)num(argv[0], v);
+    else if (!strcmp(a, "--buckets")) o->buckets = num(argv[0], v);
+    else if (!strcmp(a, "--app") && v && ember_app_name_valid(v, strlen(v))) o->app = v;
     else if (!strcmp(a, "--seed")) o->seed = (uint64_t)num(argv[0], v);
     else if (!strcmp(a, "--pid")) o->pid = (pid_t)num(argv[0], v);
     else if (!strcmp(a, "--file")) o->file = v;
@@ -403,7 +415,8 @@ static pid_t start_server(const opts_t *o, const char *argv0, int *port, char **
 typedef struct {
   struct sockaddr_in addr;
   const load_t *load;
-  const char *format;
+  const char *format, *app;
+  long max_buckets;
   int id, nconn, nseries;
   atomic_llong *buckets; /* next bucket per series */
   uint64_t count_from_ns, deadline_ns;
@@ -450,13 +463,21 @@ static void *run(void *arg) {
     if (t0 >= c->deadline_ns) break;
     int series = (int)((c->id + (long)c->nconn * i) % c->nseries);
     int body = (int)((c->id * 5 + i) % c->load->n);
-    long from = 1700000000L + 10 * (long)atomic_fetch_add(&c->buckets[series], 1);
+    long k = (long)atomic_fetch_add(&c->buckets[series], 1);
+    if (c->max_buckets && k >= c->max_buckets) {
+      bool left = false;
+      for (int s = 0; s < c->nseries && !left; s++)
+        left = atomic_load(&c->buckets[s]) < c->max_buckets;
+      if (!left) break;
+      continue;
+    }
+    long from = 1700000000L + 10 * k;
     const ember_buf_t *b = &c->load->bodies[body];
     int hn = snprintf(head, sizeof head,
-                      "POST /ingest?name=load.cpu%%7Bseries%%3D%d%%7D&from=%ld&until=%ld"
+                      "POST /ingest?name=%s.cpu%%7Bseries%%3D%d%%7D&from=%ld&until=%ld"
                       "&format=%s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu"
                       "\r\n\r\n",
-                      series, from, from + 10, c->format, b->len);
+                      c->app, series, from, from + 10, c->format, b->len);
     if (send(fd, head, (size_t)hn, MSG_NOSIGNAL) != hn ||
         send(fd, b->data, b->len, MSG_NOSIGNAL) != (ssize_t)b->len) {
       c->errors++;
@@ -569,6 +590,8 @@ int main(int argc, char **argv) {
     inet_pton(AF_INET, host, &c->addr.sin_addr);
     c->load = &load;
     c->format = o.format ? o.format : "folded";
+    c->app = o.app;
+    c->max_buckets = o.buckets;
     c->id = i;
     c->nconn = o.conns;
     c->nseries = o.series;

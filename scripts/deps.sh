@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config
           libmicrohttpd-dev libsqlite3-dev libzstd-dev libjansson-dev zlib1g-dev
-          libcmocka-dev libprotobuf-c-dev protobuf-c-compiler libre2-dev)
+          libcmocka-dev libprotobuf-c-dev protobuf-c-compiler libre2-dev libpq-dev)
 if [ "${1:-}" = "--test" ]; then
   # clang and its runtime build the fuzz drivers; sqlite3 lets tests and
   # people inspect a data directory; python3 runs the tests of the Python
@@ -41,6 +41,9 @@ if [ "${1:-}" = "--test" ]; then
   # perf records the profile the README's perf section is tested with
   # (tests/docs/test_perf.py uses a recorded one where perf cannot run).
   packages+=(linux-perf)
+  # The PostgreSQL store's tests start a throw-away PostgreSQL 15
+  # (scripts/pgtest.sh), run as an unprivileged user by runuser.
+  packages+=(postgresql-15)
 fi
 
 missing=()

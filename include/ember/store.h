@@ -1,9 +1,11 @@
 /*
  * store.h - durable storage of profiles: the only interface that knows data
- * lives somewhere. The SQLite implementation (src/store/) is the embedded
- * default; nothing here names SQL, files or rows, so a second backend (for
- * example PostgreSQL, many stateless nodes against one database) can
- * implement the same functions.
+ * lives somewhere. Two backends implement it: SQLite (src/store/), the
+ * embedded default, one process on one data directory; and PostgreSQL
+ * (src/store/pg/), many stateless nodes against one database. The caller
+ * picks one by ember_store_config_t.location and never learns which runs:
+ * every function below dispatches through the backend's function table
+ * (ember_store_ops_t, at the end of this file).
  *
  * Write path: ember_store_submit queues parsed profiles for the single
  * writer thread, which commits everything waiting in one transaction and
@@ -24,7 +26,11 @@
 typedef struct ember_store ember_store_t;
 
 typedef struct {
-  const char *data_dir;      /* created if missing */
+  /* Where the data lives: a postgres:// or postgresql:// URL (libpq's
+   * connection URI) picks PostgreSQL; anything else is a data directory
+   * for SQLite. NULL or "" means data_dir. */
+  const char *location;
+  const char *data_dir;      /* SQLite: created if missing */
   int64_t retention_seconds; /* 0 keeps data forever */
   size_t queue_max;          /* requests waiting for the writer; 0 = default */
   /* Limits; 0 means the default named in brackets. A write over one fails
@@ -39,8 +45,8 @@ typedef struct {
                                 itself not ready [64 MiB] */
 } ember_store_config_t;
 
-/* Opens (creating or migrating) the store in cfg->data_dir and starts its
- * writer and maintenance threads. *out is written only on success; the
+/* Opens (creating or migrating) the store at cfg->location (or in
+ * cfg->data_dir) and starts its writer and maintenance threads. *out is written only on success; the
  * caller closes it with ember_store_close. */
 int ember_store_open(const ember_store_config_t *cfg, ember_store_t **out,
                      ember_err_t *err);
@@ -196,6 +202,20 @@ typedef struct {
 int ember_store_sums_tree(ember_store_sums_t *sums, long max_nodes, ember_tree_t **out,
                           ember_store_functions_t *fns, ember_err_t *err);
 
+/* ---- Maintenance ------------------------------------------------------ */
+
+/* Runs one maintenance pass as of time now (unix seconds): retention, then
+ * compaction and rollups, as the store's own maintenance thread does every
+ * minute. Where several nodes share the data, a pass runs on one node at a
+ * time: another node's call returns 0 at once having done nothing, and
+ * *ran (may be NULL) tells which happened. Reads give the same answers
+ * before and after a pass, except for what retention removed. */
+int ember_store_maintain(ember_store_t *s, int64_t now, bool *ran, ember_err_t *err);
+
+/* Where the data lives, for messages: the data directory, or the database
+ * URL without its password. Borrowed from s. */
+const char *ember_store_where(ember_store_t *s);
+
 /* ---- Introspection (for /metrics) -------------------------------------- */
 
 typedef struct {
@@ -208,6 +228,8 @@ typedef struct {
   uint64_t last_commit_ns;  /* duration of the last commit */
   uint64_t dict_bytes;      /* memory of the cached stack dictionaries */
   uint64_t dict_evictions;  /* dictionaries dropped to stay within dict_cache */
+  uint64_t maintenance_owner; /* 1 when this process does the maintenance (always,
+                                 for one process on a data directory) */
 } ember_store_stats_t;
 
 void ember_store_stats(ember_store_t *s, ember_store_stats_t *out);
@@ -285,5 +307,49 @@ int ember_store_backup(const char *data_dir, const char *dest,
 int ember_store_restore(const char *data_dir, const char *src, bool replace,
                         const ember_store_copy_opts_t *opts,
                         ember_store_copy_info_t *out, ember_err_t *err);
+
+/* ---- Backends ---------------------------------------------------------- */
+
+/* A backend's function table: what the functions above do once dispatched.
+ * Every backend's store object begins with a pointer to its table, and so
+ * does every read session it opens; the functions of this header read it
+ * there. Callers never use the table: it is here so that a backend is
+ * written against one visible contract. Each entry has the contract of the
+ * function of the same name above, arguments already checked not NULL
+ * where that function requires it. */
+typedef struct ember_store_ops {
+  const char *name; /* "sqlite", "postgresql" */
+  int (*open)(const ember_store_config_t *cfg, ember_store_t **out, ember_err_t *err);
+  void (*close)(ember_store_t *s);
+  int (*submit)(ember_store_t *s, ember_ingest_result_t *r, ember_store_done_fn done,
+                void *ctx, ember_err_t *err);
+  int (*delete_app)(ember_store_t *s, const char *app, ember_err_t *err);
+  int (*maintain)(ember_store_t *s, int64_t now, bool *ran, ember_err_t *err);
+  const char *(*where)(ember_store_t *s);
+  void (*stats)(ember_store_t *s, ember_store_stats_t *out);
+  void (*health)(ember_store_t *s, ember_store_health_t *out);
+  int (*reader_open)(ember_store_t *s, ember_store_reader_t **out, ember_err_t *err);
+  void (*reader_close)(ember_store_reader_t *r);
+  int (*reader_app)(ember_store_reader_t *r, const char *app, ember_app_info_t *out,
+                    ember_err_t *err);
+  int (*reader_apps)(ember_store_reader_t *r, ember_app_info_t **apps, size_t *n,
+                     ember_err_t *err);
+  int (*reader_tree)(ember_store_reader_t *r, const ember_selector_t *sel, int64_t from,
+                     int64_t until, ember_tree_t *t, int side, ember_err_t *err);
+  int (*reader_sums)(ember_store_reader_t *r, const ember_selector_t *sel, int64_t from,
+                     int64_t until, ember_store_sums_t *sums, int side, ember_err_t *err);
+  int (*reader_timeline)(ember_store_reader_t *r, const ember_selector_t *sel,
+                         int64_t start, int64_t step, uint64_t *values, size_t n,
+                         ember_err_t *err);
+  int (*reader_label_keys)(ember_store_reader_t *r, const ember_selector_t *sel,
+                           ember_strlist_t *out, ember_err_t *err);
+  int (*reader_label_values)(ember_store_reader_t *r, const ember_selector_t *sel,
+                             const char *key, ember_strlist_t *out, ember_err_t *err);
+} ember_store_ops_t;
+
+/* The backends this build has; ember_store_pg_ops is NULL when it was
+ * built without libpq. */
+extern const ember_store_ops_t ember_store_sqlite_ops;
+extern const ember_store_ops_t *const ember_store_pg_ops;
 
 #endif

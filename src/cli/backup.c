@@ -30,7 +30,8 @@ static const char backup_usage[] =
     "\n"
     "Options:\n"
     "  --data DIR           the server's data directory (required; also read\n"
-    "                       from EMBER_DATA)\n"
+    "                       from EMBER_STORE or EMBER_DATA); a PostgreSQL\n"
+    "                       store is backed up with pg_dump, not here\n"
     "  -o, --output FILE    where to write the copy (required)\n"
     "  --max-rate SIZE      read at most SIZE per second, e.g. 50MiB, leaving\n"
     "                       the disk to the server (default: as fast as it goes)\n"
@@ -53,7 +54,9 @@ static const char restore_usage[] =
     "\n"
     "Options:\n"
     "  --data DIR           the data directory to restore into, created if\n"
-    "                       missing (required; also read from EMBER_DATA)\n"
+    "                       missing (required; also read from EMBER_STORE or\n"
+    "                       EMBER_DATA); a PostgreSQL store is restored with\n"
+    "                       pg_restore, not here\n"
     "  --force              replace the database DIR holds; its data is lost\n"
     "                       (without it, a DIR with a database is refused)\n"
     "  -h, --help           show this help\n"
@@ -137,11 +140,27 @@ static void summary(progress_t *p, const char *verb, const char *where, const ch
 
 enum { OPT_DATA = 256, OPT_MAX_RATE, OPT_FORCE };
 
-/* --data, or EMBER_DATA when the command line has none (empty is unset). */
+/* --data (or --store), or EMBER_STORE, or EMBER_DATA when the command
+ * line has none (empty is unset), as ember serve reads them. */
 static const char *data_dir_or_env(const char *given) {
   if (given) return given;
+  const char *store = getenv("EMBER_STORE");
+  if (store && *store) return store;
   const char *env = getenv("EMBER_DATA");
   return env && *env ? env : NULL;
+}
+
+/* A PostgreSQL store is backed up and restored by PostgreSQL's own tools:
+ * one line saying so (the URL is not repeated: it may hold a password). */
+static int refuse_pg(const char *cmd, const char *where) {
+  if (strncmp(where, "postgres://", 11) != 0 && strncmp(where, "postgresql://", 13) != 0)
+    return 0;
+  fprintf(stderr,
+          "ember %s: the store is a PostgreSQL database, which ember %s does not copy; "
+          "use %s (or base backups with WAL archiving), see docs/operations.md, "
+          "\"Scaling out with PostgreSQL\"\n",
+          cmd, cmd, strcmp(cmd, "backup") == 0 ? "pg_dump -Fc" : "pg_restore");
+  return 2;
 }
 
 static int missing_data(const char *cmd) {
@@ -155,6 +174,7 @@ static int missing_data(const char *cmd) {
 int ember_cli_backup(int argc, char **argv) {
   static const struct option opts[] = {
       {"data", required_argument, NULL, OPT_DATA},
+      {"store", required_argument, NULL, OPT_DATA},
       {"output", required_argument, NULL, 'o'},
       {"max-rate", required_argument, NULL, OPT_MAX_RATE},
       {"help", no_argument, NULL, 'h'},
@@ -187,6 +207,7 @@ int ember_cli_backup(int argc, char **argv) {
     return ember_cli_fail("backup", "unexpected argument", argv[optind],
                           "run `ember backup --help`");
   if (!(data = data_dir_or_env(data))) return missing_data("backup");
+  if (refuse_pg("backup", data)) return 2;
   if (!output || !*output) {
     fputs("ember backup: missing -o FILE; name the file to write, e.g. -o "
           "ember-backup.db\n",
@@ -213,6 +234,7 @@ int ember_cli_backup(int argc, char **argv) {
 
 int ember_cli_restore(int argc, char **argv) {
   static const struct option opts[] = {{"data", required_argument, NULL, OPT_DATA},
+                                       {"store", required_argument, NULL, OPT_DATA},
                                        {"force", no_argument, NULL, OPT_FORCE},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -234,6 +256,7 @@ int ember_cli_restore(int argc, char **argv) {
     }
   }
   if (!(data = data_dir_or_env(data))) return missing_data("restore");
+  if (refuse_pg("restore", data)) return 2;
   if (optind == argc) {
     fputs("ember restore: missing the backup FILE to restore, e.g. ember restore "
           "--data DIR ember-backup.db\n",

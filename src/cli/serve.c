@@ -107,6 +107,10 @@ static const flag_t flags[] = {
     {"data", "DIR", TEXT(stcfg.data_dir), 0, NULL,
      "directory of the database, created if missing\n"
      "(default ./data)"},
+    {"store", "URL|DIR", TEXT(stcfg.location), 0, NULL,
+     "where the data lives: postgres://user@host/db (or\n"
+     "postgresql://) for a PostgreSQL database several\n"
+     "nodes share, else a directory as --data"},
     {"retention", "AGE", AGE(stcfg.retention_seconds), 0, "use e.g. 30d, 12h or 90m",
      "delete data older than AGE, e.g. 30d, 12h, 90m\n"
      "(default: keep forever)"},
@@ -457,7 +461,7 @@ static int serve_run(const serve_opts_t *o) {
   const char *colon = strrchr(scfg->listen, ':');
   printf("ember %s listening on %s://%.*s:%u (data in %s)\n", EMBER_VERSION,
          ember_server_tls(srv) ? "https" : "http", (int)(colon - scfg->listen),
-         scfg->listen, ember_server_port(srv), stcfg->data_dir);
+         scfg->listen, ember_server_port(srv), ember_store_where(store));
   fflush(stdout);
 
   int sig = 0;

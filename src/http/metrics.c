@@ -178,6 +178,10 @@ void ember_metrics_render(ember_buf_t *b, const ember_server_gauges_t *g,
   gauge(b, "ember_store_dict_evictions_total", "counter",
         "Dictionaries dropped from memory to stay within --dict-cache.",
         st.dict_evictions);
+  gauge(b, "ember_store_maintenance_owner", "gauge",
+        "1 when this process does the store's maintenance (retention, compaction); "
+        "of nodes sharing one database, one at a time.",
+        st.maintenance_owner);
   ember_store_health_t h;
   ember_store_health(store, &h);
   gauge(b, "ember_store_ready", "gauge",

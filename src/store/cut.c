@@ -33,6 +33,7 @@ struct ember_store_sums {
     uint64_t *values;
     size_t n;
   } side[EMBER_TREE_SIDES];
+  ember_tree_t *whole; /* sides read as a tree (ember_sums_whole) */
 };
 
 /* ---- Object ------------------------------------------------------------ */
@@ -50,6 +51,7 @@ static void side_clear(ember_store_sums_t *sums, int s) {
 void ember_store_sums_free(ember_store_sums_t *sums) {
   if (!sums) return;
   for (int s = 0; s < EMBER_TREE_SIDES; s++) side_clear(sums, s);
+  ember_tree_free(sums->whole);
   free(sums);
 }
 
@@ -60,6 +62,11 @@ void ember_sums_set(ember_store_sums_t *sums, int side, ember_dicts_t *reg,
   sums->side[side].d = d;
   sums->side[side].values = values;
   sums->side[side].n = n;
+}
+
+ember_tree_t *ember_sums_whole(ember_store_sums_t *sums) {
+  if (!sums->whole) sums->whole = ember_tree_new();
+  return sums->whole;
 }
 
 /* ---- Helpers ----------------------------------------------------------- */
@@ -303,12 +310,14 @@ static int functions(const ember_store_sums_t *sums, ember_dict_t *d, nodes_t *x
   return rc;
 }
 
-/* Sides of two apps: each tree built whole, its functions summed (their
- * names are the whole tree's, which then stays as their table), then cut
- * as before. */
+/* Sides of two apps, or sides a backend read as a tree: each tree built
+ * whole (into the one read as a tree, which the sums then no longer
+ * hold), its functions summed (their names are the whole tree's, which
+ * then stays as their table), then cut as before. */
 static int build_whole(ember_store_sums_t *sums, long max_nodes, ember_tree_t **out,
                        ember_store_functions_t *fns, ember_err_t *err) {
-  ember_tree_t *t = ember_tree_new(), *cut = NULL;
+  ember_tree_t *t = sums->whole ? sums->whole : ember_tree_new(), *cut = NULL;
+  sums->whole = NULL;
   ember_function_t *items = NULL;
   size_t n = 0;
   for (int s = 0; s < EMBER_TREE_SIDES; s++)
@@ -344,6 +353,7 @@ static int build_whole(ember_store_sums_t *sums, long max_nodes, ember_tree_t **
 int ember_store_sums_tree(ember_store_sums_t *sums, long max_nodes, ember_tree_t **out,
                           ember_store_functions_t *fns, ember_err_t *err) {
   if (!sums || !out) return ember_err_set(err, EMBER_EINVAL, "bad arguments");
+  if (sums->whole) return build_whole(sums, max_nodes, out, fns, err);
   ember_dict_t *d = NULL;
   const uint64_t *values[EMBER_TREE_SIDES];
   size_t n[EMBER_TREE_SIDES];

@@ -56,13 +56,13 @@ static const char SQL_APP_INFO[] =
 /* ---- Read sessions ----------------------------------------------------- */
 
 struct ember_store_reader {
+  const ember_store_ops_t *ops; /* first: store.h dispatches through it */
   ember_store_t *s;
   ember_conn_t *c; /* borrowed from the pool, inside its read transaction */
 };
 
-int ember_store_reader_open(ember_store_t *s, ember_store_reader_t **out,
-                            ember_err_t *err) {
-  if (!s || !out) return ember_err_set(err, EMBER_EINVAL, "bad arguments to a read");
+int ember_sqlite_reader_open(ember_store_t *s, ember_store_reader_t **out,
+                             ember_err_t *err) {
   ember_conn_t *c = NULL;
   int rc = ember_read_deadline(err);
   if (rc == 0) rc = ember_pool_get(s, &c, err);
@@ -71,14 +71,14 @@ int ember_store_reader_open(ember_store_t *s, ember_store_reader_t **out,
   if (rc == 0 && (rc = ember_conn_exec(c, "BEGIN", err)) != 0) ember_pool_put(s, c);
   if (rc != 0) return rc;
   ember_store_reader_t *r = ember_malloc(sizeof *r);
+  r->ops = s->ops;
   r->s = s;
   r->c = c;
   *out = r;
   return 0;
 }
 
-void ember_store_reader_close(ember_store_reader_t *r) {
-  if (!r) return;
+void ember_sqlite_reader_close(ember_store_reader_t *r) {
   sqlite3_exec(r->c->db, "COMMIT", NULL, NULL, NULL);
   ember_pool_put(r->s, r->c); /* rolls back if COMMIT did not end it */
   free(r);
@@ -388,7 +388,7 @@ static int read_sums(ember_store_reader_t *r, const ember_selector_t *sel, int64
   return rc;
 }
 
-int ember_store_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel,
+int ember_sqlite_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel,
                             int64_t from, int64_t until, ember_tree_t *t, int side,
                             ember_err_t *err) {
   if (!r || !sel || !sel->app || !t || side < 0 || side >= EMBER_TREE_SIDES)
@@ -402,9 +402,9 @@ int ember_store_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel
   return rc;
 }
 
-int ember_store_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel,
-                            int64_t from, int64_t until, ember_store_sums_t *sums,
-                            int side, ember_err_t *err) {
+int ember_sqlite_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel,
+                             int64_t from, int64_t until, ember_store_sums_t *sums,
+                             int side, ember_err_t *err) {
   if (!r || !sel || !sel->app || !sums || side < 0 || side >= EMBER_TREE_SIDES)
     return ember_err_set(err, EMBER_EINVAL, "bad arguments to a tree read");
   tree_ctx_t x;
@@ -493,7 +493,7 @@ static int timeline_level(int64_t start, int64_t step) {
   return l;
 }
 
-int ember_store_reader_timeline(ember_store_reader_t *r, const ember_selector_t *sel,
+int ember_sqlite_reader_timeline(ember_store_reader_t *r, const ember_selector_t *sel,
                                 int64_t start, int64_t step, uint64_t *values, size_t n,
                                 ember_err_t *err) {
   if (values && n) memset(values, 0, n * sizeof *values);
@@ -612,12 +612,12 @@ done:
   return rc;
 }
 
-int ember_store_reader_label_keys(ember_store_reader_t *r, const ember_selector_t *sel,
+int ember_sqlite_reader_label_keys(ember_store_reader_t *r, const ember_selector_t *sel,
                                   ember_strlist_t *out, ember_err_t *err) {
   return labels(r, sel, NULL, out, err);
 }
 
-int ember_store_reader_label_values(ember_store_reader_t *r, const ember_selector_t *sel,
+int ember_sqlite_reader_label_values(ember_store_reader_t *r, const ember_selector_t *sel,
                                     const char *key, ember_strlist_t *out,
                                     ember_err_t *err) {
   if (!key) return ember_err_set(err, EMBER_EINVAL, "no label name given");
@@ -638,7 +638,7 @@ static void app_from_row(sqlite3_stmt *st, ember_app_info_t *a) {
                                                                   : EMBER_AGG_SUM;
 }
 
-int ember_store_reader_apps(ember_store_reader_t *r, ember_app_info_t **apps, size_t *n,
+int ember_sqlite_reader_apps(ember_store_reader_t *r, ember_app_info_t **apps, size_t *n,
                             ember_err_t *err) {
   if (!r || !apps || !n) return ember_err_set(err, EMBER_EINVAL, "bad arguments");
   ember_app_info_t *list = NULL;
@@ -664,7 +664,7 @@ int ember_store_reader_apps(ember_store_reader_t *r, ember_app_info_t **apps, si
   return 0;
 }
 
-int ember_store_reader_app(ember_store_reader_t *r, const char *app,
+int ember_sqlite_reader_app(ember_store_reader_t *r, const char *app,
                            ember_app_info_t *out, ember_err_t *err) {
   if (!r || !app || !out) return ember_err_set(err, EMBER_EINVAL, "bad arguments");
   sqlite3_stmt *st;
@@ -680,65 +680,5 @@ int ember_store_reader_app(ember_store_reader_t *r, const char *app,
   else
     rc = ember_conn_fail(r->c, err, "reading an app");
   sqlite3_reset(st);
-  return rc;
-}
-
-/* ---- One-shot reads ---------------------------------------------------- */
-
-/* Each opens a session for one read. A NULL store gets EMBER_EINVAL from
- * ember_store_reader_open. */
-
-int ember_store_read_tree(ember_store_t *s, const ember_selector_t *sel, int64_t from,
-                          int64_t until, ember_tree_t *t, int side, ember_err_t *err) {
-  ember_store_reader_t *r = NULL;
-  int rc = ember_store_reader_open(s, &r, err);
-  if (rc == 0) rc = ember_store_reader_tree(r, sel, from, until, t, side, err);
-  ember_store_reader_close(r);
-  return rc;
-}
-
-int ember_store_timeline(ember_store_t *s, const ember_selector_t *sel, int64_t start,
-                         int64_t step, uint64_t *values, size_t n, ember_err_t *err) {
-  ember_store_reader_t *r = NULL;
-  if (values && n) memset(values, 0, n * sizeof *values);
-  int rc = ember_store_reader_open(s, &r, err);
-  if (rc == 0) rc = ember_store_reader_timeline(r, sel, start, step, values, n, err);
-  ember_store_reader_close(r);
-  return rc;
-}
-
-int ember_store_label_keys(ember_store_t *s, const ember_selector_t *sel,
-                           ember_strlist_t *out, ember_err_t *err) {
-  ember_store_reader_t *r = NULL;
-  int rc = ember_store_reader_open(s, &r, err);
-  if (rc == 0) rc = ember_store_reader_label_keys(r, sel, out, err);
-  ember_store_reader_close(r);
-  return rc;
-}
-
-int ember_store_label_values(ember_store_t *s, const ember_selector_t *sel,
-                             const char *key, ember_strlist_t *out, ember_err_t *err) {
-  ember_store_reader_t *r = NULL;
-  int rc = ember_store_reader_open(s, &r, err);
-  if (rc == 0) rc = ember_store_reader_label_values(r, sel, key, out, err);
-  ember_store_reader_close(r);
-  return rc;
-}
-
-int ember_store_apps(ember_store_t *s, ember_app_info_t **apps, size_t *n,
-                     ember_err_t *err) {
-  ember_store_reader_t *r = NULL;
-  int rc = ember_store_reader_open(s, &r, err);
-  if (rc == 0) rc = ember_store_reader_apps(r, apps, n, err);
-  ember_store_reader_close(r);
-  return rc;
-}
-
-int ember_store_app(ember_store_t *s, const char *app, ember_app_info_t *out,
-                    ember_err_t *err) {
-  ember_store_reader_t *r = NULL;
-  int rc = ember_store_reader_open(s, &r, err);
-  if (rc == 0) rc = ember_store_reader_app(r, app, out, err);
-  ember_store_reader_close(r);
   return rc;
 }

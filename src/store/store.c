@@ -43,8 +43,8 @@ static void store_free(ember_store_t *s) {
   free(s);
 }
 
-int ember_store_open(const ember_store_config_t *cfg, ember_store_t **out,
-                     ember_err_t *err) {
+static int sqlite_open(const ember_store_config_t *cfg, ember_store_t **out,
+                       ember_err_t *err) {
   if (!cfg || !out) return ember_err_set(err, EMBER_EINVAL, "no store configuration");
   if (cfg->retention_seconds < 0)
     return ember_err_set(err, EMBER_EINVAL,
@@ -52,6 +52,7 @@ int ember_store_open(const ember_store_config_t *cfg, ember_store_t **out,
   int rc = ember_schema_prepare_dir(cfg->data_dir, err);
   if (rc != 0) return rc;
   ember_store_t *s = ember_calloc(1, sizeof *s);
+  s->ops = &ember_store_sqlite_ops;
   s->lock_fd = -1;
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->wake, NULL);
@@ -92,8 +93,7 @@ fail:
   return rc;
 }
 
-void ember_store_close(ember_store_t *s) {
-  if (!s) return;
+static void sqlite_close(ember_store_t *s) {
   /* The maintenance thread may be waiting for a job: the writer must run
    * (even if a test paused it) for that thread to notice it should stop. */
   ember_store_test_pause(s, false);
@@ -151,9 +151,7 @@ static uint64_t disk_free(const char *dir) {
   return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
 }
 
-void ember_store_health(ember_store_t *s, ember_store_health_t *out) {
-  memset(out, 0, sizeof *out);
-  if (!s) return;
+static void sqlite_health(ember_store_t *s, ember_store_health_t *out) {
   pthread_mutex_lock(&s->lock);
   out->last_write_failed = s->write_failed;
   memcpy(out->last_write_error, s->write_error, sizeof out->last_write_error);
@@ -184,9 +182,7 @@ static uint64_t file_size(const char *path, const char *suffix) {
   return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-void ember_store_stats(ember_store_t *s, ember_store_stats_t *out) {
-  memset(out, 0, sizeof *out);
-  if (!s) return;
+static void sqlite_stats(ember_store_t *s, ember_store_stats_t *out) {
   pthread_mutex_lock(&s->lock);
   out->queue_depth = s->external; /* requests; maintenance jobs are not */
   out->queue_max = s->queue_max;
@@ -194,9 +190,40 @@ void ember_store_stats(ember_store_t *s, ember_store_stats_t *out) {
   out->rows_written = s->rows_written;
   out->rows_deleted = s->rows_deleted;
   out->last_commit_ns = s->last_commit_ns;
+  out->maintenance_owner = 1;
   pthread_mutex_unlock(&s->lock);
   size_t dict_bytes = 0;
   ember_dicts_stats(s->dicts, &dict_bytes, NULL, &out->dict_evictions);
   out->dict_bytes = dict_bytes;
   out->db_bytes = file_size(s->db_path, "") + file_size(s->db_path, "-wal");
 }
+
+/* ---- The backend ------------------------------------------------------- */
+
+static int sqlite_maintain(ember_store_t *s, int64_t now, bool *ran, ember_err_t *err) {
+  if (ran) *ran = true; /* one process per data directory: always this one */
+  return ember_maint_pass(s, now, err);
+}
+
+static const char *sqlite_where(ember_store_t *s) { return s->dir; }
+
+const ember_store_ops_t ember_store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .submit = ember_sqlite_submit,
+    .delete_app = ember_sqlite_delete_app,
+    .maintain = sqlite_maintain,
+    .where = sqlite_where,
+    .stats = sqlite_stats,
+    .health = sqlite_health,
+    .reader_open = ember_sqlite_reader_open,
+    .reader_close = ember_sqlite_reader_close,
+    .reader_app = ember_sqlite_reader_app,
+    .reader_apps = ember_sqlite_reader_apps,
+    .reader_tree = ember_sqlite_reader_tree,
+    .reader_sums = ember_sqlite_reader_sums,
+    .reader_timeline = ember_sqlite_reader_timeline,
+    .reader_label_keys = ember_sqlite_reader_label_keys,
+    .reader_label_values = ember_sqlite_reader_label_values,
+};

@@ -452,6 +452,12 @@ void ember_row_name(char *buf, size_t n, int64_t series_id, int level,
 void ember_sums_set(ember_store_sums_t *sums, int side, ember_dicts_t *reg,
                     ember_dict_t *d, uint64_t *values, size_t n);
 
+/* The whole tree of sums (made empty on the first call; borrowed): where
+ * a backend without stack dictionaries in memory (PostgreSQL) reads its
+ * sides as a tree. ember_store_sums_tree then cuts that tree with
+ * ember_tree_truncate, which gives the same graph. */
+ember_tree_t *ember_sums_whole(ember_store_sums_t *sums);
+
 /* ---- Health (store.c) -------------------------------------------------- */
 
 /* Rewrites the probe row in its own transaction: whether the disk takes a
@@ -485,6 +491,7 @@ void ember_pool_close(ember_store_t *s);
 /* ---- The store --------------------------------------------------------- */
 
 struct ember_store {
+  const ember_store_ops_t *ops; /* first: store.h dispatches through it */
   char *dir;
   char *db_path;
   int lock_fd;       /* holds the data directory's lock while open; -1 = none */
@@ -538,11 +545,44 @@ struct ember_store {
   void *before_compact_ctx;
 };
 
+/* ---- The backend's entries (store.h, ember_store_ops_t) ------------------ */
+
+int ember_sqlite_submit(ember_store_t *s, ember_ingest_result_t *r,
+                        ember_store_done_fn done, void *ctx, ember_err_t *err);
+int ember_sqlite_delete_app(ember_store_t *s, const char *app, ember_err_t *err);
+int ember_sqlite_reader_open(ember_store_t *s, ember_store_reader_t **out,
+                             ember_err_t *err);
+void ember_sqlite_reader_close(ember_store_reader_t *r);
+int ember_sqlite_reader_app(ember_store_reader_t *r, const char *app,
+                            ember_app_info_t *out, ember_err_t *err);
+int ember_sqlite_reader_apps(ember_store_reader_t *r, ember_app_info_t **apps,
+                             size_t *n, ember_err_t *err);
+int ember_sqlite_reader_tree(ember_store_reader_t *r, const ember_selector_t *sel,
+                             int64_t from, int64_t until, ember_tree_t *t, int side,
+                             ember_err_t *err);
+int ember_sqlite_reader_sums(ember_store_reader_t *r, const ember_selector_t *sel,
+                             int64_t from, int64_t until, ember_store_sums_t *sums,
+                             int side, ember_err_t *err);
+int ember_sqlite_reader_timeline(ember_store_reader_t *r, const ember_selector_t *sel,
+                                 int64_t start, int64_t step, uint64_t *values,
+                                 size_t n, ember_err_t *err);
+int ember_sqlite_reader_label_keys(ember_store_reader_t *r, const ember_selector_t *sel,
+                                   ember_strlist_t *out, ember_err_t *err);
+int ember_sqlite_reader_label_values(ember_store_reader_t *r,
+                                     const ember_selector_t *sel, const char *key,
+                                     ember_strlist_t *out, ember_err_t *err);
+
 /* ---- Test hooks -------------------------------------------------------- */
 
 /* While paused the writer takes no new batch (submits still queue), so a
  * test can fill the queue. ember_store_close unpauses. */
 void ember_store_test_pause(ember_store_t *s, bool paused);
+
+/* Called, when set, by the PostgreSQL writer after a batch's rows are
+ * written and before its COMMIT (defined in backend.c, so that a build
+ * without PostgreSQL links the tests too). */
+extern void (*ember_pg_test_before_commit)(void *ctx);
+extern void *ember_pg_test_before_commit_ctx;
 
 /* Calls fn(ctx) at the end of every tree read, still inside its read
  * session, so a test can land a write between the parts of one render.

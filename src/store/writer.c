@@ -314,9 +314,8 @@ int ember_writer_call(ember_store_t *s, ember_job_t *j, ember_err_t *err) {
 
 /* ---- API --------------------------------------------------------------- */
 
-int ember_store_submit(ember_store_t *s, ember_ingest_result_t *r,
-                       ember_store_done_fn done, void *ctx, ember_err_t *err) {
-  if (!s || !r) return ember_err_set(err, EMBER_EINVAL, "nothing to store");
+int ember_sqlite_submit(ember_store_t *s, ember_ingest_result_t *r,
+                        ember_store_done_fn done, void *ctx, ember_err_t *err) {
   ember_job_t *j = ember_calloc(1, sizeof *j);
   j->run = ember_apply_write;
   j->profiles = r->items;
@@ -333,20 +332,7 @@ int ember_store_submit(ember_store_t *s, ember_ingest_result_t *r,
   return 0;
 }
 
-int ember_store_write(ember_store_t *s, ember_ingest_result_t *r, ember_err_t *err) {
-  waiter_t w;
-  waiter_init(&w);
-  int rc = ember_store_submit(s, r, waiter_done, &w, err);
-  if (rc != 0) {
-    pthread_mutex_destroy(&w.m);
-    pthread_cond_destroy(&w.c);
-    return rc;
-  }
-  return waiter_wait(&w, err);
-}
-
-int ember_store_delete_app(ember_store_t *s, const char *app, ember_err_t *err) {
-  if (!s || !app) return ember_err_set(err, EMBER_EINVAL, "no app name given");
+int ember_sqlite_delete_app(ember_store_t *s, const char *app, ember_err_t *err) {
   ember_job_t j;
   memset(&j, 0, sizeof j);
   j.run = ember_apply_hide_app;

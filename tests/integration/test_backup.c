@@ -275,6 +275,21 @@ static void test_backup_refuses_what_it_cannot_do_with_one_line(void **state) {
                  "it is a directory");
   expect_refusal((const char *[]){"backup", "--data", data, "-o", inside, NULL}, 1,
                  "will not write the backup over");
+  /* A PostgreSQL store: one line pointing to PostgreSQL's tools, however
+   * it is named. */
+  const char *pg = "postgres://ember:secret@db.example/ember";
+  expect_refusal((const char *[]){"backup", "--data", pg, "-o", out, NULL}, 2, "pg_dump");
+  expect_refusal((const char *[]){"backup", "--store", pg, "-o", out, NULL}, 2, "pg_dump");
+  expect_refusal((const char *[]){"restore", "--store", "postgresql://h/db", out, NULL}, 2,
+                 "pg_restore");
+  char *o0, *e0;
+  const char *pgenv[] = {"EMBER_DATA=", "EMBER_STORE=postgres://ember:secret@h/db", NULL};
+  assert_int_equal(it_run_env((const char *[]){"backup", "-o", out, NULL}, pgenv, &o0, &e0),
+                   2);
+  assert_non_null(strstr(e0, "pg_dump"));
+  assert_null(strstr(e0, "secret"));
+  free(o0);
+  free(e0);
   struct stat st;
   assert_int_equal(stat(out, &st), -1); /* nothing was left behind */
   /* EMBER_DATA stands for --data, as for ember serve. */

@@ -155,6 +155,27 @@ static void test_a_bad_variable_is_refused_naming_it(void **state) {
                      "EMBER_TLS_CERT");
 }
 
+/* EMBER_STORE (--store) names the data directory as --data does, and
+ * wins over it; a URL of an unknown kind is refused naming the variable. */
+static void test_the_store_variable_names_the_data_directory(void **state) {
+  char dir[256], var[300], db[300];
+  it_mkdtemp(dir, sizeof dir, "ember-envstore");
+  snprintf(var, sizeof var, "EMBER_STORE=%s/data", dir);
+  it_server_t s = {0};
+  const char *env[] = {var, NULL};
+  it_start_env(&s, NULL, env);
+  assert_int_equal(push(&s, NULL, "main;small 1\n"), 200);
+  assert_int_equal(it_stop(&s), 0);
+  snprintf(db, sizeof db, "%s/data/ember.db", dir);
+  FILE *f = fopen(db, "rb");
+  if (!f) fail_msg("no database in the directory EMBER_STORE names (%s)", db);
+  fclose(f);
+  it_cleanup(&s);
+  it_rmtree(dir);
+  expect_env_refusal((const char *[]){"EMBER_STORE=mysql://db/ember", NULL}, 1,
+                     "EMBER_STORE");
+}
+
 static void test_help_names_the_variable_of_every_option(void **state) {
   char *out, *err;
   const char *args[] = {"serve", "--help", NULL};
@@ -188,6 +209,7 @@ int main(void) {
       cmocka_unit_test(test_the_token_file_variable_turns_auth_on),
       cmocka_unit_test(test_a_list_variable_is_comma_separated_and_a_flag_replaces_it),
       cmocka_unit_test(test_a_bad_variable_is_refused_naming_it),
+      cmocka_unit_test(test_the_store_variable_names_the_data_directory),
       cmocka_unit_test(test_help_names_the_variable_of_every_option),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
