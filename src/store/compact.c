@@ -532,11 +532,14 @@ static int build_app(ember_conn_t *c, merge_t *m, int64_t app, int level, int64_
   m->part_start = p;
   m->part_width = ember_store_width[level - 1];
   if (sum) rc = app_series(c, app, &ids, &n, err);
+  size_t contributors = 0;
   for (size_t i = 0; rc == 0 && i < n && !m->damaged; i++) {
     bool unused;
+    size_t before = m->rows;
     rc = merge_for_series(m, ids[i], &unused, err);
     if (rc == 0)
       rc = ember_read_cover(c, ids[i], p, p + w, level, EMBER_READ_DATA, merge_row, m, err);
+    contributors += m->rows > before;
     if (rc == 0)
       rc = ember_read_cover(c, ids[i], p, p + w, level - 1, EMBER_READ_TOTALS, part_row,
                             m, err);
@@ -556,6 +559,10 @@ static int build_app(ember_conn_t *c, merge_t *m, int64_t app, int level, int64_
             (long long)p, m->why);
     m->rows = 0;
   }
+  /* A period only one series has data in would get a copy of that series'
+   * own rollup: the read takes the series' rows instead (cover.c falls back
+   * to them wherever an app rollup is missing), and the disk holds one. */
+  if (contributors < 2) m->rows = 0;
   rc = put_app(c, m, app, level, p, err);
   if (rc == 0) rc = todo_step(c, SQL_APP_TODO_DONE, level, p, app, err);
   return rc;

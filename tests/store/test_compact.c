@@ -280,6 +280,31 @@ static void test_compact_builds_the_newest_window_first(void **state) {
   assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM app_segments WHERE level=3"), 3);
 }
 
+/* A period only one series has data in gets no app rollup (it would copy
+ * that series' own); where a second series joins, the app rollups are
+ * built, and the reads are the same either way. */
+static void test_compact_builds_app_rollups_only_where_series_meet(void **state) {
+  fixture_t *f = *state;
+  uint64_t a = put_span(f, "app.cpu{h=a}", T0, T0 + 10000, EMBER_AGG_SUM);
+  maintain_at(f->s, LATER);
+  assert_int_equal(count_rows_where(f->dir, "level=2"), 10);
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM app_segments"), 0);
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 10000), a);
+  /* The second series covers the last 2000 s: two 1000 s periods, twenty
+   * of 100 s, and the 10000 s one they lie in. */
+  uint64_t b = put_span(f, "app.cpu{h=b}", T0 + 8000, T0 + 10000, EMBER_AGG_SUM);
+  maintain_at(f->s, LATER + 1);
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM app_segments WHERE level=1"), 20);
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM app_segments WHERE level=2"), 2);
+  assert_int_equal(count_sql(f->dir, "SELECT COUNT(*) FROM app_segments WHERE level=3"), 1);
+  assert_int_equal(total_of(f->s, "app.cpu", T0, T0 + 10000), a + b);
+  /* Across the edge where the second series starts. */
+  uint64_t part_a = total_of(f->s, "app.cpu{h=\"a\"}", T0 + 7000, T0 + 9000);
+  uint64_t part_b = total_of(f->s, "app.cpu{h=\"b\"}", T0 + 7000, T0 + 9000);
+  assert_true(part_a > 0 && part_b > 0);
+  assert_int_equal(total_of(f->s, "app.cpu", T0 + 7000, T0 + 9000), part_a + part_b);
+}
+
 /* ---- Random ranges and selectors against the 10 s rows ----------------- */
 
 /* A deterministic generator (xorshift64), so a failure repeats. */
@@ -470,6 +495,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_compact_leaves_a_single_row_period_alone,
                                       store_setup, store_teardown),
       cmocka_unit_test(test_compact_answers_random_ranges_as_the_10s_rows),
+      cmocka_unit_test_setup_teardown(test_compact_builds_app_rollups_only_where_series_meet,
+                                      store_setup, store_teardown),
       cmocka_unit_test_setup_teardown(test_compact_builds_the_newest_window_first,
                                       store_setup, store_teardown),
       cmocka_unit_test_setup_teardown(test_compact_skips_a_damaged_row_without_stalling,

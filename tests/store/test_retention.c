@@ -51,19 +51,22 @@ static void test_retention_deletes_only_rows_older_than_the_limit(void **state) 
 static void test_retention_keeps_reads_exact_when_cutting_through_rollups(void **state) {
   fixture_t *f = *state;
   f->s = open_store(f->dir, 0, 0);
-  /* One push per bucket over 3000 s, value 1 each, then rollups. */
+  /* One push per bucket over 3000 s, value 1 each, to two series in turn
+   * (an app rollup is built where more than one series has data), then
+   * rollups. */
   enum { N = 300 };
   ember_ingest_result_t all = {.items = calloc(N, sizeof(ember_profile_t)), .n = N};
   for (int i = 0; i < N; i++) {
-    ember_ingest_result_t one =
-        make_result("app.cpu", T0 + 10 * i, T0 + 10 * i + 10, "main;x 1", EMBER_AGG_SUM);
+    ember_ingest_result_t one = make_result(i % 2 ? "app.cpu{h=b}" : "app.cpu{h=a}",
+                                            T0 + 10 * i, T0 + 10 * i + 10, "main;x 1",
+                                            EMBER_AGG_SUM);
     all.items[i] = one.items[0];
     free(one.items);
   }
   assert_int_equal(ember_store_write(f->s, &all, NULL), 0);
   ember_ingest_result_free(&all);
   maintain_at(f->s, T0 + 100000);
-  /* The app's one series: its rollups and the app's alike. */
+  /* The series' rollups and the app's alike. */
   assert_true(count_sql(f->dir, "SELECT COUNT(*) FROM app_segments") > 0);
   ember_store_close(f->s);
   /* Reopen with a retention that cuts inside a 1000 s and a 100 s rollup:
