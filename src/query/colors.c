@@ -28,6 +28,7 @@ static bool is_bracket(char c) {
 static bool python_file(ember_slice_t s, ember_slice_t *pkg) {
   if (s.len < 5 || s.base[s.len - 1] != ')') return false;
   const char *open = memchr(s.base, '(', s.len);
+  if (!open) return false; /* other brackets, but no "(" */
   size_t o = (size_t)(open - s.base);
   /* One or more characters, a space, "(", a location without brackets. */
   if (o < 2 || s.base[o - 1] != ' ' || o + 2 >= s.len) return false;

@@ -14,6 +14,8 @@ const names = [
   '(anonymous)', '.hidden', '/abs', 'a::b', 'java/lang/Thread.run', 'HotMethods.cpuHeavy',
   'rt.sched.run', 'pkg.A', 'pkg.B', 'io/fs:Open', '0x7f3a2c1b (libc.so.6)', '[truncated]',
   'Ünïcödé.f', 'модуль.функция', '日本.関数', 'emoji😀.f', 'mixed[1].x', 'x<y>.z', 'a.b.c (d.e:7)',
+  // Brackets but no "(": found by fuzzing the exports.
+  'handle);parse_json', '.(*coc', 'x.y) (z.py:1)', 'a.b>c)',
 ];
 const pal = palette('light', 'rg');
 
