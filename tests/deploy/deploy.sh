@@ -22,8 +22,8 @@
 #      (identical /render answers), exactly one node holds the maintenance
 #      lock (ember_store_maintenance_owner in /metrics), the data survives
 #      `docker-compose restart` of node A and then of PostgreSQL (whose
-#      cluster is created once, on the first start), and `down -v` leaves
-#      nothing.
+#      cluster is created once, on the first start; a push after it reads
+#      the same from both nodes), and `down -v` leaves nothing.
 #
 # Ember's published ports bind 127.0.0.1, on free ports. Prints how long
 # each phase took and the images' sizes. Exits 0 when everything passed,
@@ -579,6 +579,19 @@ for port in "$port_a" "$port_b"; do
       || fail "30 s after PostgreSQL's restart 127.0.0.1:$port answers otherwise"
     sleep 1
   done
+done
+# And a push to node B after it (retried: the first may meet the connection
+# the restart broke) reads the same from node A.
+deadline=$(( $(date +%s) + 30 ))
+until printf 'main;after_restart 5\n' | curl -fsS --max-time 15 -X POST --data-binary @- \
+    "http://127.0.0.1:$port_b/ingest?name=deploy-pg-late.cpu&format=folded&from=$pg_from&until=$((pg_from + 10))" \
+    >/dev/null 2>&1; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "30 s after PostgreSQL's restart node B takes no push"
+  sleep 1
+done
+for port in "$port_a" "$port_b"; do
+  got=$(folded "$port" 'deploy-pg-late.cpu{}' "$pg_from" "$pg_until")
+  [ "$got" = 'main;after_restart 5' ] || fail "127.0.0.1:$port reads the push after the restart as '$got'"
 done
 [ "$("$docker" logs "$pg_c" 2>&1 | grep -c 'created the cluster')" = 1 ] \
   || fail "PostgreSQL's entrypoint did not create the cluster exactly once"
