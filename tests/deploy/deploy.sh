@@ -15,7 +15,15 @@
 #      the data survives `docker-compose restart ember`, and `down -v`
 #      leaves no container, network or volume;
 #   6. the minimal example (examples/compose): the demo app's profiles
-#      arrive, and `down -v` leaves nothing.
+#      arrive, and `down -v` leaves nothing;
+#   7. two nodes on PostgreSQL (examples/postgres, its PostgreSQL 15 built
+#      from Debian's package on the same base): all three services turn
+#      healthy, profiles pushed to node A read the same from node B
+#      (identical /render answers), exactly one node holds the maintenance
+#      lock (ember_store_maintenance_owner in /metrics), the data survives
+#      `docker-compose restart` of node A and then of PostgreSQL (whose
+#      cluster is created once, on the first start; a push after it reads
+#      the same from both nodes), and `down -v` leaves nothing.
 #
 # Ember's published ports bind 127.0.0.1, on free ports. Prints how long
 # each phase took and the images' sizes. Exits 0 when everything passed,
@@ -26,7 +34,8 @@
 #   EMBER_DEBIAN_MIRROR  the mirror debootstrap uses (default
 #                        http://deb.debian.org/debian)
 #
-# The images (ember, ember-rideshare, ember-demo-app and the base) are
+# The images (ember, ember-rideshare, ember-demo-app, ember-postgres and
+# the base) are
 # kept, so that the next run builds from Docker's cache; every container,
 # network and volume the test made is removed, also when it fails.
 set -euo pipefail
@@ -459,9 +468,143 @@ compose_in "$mini" "$project" down -v >"$work/down.log" 2>&1 \
 project_dirs=()
 project_names=()
 assert_project_gone "$project"
+
+# --- 7. two nodes on one PostgreSQL database -------------------------------
+
+pgx=$root/examples/postgres
+project=$tag-postgres
+port_a=$(free_port)
+port_b=$(free_port)
+while [ "$port_b" = "$port_a" ]; do port_b=$(free_port); done
+export EMBER_PORT_A=$port_a EMBER_PORT_B=$port_b
+
+# owners: the sum of ember_store_maintenance_owner over both nodes.
+owners() {
+  local n=0 port v
+  for port in "$port_a" "$port_b"; do
+    v=$(get "$port" /metrics | awk '$1 == "ember_store_maintenance_owner" { print $2 }')
+    [ -n "$v" ] || fail "no ember_store_maintenance_owner in the /metrics of 127.0.0.1:$port"
+    n=$((n + v))
+  done
+  echo "$n"
+}
+
+# one_owner: waits (30 s at most) until exactly one node holds the
+# maintenance lock; two at once is a failure at once.
+one_owner() {
+  local n deadline=$(( $(date +%s) + 30 ))
+  while :; do
+    n=$(owners)
+    [ "$n" -le 1 ] || fail "$n nodes hold the maintenance lock at once"
+    [ "$n" = 1 ] && return
+    [ "$(date +%s)" -lt "$deadline" ] || fail "after 30 s no node holds the maintenance lock"
+    sleep 1
+  done
+}
+
+# pg_renders: every answer the check compares, from node PORT: each
+# region's folded graph, then the whole app's JSON flame graph.
+pg_renders() {
+  local r
+  for r in us-east eu-north ap-south; do
+    folded "$1" "deploy-pg.cpu{region=\"$r\"}" "$pg_from" "$pg_until"
+    echo "--"
+  done
+  get "$1" /render -G --data-urlencode 'query=deploy-pg.cpu{}' \
+    --data-urlencode "from=$pg_from" --data-urlencode "until=$pg_until"
+}
+
+phase "postgres: docker-compose up --build, PostgreSQL and both nodes healthy"
+project_dirs=("$pgx")
+project_names=("$project")
+compose_in "$pgx" "$project" up -d --build >"$work/postgres-up.log" 2>&1 \
+  || { tail -n 30 "$work/postgres-up.log" >&2; fail "docker-compose up of examples/postgres failed"; }
+pg_c=$(container_of "$pgx" "$project" postgres)
+a_c=$(container_of "$pgx" "$project" ember-a)
+b_c=$(container_of "$pgx" "$project" ember-b)
+wait_healthy 120 "$pg_c" "$a_c" "$b_c"
+[ "$("$docker" exec "$pg_c" id -un)" = postgres ] || fail "PostgreSQL runs as a user other than postgres"
+"$docker" exec "$pg_c" test -s /var/lib/postgresql/data/PG_VERSION \
+  || fail "no PostgreSQL cluster in the volume"
+
+phase "postgres: pushes to node A read the same from node B, one maintenance owner"
+# Three series of one app, pushed a few minutes back with distinct counts.
+pg_from=$(( $(date +%s) / 10 * 10 - 300 ))
+pg_until=$((pg_from + 120))
+i=0
+for r in us-east eu-north ap-south; do
+  i=$((i + 1))
+  printf 'main;serve;%s_handler %d\nmain;gc %d\n' "${r/-/_}" $((10 * i)) "$i" \
+    | curl -fsS --max-time 15 -X POST --data-binary @- \
+        "http://127.0.0.1:$port_a/ingest?name=deploy-pg.cpu%7Bregion%3D$r%7D&format=folded&from=$((pg_from + 10 * i))&until=$((pg_from + 10 * i + 10))" \
+        >/dev/null \
+    || fail "a push to node A (127.0.0.1:$port_a) failed"
+done
+got=$(folded "$port_b" 'deploy-pg.cpu{region="eu-north"}' "$pg_from" "$pg_until" | sort)
+[ "$got" = $'main;gc 2\nmain;serve;eu_north_handler 20' ] \
+  || fail "node B reads eu-north as '$got'"
+answers_a=$(pg_renders "$port_a")
+answers_b=$(pg_renders "$port_b")
+[ "$answers_a" = "$answers_b" ] || {
+  diff <(echo "$answers_a") <(echo "$answers_b") >&2
+  fail "node A and node B give different /render answers"
+}
+regions=$(get "$port_b" /label-values -G --data-urlencode label=region \
+  --data-urlencode 'query=deploy-pg.cpu{}' | json_list)
+[ "$regions" = "ap-south,eu-north,us-east" ] || fail "node B's regions: '$regions'"
+total=$(folded "$port_b" 'deploy-pg.cpu{}' "$pg_from" "$pg_until" | samples)
+[ "$total" = 66 ] || fail "node B reads $total samples of deploy-pg.cpu, not 66"
+say "node B reads what node A took: regions $regions, $total samples, identical /render answers"
+one_owner
+say "one maintenance owner: node A $(get "$port_a" /metrics | awk '$1 == "ember_store_maintenance_owner" { print $2 }'), node B $(get "$port_b" /metrics | awk '$1 == "ember_store_maintenance_owner" { print $2 }')"
+
+phase "postgres: docker-compose restart ember-a, then postgres, keeps the data"
+started=$("$docker" inspect -f '{{.State.StartedAt}}' "$a_c")
+compose_in "$pgx" "$project" restart ember-a >"$work/restart.log" 2>&1 \
+  || { cat "$work/restart.log" >&2; fail "docker-compose restart ember-a failed"; }
+[ "$("$docker" inspect -f '{{.State.StartedAt}}' "$a_c")" != "$started" ] \
+  || fail "ember-a was not restarted"
+wait_healthy 60 "$a_c"
+[ "$(pg_renders "$port_a")" = "$answers_a" ] || fail "after its restart node A answers otherwise"
+one_owner
+# The database itself restarted: the cluster in the volume is started as
+# it is (no second initdb), and both nodes reconnect.
+compose_in "$pgx" "$project" restart postgres >"$work/restart.log" 2>&1 \
+  || { cat "$work/restart.log" >&2; fail "docker-compose restart postgres failed"; }
+wait_healthy 60 "$pg_c"
+deadline=$(( $(date +%s) + 30 ))
+for port in "$port_a" "$port_b"; do
+  until [ "$(pg_renders "$port" 2>/dev/null)" = "$answers_a" ]; do
+    [ "$(date +%s)" -lt "$deadline" ] \
+      || fail "30 s after PostgreSQL's restart 127.0.0.1:$port answers otherwise"
+    sleep 1
+  done
+done
+# And a push to node B after it (retried: the first may meet the connection
+# the restart broke) reads the same from node A.
+deadline=$(( $(date +%s) + 30 ))
+until printf 'main;after_restart 5\n' | curl -fsS --max-time 15 -X POST --data-binary @- \
+    "http://127.0.0.1:$port_b/ingest?name=deploy-pg-late.cpu&format=folded&from=$pg_from&until=$((pg_from + 10))" \
+    >/dev/null 2>&1; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "30 s after PostgreSQL's restart node B takes no push"
+  sleep 1
+done
+for port in "$port_a" "$port_b"; do
+  got=$(folded "$port" 'deploy-pg-late.cpu{}' "$pg_from" "$pg_until")
+  [ "$got" = 'main;after_restart 5' ] || fail "127.0.0.1:$port reads the push after the restart as '$got'"
+done
+[ "$("$docker" logs "$pg_c" 2>&1 | grep -c 'created the cluster')" = 1 ] \
+  || fail "PostgreSQL's entrypoint did not create the cluster exactly once"
+
+phase "postgres: docker-compose down -v leaves nothing"
+compose_in "$pgx" "$project" down -v >"$work/down.log" 2>&1 \
+  || { cat "$work/down.log" >&2; fail "docker-compose down -v failed"; }
+project_dirs=()
+project_names=()
+assert_project_gone "$project"
 phase_end
 
-for image in "$base" ember ember-rideshare ember-demo-app; do
+for image in "$base" ember ember-rideshare ember-demo-app ember-postgres; do
   size=$("$docker" image inspect -f '{{.Size}}' "$image")
   say "image $image: $((size / 1000000)) MB"
 done
