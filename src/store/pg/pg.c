@@ -42,8 +42,11 @@
 #include <time.h>
 
 /* Seconds between attempts of a node that does not do maintenance to take
- * it over. */
+ * it over, and between the owner's checks that its session still holds
+ * the lock (so that, after the database ended that session, two nodes
+ * count themselves the owner for at most about a second). */
 #define PG_MAINT_TRY 5
+#define PG_MAINT_CHECK 1
 
 /* ---- Id sets ----------------------------------------------------------- */
 
@@ -1113,9 +1116,30 @@ static int compact(ember_pg_t *s, PGconn *c, int64_t now, ember_err_t *err) {
 }
 
 /* Takes the maintenance lock unless this node holds it already. */
+/* Whether this node's maintenance session still holds the lock. A session
+ * the database lost (a restart, a killed backend) took the lock with it,
+ * and libpq only learns of that on the next statement: asking every try
+ * keeps a node from counting itself the owner while another already is. */
+static bool holds_maint(PGconn *c) {
+  char sql[200];
+  snprintf(sql, sizeof sql,
+           "SELECT 1 FROM pg_locks WHERE locktype='advisory' AND "
+           "pid=pg_backend_pid() AND classid=%d AND objid=%d AND objsubid=2 AND granted",
+           EMBER_PG_LOCK_CLASS, EMBER_PG_LOCK_MAINT);
+  PGresult *r = PQexec(c, sql);
+  bool held = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+  PQclear(r);
+  return held;
+}
+
 static bool take_maint(ember_pg_t *s) {
-  if (s->maint_owner && PQstatus(s->mconn) == CONNECTION_OK) return true;
-  if (!revive(&s->mconn)) return false;
+  if (s->maint_owner && holds_maint(s->mconn)) return true;
+  if (!revive(&s->mconn)) {
+    pthread_mutex_lock(&s->lock);
+    s->maint_owner = false;
+    pthread_mutex_unlock(&s->lock);
+    return false;
+  }
   char sql[96];
   snprintf(sql, sizeof sql, "SELECT pg_try_advisory_lock(%d, %d)", EMBER_PG_LOCK_CLASS,
            EMBER_PG_LOCK_MAINT);
@@ -1161,7 +1185,7 @@ static void *maint_main(void *arg) {
     pthread_mutex_lock(&s->maint_lock);
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += PG_MAINT_TRY;
+    until.tv_sec += owner ? PG_MAINT_CHECK : PG_MAINT_TRY;
     while (!s->maint_stop &&
            pthread_cond_timedwait(&s->maint_wake, &s->maint_lock, &until) == 0) {
     }
