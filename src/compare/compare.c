@@ -136,7 +136,7 @@ static int desc_u64(uint64_t a, uint64_t b) {
 }
 
 static uint64_t sum2(const uint64_t v[2]) {
-  return v[0] > UINT64_MAX - v[1] ? UINT64_MAX : v[0] + v[1];
+  return ember_sat_add(v[0], v[1]);
 }
 
 /* qsort has no context argument: the comparison being ranked. */

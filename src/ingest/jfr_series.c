@@ -397,7 +397,7 @@ static int add(build_t *b, uint32_t group, uint32_t slot, uint64_t stack, uint64
     b->an++;
     rc = charge(b);
   }
-  e->value = value > UINT64_MAX - e->value ? UINT64_MAX : e->value + value;
+  e->value = ember_sat_add(e->value, value);
   return rc;
 }
 

@@ -30,7 +30,7 @@ uint64_t ember_ingest_result_samples(const ember_ingest_result_t *r) {
   for (size_t i = 0; i < r->n; i++) {
     const ember_profile_t *p = &r->items[i];
     uint64_t v = p->stacks ? p->stacks->total : ember_tree_total(p->tree, 0);
-    sum = sum > UINT64_MAX - v ? UINT64_MAX : sum + v;
+    sum = ember_sat_add(sum, v);
   }
   return sum;
 }

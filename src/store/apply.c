@@ -161,7 +161,7 @@ static void span_totals(const ember_place_t *p, const ember_seg_pair_t *pairs, s
   for (size_t i = 0; !exact && i < p->n; i++) {
     totals[i] = 0;
     for (size_t k = 0; k < n; k++)
-      totals[i] = ember_seg_add(totals[i], ember_place_share(p, i, pairs[k].value));
+      totals[i] = ember_sat_add(totals[i], ember_place_share(p, i, pairs[k].value));
   }
   free(count);
 }
@@ -394,7 +394,7 @@ static int add_row(ember_conn_t *c, int64_t app_id, int64_t series_id, int64_t s
                    const ember_seg_pair_t *pairs, size_t n, ember_buf_t *blob,
                    ember_err_t *err) {
   uint64_t total = 0;
-  for (size_t i = 0; i < n; i++) total = ember_seg_add(total, pairs[i].value);
+  for (size_t i = 0; i < n; i++) total = ember_sat_add(total, pairs[i].value);
   ember_buf_reset(blob);
   int rc = ember_seg_encode(c->codec, pairs, n, blob, err);
   sqlite3_stmt *st;
@@ -419,7 +419,7 @@ static int add_span(ember_conn_t *c, int64_t app_id, int64_t series_id,
                     ember_buf_t *blob, ember_err_t *err) {
   uint64_t total = 0, *totals = NULL;
   for (size_t i = 0; i < n; i++)
-    total = ember_seg_add(total, pairs[i].value);
+    total = ember_sat_add(total, pairs[i].value);
   if (!pl->replicate) {
     totals = ember_malloc(pl->n * sizeof *totals);
     span_totals(pl, pairs, n, totals);
@@ -505,7 +505,7 @@ static size_t sort_pairs(ember_seg_pair_t *pairs, size_t n) {
   for (size_t i = 0; i < n; i++) {
     if (!pairs[i].value) continue;
     if (out && pairs[out - 1].stack == pairs[i].stack)
-      pairs[out - 1].value = ember_seg_add(pairs[out - 1].value, pairs[i].value);
+      pairs[out - 1].value = ember_sat_add(pairs[out - 1].value, pairs[i].value);
     else
       pairs[out++] = pairs[i];
   }

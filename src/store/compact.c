@@ -166,7 +166,7 @@ static bool merge_pairs(merge_t *m, const ember_seg_pair_t *p, size_t n) {
   merge_fit(m, (size_t)p[n - 1].stack + 1);
   for (size_t i = 0; i < n; i++) {
     uint32_t id = p[i].stack;
-    m->vals[id] = ember_seg_add(m->vals[id], p[i].value);
+    m->vals[id] = ember_sat_add(m->vals[id], p[i].value);
     m->bits[id / 64] |= (uint64_t)1 << (id % 64);
   }
   merge_touch(m, p[0].stack, p[n - 1].stack);
@@ -246,7 +246,7 @@ static int merge_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
     if (rc == 0 && !merge_pairs(m, p, n))
       rc = ember_err_set(&why, EMBER_EIO, "it names a stack its app does not have");
     if (rc == 0) {
-      m->total = ember_seg_add(m->total, total);
+      m->total = ember_sat_add(m->total, total);
       m->profiles += profiles;
     }
   }
@@ -255,7 +255,7 @@ static int merge_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
     return 0;
   }
   if (row->seq >= 0) {
-    m->total = ember_seg_add(m->total, row->total);
+    m->total = ember_sat_add(m->total, row->total);
     m->profiles += row->profiles;
   }
   m->rows++;
@@ -427,7 +427,7 @@ static int part_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
   if (row->seq >= 0) {
     uint64_t i = (uint64_t)(row->start - m->part_start) / (uint64_t)m->part_width;
     if (row->start >= m->part_start && i < PARTS)
-      m->parts[i] = ember_seg_add(m->parts[i], row->total);
+      m->parts[i] = ember_sat_add(m->parts[i], row->total);
     return 0;
   }
   ember_place_t p;
@@ -442,7 +442,7 @@ static int part_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
       int64_t t = p.first + (int64_t)b * EMBER_STORE_BUCKET;
       uint64_t i = (uint64_t)(t - m->part_start) / (uint64_t)m->part_width;
       if (t >= m->part_start && i < PARTS)
-        m->parts[i] = ember_seg_add(m->parts[i], totals ? totals[b] : row->total);
+        m->parts[i] = ember_sat_add(m->parts[i], totals ? totals[b] : row->total);
     }
   return 0;
 }
@@ -547,7 +547,7 @@ static int build_app(ember_conn_t *c, merge_t *m, int64_t app, int level, int64_
   free(ids);
   if (rc != 0) return rc;
   uint64_t parts = 0;
-  for (int i = 0; i < PARTS; i++) parts = ember_seg_add(parts, m->parts[i]);
+  for (int i = 0; i < PARTS; i++) parts = ember_sat_add(parts, m->parts[i]);
   if (!m->damaged && parts != m->total) {
     snprintf(m->why, sizeof m->why, "its sub-periods add up to %llu, not %llu",
              (unsigned long long)parts, (unsigned long long)m->total);

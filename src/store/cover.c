@@ -403,7 +403,7 @@ int ember_span_open(ember_seg_codec_t *codec, const ember_row_t *row, ember_plac
                          "corrupt segment: its span header does not match its row");
   uint64_t sum = 0;
   for (size_t i = 0; h.totals && i < h.n; i++)
-    sum = ember_seg_add(sum, h.totals[i]);
+    sum = ember_sat_add(sum, h.totals[i]);
   if (h.totals && sum != row->total)
     return ember_err_set(err, EMBER_EIO,
                          "corrupt segment: its bucket totals do not add up to its total");
@@ -451,11 +451,11 @@ int ember_row_take(ember_seg_codec_t *codec, const ember_row_t *row,
   for (size_t i = 0; i < count; i++) {
     uint64_t v = 0;
     for (size_t r = 0; r < row->nranges; r++)
-      v = ember_seg_add(v, ember_place_share_range(&place, row->ranges[r].lo,
+      v = ember_sat_add(v, ember_place_share_range(&place, row->ranges[r].lo,
                                                    row->ranges[r].hi, p[i].value));
     if (v == 0) continue;
     scratch->pairs[k++] = (ember_seg_pair_t){p[i].stack, v};
-    taken = ember_seg_add(taken, v);
+    taken = ember_sat_add(taken, v);
   }
   *pairs = scratch->pairs;
   *n = k;

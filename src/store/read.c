@@ -273,7 +273,7 @@ static int sum_row(tree_ctx_t *x, const ember_row_t *row, ember_err_t *err) {
   if (rc == 0 && got.nrest) {
     grow_zero(&x->acc, &x->acc_cap, got.last + 1u);
     for (size_t i = 0; i < got.nrest; i++)
-      x->acc[got.rest[i].stack] = ember_seg_add(x->acc[got.rest[i].stack], got.rest[i].value);
+      x->acc[got.rest[i].stack] = ember_sat_add(x->acc[got.rest[i].stack], got.rest[i].value);
   }
   if (rc == 0 && got.total != row->total)
     rc = ember_err_set(&why, EMBER_EIO, "its values do not add up to its total");
@@ -307,7 +307,7 @@ static int tree_row(void *ctx, const ember_row_t *row, ember_err_t *err) {
                  sizeof *x->touched);
       x->touched[x->ntouched++] = p[i].stack;
     }
-    *v = ember_seg_add(*v, p[i].value);
+    *v = ember_sat_add(*v, p[i].value);
   }
   return 0;
 }
@@ -320,7 +320,7 @@ static void finish_series(tree_ctx_t *x) {
     uint32_t id = x->touched[i];
     uint64_t v = x->sacc[id];
     uint64_t avg = v / d + ((v % d) * 2 >= d ? 1 : 0);
-    x->acc[id] = ember_seg_add(x->acc[id], avg);
+    x->acc[id] = ember_sat_add(x->acc[id], avg);
     x->sacc[id] = 0;
   }
   x->ntouched = 0;
@@ -432,7 +432,7 @@ typedef struct {
 
 static void timeline_add(timeline_ctx_t *x, int64_t t, uint64_t v) {
   uint64_t i = (uint64_t)(t - x->start) / (uint64_t)x->step;
-  if (t >= x->start && i < x->n) x->values[i] = ember_seg_add(x->values[i], v);
+  if (t >= x->start && i < x->n) x->values[i] = ember_sat_add(x->values[i], v);
 }
 
 /* An app rollup one level above the steps: its ten parts, each inside one
@@ -445,7 +445,7 @@ static int timeline_parts(timeline_ctx_t *x, const ember_row_t *row, ember_err_t
   for (int i = 0; i < 10; i++) {
     if (ember_varint_get(&p, end, &v) != 0) break;
     part[i] = v;
-    sum = ember_seg_add(sum, v);
+    sum = ember_sat_add(sum, v);
     if (i == 9 && p == end && sum == row->total) {
       for (int k = 0; k < 10; k++) timeline_add(x, row->start + k * w, part[k]);
       return 0;
@@ -535,27 +535,6 @@ int ember_sqlite_reader_timeline(ember_store_reader_t *r, const ember_selector_t
 
 /* ---- Labels ------------------------------------------------------------ */
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void list_add(ember_strlist_t *l, size_t *cap, const char *s) {
-  ember_grow((void **)&l->items, cap, l->n + 1, sizeof *l->items);
-  l->items[l->n++] = ember_strdup(s);
-}
-
-/* Sorts and removes duplicates. */
-static void list_unique(ember_strlist_t *l) {
-  if (l->n < 2) return;
-  qsort(l->items, l->n, sizeof *l->items, cmp_str);
-  size_t k = 1;
-  for (size_t i = 1; i < l->n; i++) {
-    if (strcmp(l->items[i], l->items[k - 1]) == 0) free(l->items[i]);
-    else l->items[k++] = l->items[i];
-  }
-  l->n = k;
-}
-
 /* Runs a one-column query (?1 app id, ?2 key when given) into l. */
 static int list_query(ember_conn_t *c, const char *sql, int64_t app_id, const char *key,
                       ember_strlist_t *l, size_t *cap, ember_err_t *err) {
@@ -566,7 +545,7 @@ static int list_query(ember_conn_t *c, const char *sql, int64_t app_id, const ch
   if (key) sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     const char *v = (const char *)sqlite3_column_text(st, 0);
-    if (v && (key || strcmp(v, EMBER_NAME_LABEL) != 0)) list_add(l, cap, v);
+    if (v && (key || strcmp(v, EMBER_NAME_LABEL) != 0)) ember_strlist_add(l, cap, v);
   }
   if (step != SQLITE_DONE) rc = ember_conn_fail(c, err, "listing labels");
   sqlite3_reset(st);
@@ -595,16 +574,7 @@ static int labels(ember_store_reader_t *r, const ember_selector_t *sel, const ch
     goto done;
   }
   if ((rc = select_series(r->c, app_id, sel, true, &set, err)) != 0) goto done;
-  for (size_t i = 0; i < set.n; i++) {
-    const ember_series_key_t *k = &set.keys[i];
-    for (size_t j = 0; j < k->nlabels; j++) {
-      if (!key && strcmp(k->labels[j].key, EMBER_NAME_LABEL) != 0)
-        list_add(&l, &cap, k->labels[j].key);
-      else if (key && strcmp(k->labels[j].key, key) == 0)
-        list_add(&l, &cap, k->labels[j].value);
-    }
-  }
-  list_unique(&l);
+  ember_strlist_of_series(&l, &cap, set.keys, set.n, key);
 done:
   set_free(&set);
   if (rc == 0) *out = l;

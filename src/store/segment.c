@@ -165,7 +165,7 @@ static int parse(ember_seg_codec_t *c, size_t *n_out, uint64_t *total_out,
     id += delta;
     c->pairs[i].stack = (uint32_t)id;
     c->pairs[i].value = value;
-    total = ember_seg_add(total, value);
+    total = ember_sat_add(total, value);
   }
   if (p != end) return corrupt(err, "trailing bytes after the pairs");
   *n_out = (size_t)n;
@@ -319,9 +319,9 @@ int ember_seg_sum(ember_seg_codec_t *c, const void *blob, size_t len,
     if (delta >= UINT32_MAX - id) return corrupt(err, "stack id beyond 32 bits");
     if (value == 0) return corrupt(err, "zero value");
     id += delta;
-    total = ember_seg_add(total, value);
+    total = ember_sat_add(total, value);
     if (id < cap) {
-      acc[id] = ember_seg_add(acc[id], value);
+      acc[id] = ember_sat_add(acc[id], value);
       if (bits) bits[id / 64] |= (uint64_t)1 << (id % 64);
       continue;
     }
@@ -354,7 +354,7 @@ void ember_seg_merge(const ember_seg_pair_t *a, size_t na,
       o[k++] = b[j++];
     } else {
       o[k].stack = a[i].stack;
-      o[k++].value = ember_seg_add(a[i++].value, b[j++].value);
+      o[k++].value = ember_sat_add(a[i++].value, b[j++].value);
     }
   }
   *nout += k;

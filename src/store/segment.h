@@ -130,9 +130,4 @@ int ember_seg_encode_span(ember_seg_codec_t *c, const ember_seg_span_t *h,
 int ember_seg_span_header(ember_seg_codec_t *c, const void *blob, size_t len,
                           ember_seg_span_t *h /* OUT */, ember_err_t *err);
 
-/* Saturating addition, shared by everything that sums sample values. */
-static inline uint64_t ember_seg_add(uint64_t a, uint64_t b) {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 #endif

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "ember/series.h"
 #include "ember/store.h"
 #include "store/segment.h"
 
@@ -35,6 +36,14 @@
 #define EMBER_STORE_LEVELS 4
 #define EMBER_STORE_BUCKET 10
 extern const int64_t ember_store_width[EMBER_STORE_LEVELS];
+
+/* Appends a copy of s to l (*cap its capacity). */
+void ember_strlist_add(ember_strlist_t *l, size_t *cap, const char *s);
+/* Appends the label keys of the n series keys (key NULL; never the name
+ * label) or the values of label key, then sorts l and keeps each once: the
+ * answer of a label read over a selection. */
+void ember_strlist_of_series(ember_strlist_t *l, size_t *cap, const ember_series_key_t *keys,
+                             size_t n, const char *key);
 
 /* A profile spanning more than this is stored whole in its first bucket. */
 #define EMBER_STORE_SPLIT_MAX 3600

@@ -25,3 +25,35 @@ void ember_strlist_free(ember_strlist_t *l) {
   l->items = NULL;
   l->n = 0;
 }
+
+/* ---- Label lists --------------------------------------------------------- */
+
+void ember_strlist_add(ember_strlist_t *l, size_t *cap, const char *s) {
+  ember_grow((void **)&l->items, cap, l->n + 1, sizeof *l->items);
+  l->items[l->n++] = ember_strdup(s);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void ember_strlist_of_series(ember_strlist_t *l, size_t *cap, const ember_series_key_t *keys,
+                             size_t n, const char *key) {
+  for (size_t i = 0; i < n; i++) {
+    const ember_series_key_t *k = &keys[i];
+    for (size_t j = 0; j < k->nlabels; j++) {
+      if (!key && strcmp(k->labels[j].key, EMBER_NAME_LABEL) != 0)
+        ember_strlist_add(l, cap, k->labels[j].key);
+      else if (key && strcmp(k->labels[j].key, key) == 0)
+        ember_strlist_add(l, cap, k->labels[j].value);
+    }
+  }
+  if (l->n < 2) return;
+  qsort(l->items, l->n, sizeof *l->items, cmp_str);
+  size_t u = 1;
+  for (size_t i = 1; i < l->n; i++) {
+    if (strcmp(l->items[i], l->items[u - 1]) == 0) free(l->items[i]);
+    else l->items[u++] = l->items[i];
+  }
+  l->n = u;
+}

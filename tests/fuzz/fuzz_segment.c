@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t i = 0; rc == 0 && i < n; i++) {
     FUZZ_CHECK(p[i].value != 0 && p[i].stack != UINT32_MAX);
     FUZZ_CHECK(i == 0 || p[i].stack > p[i - 1].stack);
-    sum = ember_seg_add(sum, p[i].value);
+    sum = ember_sat_add(sum, p[i].value);
   }
   FUZZ_CHECK(rc != 0 || sum == total);
   ember_seg_span_t h;

@@ -25,7 +25,7 @@ static void round_trip(const ember_seg_pair_t *in, size_t n) {
   for (size_t i = 0; i < n; i++) {
     assert_int_equal(out[i].stack, in[i].stack);
     assert_true(out[i].value == in[i].value);
-    want = ember_seg_add(want, in[i].value);
+    want = ember_sat_add(want, in[i].value);
   }
   assert_true(total == want);
   ember_buf_free(&b);
@@ -366,7 +366,7 @@ static void test_segment_sum_adds_what_decode_gives(void **state) {
       assert_true(got.rest[i - 120].value == p[i].value);
       continue;
     }
-    uint64_t want = ember_seg_add(i == 3 ? 5 : i == 4 ? 1 : 0, p[i].value);
+    uint64_t want = ember_sat_add(i == 3 ? 5 : i == 4 ? 1 : 0, p[i].value);
     assert_true(acc[p[i].stack] == want);
     assert_true(bits[p[i].stack / 64] & (1ull << (p[i].stack % 64)));
   }

@@ -341,7 +341,7 @@ int ember_pg_reader_timeline(ember_store_reader_t *rd, const ember_selector_t *s
     uint64_t k = (uint64_t)(t - start) / (uint64_t)step;
     if (t < start || k >= n) continue;
     uint64_t v = ember_pg_u64(PQgetvalue(r, i, 1));
-    values[k] = values[k] > UINT64_MAX - v ? UINT64_MAX : values[k] + v;
+    values[k] = ember_sat_add(values[k], v);
   }
   PQclear(r);
 done:
@@ -352,28 +352,6 @@ done:
 }
 
 /* ---- Labels -------------------------------------------------------------- */
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void list_add(ember_strlist_t *l, size_t *cap, const char *v) {
-  ember_grow((void **)&l->items, cap, l->n + 1, sizeof *l->items);
-  l->items[l->n++] = ember_strdup(v);
-}
-
-static void list_unique(ember_strlist_t *l) {
-  if (l->n < 2) return;
-  qsort(l->items, l->n, sizeof *l->items, cmp_str);
-  size_t k = 1;
-  for (size_t i = 1; i < l->n; i++) {
-    if (strcmp(l->items[i], l->items[k - 1]) == 0)
-      free(l->items[i]);
-    else
-      l->items[k++] = l->items[i];
-  }
-  l->n = k;
-}
 
 static int labels(ember_store_reader_t *rd, const ember_selector_t *sel, const char *key,
                   ember_strlist_t *out, ember_err_t *err) {
@@ -388,16 +366,7 @@ static int labels(ember_store_reader_t *rd, const ember_selector_t *sel, const c
     goto done;
   }
   if (rc != 0 || (rc = select_series(c, app, sel, true, &set, err)) != 0) goto done;
-  for (size_t i = 0; i < set.n; i++) {
-    const ember_series_key_t *k = &set.keys[i];
-    for (size_t j = 0; j < k->nlabels; j++) {
-      if (!key && strcmp(k->labels[j].key, EMBER_NAME_LABEL) != 0)
-        list_add(&l, &cap, k->labels[j].key);
-      else if (key && strcmp(k->labels[j].key, key) == 0)
-        list_add(&l, &cap, k->labels[j].value);
-    }
-  }
-  list_unique(&l);
+  ember_strlist_of_series(&l, &cap, set.keys, set.n, key);
 done:
   set_free(&set);
   if (rc == 0)
